@@ -1,0 +1,48 @@
+// A small RAII wrapper over a POSIX file descriptor with whole-range pread/pwrite.
+// Errors throw FileError whose message names the path and the system's reason.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+
+namespace cascade {
+
+struct FileError : std::runtime_error {
+  FileError(const std::string& what, int err) : std::runtime_error(what), error(err) {}
+  int error;  // errno; ENOSPC for a full disk
+};
+
+class File {
+ public:
+  enum class Mode { read, read_write_create };
+  File() = default;
+  File(const std::string& path, Mode mode);
+  ~File();
+  File(File&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)) { o.fd_ = -1; }
+  File& operator=(File&& o) noexcept;
+
+  std::uint64_t size() const;
+  // Reads exactly out.size() bytes at offset; throws on error or end of file.
+  void read_at(std::uint64_t offset, std::span<std::uint8_t> out) const;
+  // Reads up to out.size() bytes; returns how many (0 at end of file).
+  std::size_t read_some(std::span<std::uint8_t> out);
+  void write_at(std::uint64_t offset, std::span<const std::uint8_t> data);
+  void sync_data();
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+  bool is_open() const { return fd_ >= 0; }
+
+ private:
+  [[noreturn]] void fail(const std::string& op) const;
+  int fd_ = -1;
+  std::string path_;
+};
+
+// Reads a whole (small) file, e.g. a .cascade file; refuses files over max_bytes.
+std::string read_small_file(const std::string& path, std::uint64_t max_bytes);
+// Writes bytes to path through a temporary file and a rename, so readers never see half a file.
+void write_file_replace(const std::string& path, std::span<const std::uint8_t> data);
+
+}  // namespace cascade

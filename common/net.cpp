@@ -1,0 +1,114 @@
+#include "common/net.hpp"
+
+namespace cascade::net {
+
+tcp::endpoint to_asio(const Endpoint& e) { return {asio::ip::address_v4(e.ip), e.port}; }
+
+Endpoint from_asio(const tcp::endpoint& e) {
+  auto a = e.address();
+  if (a.is_v4()) return {a.to_v4().to_uint(), e.port()};
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    return {asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_uint(), e.port()};
+  return {0, e.port()};
+}
+
+tcp::acceptor listen(const asio::any_io_executor& ex, const std::string& address, std::uint16_t port,
+                     int backlog) {
+  const std::string where = address + ":" + std::to_string(port);
+  std::error_code ec;
+  auto addr = asio::ip::make_address(address, ec);
+  if (ec) throw std::system_error(ec, "cannot listen on " + where + ": bad address");
+  tcp::endpoint ep(addr, port);
+  tcp::acceptor acceptor(ex);
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(backlog, ec);
+  if (ec) throw std::system_error(ec, "cannot listen on " + where);
+  return acceptor;
+}
+
+void Deadline::expires_after(Millis d) {
+  deadline_ = Clock::now() + d;
+  // Only an earlier deadline needs the watcher woken; a later one is noticed when it wakes.
+  if (deadline_ < timer_.expiry()) timer_.cancel();
+}
+
+void Deadline::stop() {
+  stopped_ = true;
+  timer_.cancel();
+}
+
+asio::awaitable<void> Deadline::watch(tcp::socket& socket) {
+  while (!stopped_) {
+    timer_.expires_at(deadline_);
+    co_await timer_.async_wait(nothrow);
+    if (stopped_) break;
+    if (Clock::now() >= deadline_) {
+      expired_ = true;
+      std::error_code ignored;
+      socket.close(ignored);
+      break;
+    }
+  }
+}
+
+namespace {
+std::error_code finish(const Deadline& d, std::error_code ec) {
+  if (ec && d.expired()) return asio::error::timed_out;
+  return ec;
+}
+}  // namespace
+
+asio::awaitable<std::error_code> read_exact(tcp::socket& s, Deadline& d, asio::mutable_buffer buffer,
+                                            Millis timeout) {
+  d.expires_after(timeout);
+  auto [ec, n] = co_await asio::async_read(s, buffer, nothrow);
+  co_return finish(d, ec);
+}
+
+asio::awaitable<std::error_code> write_all(tcp::socket& s, Deadline& d, asio::const_buffer buffer,
+                                           Millis timeout) {
+  d.expires_after(timeout);
+  auto [ec, n] = co_await asio::async_write(s, buffer, nothrow);
+  co_return finish(d, ec);
+}
+
+asio::awaitable<std::error_code> write_all(tcp::socket& s, Deadline& d,
+                                           const std::vector<asio::const_buffer>& buffers, Millis timeout) {
+  d.expires_after(timeout);
+  auto [ec, n] = co_await asio::async_write(s, buffers, nothrow);
+  co_return finish(d, ec);
+}
+
+asio::awaitable<std::error_code> connect(tcp::socket& s, Deadline& d, const tcp::endpoint& to,
+                                         Millis timeout) {
+  d.expires_after(timeout);
+  auto [ec] = co_await s.async_connect(to, nothrow);
+  co_return finish(d, ec);
+}
+
+asio::awaitable<void> graceful_close(tcp::socket& s, Deadline& d, Millis timeout, std::size_t max_drain) {
+  std::error_code ec;
+  s.shutdown(tcp::socket::shutdown_send, ec);
+  if (!ec) {
+    d.expires_after(timeout);
+    std::array<char, 4096> sink;
+    std::size_t drained = 0;
+    while (drained < max_drain) {
+      auto [rec, n] = co_await s.async_read_some(asio::buffer(sink), nothrow);
+      if (rec) break;
+      drained += n;
+    }
+  }
+  s.close(ec);
+}
+
+void run_threads(asio::io_context& io, std::size_t threads) {
+  std::vector<std::thread> extra;
+  for (std::size_t i = 1; i < threads; ++i) extra.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& t : extra) t.join();
+}
+
+}  // namespace cascade::net

@@ -1,0 +1,101 @@
+// Asio helpers shared by the tracker and the peer: listening, deadlines, exact reads and writes
+// with timeouts, graceful close, and handing blocking work to the worker pool.
+//
+// Threading: a connection's socket, its Deadline and its coroutine all live on one strand;
+// nothing here is safe to use from another strand at the same time.
+#pragma once
+
+#include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <chrono>
+#include <exception>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "common/endpoint.hpp"
+#include "common/thread_pool.hpp"
+
+namespace cascade::net {
+
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using Millis = std::chrono::milliseconds;
+// Completion token that reports errors as values instead of throwing.
+inline constexpr auto nothrow = asio::experimental::as_tuple(asio::use_awaitable);
+
+tcp::endpoint to_asio(const Endpoint& e);
+Endpoint from_asio(const tcp::endpoint& e);  // IPv4 only; a v6 endpoint maps to ip 0
+
+// Opens a listening socket: SO_REUSEADDR (never SO_REUSEPORT), a large backlog.
+// Throws std::system_error whose what() names the address.
+tcp::acceptor listen(const asio::any_io_executor& ex, const std::string& address, std::uint16_t port,
+                     int backlog = 4096);
+
+// A per-connection deadline: watch() closes the socket once the deadline passes. Moving the
+// deadline costs no system call (the watcher re-arms lazily), so it can be set before every read
+// and write. Must be used from the socket's strand.
+class Deadline {
+ public:
+  explicit Deadline(const asio::any_io_executor& ex) : timer_(ex) {}
+  void expires_after(Millis d);
+  void clear() { deadline_ = Clock::time_point::max(); }
+  bool expired() const { return expired_; }
+  // Runs until stop() or expiry; on expiry closes `socket`. Spawn it next to the connection.
+  asio::awaitable<void> watch(tcp::socket& socket);
+  void stop();
+
+ private:
+  asio::steady_timer timer_;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  bool expired_ = false;
+  bool stopped_ = false;
+};
+
+// Reads exactly buffer.size() bytes before the timeout. Returns asio::error::timed_out on expiry.
+asio::awaitable<std::error_code> read_exact(tcp::socket& s, Deadline& d, asio::mutable_buffer buffer,
+                                            Millis timeout);
+// Writes every byte before the timeout.
+asio::awaitable<std::error_code> write_all(tcp::socket& s, Deadline& d, asio::const_buffer buffer,
+                                           Millis timeout);
+asio::awaitable<std::error_code> write_all(tcp::socket& s, Deadline& d,
+                                           const std::vector<asio::const_buffer>& buffers, Millis timeout);
+asio::awaitable<std::error_code> connect(tcp::socket& s, Deadline& d, const tcp::endpoint& to,
+                                         Millis timeout);
+
+// Closes so that a reply already written is not lost to a TCP reset: shut down the send side,
+// read and discard input until the peer closes, `max_drain` bytes, or `timeout`; then close.
+asio::awaitable<void> graceful_close(tcp::socket& s, Deadline& d, Millis timeout,
+                                     std::size_t max_drain = 64 * 1024);
+
+// Runs f() on the worker pool and resumes the coroutine on its own executor with the result.
+// Exceptions thrown by f are rethrown in the coroutine. R must be default-constructible.
+template <class F>
+auto on_pool(ThreadPool& pool, F f) -> asio::awaitable<std::invoke_result_t<F>> {
+  using R = std::invoke_result_t<F>;
+  auto initiate = [&pool](auto handler, F fn) {
+    auto ex = asio::get_associated_executor(handler);
+    pool.post([handler = std::move(handler), fn = std::move(fn), ex,
+               work = asio::make_work_guard(ex)]() mutable {
+      std::exception_ptr error;
+      R result{};
+      try {
+        result = fn();
+      } catch (...) {
+        error = std::current_exception();
+      }
+      asio::post(ex, [handler = std::move(handler), error, result = std::move(result)]() mutable {
+        std::move(handler)(error, std::move(result));
+      });
+    });
+  };
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, R)>(
+      initiate, asio::use_awaitable, std::move(f));
+}
+
+// Runs io.run() on `threads` threads (the caller's included) until the context stops.
+void run_threads(asio::io_context& io, std::size_t threads);
+
+}  // namespace cascade::net

@@ -1,0 +1,31 @@
+// SHA-256 through OpenSSL's EVP interface (uses the CPU's SHA extensions where present).
+#pragma once
+
+#include <memory>
+
+#include "proto/byte_io.hpp"
+#include "proto/cascade_file.hpp"
+
+namespace cascade {
+
+// Incremental hasher. Not thread-safe; one per thread or per job. Move-only (owns an EVP_MD_CTX).
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(Sha256&&) noexcept;
+  Sha256& operator=(Sha256&&) noexcept;
+
+  void update(ByteSpan data);
+  // Returns the digest and resets the hasher for a new message.
+  Hash256 finish();
+
+ private:
+  struct Ctx;
+  std::unique_ptr<Ctx> ctx_;
+};
+
+// One-shot SHA-256 of a byte range.
+Hash256 sha256(ByteSpan data);
+
+}  // namespace cascade

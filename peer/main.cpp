@@ -1,0 +1,135 @@
+// cascade-peer: command line. Subcommands: make (create a cascade file), info (describe one).
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "common/file.hpp"
+#include "common/hex.hpp"
+#include "common/log.hpp"
+#include "common/sha256.hpp"
+#include "common/units.hpp"
+#include "peer/create.hpp"
+
+using namespace cascade;
+
+namespace {
+
+constexpr std::uint64_t max_cascade_file_bytes = 1ull << 31;  // 64M blocks of hashes
+
+// Exit codes: 0 success, 1 runtime failure, 2 usage or invalid input.
+struct Failure {
+  int code;
+  std::string message;
+};
+
+struct Loaded {
+  CascadeFile file;
+  Hash256 cascade_hash;
+};
+
+Loaded load_cascade(const std::string& path) {
+  std::string bytes;
+  try {
+    bytes = read_small_file(path, max_cascade_file_bytes);
+  } catch (const FileError& e) {
+    throw Failure{2, e.what()};
+  }
+  ByteSpan span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+  auto decoded = decode_cascade_file(span);
+  if (!decoded.ok())
+    throw Failure{2, path + ": invalid cascade file: " + std::string(describe(decoded.error)) + " (at byte " +
+                         std::to_string(decoded.offset) + ")"};
+  return Loaded{std::move(*decoded.value), sha256(span)};
+}
+
+int cmd_make(const std::string& data, std::string out, const std::string& block_size_text, std::size_t threads) {
+  auto block_size = parse_size(block_size_text);
+  if (!block_size || *block_size == 0)
+    throw Failure{2, "--block-size: not a positive size: " + block_size_text};
+  if (out.empty()) out = data + ".cascade";
+  if (out == data) throw Failure{2, "the cascade file would overwrite the data file: " + out};
+  ThreadPool pool(threads);
+  CascadeFile file;
+  try {
+    file = make_cascade(data, *block_size, pool);
+  } catch (const FileError& e) {
+    throw Failure{e.error == ENOENT || e.error == EISDIR || e.error == EINVAL ? 2 : 1, e.what()};
+  }
+  const Bytes encoded = encode_cascade_file(file);
+  try {
+    write_file_replace(out, encoded);
+  } catch (const FileError& e) {
+    throw Failure{1, e.what()};
+  }
+  std::cerr << "wrote " << out << ": " << format_size(file.target_size) << " in " << file.block_count()
+            << " blocks of " << format_size(file.block_size) << "\n";
+  std::cout << to_hex(sha256(encoded)) << "\n";
+  return 0;
+}
+
+int cmd_info(const std::string& path, bool as_json) {
+  const Loaded l = load_cascade(path);
+  const auto& f = l.file;
+  const std::uint64_t last = f.block_count() ? f.block_length(f.block_count() - 1) : 0;
+  if (as_json) {
+    nlohmann::json j = {{"path", path},
+                        {"target_size", f.target_size},
+                        {"block_size", f.block_size},
+                        {"block_count", f.block_count()},
+                        {"last_block_size", last},
+                        {"target_sha256", to_hex(f.target_hash)},
+                        {"cascade_hash", to_hex(l.cascade_hash)},
+                        {"data_file", default_data_path(path)}};
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "file:          " << path << "\n"
+            << "data file:     " << default_data_path(path) << "\n"
+            << "size:          " << f.target_size << " bytes (" << format_size(f.target_size) << ")\n"
+            << "block size:    " << f.block_size << " bytes (" << format_size(f.block_size) << ")\n"
+            << "blocks:        " << f.block_count() << " (last " << last << " bytes)\n"
+            << "target sha256: " << to_hex(f.target_hash) << "\n"
+            << "cascade hash:  " << to_hex(l.cascade_hash) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"cascade-peer: share and fetch files described by cascade files"};
+  app.require_subcommand(1);
+  log::set_program("peer");
+
+  auto* make = app.add_subcommand("make", "create DATA.cascade from a data file");
+  std::string make_data, make_out, make_block = "1MiB";
+  std::size_t make_threads = 0;
+  make->add_option("DATA", make_data, "data file")->required();
+  make->add_option("-o,--output", make_out, "cascade file to write (default DATA.cascade)");
+  make->add_option("--block-size", make_block, "block size, e.g. 64KiB, 1MiB (default 1MiB)");
+  make->add_option("--threads", make_threads, "hashing threads (default: one per core)");
+
+  auto* info = app.add_subcommand("info", "describe a cascade file");
+  std::string info_path;
+  bool info_json = false;
+  info->add_option("FILE", info_path, "cascade file")->required();
+  info->add_flag("--json", info_json, "print JSON");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "cascade-peer: " << e.what() << " (see --help)\n";
+    return 2;
+  }
+  try {
+    if (*make) return cmd_make(make_data, make_out, make_block, make_threads);
+    if (*info) return cmd_info(info_path, info_json);
+  } catch (const Failure& f) {
+    std::cerr << "cascade-peer: " << f.message << "\n";
+    return f.code;
+  } catch (const std::exception& e) {
+    std::cerr << "cascade-peer: " << e.what() << "\n";
+    return 1;
+  }
+  return 2;
+}

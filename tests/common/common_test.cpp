@@ -1,0 +1,132 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+
+#include "common/endpoint.hpp"
+#include "common/hex.hpp"
+#include "common/sha256.hpp"
+#include "common/thread_pool.hpp"
+#include "common/units.hpp"
+#include "tests/support/vectors.hpp"
+
+using namespace cascade;
+
+TEST(Sha256, MatchesKnownDigests) {
+  EXPECT_EQ(to_hex(sha256({})), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  const std::string abc = "abc";
+  EXPECT_EQ(to_hex(sha256({reinterpret_cast<const std::uint8_t*>(abc.data()), abc.size()})),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(Sha256, IncrementalEqualsOneShotForEverySplit) {
+  const Bytes data = test::vector_file("sample.txt");
+  const Hash256 whole = sha256(data);
+  EXPECT_EQ(to_hex(whole), test::vectors()["sample.txt"]["sha256"].get<std::string>());
+  Sha256 h;
+  for (std::size_t split : {0ul, 1ul, 63ul, 64ul, 65ul, 4096ul, 9999ul}) {
+    h.update(ByteSpan(data).first(split));
+    h.update(ByteSpan(data).subspan(split));
+    EXPECT_EQ(h.finish(), whole) << split;  // finish() also resets for the next round
+  }
+}
+
+TEST(Hex, RoundTripsAndRejectsJunk) {
+  const Bytes b = {0x00, 0x7f, 0xff, 0xab};
+  EXPECT_EQ(to_hex(b), "007fffab");
+  EXPECT_EQ(*from_hex("007FFFab"), b);
+  EXPECT_FALSE(from_hex("abc"));
+  EXPECT_FALSE(from_hex("zz"));
+  EXPECT_FALSE(hash_from_hex(std::string(63, 'a')));
+  EXPECT_TRUE(hash_from_hex(std::string(64, 'a')));
+  EXPECT_FALSE(hash_from_hex(std::string(62, 'a') + "g0"));
+}
+
+TEST(Endpoint, ParsesStrictDottedQuadsAndPorts) {
+  EXPECT_EQ(parse_ipv4("127.0.0.1"), 0x7f000001u);
+  EXPECT_EQ(parse_ipv4("255.255.255.255"), 0xffffffffu);
+  for (const char* bad : {"256.0.0.1", "1.2.3", "1.2.3.4.5", "1..2.3", "a.b.c.d", " 1.2.3.4", "1.2.3.4 ", "", "1234.1.1.1"})
+    EXPECT_FALSE(parse_ipv4(bad)) << bad;
+  auto e = parse_endpoint("10.0.0.5:7001");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(to_string(*e), "10.0.0.5:7001");
+  EXPECT_FALSE(parse_endpoint("10.0.0.5:0"));
+  EXPECT_TRUE(parse_endpoint("10.0.0.5:0", true));
+  EXPECT_FALSE(parse_endpoint("10.0.0.5:65536"));
+  EXPECT_FALSE(parse_endpoint("10.0.0.5"));
+  EXPECT_FALSE(parse_endpoint("10.0.0.5:-1"));
+}
+
+TEST(Endpoint, PrivateRangesAreRfc1918) {
+  EXPECT_TRUE(is_private_ipv4(*parse_ipv4("10.1.2.3")));
+  EXPECT_TRUE(is_private_ipv4(*parse_ipv4("172.16.0.1")));
+  EXPECT_TRUE(is_private_ipv4(*parse_ipv4("172.31.255.255")));
+  EXPECT_FALSE(is_private_ipv4(*parse_ipv4("172.32.0.1")));
+  EXPECT_TRUE(is_private_ipv4(*parse_ipv4("192.168.1.20")));
+  EXPECT_FALSE(is_private_ipv4(*parse_ipv4("192.169.1.20")));
+  EXPECT_FALSE(is_private_ipv4(*parse_ipv4("127.0.0.1")));
+  EXPECT_FALSE(is_private_ipv4(*parse_ipv4("8.8.8.8")));
+}
+
+TEST(Units, ParsesBinarySizes) {
+  EXPECT_EQ(parse_size("4096"), 4096u);
+  EXPECT_EQ(parse_size("64KiB"), 65536u);
+  EXPECT_EQ(parse_size("64k"), 65536u);
+  EXPECT_EQ(parse_size("1MiB"), 1048576u);
+  EXPECT_EQ(parse_size("1M"), 1048576u);
+  EXPECT_EQ(parse_size("2GB"), 2147483648u);
+  EXPECT_FALSE(parse_size("MiB"));
+  EXPECT_FALSE(parse_size("1 MiB"));
+  EXPECT_FALSE(parse_size("1TiB"));
+  EXPECT_FALSE(parse_size("99999999999999999999"));
+  EXPECT_FALSE(parse_size("17179869184G"));  // overflows 64 bits
+  EXPECT_EQ(format_size(512), "512 B");
+  EXPECT_EQ(format_size(1536 * 1024), "1.5 MiB");
+}
+
+TEST(ThreadPool, SubmitReturnsResultsAndPropagatesExceptions) {
+  ThreadPool pool(2);
+  EXPECT_EQ(pool.size(), 2u);
+  auto f = pool.submit([] { return 6 * 7; });
+  EXPECT_EQ(f.get(), 42);
+  auto g = pool.submit([]() -> int { throw std::runtime_error("boom"); });
+  EXPECT_THROW(g.get(), std::runtime_error);
+}
+
+TEST(ThreadPool, StopDrainsEveryQueuedTask) {
+  std::atomic<int> done{0};
+  {
+    ThreadPool pool(2);
+    for (int i = 0; i < 1000; ++i) pool.post([&done] { done.fetch_add(1); });
+    pool.stop();
+    EXPECT_EQ(done.load(), 1000);
+    pool.post([&done] { done.fetch_add(1); });  // after stop: runs inline
+    EXPECT_EQ(done.load(), 1001);
+  }
+}
+
+TEST(ThreadPool, RunsTasksOnSeveralThreadsAtOnce) {
+  ThreadPool pool(2);
+  std::atomic<int> inside{0}, peak{0};
+  std::vector<std::future<void>> fs;
+  for (int i = 0; i < 4; ++i)
+    fs.push_back(pool.submit([&] {
+      const int now = ++inside;
+      int p = peak.load();
+      while (now > p && !peak.compare_exchange_weak(p, now)) {}
+      const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+      while (std::chrono::steady_clock::now() < until && peak.load() < 2) std::this_thread::yield();
+      --inside;
+    }));
+  for (auto& f : fs) f.get();
+  EXPECT_EQ(peak.load(), 2);
+}
+
+TEST(ThreadPool, AcceptsMoveOnlyTasks) {
+  ThreadPool pool(1);
+  auto p = std::make_unique<int>(5);
+  std::promise<int> result;
+  auto fut = result.get_future();
+  pool.post([p = std::move(p), &result] { result.set_value(*p); });
+  EXPECT_EQ(fut.get(), 5);
+}

@@ -1,0 +1,108 @@
+// The Asio helpers against real sockets on 127.0.0.1.
+#include "common/net.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace cascade;
+using net::tcp;
+
+namespace {
+// A connected pair of sockets on loopback, both on `io`.
+std::pair<tcp::socket, tcp::socket> socket_pair(asio::io_context& io) {
+  tcp::acceptor acc = net::listen(io.get_executor(), "127.0.0.1", 0);
+  tcp::socket client(io), server(io);
+  client.connect(acc.local_endpoint());
+  acc.accept(server);
+  return {std::move(client), std::move(server)};
+}
+}  // namespace
+
+TEST(Net, ReadExactTimesOutWhenThePeerSendsTooLittle) {
+  asio::io_context io;
+  auto [client, server] = socket_pair(io);
+  asio::write(client, asio::buffer("abc", 3));
+  std::error_code result;
+  auto start = net::Clock::now();
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    net::Deadline d(server.get_executor());
+    asio::co_spawn(server.get_executor(), d.watch(server), asio::detached);
+    std::array<char, 10> buf;
+    result = co_await net::read_exact(server, d, asio::buffer(buf), net::Millis(200));
+    d.stop();
+  }, asio::detached);
+  io.run();
+  const auto took = net::Clock::now() - start;
+  EXPECT_EQ(result, asio::error::timed_out);
+  EXPECT_GE(took, net::Millis(190));
+  EXPECT_LT(took, net::Millis(3000));
+}
+
+TEST(Net, ReadExactAssemblesOneByteWrites) {
+  asio::io_context io;
+  auto [client, server] = socket_pair(io);
+  std::string got;
+  std::error_code result;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    net::Deadline d(server.get_executor());
+    asio::co_spawn(server.get_executor(), d.watch(server), asio::detached);
+    std::array<char, 5> buf;
+    result = co_await net::read_exact(server, d, asio::buffer(buf), net::Millis(2000));
+    got.assign(buf.data(), buf.size());
+    d.stop();
+  }, asio::detached);
+  std::thread writer([&client] {
+    for (char c : std::string("hello")) {
+      asio::write(client, asio::buffer(&c, 1));
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  io.run();
+  writer.join();
+  EXPECT_FALSE(result) << result.message();
+  EXPECT_EQ(got, "hello");
+}
+
+TEST(Net, OnPoolRunsElsewhereAndResumesWithTheResult) {
+  asio::io_context io;
+  ThreadPool pool(1);
+  std::thread::id io_thread = std::this_thread::get_id(), worker;
+  int value = 0;
+  bool caught = false;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    value = co_await net::on_pool(pool, [&] {
+      worker = std::this_thread::get_id();
+      return 41 + 1;
+    });
+    try {
+      co_await net::on_pool(pool, []() -> int { throw std::runtime_error("x"); });
+    } catch (const std::runtime_error&) {
+      caught = true;
+    }
+  }, asio::detached);
+  io.run();  // must not return before the pool's result arrives
+  EXPECT_EQ(value, 42);
+  EXPECT_NE(worker, io_thread);
+  EXPECT_TRUE(caught);
+}
+
+TEST(Net, GracefulCloseDeliversTheReplyBeforeClosing) {
+  asio::io_context io;
+  auto [client, server] = socket_pair(io);
+  asio::write(client, asio::buffer(std::string(10000, 'x')));  // unread input would cause a RST
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    net::Deadline d(server.get_executor());
+    asio::co_spawn(server.get_executor(), d.watch(server), asio::detached);
+    co_await net::write_all(server, d, asio::buffer("reply", 5), net::Millis(1000));
+    co_await net::graceful_close(server, d, net::Millis(500));
+    d.stop();
+  }, asio::detached);
+  std::thread closer([&client] {
+    std::array<char, 16> buf;
+    std::error_code ec;
+    std::size_t n = asio::read(client, asio::buffer(buf), asio::transfer_at_least(5), ec);
+    EXPECT_EQ(std::string(buf.data(), n), "reply");
+    client.shutdown(tcp::socket::shutdown_send, ec);
+  });
+  io.run();
+  closer.join();
+}

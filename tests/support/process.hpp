@@ -1,0 +1,62 @@
+// Starting the real binaries from tests: fork/exec with captured output, bounded waits, cleanup.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cascade::test {
+
+std::string bin_dir();  // where cascade-tracker and cascade-peer were built
+
+// A fresh directory under the system temp dir, removed (recursively) by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  void write(const std::string& name, const std::string& text) const;
+
+ private:
+  std::string path_;
+};
+
+// A child process whose stdout and stderr go to files. The destructor kills it (SIGKILL).
+class Process {
+ public:
+  Process(const std::string& program, const std::vector<std::string>& args, const std::string& log_dir);
+  ~Process();
+  Process(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  void signal(int sig);
+  // Waits for exit; nullopt on timeout. The value is the exit code, or 128+signal.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+  bool running();
+  std::string out() const;  // what it printed on stdout so far
+  std::string err() const;  // ... and on stderr
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+  std::string out_path_, err_path_;
+};
+
+// Runs to completion (bounded); returns {exit code, stdout, stderr}.
+struct RunResult {
+  int code = -1;
+  std::string out, err;
+};
+RunResult run(const std::string& program, const std::vector<std::string>& args,
+              std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+// Polls until `path` holds a number (a port file); 0 on timeout.
+int wait_for_port_file(const std::string& path, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+std::string read_text(const std::string& path);
+
+}  // namespace cascade::test

@@ -1,0 +1,259 @@
+// The real cascade-tracker binary, driven over real sockets on 127.0.0.1.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <thread>
+
+#include "common/endpoint.hpp"
+#include "common/hex.hpp"
+#include "tests/support/client.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/vectors.hpp"
+
+using namespace cascade;
+using namespace cascade::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string sample_hex = "fce6a7d8c44c99efcc13087f963695e53e405796cc3728aef70749ff60b4944f";
+const std::string other_hex = "588b1aed4a9e66d06332f34c85df85fce07c0569c16025e8094acbc7f53d2ce8";
+
+class Tracker {
+ public:
+  explicit Tracker(const std::string& config_json, std::vector<std::string> extra = {}) {
+    dir_.write("tracker.json", config_json);
+    std::vector<std::string> args = {"--config", dir_.file("tracker.json"), "--port", "0", "--bind", "127.0.0.1",
+                                     "--port-file", dir_.file("port"), "--threads", "2"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    proc_ = std::make_unique<Process>(bin_dir() + "/cascade-tracker", args, dir_.path());
+    port_ = static_cast<std::uint16_t>(wait_for_port_file(dir_.file("port")));
+    if (port_ == 0) ADD_FAILURE() << "tracker did not start: " << proc_->err();
+  }
+  std::uint16_t port() const { return port_; }
+  Process& process() { return *proc_; }
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<Process> proc_;
+  std::uint16_t port_ = 0;
+};
+
+TrackerRequest request(TrackerCommand cmd, const std::string& hash_hex, const std::string& ip, std::uint16_t port) {
+  return TrackerRequest{cmd, *hash_from_hex(hash_hex), *parse_ipv4(ip), port};
+}
+
+std::string closed_config(const std::string& extra = "") {
+  return R"({"port": 0, "allowedhashes": [")" + sample_hex + R"("])" + extra + "}";
+}
+
+// A request with its header changed at `offset`, for the malformed-header cases.
+Bytes with_byte(Bytes b, std::size_t offset, std::uint8_t value) {
+  b[offset] = value;
+  return b;
+}
+
+}  // namespace
+
+TEST(TrackerProcess, AnswersTheVectorRequestsAndRecordsSubscribers) {
+  Tracker t(closed_config());
+  // SUBSCRIBE from the vector: nobody else is there yet, so the list is empty.
+  EXPECT_EQ(to_hex(tracker_exchange(t.port(), vector_hex("tracker_subscribe_request"))), "0000000000");
+  // A LIST for another port now sees the vector's peer 127.0.0.1:7001.
+  auto r = tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 7002));
+  ASSERT_EQ(r.status, 0);
+  ASSERT_EQ(r.peers.size(), 1u);
+  EXPECT_EQ(to_string(Endpoint{r.peers[0].ip, r.peers[0].port}), "127.0.0.1:7001");
+  EXPECT_FALSE(r.peers[0].good);
+  EXPECT_NEAR(static_cast<double>(r.peers[0].last_seen), static_cast<double>(std::time(nullptr)), 5.0);
+  // The vector LIST request is the subscriber itself: never listed to itself.
+  EXPECT_EQ(to_hex(tracker_exchange(t.port(), vector_hex("tracker_list_request"))), "0000000000");
+}
+
+TEST(TrackerProcess, UnknownHashGetsTheVectorErrorResponseByteForByte) {
+  Tracker t(R"({"port": 0, "allowedhashes": [")" + other_hex + R"("]})");
+  EXPECT_EQ(tracker_exchange(t.port(), vector_hex("tracker_list_request")), vector_hex("tracker_error_response"));
+}
+
+TEST(TrackerProcess, TwentyFiveSubscribersListTwentyGoodFirstNeverTheAsker) {
+  Tracker t(closed_config(R"(, "good-ips": ["127.0.0.1"])"));
+  for (int i = 0; i < 5; ++i)
+    ASSERT_EQ(tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "127.0.0.1", 9000 + i)).status, 0);
+  for (int i = 0; i < 20; ++i)
+    ASSERT_EQ(tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "8.8.4." + std::to_string(i), 9100)).status, 0);
+  for (int round = 0; round < 5; ++round) {
+    auto r = tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 9000));
+    ASSERT_EQ(r.status, 0);
+    ASSERT_EQ(r.peers.size(), 20u);
+    for (std::size_t i = 0; i < r.peers.size(); ++i) {
+      EXPECT_EQ(r.peers[i].good, i < 4) << i;  // the other four good peers, then ordinary ones
+      EXPECT_FALSE(r.peers[i].ip == 0x7f000001 && r.peers[i].port == 9000) << "listed the asker";
+    }
+  }
+}
+
+TEST(TrackerProcess, EachMalformedHeaderGetsAnErrorAndTheTrackerKeepsServing) {
+  Tracker t(closed_config());
+  const Bytes good = vector_hex("tracker_list_request");
+  const std::vector<std::pair<Bytes, std::string>> cases = {
+      {with_byte(good, 0, 'X'), "magic"},
+      {with_byte(good, 7, 2), "version"},
+      {with_byte(good, 11, 9), "command"},
+      {with_byte(good, 15, 37), "38"},
+      {with_byte(good, 12, 0xff), "38"},
+  };
+  for (const auto& [bytes, word] : cases) {
+    const Bytes resp = tracker_exchange(t.port(), bytes);
+    auto d = decode_tracker_response(resp, 20);
+    ASSERT_TRUE(d.ok()) << word;
+    EXPECT_EQ(d.value->status, 1) << word;
+    EXPECT_NE(d.value->message.find(word), std::string::npos) << d.value->message;
+  }
+  // Garbage, then a half request that is abandoned: the next good request is still answered.
+  { Conn c(t.port()); c.send(std::string(100, '\x00')); EXPECT_EQ(c.read_to_end()[0], 1); }
+  { Conn c(t.port()); c.send(ByteSpan(good).first(20)); }
+  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).status, 0);
+}
+
+TEST(TrackerProcess, AssemblesARequestSentOneByteAtATime) {
+  Tracker t(closed_config());
+  Conn c(t.port());
+  const Bytes req = vector_hex("tracker_subscribe_request");
+  for (std::uint8_t b : req) {
+    c.send(ByteSpan(&b, 1));
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(to_hex(c.read_to_end()), "0000000000");
+  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).peers.size(), 1u);
+}
+
+TEST(TrackerProcess, PeersExpireAfterTheConfiguredTtl) {
+  Tracker t(closed_config(R"(, "peer-ttl-seconds": 1)"));
+  tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "127.0.0.1", 5000));
+  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).peers.size(), 1u);
+  std::this_thread::sleep_for(2100ms);
+  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).peers.size(), 0u);
+}
+
+TEST(TrackerProcess, RefusesASubscribeThatSpoofsAGoodAddress) {
+  Tracker t(closed_config(R"(, "good-ips": ["1.2.3.4", "127.0.0.1"])"));
+  auto r = tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "1.2.3.4", 5000));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.message.find("1.2.3.4"), std::string::npos);
+  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).peers.size(), 0u);
+  // From the good address itself it is accepted and flagged good.
+  ASSERT_EQ(tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "127.0.0.1", 5000)).status, 0);
+  auto l = tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1));
+  ASSERT_EQ(l.peers.size(), 1u);
+  EXPECT_TRUE(l.peers[0].good);
+}
+
+TEST(TrackerProcess, BanPrivateRefusesRfc1918Addresses) {
+  Tracker t(closed_config(R"(, "ban-private": true)"));
+  for (const char* ip : {"10.0.0.1", "172.16.5.5", "192.168.1.20"})
+    EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, ip, 5000)).status, 1) << ip;
+  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "8.8.8.8", 5000)).status, 0);
+  Tracker lenient(closed_config());
+  EXPECT_EQ(tracker_call(lenient.port(), request(TrackerCommand::subscribe, sample_hex, "10.0.0.1", 5000)).status, 0);
+}
+
+TEST(TrackerProcess, OpenModeTracksAnyHashClosedModeOnlyTheAllowedOnes) {
+  Tracker closed(closed_config());
+  EXPECT_EQ(tracker_call(closed.port(), request(TrackerCommand::subscribe, other_hex, "127.0.0.1", 5000)).status, 1);
+  EXPECT_EQ(tracker_call(closed.port(), request(TrackerCommand::subscribe, sample_hex, "127.0.0.1", 5000)).status, 0);
+  Tracker open(R"({"port": 0, "open": true})");
+  EXPECT_EQ(tracker_call(open.port(), request(TrackerCommand::subscribe, other_hex, "127.0.0.1", 5000)).status, 0);
+  EXPECT_EQ(tracker_call(open.port(), request(TrackerCommand::list, other_hex, "127.0.0.1", 1)).peers.size(), 1u);
+}
+
+TEST(TrackerProcess, RequireSourceIpRefusesThirdPartyAddresses) {
+  Tracker t(closed_config(R"(, "require-source-ip": true)"));
+  auto r = tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "8.8.8.8", 5000));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.message.find("127.0.0.1"), std::string::npos) << r.message;
+  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "127.0.0.1", 5000)).status, 0);
+}
+
+TEST(TrackerProcess, SubscribeWithPortZeroIsRefused) {
+  Tracker t(closed_config());
+  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "127.0.0.1", 0)).status, 1);
+}
+
+TEST(TrackerProcess, HoldsTwoHundredIdleConnectionsWhileAnsweringWithin100ms) {
+  Tracker t(closed_config());
+  std::vector<Conn> idle;
+  for (int i = 0; i < 200; ++i) idle.emplace_back(t.port());
+  for (int i = 0; i < 20; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "127.0.0.1", 6000 + i));
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(r.status, 0);
+    EXPECT_LT(took, 100ms) << "request " << i;
+  }
+}
+
+TEST(TrackerProcess, ClosesConnectionsThatStayIdlePastTheRequestTimeout) {
+  Tracker t(closed_config(R"(, "request-timeout-ms": 300)"));
+  Conn c(t.port(), 3s);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.closed_by_peer());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+}
+
+TEST(TrackerProcess, RefusesConnectionsAboveTheCap) {
+  Tracker t(closed_config(R"(, "max-connections": 5)"));
+  std::vector<Conn> idle;
+  for (int i = 0; i < 5; ++i) idle.emplace_back(t.port());
+  std::this_thread::sleep_for(100ms);
+  Conn extra(t.port());
+  EXPECT_TRUE(extra.closed_by_peer());
+  idle.clear();
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).status, 0);
+}
+
+TEST(TrackerProcess, SigtermExitsCleanly) {
+  Tracker t(closed_config());
+  tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1));
+  t.process().signal(SIGTERM);
+  EXPECT_EQ(t.process().wait(5s), 0);
+  EXPECT_NE(t.process().err().find("stopping"), std::string::npos);
+}
+
+TEST(TrackerProcess, SigtermLetsAnInFlightRequestFinish) {
+  Tracker t(closed_config());
+  Conn c(t.port());
+  const Bytes req = vector_hex("tracker_subscribe_request");
+  c.send(ByteSpan(req).first(10));
+  std::this_thread::sleep_for(100ms);
+  t.process().signal(SIGTERM);
+  std::this_thread::sleep_for(100ms);
+  c.send(ByteSpan(req).subspan(10));
+  EXPECT_EQ(to_hex(c.read_to_end()), "0000000000");
+  EXPECT_EQ(t.process().wait(5s), 0);
+}
+
+TEST(TrackerProcess, StartsWithAStartLineAndLogsStats) {
+  Tracker t(closed_config(), {"--stats-interval", "1"});
+  tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1));
+  std::this_thread::sleep_for(1300ms);
+  const std::string err = t.process().err();
+  EXPECT_NE(err.find("listening on 127.0.0.1 port"), std::string::npos) << err;
+  EXPECT_NE(err.find("mode closed"), std::string::npos) << err;
+  EXPECT_NE(err.find("stats: swarms="), std::string::npos) << err;
+}
+
+TEST(TrackerCli, InvalidConfigsExitWithCodeTwoAndOneLine) {
+  TempDir d;
+  d.write("noport.json", "{}");
+  d.write("badhex.json", R"({"port": 1, "allowedhashes": ["xyz"]})");
+  d.write("notjson.json", "{port");
+  for (const auto& [file, word] : std::vector<std::pair<std::string, std::string>>{
+           {"noport.json", "port"}, {"badhex.json", "allowedhashes"}, {"notjson.json", "JSON"}, {"missing.json", "cannot open"}}) {
+    auto r = run(bin_dir() + "/cascade-tracker", {"--config", d.file(file)});
+    EXPECT_EQ(r.code, 2) << file;
+    EXPECT_NE(r.err.find(word), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  EXPECT_EQ(run(bin_dir() + "/cascade-tracker", {}).code, 2);
+}

@@ -1,0 +1,104 @@
+#include "tracker/config.hpp"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "common/endpoint.hpp"
+#include "common/hex.hpp"
+
+namespace cascade {
+
+namespace {
+using json = nlohmann::json;
+
+[[noreturn]] void fail(const std::string& key, const std::string& what) {
+  throw ConfigError("key \"" + key + "\": " + what);
+}
+
+std::uint64_t get_uint(const json& j, const std::string& key, std::uint64_t min, std::uint64_t max) {
+  const json& v = j.at(key);
+  if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<std::int64_t>() >= 0))
+    fail(key, "must be a non-negative integer");
+  const auto x = v.get<std::uint64_t>();
+  if (x < min || x > max) fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+  return x;
+}
+
+bool get_bool(const json& j, const std::string& key) {
+  if (!j.at(key).is_boolean()) fail(key, "must be true or false");
+  return j.at(key).get<bool>();
+}
+}  // namespace
+
+TrackerConfig parse_tracker_config(const std::string& json_text, std::vector<std::string>& warnings) {
+  json j;
+  try {
+    j = json::parse(json_text);
+  } catch (const json::parse_error& e) {
+    throw ConfigError(std::string("not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw ConfigError("the configuration must be a JSON object");
+
+  static const std::unordered_set<std::string> known = {
+      "port", "bind", "open", "allowedhashes", "good-ips", "ban-private", "require-source-ip",
+      "peer-ttl-seconds", "max-peers-reported", "max-peers", "max-connections", "request-timeout-ms"};
+  for (const auto& [key, value] : j.items())
+    if (!known.contains(key)) warnings.push_back("unknown key \"" + key + "\" ignored");
+
+  TrackerConfig c;
+  if (j.contains("port")) c.port = static_cast<std::uint16_t>(get_uint(j, "port", 0, 65535));
+  if (j.contains("bind")) {
+    if (!j["bind"].is_string() || !parse_ipv4(j["bind"].get<std::string>())) fail("bind", "must be an IPv4 address");
+    c.bind = j["bind"].get<std::string>();
+  }
+  if (j.contains("allowedhashes")) {
+    const json& list = j["allowedhashes"];
+    if (!list.is_array()) fail("allowedhashes", "must be an array of 64-digit hex strings");
+    for (const json& h : list) {
+      std::optional<Hash256> hash;
+      if (h.is_string()) hash = hash_from_hex(h.get<std::string>());
+      if (!hash) fail("allowedhashes", "entry " + h.dump() + " is not a 64-digit hex SHA-256");
+      c.allowed_hashes.insert(*hash);
+    }
+    c.open = false;
+  }
+  if (j.contains("open")) {
+    c.open = get_bool(j, "open");
+    if (c.open && !c.allowed_hashes.empty()) warnings.push_back("\"open\" is true: \"allowedhashes\" is not enforced");
+  }
+  if (j.contains("good-ips")) {
+    const json& list = j["good-ips"];
+    if (!list.is_array()) fail("good-ips", "must be an array of IPv4 addresses");
+    for (const json& ip : list) {
+      std::optional<std::uint32_t> v;
+      if (ip.is_string()) v = parse_ipv4(ip.get<std::string>());
+      if (!v) fail("good-ips", "entry " + ip.dump() + " is not an IPv4 address");
+      c.good_ips.insert(*v);
+    }
+  }
+  if (j.contains("ban-private")) c.ban_private = get_bool(j, "ban-private");
+  if (j.contains("require-source-ip")) c.require_source_ip = get_bool(j, "require-source-ip");
+  if (j.contains("peer-ttl-seconds")) c.peer_ttl_seconds = get_uint(j, "peer-ttl-seconds", 1, 30 * 86400);
+  if (j.contains("max-peers-reported")) c.max_peers_reported = get_uint(j, "max-peers-reported", 1, 1000);
+  if (j.contains("max-peers")) c.max_peers = get_uint(j, "max-peers", 1, 100'000'000);
+  if (j.contains("max-connections")) c.max_connections = get_uint(j, "max-connections", 1, 1'000'000);
+  if (j.contains("request-timeout-ms")) c.request_timeout_ms = get_uint(j, "request-timeout-ms", 10, 600'000);
+  if (!c.open && c.allowed_hashes.empty())
+    warnings.push_back("\"allowedhashes\" is empty and \"open\" is false: every request will be refused");
+  return c;
+}
+
+TrackerConfig load_tracker_config(const std::string& path, std::vector<std::string>& warnings) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path + ": cannot open");
+  std::ostringstream text;
+  text << in.rdbuf();
+  try {
+    return parse_tracker_config(text.str(), warnings);
+  } catch (const ConfigError& e) {
+    throw ConfigError(path + ": " + e.what());
+  }
+}
+
+}  // namespace cascade

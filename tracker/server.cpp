@@ -1,0 +1,256 @@
+#include "tracker/server.hpp"
+
+#include <array>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <sstream>
+
+#include "common/log.hpp"
+#include "common/net.hpp"
+
+namespace cascade {
+
+namespace {
+using net::tcp;
+
+std::uint64_t unix_now() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+// What went wrong with requests, for the stats line.
+enum ErrorKind { bad_header, not_tracked, refused, full, timed_out, io_error, kinds };
+constexpr const char* error_names[] = {"bad_header", "not_tracked", "refused", "full", "timeout", "io_error"};
+
+struct Connection {
+  explicit Connection(tcp::socket s) : socket(std::move(s)), deadline(socket.get_executor()) {}
+  tcp::socket socket;
+  net::Deadline deadline;
+};
+
+asio::awaitable<void> watch(std::shared_ptr<Connection> c) { co_await c->deadline.watch(c->socket); }
+}  // namespace
+
+struct TrackerServer::Impl {
+  Impl(TrackerConfig c, Options o)
+      : config(std::move(c)),
+        options(o),
+        registry(Registry::Options{config.peer_ttl_seconds, config.max_peers_reported, config.max_peers,
+                                   std::random_device{}()}),
+        acceptor(io),
+        signals(io, SIGINT, SIGTERM),
+        stats_timer(io),
+        sweep_timer(io),
+        shutdown_timer(io) {}
+
+  TrackerConfig config;
+  Options options;
+  Registry registry;
+  asio::io_context io;
+  tcp::acceptor acceptor;
+  asio::signal_set signals;
+  asio::steady_timer stats_timer, sweep_timer, shutdown_timer;
+  std::atomic<bool> stopping{false};
+  std::atomic<std::size_t> active{0};
+  std::atomic<std::uint64_t> requests{0}, answered_ok{0}, rejected_connections{0};
+  std::array<std::atomic<std::uint64_t>, kinds> errors{};
+
+  net::Millis timeout() const { return net::Millis(config.request_timeout_ms); }
+
+  asio::awaitable<void> accept_loop();
+  asio::awaitable<void> serve(std::shared_ptr<Connection> c);
+  // Decides the answer to a well-formed request; fills `out` with the encoded response.
+  void answer(const TrackerRequest& req, const Endpoint& from, Bytes& out);
+  asio::awaitable<void> stats_loop();
+  asio::awaitable<void> sweep_loop();
+  void begin_stop();
+};
+
+TrackerServer::TrackerServer(TrackerConfig config, Options options)
+    : impl_(std::make_unique<Impl>(std::move(config), options)) {}
+TrackerServer::~TrackerServer() = default;
+
+std::uint16_t TrackerServer::bind() {
+  auto& c = impl_->config;
+  impl_->acceptor = net::listen(impl_->io.get_executor(), c.bind, c.port.value_or(0));
+  return impl_->acceptor.local_endpoint().port();
+}
+
+void TrackerServer::stop() {
+  asio::post(impl_->io, [impl = impl_.get()] { impl->begin_stop(); });
+}
+
+void TrackerServer::run() {
+  Impl& m = *impl_;
+  m.signals.async_wait([&m](std::error_code ec, int sig) {
+    if (ec) return;
+    log::info("signal ", sig, ": stopping (in-flight requests finish; a second signal exits at once)");
+    // Arm the second-signal exit first: begin_stop() cancels it once nothing is in flight.
+    m.signals.async_wait([](std::error_code ec2, int) {
+      if (!ec2) std::_Exit(1);
+    });
+    m.begin_stop();
+  });
+  asio::co_spawn(m.io, m.accept_loop(), asio::detached);
+  asio::co_spawn(m.io, m.sweep_loop(), asio::detached);
+  if (m.options.stats_interval_s > 0) asio::co_spawn(m.io, m.stats_loop(), asio::detached);
+  std::size_t threads = m.options.threads ? m.options.threads : std::max(1u, std::thread::hardware_concurrency());
+  net::run_threads(m.io, threads);
+  log::info("stopped: ", m.requests.load(), " requests served");
+}
+
+void TrackerServer::Impl::begin_stop() {
+  if (stopping.exchange(true)) return;
+  std::error_code ec;
+  acceptor.close(ec);
+  stats_timer.cancel();
+  sweep_timer.cancel();
+  // Connections end by themselves (each has a deadline); bound the wait all the same.
+  shutdown_timer.expires_after(timeout() + net::Millis(500));
+  shutdown_timer.async_wait([this](std::error_code e) {
+    if (!e) io.stop();
+  });
+  if (active.load() == 0) {
+    shutdown_timer.cancel();
+    signals.cancel();
+  }
+}
+
+asio::awaitable<void> TrackerServer::Impl::accept_loop() {
+  bool warned_fd = false;
+  while (!stopping) {
+    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), net::nothrow);
+    if (stopping) break;
+    if (ec) {
+      if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
+        if (!warned_fd) log::warn("accept: ", ec.message(), "; backing off until descriptors free up");
+        warned_fd = true;
+        asio::steady_timer t(io, std::chrono::milliseconds(20));
+        co_await t.async_wait(net::nothrow);
+      }
+      continue;
+    }
+    warned_fd = false;
+    if (active.load() >= config.max_connections) {
+      ++rejected_connections;
+      std::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    ++active;
+    auto conn = std::make_shared<Connection>(std::move(socket));
+    auto ex = conn->socket.get_executor();
+    asio::co_spawn(ex, watch(conn), asio::detached);
+    asio::co_spawn(ex, serve(std::move(conn)), asio::detached);
+  }
+}
+
+asio::awaitable<void> TrackerServer::Impl::serve(std::shared_ptr<Connection> c) {
+  std::array<std::uint8_t, tracker_request_size> in{};
+  Bytes out;
+  out.reserve(tracker_response_header_size + config.max_peers_reported * peer_entry_size);
+  std::error_code ec;
+  Endpoint from = net::from_asio(c->socket.remote_endpoint(ec));
+  // The whole request shares one deadline: a slow drip of bytes gets no more time than a stall.
+  const auto request_deadline = net::Clock::now() + timeout();
+  auto left = [&] {
+    return std::max(net::Millis(1), std::chrono::duration_cast<net::Millis>(request_deadline - net::Clock::now()));
+  };
+  bool replied = false;
+  ec = co_await net::read_exact(c->socket, c->deadline, asio::buffer(in.data(), tracker_header_size), left());
+  if (!ec) {
+    auto header = decode_tracker_header(ByteSpan(in.data(), tracker_header_size));
+    if (!header.ok()) {
+      ++errors[bad_header];
+      encode_tracker_error("bad request: " + std::string(describe(header.error)), out);
+      replied = true;
+    } else {
+      ec = co_await net::read_exact(c->socket, c->deadline,
+                                    asio::buffer(in.data() + tracker_header_size, tracker_body_size), left());
+      if (!ec) {
+        answer(*decode_tracker_request(ByteSpan(in)).value, from, out);
+        replied = true;
+      }
+    }
+  }
+  if (ec) ++errors[ec == asio::error::timed_out ? timed_out : io_error];
+  if (replied) {
+    ++requests;
+    ec = co_await net::write_all(c->socket, c->deadline, asio::buffer(out), timeout());
+    if (ec) ++errors[ec == asio::error::timed_out ? timed_out : io_error];
+    else co_await net::graceful_close(c->socket, c->deadline, std::min(timeout(), net::Millis(1000)), 4096);
+  }
+  c->deadline.stop();
+  std::error_code ignored;
+  c->socket.close(ignored);
+  if (--active == 0 && stopping) {
+    shutdown_timer.cancel();
+    signals.cancel();
+  }
+}
+
+void TrackerServer::Impl::answer(const TrackerRequest& req, const Endpoint& from, Bytes& out) {
+  auto refuse = [&](ErrorKind kind, std::string_view message) {
+    ++errors[kind];
+    encode_tracker_error(message, out);
+  };
+  if (!config.open && !config.allowed_hashes.contains(req.cascade_hash))
+    return refuse(not_tracked, "The supplied hash is not tracked by this tracker");
+  const Endpoint peer{req.ip, req.port};
+  const std::uint64_t now = unix_now();
+  if (req.command == TrackerCommand::subscribe) {
+    if (peer.ip == 0 || peer.port == 0)
+      return refuse(refused, "SUBSCRIBE must report a non-zero IPv4 address and port");
+    if (config.ban_private && is_private_ipv4(peer.ip))
+      return refuse(refused, "This tracker does not accept private addresses (" + format_ipv4(peer.ip) + ")");
+    if (config.require_source_ip && peer.ip != from.ip)
+      return refuse(refused, "SUBSCRIBE must report the address it comes from (" + format_ipv4(from.ip) + ")");
+    const bool good = config.good_ips.contains(peer.ip);
+    if (good && peer.ip != from.ip)
+      return refuse(refused, "A SUBSCRIBE for good address " + format_ipv4(peer.ip) + " must come from it");
+    if (registry.subscribe(req.cascade_hash, peer, good, now) == Registry::SubscribeResult::full)
+      return refuse(full, "This tracker is full and cannot record more peers");
+  }
+  std::vector<PeerEntry> peers;
+  peers.reserve(config.max_peers_reported);
+  registry.list(req.cascade_hash, peer, now, peers);
+  ++answered_ok;
+  encode_tracker_ok(peers, out);
+}
+
+asio::awaitable<void> TrackerServer::Impl::sweep_loop() {
+  const auto period = std::chrono::seconds(std::clamp<std::uint64_t>(config.peer_ttl_seconds / 4, 1, 60));
+  while (!stopping) {
+    sweep_timer.expires_after(period);
+    auto [ec] = co_await sweep_timer.async_wait(net::nothrow);
+    if (ec || stopping) break;
+    registry.sweep(unix_now());
+  }
+}
+
+asio::awaitable<void> TrackerServer::Impl::stats_loop() {
+  std::uint64_t last = requests.load();
+  auto last_time = net::Clock::now();
+  while (!stopping) {
+    stats_timer.expires_after(std::chrono::seconds(options.stats_interval_s));
+    auto [ec] = co_await stats_timer.async_wait(net::nothrow);
+    if (ec || stopping) break;
+    const auto now = net::Clock::now();
+    const std::uint64_t total = requests.load();
+    const double secs = std::chrono::duration<double>(now - last_time).count();
+    const auto counts = registry.counts();
+    std::ostringstream line;
+    line << "stats: swarms=" << counts.swarms << " peers=" << counts.peers << " connections=" << active.load()
+         << " requests/s=" << static_cast<std::uint64_t>((total - last) / std::max(secs, 1e-3))
+         << " requests=" << total << " ok=" << answered_ok.load()
+         << " rejected_connections=" << rejected_connections.load() << " errors:";
+    for (int k = 0; k < kinds; ++k) line << ' ' << error_names[k] << '=' << errors[k].load();
+    log::info(line.str());
+    last = total;
+    last_time = now;
+  }
+}
+
+}  // namespace cascade
