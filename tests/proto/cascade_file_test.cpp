@@ -14,12 +14,10 @@ namespace {
 
 // Just the 64-byte header of a cascade file claiming `size` bytes in blocks of `block`.
 Bytes header(std::uint64_t size, std::uint64_t block) {
-  Bytes b(cascade_magic.begin(), cascade_magic.end());
-  ByteWriter w(b);
-  w.zeros(8);
-  w.u64(size);
-  w.u64(block);
-  w.zeros(32);
+  Bytes b(cascade_header_size, 0);
+  std::copy(cascade_magic.begin(), cascade_magic.end(), b.begin());
+  store_be64(b.data() + 16, size);
+  store_be64(b.data() + 24, block);
   return b;
 }
 
