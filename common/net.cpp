@@ -28,26 +28,33 @@ tcp::acceptor listen(const asio::any_io_executor& ex, const std::string& address
   return acceptor;
 }
 
+Deadline::Deadline(tcp::socket& socket) : state_(std::make_shared<State>(socket)) {
+  asio::co_spawn(socket.get_executor(), watch(state_), asio::detached);
+}
+
+Deadline::~Deadline() {
+  state_->socket = nullptr;
+  state_->timer.cancel();
+}
+
 void Deadline::expires_after(Millis d) {
-  deadline_ = Clock::now() + d;
+  State& s = *state_;
+  s.deadline = Clock::now() + d;
   // Only an earlier deadline needs the watcher woken; a later one is noticed when it wakes.
-  if (deadline_ < timer_.expiry()) timer_.cancel();
+  if (s.deadline < s.timer.expiry()) s.timer.cancel();
 }
 
-void Deadline::stop() {
-  stopped_ = true;
-  timer_.cancel();
-}
+void Deadline::clear() { state_->deadline = Clock::time_point::max(); }
 
-asio::awaitable<void> Deadline::watch(tcp::socket& socket) {
-  while (!stopped_) {
-    timer_.expires_at(deadline_);
-    co_await timer_.async_wait(nothrow);
-    if (stopped_) break;
-    if (Clock::now() >= deadline_) {
-      expired_ = true;
+asio::awaitable<void> Deadline::watch(std::shared_ptr<State> state) {
+  while (state->socket != nullptr) {
+    state->timer.expires_at(state->deadline);
+    co_await state->timer.async_wait(nothrow);
+    if (state->socket == nullptr) break;
+    if (Clock::now() >= state->deadline) {
+      state->expired = true;
       std::error_code ignored;
-      socket.close(ignored);
+      state->socket->close(ignored);
       break;
     }
   }

@@ -34,24 +34,32 @@ Endpoint from_asio(const tcp::endpoint& e);  // IPv4 only; a v6 endpoint maps to
 tcp::acceptor listen(const asio::any_io_executor& ex, const std::string& address, std::uint16_t port,
                      int backlog = 4096);
 
-// A per-connection deadline: watch() closes the socket once the deadline passes. Moving the
-// deadline costs no system call (the watcher re-arms lazily), so it can be set before every read
-// and write. Must be used from the socket's strand.
+// A per-connection deadline: once it passes, the socket is closed, which aborts whatever read or
+// write is pending on it. Moving the deadline costs no system call (the watcher re-arms lazily),
+// so it can be set before every read and write. Construct it after the socket and destroy it
+// before (declare it after the socket); the watcher coroutine keeps its own state alive and stops
+// when the Deadline goes away. Must be used from the socket's strand.
 class Deadline {
  public:
-  explicit Deadline(const asio::any_io_executor& ex) : timer_(ex) {}
+  explicit Deadline(tcp::socket& socket);
+  ~Deadline();
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+
   void expires_after(Millis d);
-  void clear() { deadline_ = Clock::time_point::max(); }
-  bool expired() const { return expired_; }
-  // Runs until stop() or expiry; on expiry closes `socket`. Spawn it next to the connection.
-  asio::awaitable<void> watch(tcp::socket& socket);
-  void stop();
+  void clear();
+  bool expired() const { return state_->expired; }
 
  private:
-  asio::steady_timer timer_;
-  Clock::time_point deadline_ = Clock::time_point::max();
-  bool expired_ = false;
-  bool stopped_ = false;
+  struct State {
+    explicit State(tcp::socket& s) : timer(s.get_executor()), socket(&s) {}
+    asio::steady_timer timer;
+    Clock::time_point deadline = Clock::time_point::max();
+    tcp::socket* socket;  // null once the Deadline is gone
+    bool expired = false;
+  };
+  static asio::awaitable<void> watch(std::shared_ptr<State> state);
+  std::shared_ptr<State> state_;
 };
 
 // Reads exactly buffer.size() bytes before the timeout. Returns asio::error::timed_out on expiry.

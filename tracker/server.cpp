@@ -25,12 +25,10 @@ enum ErrorKind { bad_header, not_tracked, refused, full, timed_out, io_error, ki
 constexpr const char* error_names[] = {"bad_header", "not_tracked", "refused", "full", "timeout", "io_error"};
 
 struct Connection {
-  explicit Connection(tcp::socket s) : socket(std::move(s)), deadline(socket.get_executor()) {}
+  explicit Connection(tcp::socket s) : socket(std::move(s)), deadline(socket) {}
   tcp::socket socket;
-  net::Deadline deadline;
+  net::Deadline deadline;  // after the socket: destroyed first
 };
-
-asio::awaitable<void> watch(std::shared_ptr<Connection> c) { co_await c->deadline.watch(c->socket); }
 }  // namespace
 
 struct TrackerServer::Impl {
@@ -142,7 +140,6 @@ asio::awaitable<void> TrackerServer::Impl::accept_loop() {
     ++active;
     auto conn = std::make_shared<Connection>(std::move(socket));
     auto ex = conn->socket.get_executor();
-    asio::co_spawn(ex, watch(conn), asio::detached);
     asio::co_spawn(ex, serve(std::move(conn)), asio::detached);
   }
 }
@@ -182,7 +179,6 @@ asio::awaitable<void> TrackerServer::Impl::serve(std::shared_ptr<Connection> c) 
     if (ec) ++errors[ec == asio::error::timed_out ? timed_out : io_error];
     else co_await net::graceful_close(c->socket, c->deadline, std::min(timeout(), net::Millis(1000)), 4096);
   }
-  c->deadline.stop();
   std::error_code ignored;
   c->socket.close(ignored);
   if (--active == 0 && stopping) {

@@ -24,11 +24,9 @@ TEST(Net, ReadExactTimesOutWhenThePeerSendsTooLittle) {
   std::error_code result;
   auto start = net::Clock::now();
   asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    net::Deadline d(server.get_executor());
-    asio::co_spawn(server.get_executor(), d.watch(server), asio::detached);
+    net::Deadline d(server);
     std::array<char, 10> buf;
     result = co_await net::read_exact(server, d, asio::buffer(buf), net::Millis(200));
-    d.stop();
   }, asio::detached);
   io.run();
   const auto took = net::Clock::now() - start;
@@ -43,12 +41,10 @@ TEST(Net, ReadExactAssemblesOneByteWrites) {
   std::string got;
   std::error_code result;
   asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    net::Deadline d(server.get_executor());
-    asio::co_spawn(server.get_executor(), d.watch(server), asio::detached);
+    net::Deadline d(server);
     std::array<char, 5> buf;
     result = co_await net::read_exact(server, d, asio::buffer(buf), net::Millis(2000));
     got.assign(buf.data(), buf.size());
-    d.stop();
   }, asio::detached);
   std::thread writer([&client] {
     for (char c : std::string("hello")) {
@@ -90,11 +86,9 @@ TEST(Net, GracefulCloseDeliversTheReplyBeforeClosing) {
   auto [client, server] = socket_pair(io);
   asio::write(client, asio::buffer(std::string(10000, 'x')));  // unread input would cause a RST
   asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    net::Deadline d(server.get_executor());
-    asio::co_spawn(server.get_executor(), d.watch(server), asio::detached);
+    net::Deadline d(server);
     co_await net::write_all(server, d, asio::buffer("reply", 5), net::Millis(1000));
     co_await net::graceful_close(server, d, net::Millis(500));
-    d.stop();
   }, asio::detached);
   std::thread closer([&client] {
     std::array<char, 16> buf;

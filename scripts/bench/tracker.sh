@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Tracker benchmark: the real tracker, then a trivial fixed-answer server (this instrument's
+# ceiling on this machine), each driven at concurrency 1, 16 and 64 by tests/load/tracker_load
+# (two client threads, 1000 simulated peers over 8 hashes, 90% LIST / 10% SUBSCRIBE).
+#   scripts/bench/tracker.sh [--seconds N]   (default 10 s per run)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+seconds=10
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --seconds) seconds=$2; shift 2 ;;
+    *) echo "usage: $0 [--seconds N]" >&2; exit 2 ;;
+  esac
+done
+
+"$root/scripts/setup.sh"
+"$root/scripts/build.sh" --release >/dev/null
+bin="$root/build/bin"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+wait_port() {  # file
+  for _ in $(seq 1 500); do [[ -s $1 ]] && { cat "$1"; return; }; sleep 0.01; done
+  echo "server did not start" >&2; exit 1
+}
+
+run_series() {  # label port -> lines "label concurrency=..."
+  for c in 1 16 64; do
+    line=$("$bin/tracker_load" load --port "$2" --concurrency "$c" --seconds "$seconds" --threads 2 $3)
+    echo "$1 $line" | tee -a "$work/results"
+  done
+}
+
+echo '{"port": 0, "open": true}' >"$work/tracker.json"
+"$bin/cascade-tracker" --config "$work/tracker.json" --bind 127.0.0.1 --port 0 --port-file "$work/tracker.port" \
+  --stats-interval 0 --log-level warn &
+pids+=($!)
+tport=$(wait_port "$work/tracker.port")
+echo "== cascade-tracker (127.0.0.1:$tport), ${seconds}s per run"
+run_series tracker "$tport" --strict
+kill "${pids[0]}"; wait "${pids[0]}" || true
+
+"$bin/tracker_load" trivial-server --port-file "$work/trivial.port" --threads 2 &
+pids+=($!)
+vport=$(wait_port "$work/trivial.port")
+echo "== trivial fixed-answer server (127.0.0.1:$vport): the instrument's ceiling"
+run_series trivial "$vport" ""
+
+echo "== tracker / trivial"
+python3 - "$work/results" <<'PY'
+import sys, re
+rows = {}
+for line in open(sys.argv[1]):
+    label, rest = line.split(" ", 1)
+    kv = dict(re.findall(r"(\S+?)=(\S+)", rest))
+    rows[(label, kv["concurrency"])] = kv
+print(f"{'conc':>5} {'tracker req/s':>14} {'trivial req/s':>14} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6} {'timeouts':>8} {'invalid':>7}")
+for c in ("1", "16", "64"):
+    t, v = rows[("tracker", c)], rows[("trivial", c)]
+    ratio = float(t["requests/s"]) / max(1.0, float(v["requests/s"]))
+    print(f"{c:>5} {t['requests/s']:>14} {v['requests/s']:>14} {ratio:>6.2f} {t['p50_ms']:>7} {t['p99_ms']:>7} {t['max_ms']:>7} {t['errors']:>6} {t['timeouts']:>8} {t['invalid']:>7}")
+PY
