@@ -97,6 +97,12 @@ asio::awaitable<std::error_code> connect(tcp::socket& s, Deadline& d, const tcp:
 
 asio::awaitable<void> graceful_close(tcp::socket& s, Deadline& d, Millis timeout, std::size_t max_drain) {
   std::error_code ec;
+  // Fast path: nothing unread means close() sends a plain FIN, never a reset, so there is nothing
+  // to drain. (A well-behaved client has sent exactly its request.)
+  if (s.available(ec) == 0 && !ec) {
+    s.close(ec);
+    co_return;
+  }
   s.shutdown(tcp::socket::shutdown_send, ec);
   if (!ec) {
     d.expires_after(timeout);

@@ -73,8 +73,9 @@ asio::awaitable<std::error_code> write_all(tcp::socket& s, Deadline& d,
 asio::awaitable<std::error_code> connect(tcp::socket& s, Deadline& d, const tcp::endpoint& to,
                                          Millis timeout);
 
-// Closes so that a reply already written is not lost to a TCP reset: shut down the send side,
-// read and discard input until the peer closes, `max_drain` bytes, or `timeout`; then close.
+// Closes so that a reply already written is not lost to a TCP reset. With unread input pending,
+// shut down the send side, read and discard input until the peer closes, `max_drain` bytes, or
+// `timeout`; then close. With none pending, close at once (a plain FIN).
 asio::awaitable<void> graceful_close(tcp::socket& s, Deadline& d, Millis timeout,
                                      std::size_t max_drain = 64 * 1024);
 
