@@ -1,4 +1,5 @@
-// cascade-peer: command line. Subcommands: make (create a cascade file), info (describe one).
+// cascade-peer: command line. Subcommands: make (create a cascade file), info (describe one),
+// run (download and serve).
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -9,6 +10,7 @@
 #include "common/sha256.hpp"
 #include "common/units.hpp"
 #include "peer/create.hpp"
+#include "peer/peer_app.hpp"
 
 using namespace cascade;
 
@@ -114,6 +116,30 @@ int main(int argc, char** argv) {
   info->add_option("FILE", info_path, "cascade file")->required();
   info->add_flag("--json", info_json, "print JSON");
 
+  auto* run = app.add_subcommand("run", "download the missing blocks of files and serve the blocks held");
+  RunOptions ro;
+  std::string sources, outputs, log_level = "info";
+  std::uint64_t announce = 600, list_interval = 30, connect_ms = 3000, block_ms = 30000, tracker_ms = 5000;
+  run->add_option("SOURCE", sources, "cascade file(s), separated by ':'")->required();
+  run->add_option("TRACKER", ro.tracker, "tracker host:port")->required();
+  run->add_option("SELF", ro.self, "ip:port this peer serves on and reports (port 0: any free port)")->required();
+  run->add_option("-o,--output", outputs, "data file(s), separated by ':' (default: SOURCE without its extension)");
+  run->add_flag("-c,--client-only", ro.client_only, "download only; exit 0 once every file is complete");
+  run->add_option("--listen", ro.listen, "address to bind instead of SELF's (e.g. 0.0.0.0)");
+  run->add_option("--connections", ro.download.connections, "download connections per file (8)")->check(CLI::Range(1, 256));
+  run->add_option("--pipeline", ro.download.pipeline, "outstanding requests per connection (4)")->check(CLI::Range(1, 256));
+  run->add_option("--announce-interval", announce, "seconds between SUBSCRIBEs (600)")->check(CLI::Range(1, 86400));
+  run->add_option("--list-interval", list_interval, "minimum seconds between LISTs when peers run dry (30)");
+  run->add_option("--connect-timeout-ms", connect_ms, "connecting to a peer (3000)")->check(CLI::Range(1, 600000));
+  run->add_option("--block-timeout-ms", block_ms, "receiving one whole block (30000)")->check(CLI::Range(1, 3600000));
+  run->add_option("--tracker-timeout-ms", tracker_ms, "one tracker request (5000)")->check(CLI::Range(1, 600000));
+  run->add_option("--max-connections", ro.max_connections, "serving connections at once (512)")->check(CLI::Range(1, 1000000));
+  run->add_option("--threads", ro.threads, "network threads and worker threads (default: one per core)");
+  run->add_option("--port-file", ro.port_file, "write the serving port here once listening");
+  run->add_option("--stats-json", ro.stats_json, "write per-file statistics (JSON) here at exit");
+  run->add_flag("-q,--quiet", ro.quiet, "no progress output");
+  run->add_option("--log-level", log_level, "debug, info, warn, error or off");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -124,6 +150,29 @@ int main(int argc, char** argv) {
   try {
     if (*make) return cmd_make(make_data, make_out, make_block, make_threads);
     if (*info) return cmd_info(info_path, info_json);
+    if (*run) {
+      auto level = log::parse_level(log_level);
+      if (!level) throw Failure{2, "--log-level must be debug, info, warn, error or off"};
+      log::set_level(ro.quiet && *level < log::Level::warn ? log::Level::warn : *level);
+      auto split = [](const std::string& s) {
+        std::vector<std::string> out;
+        std::size_t start = 0;
+        for (std::size_t colon; (colon = s.find(':', start)) != std::string::npos; start = colon + 1)
+          out.push_back(s.substr(start, colon - start));
+        out.push_back(s.substr(start));
+        return out;
+      };
+      ro.cascade_paths = split(sources);
+      if (!outputs.empty()) ro.data_paths = split(outputs);
+      for (const auto& p : ro.cascade_paths)
+        if (p.empty()) throw Failure{2, "SOURCE has an empty cascade path"};
+      ro.download.announce_interval = std::chrono::seconds(announce);
+      ro.download.list_interval = std::chrono::seconds(list_interval);
+      ro.download.connect_timeout = std::chrono::milliseconds(connect_ms);
+      ro.download.block_timeout = std::chrono::milliseconds(block_ms);
+      ro.download.tracker_timeout = std::chrono::milliseconds(tracker_ms);
+      return run_peer(std::move(ro));
+    }
   } catch (const Failure& f) {
     std::cerr << "cascade-peer: " << f.message << "\n";
     return f.code;

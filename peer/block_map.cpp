@@ -1,0 +1,113 @@
+#include "peer/block_map.hpp"
+
+#include <stdexcept>
+
+namespace cascade {
+
+void BlockMap::IndexedSet::insert(std::uint64_t b) {
+  if (pos[b] != npos) return;
+  pos[b] = items.size();
+  items.push_back(b);
+}
+
+void BlockMap::IndexedSet::erase(std::uint64_t b) {
+  if (pos[b] == npos) return;
+  const std::uint64_t at = pos[b];
+  items[at] = items.back();
+  pos[items[at]] = at;
+  items.pop_back();
+  pos[b] = npos;
+}
+
+BlockMap::BlockMap(std::uint64_t count)
+    : count_(count), verified_(count, false), in_flight_(count, 0), available_(count), missing_(count) {
+  for (std::uint64_t b = 0; b < count; ++b) {
+    available_.insert(b);
+    missing_.insert(b);
+  }
+}
+
+std::unique_ptr<BlockMap> BlockMap::from_string(std::string_view blocks) {
+  auto p = std::make_unique<BlockMap>(blocks.size());
+  BlockMap& m = *p;
+  for (std::uint64_t b = 0; b < blocks.size(); ++b) {
+    if (blocks[b] == 'V') m.set_verified(b);
+    else if (blocks[b] == '?') {
+      m.available_.erase(b);
+      m.in_flight_[b] = 1;
+    } else if (blocks[b] != '.') throw std::invalid_argument("block map fixture: use V, . or ?");
+  }
+  return p;
+}
+
+std::string BlockMap::to_string() const {
+  std::lock_guard lock(mutex_);
+  std::string s;
+  for (std::uint64_t b = 0; b < count_; ++b) s += verified_[b] ? 'V' : in_flight_[b] ? '?' : '.';
+  return s;
+}
+
+std::optional<std::uint64_t> BlockMap::pick(std::mt19937_64& rng, const std::function<bool(std::uint64_t)>& skip,
+                                            unsigned max_duplicates) {
+  std::lock_guard lock(mutex_);
+  auto choose = [&](IndexedSet& set, auto&& eligible) -> std::optional<std::uint64_t> {
+    const std::size_t n = set.items.size();
+    if (n == 0) return std::nullopt;
+    // A few random probes, then one pass from a random start: random order, bounded cost.
+    for (int probe = 0; probe < 16; ++probe) {
+      const std::uint64_t b = set.items[rng() % n];
+      if (eligible(b)) return b;
+    }
+    const std::size_t start = rng() % n;
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::uint64_t b = set.items[(start + k) % n];
+      if (eligible(b)) return b;
+    }
+    return std::nullopt;
+  };
+  auto picked = choose(available_, [&](std::uint64_t b) { return !skip(b); });
+  if (!picked && available_.items.empty())
+    picked = choose(missing_, [&](std::uint64_t b) { return in_flight_[b] < max_duplicates && !skip(b); });
+  if (!picked) return std::nullopt;
+  available_.erase(*picked);
+  ++in_flight_[*picked];
+  return picked;
+}
+
+bool BlockMap::finish(std::uint64_t block, bool verified) {
+  std::lock_guard lock(mutex_);
+  if (in_flight_[block] > 0) --in_flight_[block];
+  if (verified_[block]) return false;
+  if (verified) {
+    verified_[block] = true;
+    available_.erase(block);
+    missing_.erase(block);
+    return true;
+  }
+  if (in_flight_[block] == 0) available_.insert(block);
+  return false;
+}
+
+void BlockMap::set_verified(std::uint64_t block) {
+  std::lock_guard lock(mutex_);
+  verified_[block] = true;
+  available_.erase(block);
+  missing_.erase(block);
+}
+
+bool BlockMap::verified(std::uint64_t block) const {
+  std::lock_guard lock(mutex_);
+  return verified_[block];
+}
+
+std::uint64_t BlockMap::verified_count() const {
+  std::lock_guard lock(mutex_);
+  return count_ - missing_.items.size();
+}
+
+std::vector<bool> BlockMap::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return verified_;
+}
+
+}  // namespace cascade

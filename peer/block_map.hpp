@@ -1,0 +1,67 @@
+// Which blocks of one file are verified, missing, or being fetched.
+//
+// Design: three views kept in step under one mutex. `verified_` is the truth for serving (a block
+// is verified only after its SHA-256 matched and it was written). `available_` holds the missing
+// blocks nobody is fetching, `missing_` every block not yet verified; both are dense vectors with
+// position indexes, so picking a random block and removing one are O(1). Endgame: when nothing
+// is available, a missing block already in flight may be requested from a second source.
+//
+// Thread-safety: every public method is safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cascade {
+
+class BlockMap {
+ public:
+  explicit BlockMap(std::uint64_t count);
+
+  // Test fixture: one character per block, 'V' verified, '.' missing, '?' in flight once.
+  static std::unique_ptr<BlockMap> from_string(std::string_view blocks);
+  std::string to_string() const;
+
+  // Picks a block to request and counts it in flight: a random available block for which
+  // `skip` is false; in endgame a missing block in flight fewer than `max_duplicates` times.
+  std::optional<std::uint64_t> pick(std::mt19937_64& rng, const std::function<bool(std::uint64_t)>& skip,
+                                    unsigned max_duplicates = 2);
+  // Ends one request for `block`. With verified == true (its hash matched and it is written),
+  // the block becomes verified; returns true only the first time. Otherwise it returns to the
+  // available set once no request for it remains.
+  bool finish(std::uint64_t block, bool verified);
+  // Marks a block verified without a request (start-up scan, journal replay).
+  void set_verified(std::uint64_t block);
+
+  bool verified(std::uint64_t block) const;
+  std::uint64_t count() const { return count_; }
+  std::uint64_t verified_count() const;
+  bool complete() const { return verified_count() == count_; }
+  std::vector<bool> snapshot() const;
+
+ private:
+  static constexpr std::uint64_t npos = ~0ull;
+  struct IndexedSet {  // dense set of block numbers with O(1) insert, erase and random pick
+    std::vector<std::uint64_t> items, pos;
+    explicit IndexedSet(std::uint64_t n) : pos(n, npos) {}
+    bool contains(std::uint64_t b) const { return pos[b] != npos; }
+    void insert(std::uint64_t b);
+    void erase(std::uint64_t b);
+  };
+
+  std::uint64_t count_;
+  mutable std::mutex mutex_;
+  std::vector<bool> verified_;           // guarded by mutex_
+  std::vector<std::uint16_t> in_flight_; // guarded by mutex_; outstanding requests per block
+  IndexedSet available_;                 // guarded by mutex_; missing and not in flight
+  IndexedSet missing_;                   // guarded by mutex_; not verified
+};
+
+}  // namespace cascade

@@ -1,0 +1,193 @@
+#include "peer/block_server.hpp"
+
+#include <list>
+#include <unordered_map>
+
+#include "common/hex.hpp"
+#include "common/log.hpp"
+#include "tracker/registry.hpp"  // HashKey
+
+namespace cascade {
+
+namespace {
+using net::tcp;
+constexpr std::size_t chunk_size = 256 * 1024;        // bytes of a block read and sent at a time
+constexpr std::size_t request_buffer = 64 * peer_request_size;  // pipelined requests read at once
+}  // namespace
+
+std::string not_held_message(std::uint64_t block) {
+  return std::to_string(block) + " is not currently held by this peer";
+}
+
+struct BlockServer::Impl : std::enable_shared_from_this<Impl> {
+  Impl(asio::io_context& io_, ThreadPool& pool_, std::vector<std::shared_ptr<SharedFile>> files_, Options o)
+      : io(io_), pool(pool_), options(o), acceptor(io_) {
+    for (auto& f : files_) files.emplace(f->cascade_hash, std::move(f));
+  }
+
+  struct Connection {
+    explicit Connection(tcp::socket s) : socket(std::move(s)), deadline(socket) {}
+    tcp::socket socket;
+    net::Deadline deadline;
+  };
+
+  asio::io_context& io;
+  ThreadPool& pool;
+  const Options options;
+  tcp::acceptor acceptor;
+  std::unordered_map<Hash256, std::shared_ptr<SharedFile>, HashKey> files;
+  std::atomic<bool> stopping{false};
+  std::mutex conns_mutex;
+  std::list<std::weak_ptr<Connection>> conns;  // guarded by conns_mutex; for stop()
+  std::atomic<std::size_t> active{0};
+
+  asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self);
+  asio::awaitable<void> serve(std::shared_ptr<Impl> self, std::shared_ptr<Connection> c,
+                              std::list<std::weak_ptr<Connection>>::iterator where);
+  // Answers one decoded request; returns false when the connection must close afterwards.
+  asio::awaitable<bool> answer(Connection& c, const PeerRequest& req, std::vector<std::uint8_t>& chunk);
+  asio::awaitable<bool> send_error(Connection& c, PeerStatus status, const std::string& message);
+};
+
+BlockServer::BlockServer(asio::io_context& io, ThreadPool& pool, std::vector<std::shared_ptr<SharedFile>> files,
+                         Options options)
+    : impl_(std::make_shared<Impl>(io, pool, std::move(files), options)) {}
+
+BlockServer::~BlockServer() { stop(); }
+
+std::uint16_t BlockServer::start(const std::string& address, std::uint16_t port) {
+  impl_->acceptor = net::listen(impl_->io.get_executor(), address, port);
+  asio::co_spawn(impl_->io, impl_->accept_loop(impl_), asio::detached);
+  return impl_->acceptor.local_endpoint().port();
+}
+
+void BlockServer::stop() {
+  if (impl_->stopping.exchange(true)) return;
+  asio::post(impl_->io, [impl = impl_] {
+    std::error_code ec;
+    impl->acceptor.close(ec);
+    std::lock_guard lock(impl->conns_mutex);
+    for (auto& w : impl->conns)
+      if (auto c = w.lock()) asio::post(c->socket.get_executor(), [c] {
+          std::error_code ignored;
+          c->socket.close(ignored);
+        });
+  });
+}
+
+std::size_t BlockServer::connections() const { return impl_->active.load(); }
+
+asio::awaitable<void> BlockServer::Impl::accept_loop(std::shared_ptr<Impl> self) {
+  while (!stopping) {
+    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), net::nothrow);
+    if (stopping) break;
+    if (ec) {
+      if (ec == asio::error::no_descriptors) {
+        asio::steady_timer t(io, std::chrono::milliseconds(20));
+        co_await t.async_wait(net::nothrow);
+      }
+      continue;
+    }
+    if (active.load() >= options.max_connections) {
+      std::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    ++active;
+    std::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto c = std::make_shared<Connection>(std::move(socket));
+    std::list<std::weak_ptr<Connection>>::iterator where;
+    {
+      std::lock_guard lock(conns_mutex);
+      where = conns.insert(conns.end(), c);
+    }
+    auto ex = c->socket.get_executor();
+    asio::co_spawn(ex, serve(self, std::move(c), where), asio::detached);
+  }
+}
+
+asio::awaitable<void> BlockServer::Impl::serve(std::shared_ptr<Impl> self, std::shared_ptr<Connection> c,
+                                               std::list<std::weak_ptr<Connection>>::iterator where) {
+  std::array<std::uint8_t, request_buffer> in{};
+  std::size_t have = 0;
+  std::vector<std::uint8_t> chunk;  // allocated on the first block served
+  bool open = true;
+  while (open && !stopping) {
+    c->deadline.expires_after(options.idle_timeout);
+    auto [ec, n] = co_await c->socket.async_read_some(asio::buffer(in.data() + have, in.size() - have), net::nothrow);
+    if (ec) break;
+    have += n;
+    std::size_t used = 0;
+    while (open && have - used >= peer_request_size) {
+      auto req = decode_peer_request(ByteSpan(in.data() + used, peer_request_size));
+      used += peer_request_size;
+      if (!req.ok()) {
+        open = co_await send_error(*c, PeerStatus::malformed, "malformed request: " + std::string(describe(req.error)));
+        break;
+      }
+      open = co_await answer(*c, *req.value, chunk);
+    }
+    std::memmove(in.data(), in.data() + used, have - used);
+    have -= used;
+  }
+  if (c->socket.is_open()) co_await net::graceful_close(c->socket, c->deadline, net::Millis(1000));
+  {
+    std::lock_guard lock(conns_mutex);
+    conns.erase(where);
+  }
+  --active;
+  (void)self;
+}
+
+asio::awaitable<bool> BlockServer::Impl::send_error(Connection& c, PeerStatus status, const std::string& message) {
+  const Bytes reply = encode_peer_error(status, message);
+  const std::error_code ec = co_await net::write_all(c.socket, c.deadline, asio::buffer(reply), options.write_timeout);
+  co_return !ec && !closes_connection(status);
+}
+
+asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, const PeerRequest& req, std::vector<std::uint8_t>& chunk) {
+  auto it = files.find(req.cascade_hash);
+  if (it == files.end())
+    co_return co_await send_error(c, PeerStatus::unknown_cascade,
+                                  "this peer does not serve " + to_hex(req.cascade_hash));
+  SharedFile& f = *it->second;
+  if (req.block >= f.meta.block_count())
+    co_return co_await send_error(c, PeerStatus::out_of_range,
+                                  "block " + std::to_string(req.block) + " is out of range (the file has " +
+                                      std::to_string(f.meta.block_count()) + " blocks)");
+  if (!f.blocks.verified(req.block)) co_return co_await send_error(c, PeerStatus::not_held, not_held_message(req.block));
+
+  const std::uint64_t length = f.meta.block_length(req.block);
+  std::array<std::uint8_t, peer_response_header_size> header{};
+  encode_peer_response_header(PeerStatus::ok, length, header);
+  if (chunk.empty()) chunk.resize(chunk_size);
+  const std::uint64_t base = f.meta.block_offset(req.block);
+  bool first = true;
+  for (std::uint64_t done = 0; done < length || first;) {
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), length - done));
+    bool read_ok = true;
+    if (n > 0) {
+      read_ok = co_await net::on_pool(pool, [&f, &chunk, base, done, n] {
+        try {
+          f.storage->read(base + done, {chunk.data(), n});
+          return true;
+        } catch (const std::exception& e) {
+          log::error("serving ", f.data_path, ": ", e.what());
+          return false;
+        }
+      });
+    }
+    std::vector<asio::const_buffer> out;
+    if (first) out.push_back(asio::buffer(header));
+    out.push_back(asio::buffer(chunk.data(), n));
+    if (!read_ok || co_await net::write_all(c.socket, c.deadline, out, options.write_timeout)) co_return false;
+    done += n;
+    first = false;
+  }
+  ++f.blocks_served;
+  f.bytes_served += length;
+  co_return true;
+}
+
+}  // namespace cascade

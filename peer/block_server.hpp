@@ -1,0 +1,44 @@
+// Serves verified blocks of every shared file on one port (PROTOCOL.md section 3).
+//
+// Each connection is a coroutine on its own strand that answers requests in order, pipelined
+// ones included. Block bytes are read on the worker pool in bounded chunks, so neither a slow
+// disk nor a large block holds up the network threads or memory.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/net.hpp"
+#include "peer/shared_file.hpp"
+
+namespace cascade {
+
+class BlockServer {
+ public:
+  struct Options {
+    std::size_t max_connections = 512;
+    net::Millis idle_timeout{60'000};   // waiting for the next request
+    net::Millis write_timeout{30'000};  // sending one chunk of an answer
+  };
+  BlockServer(asio::io_context& io, ThreadPool& pool, std::vector<std::shared_ptr<SharedFile>> files,
+              Options options);
+  ~BlockServer();
+
+  // Binds and starts accepting; returns the bound port. Throws std::system_error.
+  std::uint16_t start(const std::string& address, std::uint16_t port);
+  // Stops accepting and closes every open connection. Call from any thread.
+  void stop();
+  std::size_t connections() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+// The one-line reasons sent with error statuses.
+std::string not_held_message(std::uint64_t block);
+
+}  // namespace cascade

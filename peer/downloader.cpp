@@ -1,0 +1,361 @@
+#include "peer/downloader.hpp"
+
+#include <algorithm>
+#include <random>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/log.hpp"
+#include "peer/tracker_client.hpp"
+
+namespace cascade {
+
+namespace {
+using net::Clock;
+using net::tcp;
+using namespace std::chrono_literals;
+
+constexpr int max_strikes = 3;                  // wrong blocks before a peer is banned
+constexpr auto dont_have_memory = 3s;           // how long a "don't have" answer is believed
+constexpr auto idle_before_release = 1500ms;    // a connection with nothing to ask gives way
+constexpr auto manager_tick = 100ms;
+
+struct KnownPeer {
+  Endpoint ep;
+  bool good = false;
+  bool connected = false;
+  bool banned = false;
+  int strikes = 0;
+  int failures = 0;                 // consecutive failed connections
+  Clock::time_point retry_at{};     // not before
+  std::uint64_t delivered = 0;      // verified blocks received from it
+  std::unordered_map<std::uint64_t, Clock::time_point> dont_have;  // block -> until
+};
+
+enum class Verdict { ok, bad, io_error };
+}  // namespace
+
+struct Downloader::Impl : std::enable_shared_from_this<Impl> {
+  Impl(asio::io_context& io_, ThreadPool& pool_, std::shared_ptr<SharedFile> f, Options o, FatalHandler fatal)
+      : io(io_), pool(pool_), file(std::move(f)), options(std::move(o)), on_fatal(std::move(fatal)),
+        strand(asio::make_strand(io_)), wake(strand), rng(std::random_device{}()) {}
+
+  asio::io_context& io;
+  ThreadPool& pool;
+  std::shared_ptr<SharedFile> file;
+  const Options options;
+  FatalHandler on_fatal;
+  asio::strand<asio::io_context::executor_type> strand;  // the manager's
+  asio::steady_timer wake;                                // the manager sleeps on it
+  std::mt19937_64 rng;                                    // manager strand only
+  std::atomic<bool> stopping{false};
+  std::atomic<int> running_fetches{0};
+
+  mutable std::mutex mutex;
+  std::unordered_map<std::uint64_t, KnownPeer> peers;  // guarded by mutex; Endpoint::key() ->
+
+  // Tracker state: manager strand only.
+  Clock::time_point next_announce{}, next_list{};
+  int tracker_failures = 0;
+  bool tracker_ok_logged = false;
+  bool verifying = false;
+
+  asio::awaitable<void> manage(std::shared_ptr<Impl> self);
+  asio::awaitable<void> talk_to_tracker(TrackerCommand cmd);
+  void merge(const std::vector<PeerEntry>& entries);
+  std::vector<Endpoint> choose_sources(std::size_t want);
+  asio::awaitable<void> fetch(std::shared_ptr<Impl> self, Endpoint from);
+  asio::awaitable<void> verify_whole();
+  void poke() {
+    asio::post(strand, [self = shared_from_this()] { self->wake.cancel(); });
+  }
+};
+
+Downloader::Downloader(asio::io_context& io, ThreadPool& pool, std::shared_ptr<SharedFile> file, Options options,
+                       FatalHandler on_fatal)
+    : impl_(std::make_shared<Impl>(io, pool, std::move(file), std::move(options), std::move(on_fatal))) {}
+
+Downloader::~Downloader() { stop(); }
+
+void Downloader::start() { asio::co_spawn(impl_->strand, impl_->manage(impl_), asio::detached); }
+
+void Downloader::stop() {
+  impl_->stopping = true;
+  impl_->poke();
+}
+
+std::size_t Downloader::known_peers() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->peers.size();
+}
+
+std::size_t Downloader::banned_peers() const {
+  std::lock_guard lock(impl_->mutex);
+  return static_cast<std::size_t>(std::count_if(impl_->peers.begin(), impl_->peers.end(),
+                                                [](const auto& kv) { return kv.second.banned; }));
+}
+
+void Downloader::Impl::merge(const std::vector<PeerEntry>& entries) {
+  std::lock_guard lock(mutex);
+  for (const auto& e : entries) {
+    const Endpoint ep{e.ip, e.port};
+    if (ep.ip == 0 || ep.port == 0 || ep == options.self) continue;  // never ourselves, never nonsense
+    auto [it, added] = peers.try_emplace(ep.key());
+    if (added) it->second.ep = ep;
+    it->second.good = e.good;
+  }
+}
+
+std::vector<Endpoint> Downloader::Impl::choose_sources(std::size_t want) {
+  std::lock_guard lock(mutex);
+  const auto now = Clock::now();
+  std::vector<KnownPeer*> candidates;
+  for (auto& [key, p] : peers)
+    if (!p.connected && !p.banned && p.retry_at <= now) candidates.push_back(&p);
+  std::shuffle(candidates.begin(), candidates.end(), rng);
+  std::stable_sort(candidates.begin(), candidates.end(), [](const KnownPeer* a, const KnownPeer* b) {
+    if (a->good != b->good) return a->good;
+    return (a->delivered > 0) > (b->delivered > 0);
+  });
+  std::vector<Endpoint> out;
+  for (std::size_t i = 0; i < candidates.size() && out.size() < want; ++i) {
+    candidates[i]->connected = true;
+    out.push_back(candidates[i]->ep);
+  }
+  return out;
+}
+
+asio::awaitable<void> Downloader::Impl::talk_to_tracker(TrackerCommand cmd) {
+  TrackerRequest req{cmd, file->cascade_hash, options.self.ip, options.self.port};
+  TrackerReply reply = co_await call_tracker(options.tracker_host, options.tracker_port, req, options.tracker_timeout);
+  const auto now = Clock::now();
+  next_list = now + options.list_interval;
+  if (reply.ok) {
+    if (tracker_failures > 0 || !tracker_ok_logged)
+      log::info(file->cascade_path, ": tracker ", options.tracker_host, ":", options.tracker_port, " answered (",
+                reply.peers.size(), " peers)");
+    tracker_failures = 0;
+    tracker_ok_logged = true;
+    next_announce = now + options.announce_interval;
+    merge(reply.peers);
+    co_return;
+  }
+  if (tracker_failures == 0)
+    log::warn(file->cascade_path, ": tracker ", options.tracker_host, ":", options.tracker_port,
+              " failed: ", reply.error, "; retrying with backoff");
+  ++tracker_failures;
+  const auto backoff = std::chrono::seconds(std::min(60, 1 << std::min(tracker_failures - 1, 6)));
+  next_announce = now + backoff;
+  next_list = now + backoff;
+}
+
+asio::awaitable<void> Downloader::Impl::manage(std::shared_ptr<Impl> self) {
+  while (!stopping) {
+    const auto now = Clock::now();
+    if (now >= next_announce)
+      co_await talk_to_tracker(options.client_only ? TrackerCommand::list : TrackerCommand::subscribe);
+    if (stopping) break;
+    if (file->blocks.complete()) {
+      if (!file->complete && !verifying) {
+        verifying = true;
+        co_await verify_whole();
+      }
+      if (options.client_only) break;  // nothing left to do; the app decides when to exit
+    } else {
+      const int running = running_fetches.load();
+      const std::size_t want = options.connections > static_cast<std::size_t>(running)
+                                   ? options.connections - static_cast<std::size_t>(running) : 0;
+      auto sources = choose_sources(want);
+      if (sources.empty() && running == 0 && Clock::now() >= next_list && Clock::now() < next_announce)
+        co_await talk_to_tracker(TrackerCommand::list);  // the known set ran dry
+      for (const auto& ep : sources) {
+        ++running_fetches;
+        asio::co_spawn(asio::make_strand(io), fetch(self, ep), asio::detached);
+      }
+    }
+    wake.expires_after(manager_tick);
+    co_await wake.async_wait(net::nothrow);
+  }
+}
+
+asio::awaitable<void> Downloader::Impl::fetch(std::shared_ptr<Impl> self, Endpoint from) {
+  const std::string source = to_string(from);
+  const SharedFile& f = *file;
+  ++file->active_sources;
+  std::unordered_map<std::uint64_t, Clock::time_point> dont_have;
+  {
+    std::lock_guard lock(mutex);
+    dont_have = std::move(peers[from.key()].dont_have);
+  }
+  tcp::socket socket(co_await asio::this_coro::executor);
+  net::Deadline deadline(socket);
+  std::deque<std::uint64_t> outstanding;
+  std::vector<std::uint8_t> block(static_cast<std::size_t>(std::min<std::uint64_t>(f.meta.block_size, f.meta.target_size)));
+  Bytes requests;
+  int strikes = 0, delivered = 0;
+  bool failed = false, banned_here = false;
+  std::mt19937_64 local_rng(std::random_device{}() ^ from.key());
+  std::error_code ec = co_await net::connect(socket, deadline, net::to_asio(from), options.connect_timeout);
+  if (ec) {
+    log::debug(source, ": connect failed: ", ec.message());
+    failed = true;
+  } else {
+    std::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+  }
+  auto idle_since = Clock::now();
+  while (!failed && !stopping && !f.blocks.complete()) {
+    // Keep the pipeline full.
+    requests.clear();
+    const auto now = Clock::now();
+    while (outstanding.size() < options.pipeline) {
+      auto b = file->blocks.pick(local_rng, [&](std::uint64_t i) {
+        auto d = dont_have.find(i);
+        if (d != dont_have.end() && d->second > now) return true;
+        return std::find(outstanding.begin(), outstanding.end(), i) != outstanding.end();
+      });
+      if (!b) break;
+      outstanding.push_back(*b);
+      const std::size_t at = requests.size();
+      requests.resize(at + peer_request_size);
+      encode_peer_request(PeerRequest{*b, f.cascade_hash},
+                          std::span<std::uint8_t, peer_request_size>(requests.data() + at, peer_request_size));
+    }
+    if (!requests.empty() &&
+        (ec = co_await net::write_all(socket, deadline, asio::buffer(requests), options.block_timeout))) {
+      failed = true;
+      break;
+    }
+    if (outstanding.empty()) {
+      // Nothing this peer can give us right now; give the slot to another peer after a while.
+      if (Clock::now() - idle_since > idle_before_release) break;
+      asio::steady_timer t(socket.get_executor(), 50ms);
+      co_await t.async_wait(net::nothrow);
+      continue;
+    }
+    idle_since = Clock::now();
+    // One answer, for the oldest request.
+    const std::uint64_t b = outstanding.front();
+    const std::uint64_t length = f.meta.block_length(b);
+    std::array<std::uint8_t, peer_response_header_size> head{};
+    if ((ec = co_await net::read_exact(socket, deadline, asio::buffer(head), options.block_timeout))) {
+      failed = true;
+      break;
+    }
+    auto h = decode_peer_response_header(head, length);
+    if (!h.ok()) {
+      log::warn(source, ": bad answer for block ", b, ": ", describe(h.error));
+      ++strikes;
+      failed = true;
+      break;
+    }
+    if (h.value->status != 0) {
+      std::string message(h.value->length, '\0');  // at most max_error_message: checked above
+      if ((ec = co_await net::read_exact(socket, deadline, asio::buffer(message), options.block_timeout))) {
+        failed = true;
+        break;
+      }
+      outstanding.pop_front();
+      file->blocks.finish(b, false);
+      const auto status = static_cast<PeerStatus>(h.value->status);
+      if (status == PeerStatus::not_held) {
+        dont_have[b] = Clock::now() + dont_have_memory;
+        continue;
+      }
+      log::warn(source, ": status ", int(h.value->status), " for block ", b, ": ", printable(message));
+      if (status == PeerStatus::out_of_range) ++strikes;
+      if (status == PeerStatus::unknown_cascade) banned_here = true;
+      failed = true;
+      break;
+    }
+    if ((ec = co_await net::read_exact(socket, deadline, asio::buffer(block.data(), length), options.block_timeout))) {
+      failed = true;
+      break;
+    }
+    outstanding.pop_front();
+    std::string io_error;
+    const Verdict v = co_await net::on_pool(pool, [&]() {
+      std::span<const std::uint8_t> data(block.data(), length);
+      if (!f.storage->block_matches(b, data)) return Verdict::bad;
+      try {
+        file->storage->write_block(b, data);
+      } catch (const std::exception& e) {
+        io_error = e.what();
+        return Verdict::io_error;
+      }
+      return Verdict::ok;
+    });
+    const bool newly = file->blocks.finish(b, v == Verdict::ok);
+    if (v == Verdict::io_error) {
+      on_fatal(1, io_error);
+      failed = true;
+      break;
+    }
+    if (v == Verdict::bad) {
+      ++file->bad_blocks;
+      ++strikes;
+      log::warn(source, ": block ", b, " failed its SHA-256 check (strike ", strikes, ")");
+      failed = true;  // drop the connection; the block goes back to the missing set
+      break;
+    }
+    ++delivered;
+    if (newly) {
+      file->bytes_downloaded += length;
+      file->count_source(source);
+    }
+    if (file->blocks.complete()) poke();
+  }
+  for (std::uint64_t b : outstanding) file->blocks.finish(b, false);
+  std::error_code ignored;
+  socket.close(ignored);
+  {
+    std::lock_guard lock(mutex);
+    KnownPeer& p = peers[from.key()];
+    p.connected = false;
+    p.delivered += static_cast<std::uint64_t>(delivered);
+    p.strikes += strikes;
+    p.dont_have = std::move(dont_have);
+    if (p.strikes >= max_strikes && !p.banned) {
+      p.banned = true;
+      log::warn(source, ": banned after ", p.strikes, " bad blocks");
+    }
+    if (banned_here) p.banned = true;
+    if (failed && delivered == 0) {
+      ++p.failures;
+      p.retry_at = Clock::now() + std::chrono::milliseconds(250) * (1 << std::min(p.failures, 8));
+    } else {
+      p.failures = failed ? 1 : 0;
+      p.retry_at = Clock::now() + (failed ? 500ms : 200ms);
+    }
+  }
+  --file->active_sources;
+  --running_fetches;
+  poke();
+  (void)self;
+}
+
+asio::awaitable<void> Downloader::Impl::verify_whole() {
+  SharedFile& f = *file;
+  std::string error;
+  const bool match = co_await net::on_pool(pool, [&f, &error] {
+    try {
+      f.storage->sync();
+      return f.storage->hash_whole() == f.meta.target_hash;
+    } catch (const std::exception& e) {
+      error = e.what();
+      return false;
+    }
+  });
+  if (!error.empty()) {
+    on_fatal(1, error);
+  } else if (!match) {
+    on_fatal(2, f.cascade_path + ": every block verified but the whole file's SHA-256 does not match: "
+                "the cascade file is inconsistent");
+  } else {
+    f.complete = true;
+    log::info(f.data_path, ": complete, whole-file SHA-256 verified");
+  }
+  co_return;
+}
+
+}  // namespace cascade

@@ -1,0 +1,30 @@
+// `cascade-peer run`: start-up, the block server, one downloader per file, progress, shutdown.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "peer/downloader.hpp"
+
+namespace cascade {
+
+struct RunOptions {
+  std::vector<std::string> cascade_paths;
+  std::vector<std::string> data_paths;  // empty: each cascade path without its last extension
+  std::string tracker;                  // host:port
+  std::string self;                     // ip:port reported to the tracker (port 0: any free port)
+  std::string listen;                   // address to bind instead of self's ip
+  bool client_only = false;
+  bool quiet = false;
+  std::size_t threads = 0;              // network and worker threads each (0: one per core)
+  std::size_t max_connections = 512;    // serving connections at once
+  std::string port_file;                // write the bound port here once listening
+  std::string stats_json;               // write per-file statistics here at exit
+  Downloader::Options download;
+};
+
+// Runs until done (client-only: every file complete) or signalled. Returns the exit code:
+// 0 success, 1 runtime failure, 2 usage or invalid input.
+int run_peer(RunOptions options);
+
+}  // namespace cascade

@@ -1,0 +1,79 @@
+#include "peer/storage.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <future>
+
+#include "common/sha256.hpp"
+
+namespace cascade {
+
+namespace {
+constexpr std::size_t chunk_size = 1024 * 1024;  // bytes read and hashed at a time
+}
+
+Storage::Storage(const std::string& path, const CascadeFile& meta)
+    : file_(path, File::Mode::read_write_create), meta_(meta) {
+  const std::uint64_t size = file_.size();
+  if (size > meta.target_size)
+    throw FileError(path + ": data file is " + std::to_string(size) + " bytes, longer than the " +
+                        std::to_string(meta.target_size) + " its cascade file describes",
+                    EFBIG);
+}
+
+bool Storage::block_matches(std::uint64_t index, std::span<const std::uint8_t> data) const {
+  return data.size() == meta_.block_length(index) && sha256(data) == meta_.block_hashes[index];
+}
+
+std::vector<bool> Storage::scan(ThreadPool& pool) const {
+  const std::uint64_t size = file_.size();
+  const std::uint64_t count = meta_.block_count();
+  std::vector<char> ok(count, 0);
+  std::atomic<std::uint64_t> next{0};
+  // One job per worker; each takes the next block number until none is left.
+  auto job = [&] {
+    std::vector<std::uint8_t> buf(std::min<std::uint64_t>(chunk_size, std::max<std::uint64_t>(meta_.block_size, 1)));
+    Sha256 h;
+    for (std::uint64_t b = next++; b < count; b = next++) {
+      const std::uint64_t off = meta_.block_offset(b), len = meta_.block_length(b);
+      if (off + len > size) continue;
+      for (std::uint64_t done = 0; done < len;) {
+        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), len - done));
+        file_.read_at(off + done, {buf.data(), n});
+        h.update({buf.data(), n});
+        done += n;
+      }
+      ok[b] = h.finish() == meta_.block_hashes[b];
+    }
+  };
+  std::vector<std::future<void>> jobs;
+  for (std::size_t i = 0; i < pool.size(); ++i) jobs.push_back(pool.submit(job));
+  for (auto& j : jobs) j.wait();
+  for (auto& j : jobs) j.get();  // rethrow a read error
+  return std::vector<bool>(ok.begin(), ok.end());
+}
+
+void Storage::write_block(std::uint64_t index, std::span<const std::uint8_t> data) {
+  file_.write_at(meta_.block_offset(index), data);
+}
+
+Hash256 Storage::hash_whole() const {
+  Sha256 h;
+  std::vector<std::uint8_t> buf(chunk_size);
+  for (std::uint64_t off = 0; off < meta_.target_size;) {
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), meta_.target_size - off));
+    file_.read_at(off, {buf.data(), n});
+    h.update({buf.data(), n});
+    off += n;
+  }
+  return h.finish();
+}
+
+void Storage::finalise_size() {
+  if (::ftruncate(file_.fd(), static_cast<off_t>(meta_.target_size)) != 0)
+    throw FileError(path() + ": cannot set length: " + std::to_string(errno), errno);
+}
+
+}  // namespace cascade
