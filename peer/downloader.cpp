@@ -16,7 +16,7 @@ using net::tcp;
 using namespace std::chrono_literals;
 
 constexpr int max_strikes = 3;                  // wrong blocks before a peer is banned
-constexpr auto dont_have_memory = 3s;           // how long a "don't have" answer is believed
+constexpr auto dont_have_memory = 750ms;        // how long a "don't have" answer is believed
 constexpr auto idle_before_release = 1500ms;    // a connection with nothing to ask gives way
 constexpr auto manager_tick = 100ms;
 

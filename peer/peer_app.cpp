@@ -125,7 +125,12 @@ void write_stats(const std::string& path, const std::vector<std::shared_ptr<Shar
                           {"bad_blocks", f->bad_blocks.load()},
                           {"blocks_from", sources}});
   }
-  std::ofstream(path) << j.dump(2) << "\n";
+  const std::string text = j.dump(2) + "\n";
+  try {
+    write_file_replace(path, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
+  } catch (const std::exception& e) {
+    log::warn("cannot write statistics: ", e.what());
+  }
 }
 
 }  // namespace
@@ -252,6 +257,8 @@ int run_peer(RunOptions o) {
       if (net::Clock::now() - last_print >= print_every) {
         progress.tick();
         last_print = net::Clock::now();
+        if (!o.stats_json.empty())
+          write_stats(o.stats_json, files, std::chrono::duration<double>(last_print - started).count());
       }
       tick();
     });

@@ -19,7 +19,7 @@ struct RunOptions {
   std::size_t threads = 0;              // network and worker threads each (0: one per core)
   std::size_t max_connections = 512;    // serving connections at once
   std::string port_file;                // write the bound port here once listening
-  std::string stats_json;               // write per-file statistics here at exit
+  std::string stats_json;               // per-file statistics (JSON): rewritten every second and at exit
   Downloader::Options download;
 };
 

@@ -1,0 +1,106 @@
+#include "peer/block_map.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "peer/block_server.hpp"
+#include "peer/create.hpp"
+#include "tests/support/vectors.hpp"
+
+using namespace cascade;
+
+namespace {
+auto none = [](std::uint64_t) { return false; };
+}
+
+TEST(BlockMap, FixtureRoundTrips) {
+  EXPECT_EQ(BlockMap::from_string("VV.?V")->to_string(), "VV.?V");
+  EXPECT_THROW(BlockMap::from_string("VX"), std::invalid_argument);
+}
+
+TEST(BlockMap, PicksOnlyMissingBlocksNobodyIsFetching) {
+  auto m = BlockMap::from_string("VV.?V.");
+  std::mt19937_64 rng(1);
+  std::set<std::uint64_t> picked;
+  for (int i = 0; i < 2; ++i) picked.insert(*m->pick(rng, none));
+  EXPECT_EQ(picked, (std::set<std::uint64_t>{2, 5}));
+  EXPECT_EQ(m->to_string(), "VV??V?");
+}
+
+TEST(BlockMap, SkipsBlocksThePeerDoesNotHave) {
+  auto m = BlockMap::from_string("....");
+  std::mt19937_64 rng(2);
+  for (int i = 0; i < 20; ++i) {
+    auto b = m->pick(rng, [](std::uint64_t x) { return x != 3; });
+    ASSERT_TRUE(b);
+    EXPECT_EQ(*b, 3u);
+    m->finish(*b, false);
+  }
+  EXPECT_FALSE(m->pick(rng, [](std::uint64_t) { return true; }));
+}
+
+TEST(BlockMap, PickOrderIsRandomSoConcurrentDownloadersDiffer) {
+  std::set<std::uint64_t> firsts;
+  for (std::uint64_t seed = 0; seed < 20; ++seed) {
+    BlockMap m(1000);
+    std::mt19937_64 rng(seed);
+    firsts.insert(*m.pick(rng, none));
+  }
+  EXPECT_GT(firsts.size(), 15u);
+}
+
+TEST(BlockMap, EndgameRequestsAnInFlightBlockFromASecondSourceAtMostTwice) {
+  auto m = BlockMap::from_string("V?V");
+  std::mt19937_64 rng(3);
+  auto b = m->pick(rng, none);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(*b, 1u);
+  EXPECT_FALSE(m->pick(rng, none)) << "a third request for the same block";
+  EXPECT_FALSE(m->pick(rng, none, 1)) << "no duplicates allowed";
+}
+
+TEST(BlockMap, FinishVerifiedCountsOnceAndFailedReturnsTheBlock) {
+  auto m = BlockMap::from_string("..");
+  std::mt19937_64 rng(4);
+  const auto a = *m->pick(rng, [](std::uint64_t x) { return x != 0; });
+  EXPECT_EQ(m->to_string(), "?.");
+  EXPECT_FALSE(m->finish(a, false));
+  EXPECT_EQ(m->to_string(), "..");
+  EXPECT_FALSE(m->verified(0));
+  m->pick(rng, [](std::uint64_t x) { return x != 0; });
+  m->pick(rng, none);  // endgame duplicate of block 0? no: block 1 is still available
+  EXPECT_EQ(m->to_string(), "??");
+  EXPECT_TRUE(m->finish(0, true));
+  EXPECT_FALSE(m->finish(0, true)) << "a second copy of a verified block is not new";
+  EXPECT_EQ(m->verified_count(), 1u);
+  EXPECT_TRUE(m->finish(1, true));
+  EXPECT_TRUE(m->complete());
+  EXPECT_FALSE(m->pick(rng, none));
+}
+
+TEST(BlockMap, AFailedDuplicateDoesNotUnverifyOrResurrectABlock) {
+  auto m = BlockMap::from_string("?");
+  std::mt19937_64 rng(5);
+  ASSERT_TRUE(m->pick(rng, none));  // second request (endgame)
+  EXPECT_TRUE(m->finish(0, true));
+  EXPECT_FALSE(m->finish(0, false));
+  EXPECT_EQ(m->to_string(), "V");
+}
+
+TEST(BlockMap, EmptyFileIsCompleteAtOnce) {
+  BlockMap m(0);
+  EXPECT_TRUE(m.complete());
+  std::mt19937_64 rng(6);
+  EXPECT_FALSE(m.pick(rng, none));
+}
+
+TEST(ServingMessages, NotHeldMessageMatchesTheVector) {
+  EXPECT_EQ(not_held_message(2), test::vectors()["peer_error_response_not_held"]["message"].get<std::string>());
+}
+
+TEST(DataPath, IsTheCascadePathWithoutItsLastExtension) {
+  EXPECT_EQ(default_data_path("dir/movie.mp4.cascade"), "dir/movie.mp4");
+  EXPECT_EQ(default_data_path("a.cascade"), "a");
+  EXPECT_EQ(default_data_path("dir.x/noext"), "dir.x/noext.data");
+}

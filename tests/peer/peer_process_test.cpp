@@ -1,0 +1,411 @@
+// cascade-peer as real processes on 127.0.0.1: swarms, faults, partial seeding, resume, serving.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "common/endpoint.hpp"
+#include "common/hex.hpp"
+#include "common/sha256.hpp"
+#include "tests/support/client.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/vectors.hpp"
+
+using namespace cascade;
+using namespace cascade::test;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+namespace {
+
+std::string peer_bin() { return bin_dir() + "/cascade-peer"; }
+
+void write_random(const std::string& path, std::size_t size, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string data(size, '\0');
+  for (auto& c : data) c = static_cast<char>(rng());
+  std::ofstream(path, std::ios::binary) << data;
+}
+
+// A tracker plus helpers to make files and start peers, all in one temporary directory.
+class Lab {
+ public:
+  Lab() {
+    tracker_port = start_tracker("tracker");
+  }
+  std::uint16_t start_tracker(const std::string& name) {
+    dir.write(name + ".json", R"({"port": 0, "open": true})");
+    procs.push_back(std::make_unique<Process>(
+        bin_dir() + "/cascade-tracker",
+        std::vector<std::string>{"--config", dir.file(name + ".json"), "--bind", "127.0.0.1", "--port", "0",
+                                 "--port-file", dir.file(name + ".port"), "--stats-interval", "0"},
+        dir.path()));
+    return static_cast<std::uint16_t>(wait_for_port_file(dir.file(name + ".port")));
+  }
+  // Random data of `size` bytes and its cascade file; returns the cascade path.
+  std::string make_file(const std::string& name, std::size_t size, const std::string& block_size, std::uint64_t seed = 7) {
+    write_random(dir.file(name), size, seed);
+    auto r = run(peer_bin(), {"make", dir.file(name), "--block-size", block_size, "-o", dir.file(name + ".cascade")});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return dir.file(name + ".cascade");
+  }
+  std::string tracker(std::uint16_t port = 0) const { return "127.0.0.1:" + std::to_string(port ? port : tracker_port); }
+
+  // Starts `cascade-peer run`; name picks its port and stats files.
+  Process& peer(const std::string& name, const std::string& sources, const std::string& outputs,
+                std::vector<std::string> extra = {}, std::uint16_t tracker_at = 0) {
+    std::vector<std::string> args = {"run", sources, tracker(tracker_at), "127.0.0.1:0", "-o", outputs,
+                                     "--port-file", dir.file(name + ".port"), "--stats-json", dir.file(name + ".json"),
+                                     "--list-interval", "1", "--log-level", "debug"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    procs.push_back(std::make_unique<Process>(peer_bin(), args, dir.path()));
+    return *procs.back();
+  }
+  std::uint16_t port_of(const std::string& name) {
+    return static_cast<std::uint16_t>(wait_for_port_file(dir.file(name + ".port")));
+  }
+  Process& fake(const std::string& name, const std::string& cascade, const std::string& data, const std::string& mode,
+                int delay_ms = 0, std::uint16_t tracker_at = 0) {
+    procs.push_back(std::make_unique<Process>(
+        bin_dir() + "/fake_peer",
+        std::vector<std::string>{"--cascade", cascade, "--data", data, "--tracker-port",
+                                 std::to_string(tracker_at ? tracker_at : tracker_port), "--port-file",
+                                 dir.file(name + ".port"), "--mode", mode, "--delay-ms", std::to_string(delay_ms)},
+        dir.path()));
+    return *procs.back();
+  }
+  json stats(const std::string& name) const {
+    const std::string text = read_text(dir.file(name + ".json"));
+    if (text.empty()) return json();
+    try {
+      return json::parse(text);
+    } catch (const json::exception&) {
+      return json();
+    }
+  }
+  bool complete(const std::string& name) const {
+    json s = stats(name);
+    if (!s.contains("files")) return false;
+    for (const auto& f : s["files"])
+      if (!f["complete"].get<bool>()) return false;
+    return true;
+  }
+  bool wait_complete(const std::string& name, std::chrono::seconds limit = 60s) const {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until) {
+      if (complete(name)) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+  bool same_file(const std::string& a, const std::string& b) const { return read_text(a) == read_text(b); }
+
+  TempDir dir;
+  std::uint16_t tracker_port = 0;
+  std::vector<std::unique_ptr<Process>> procs;
+};
+
+std::uint64_t blocks_from_port(const json& stats, std::uint16_t port) {
+  std::uint64_t n = 0;
+  for (const auto& f : stats["files"])
+    for (const auto& [src, blocks] : f["blocks_from"].items())
+      if (src == "127.0.0.1:" + std::to_string(port)) n += blocks.get<std::uint64_t>();
+  return n;
+}
+
+}  // namespace
+
+TEST(PeerSwarm, SeedAndThreeLeechersAtOnceGiveIdenticalCopiesAndLeechersTrade) {
+  Lab lab;
+  const std::string cascade = lab.make_file("data.bin", 16 * 1024 * 1024 + 777, "16KiB");
+  lab.peer("seed", cascade, lab.dir.file("data.bin"));
+  ASSERT_NE(lab.port_of("seed"), 0);
+  for (int i = 1; i <= 3; ++i) lab.peer("l" + std::to_string(i), cascade, lab.dir.file("l" + std::to_string(i)));
+  std::vector<std::uint16_t> ports;
+  for (int i = 1; i <= 3; ++i) ports.push_back(lab.port_of("l" + std::to_string(i)));
+  std::uint64_t traded = 0;
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(lab.wait_complete("l" + std::to_string(i))) << lab.procs.back()->err();
+    EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("l" + std::to_string(i))));
+  }
+  std::this_thread::sleep_for(1100ms);  // let the final statistics be written
+  for (int i = 1; i <= 3; ++i)
+    for (auto p : ports) traded += blocks_from_port(lab.stats("l" + std::to_string(i)), p);
+  EXPECT_GT(traded, 0u) << "no leecher received a block from another leecher";
+}
+
+TEST(PeerSwarm, LeecherFinishesDespiteLiarStallerAndCloserAndBansTheLiar) {
+  Lab lab;
+  const std::string cascade = lab.make_file("data.bin", 128 * 16 * 1024, "16KiB");
+  lab.fake("honest", cascade, lab.dir.file("data.bin"), "honest", 30);
+  lab.fake("liar", cascade, lab.dir.file("data.bin"), "liar");
+  lab.fake("stall", cascade, lab.dir.file("data.bin"), "stall");
+  lab.fake("closer", cascade, lab.dir.file("data.bin"), "close-mid");
+  const std::uint16_t liar = lab.port_of("liar");
+  for (const char* n : {"honest", "stall", "closer"}) ASSERT_NE(lab.port_of(n), 0);
+  std::this_thread::sleep_for(300ms);  // every fake has subscribed
+  Process& l = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c", "--block-timeout-ms", "1000"});
+  auto code = l.wait(90s);
+  ASSERT_EQ(code, 0) << l.err();
+  EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("copy.bin")));
+  const std::string err = l.err();
+  EXPECT_NE(err.find("127.0.0.1:" + std::to_string(liar) + ": banned after 3 bad blocks"), std::string::npos) << err;
+  json s = lab.stats("leech");
+  EXPECT_EQ(blocks_from_port(s, liar), 0u);
+  EXPECT_GE(s["files"][0]["bad_blocks"].get<int>(), 3);
+}
+
+TEST(PeerSwarm, PartialSeedingLeecherCompletesFromALeecherStillDownloading) {
+  Lab lab;
+  const std::string cascade = lab.make_file("data.bin", 64 * 16 * 1024, "16KiB");
+  lab.fake("slowseed", cascade, lab.dir.file("data.bin"), "honest", 40);
+  ASSERT_NE(lab.port_of("slowseed"), 0);
+  std::this_thread::sleep_for(300ms);
+  lab.peer("a", cascade, lab.dir.file("a.bin"));
+  const std::uint16_t a_port = lab.port_of("a");
+  // B's tracker knows only A.
+  const std::uint16_t t2 = lab.start_tracker("tracker2");
+  auto hash = *hash_from_hex(to_hex(sha256(read_text(cascade).empty() ? Bytes{} : [&] {
+    std::string t = read_text(cascade);
+    return Bytes(t.begin(), t.end());
+  }())));
+  ASSERT_EQ(tracker_call(t2, TrackerRequest{TrackerCommand::subscribe, hash, 0x7f000001, a_port}).status, 0);
+  Process& b = lab.peer("b", cascade, lab.dir.file("b.bin"), {"-c"}, t2);
+  bool b_had_blocks_while_a_incomplete = false;
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  while (b.running() && std::chrono::steady_clock::now() < until) {
+    json bs = lab.stats("b");
+    if (bs.contains("files") && bs["files"][0]["verified_blocks"].get<int>() > 0 && !lab.complete("a"))
+      b_had_blocks_while_a_incomplete = true;
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(b.wait(1s), 0) << b.err();
+  EXPECT_TRUE(b_had_blocks_while_a_incomplete) << b.err();
+  EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("b.bin")));
+  json bs = lab.stats("b");
+  EXPECT_EQ(blocks_from_port(bs, a_port), 64u) << bs.dump();
+}
+
+TEST(PeerSwarm, ResumeAfterKillFetchesOnlyWhatIsMissing) {
+  Lab lab;
+  const std::size_t blocks = 100, block = 16 * 1024;
+  const std::string cascade = lab.make_file("data.bin", blocks * block, "16KiB");
+  lab.fake("slowseed", cascade, lab.dir.file("data.bin"), "honest", 20);
+  ASSERT_NE(lab.port_of("slowseed"), 0);
+  std::this_thread::sleep_for(300ms);
+  Process& first = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c"});
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  int seen = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    json s = lab.stats("leech");
+    if (s.contains("files")) seen = s["files"][0]["verified_blocks"].get<int>();
+    if (seen >= 30) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_GE(seen, 30);
+  first.signal(SIGKILL);
+  first.wait(5s);
+  ASSERT_LT(seen, 100);
+  std::filesystem::remove(lab.dir.file("leech.json"));
+  Process& second = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c"});
+  ASSERT_EQ(second.wait(60s), 0) << second.err();
+  EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("copy.bin")));
+  // It found at least what the statistics had shown before the kill, and fetched only the rest.
+  const std::string err = second.err();
+  const auto at = err.find(" of 100 blocks present");
+  ASSERT_NE(at, std::string::npos) << err;
+  const int present = std::stoi(err.substr(err.rfind(' ', at - 1) + 1));
+  EXPECT_GE(present, seen);
+  json s = lab.stats("leech");
+  EXPECT_EQ(s["files"][0]["bytes_downloaded"].get<std::uint64_t>(), (blocks - present) * block);
+}
+
+TEST(PeerSwarm, OneProcessSharesSeveralFilesIncludingAnEmptyOne) {
+  Lab lab;
+  const std::string a = lab.make_file("a.bin", 10000, "4KiB", 1);      // not a multiple
+  const std::string b = lab.make_file("b.bin", 8 * 4096, "4KiB", 2);   // a multiple
+  const std::string e = lab.make_file("e.bin", 0, "1KiB", 3);          // empty
+  lab.peer("seed", a + ":" + b + ":" + e, lab.dir.file("a.bin") + ":" + lab.dir.file("b.bin") + ":" + lab.dir.file("e.bin"));
+  ASSERT_NE(lab.port_of("seed"), 0);
+  Process& l = lab.peer("leech", a + ":" + b + ":" + e,
+                        lab.dir.file("a2") + ":" + lab.dir.file("b2") + ":" + lab.dir.file("e2"), {"-c"});
+  ASSERT_EQ(l.wait(60s), 0) << l.err();
+  EXPECT_TRUE(lab.same_file(lab.dir.file("a.bin"), lab.dir.file("a2")));
+  EXPECT_TRUE(lab.same_file(lab.dir.file("b.bin"), lab.dir.file("b2")));
+  EXPECT_TRUE(std::filesystem::exists(lab.dir.file("e2")));
+  EXPECT_EQ(std::filesystem::file_size(lab.dir.file("e2")), 0u);
+}
+
+// ---- Serving, against a seed of the vector file ----
+
+class Serving : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::filesystem::copy_file(vectors_dir() + "/sample.txt", lab.dir.file("sample.txt"));
+    std::filesystem::copy_file(vectors_dir() + "/sample.txt.cascade", lab.dir.file("sample.txt.cascade"));
+    lab.peer("seed", lab.dir.file("sample.txt.cascade"), lab.dir.file("sample.txt"));
+    port = lab.port_of("seed");
+    ASSERT_NE(port, 0);
+  }
+  Bytes request(std::uint64_t block) {
+    Bytes r = vector_hex("peer_request_block_2");
+    store_be64(r.data() + 24, block);
+    return r;
+  }
+  Lab lab;
+  std::uint16_t port = 0;
+};
+
+TEST_F(Serving, AnswersTheVectorRequestWithTheVectorHeaderAndTheBlock) {
+  Conn c(port);
+  c.send(vector_hex("peer_request_block_2"));
+  EXPECT_EQ(c.read_exact(peer_response_header_size), vector_hex("peer_ok_response_header_block_2"));
+  const Bytes data = vector_file("sample.txt");
+  EXPECT_EQ(c.read_exact(1808), Bytes(data.begin() + 8192, data.end()));
+}
+
+TEST_F(Serving, PipelinedRequestsAreAnsweredInOrderOnOneConnection) {
+  Conn c(port);
+  Bytes all;
+  for (std::uint64_t b : {2, 0, 1, 2, 0}) {
+    const Bytes r = request(b);
+    all.insert(all.end(), r.begin(), r.end());
+  }
+  c.send(all);
+  const Bytes data = vector_file("sample.txt");
+  for (std::uint64_t b : {2, 0, 1, 2, 0}) {
+    const std::uint64_t len = b == 2 ? 1808 : 4096;
+    auto h = decode_peer_response_header(c.read_exact(peer_response_header_size), len);
+    ASSERT_TRUE(h.ok()) << b;
+    EXPECT_EQ(c.read_exact(len), Bytes(data.begin() + static_cast<long>(b * 4096), data.begin() + static_cast<long>(b * 4096 + len)));
+  }
+}
+
+TEST_F(Serving, UnknownCascadeIsStatusOneAndCloses) {
+  Conn c(port);
+  Bytes r = request(0);
+  r[40] ^= 1;
+  c.send(r);
+  const Bytes resp = c.read_to_end();
+  ASSERT_GE(resp.size(), peer_response_header_size);
+  EXPECT_EQ(resp[0], 1);
+  EXPECT_EQ(load_be64(resp.data() + 1), resp.size() - peer_response_header_size);
+}
+
+TEST_F(Serving, OutOfRangeIsStatusThreeAndCloses) {
+  Conn c(port);
+  c.send(request(3));
+  const Bytes resp = c.read_to_end();
+  ASSERT_GE(resp.size(), peer_response_header_size);
+  EXPECT_EQ(resp[0], 3);
+  const std::string msg(resp.begin() + peer_response_header_size, resp.end());
+  EXPECT_NE(msg.find("out of range"), std::string::npos) << msg;
+}
+
+TEST_F(Serving, MalformedRequestIsStatusFourAndClosesAndTheSeedKeepsServing) {
+  {
+    Conn c(port);
+    Bytes r = request(0);
+    r[0] = 'X';
+    c.send(r);
+    const Bytes resp = c.read_to_end();
+    ASSERT_GE(resp.size(), peer_response_header_size);
+    EXPECT_EQ(resp[0], 4);
+  }
+  { Conn c(port); c.send(std::string(10, 'z')); }  // half a request, then gone
+  Conn ok(port);
+  ok.send(request(1));
+  EXPECT_EQ(ok.read_exact(peer_response_header_size)[0], 0);
+}
+
+TEST_F(Serving, NotHeldIsStatusTwoWithTheVectorBytesAndKeepsTheConnection) {
+  // A leecher with no seed holds nothing: it answers every block with status 2.
+  lab.peer("empty", lab.dir.file("sample.txt.cascade"), lab.dir.file("nothing.txt"), {}, lab.start_tracker("lonely"));
+  Conn c(lab.port_of("empty"));
+  const Bytes expect = vector_hex("peer_error_response_not_held");
+  c.send(vector_hex("peer_request_block_2"));
+  EXPECT_EQ(c.read_exact(expect.size()), expect);
+  c.send(vector_hex("peer_request_block_2"));  // still open
+  EXPECT_EQ(c.read_exact(expect.size()), expect);
+}
+
+TEST_F(Serving, HoldsTwoHundredIdleConnectionsWhileAnsweringWithin100ms) {
+  std::vector<Conn> idle;
+  for (int i = 0; i < 200; ++i) idle.emplace_back(port);
+  Conn c(port);
+  for (int i = 0; i < 10; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    c.send(request(0));
+    c.read_exact(peer_response_header_size + 4096);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 100ms) << i;
+  }
+}
+
+// ---- Command line ----
+
+TEST(PeerCli, MakeReproducesTheVectorCascadeFilesByteForByte) {
+  TempDir d;
+  for (const auto& [name, block] : std::vector<std::pair<std::string, std::string>>{
+           {"sample.txt", "4096"}, {"even.bin", "4KiB"}, {"empty.bin", "1KiB"}}) {
+    std::filesystem::copy_file(vectors_dir() + "/" + name, d.file(name));
+    auto r = run(peer_bin(), {"make", d.file(name), "--block-size", block});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(read_text(d.file(name + ".cascade")), read_text(vectors_dir() + "/" + name + ".cascade")) << name;
+    EXPECT_EQ(r.out, vectors()[name]["cascade_hash"].get<std::string>() + "\n");
+  }
+}
+
+TEST(PeerCli, MakeMatchesForManyBatchesAndHugeBlocks) {
+  TempDir d;
+  write_random(d.file("big"), 9 * 1024 * 1024 + 5, 11);
+  const Bytes data = [&] { std::string t = read_text(d.file("big")); return Bytes(t.begin(), t.end()); }();
+  for (const std::string block : {"4KiB", "1MiB", "8MiB", "16MiB"}) {
+    auto r = run(peer_bin(), {"make", d.file("big"), "--block-size", block, "-o", d.file("big.c")});
+    ASSERT_EQ(r.code, 0) << r.err;
+    const std::string text = read_text(d.file("big.c"));
+    auto f = decode_cascade_file(ByteSpan(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+    ASSERT_TRUE(f.ok());
+    EXPECT_EQ(f.value->target_hash, sha256(data)) << block;
+    for (std::uint64_t i = 0; i < f.value->block_count(); ++i)
+      ASSERT_EQ(f.value->block_hashes[i], sha256(ByteSpan(data).subspan(f.value->block_offset(i), f.value->block_length(i)))) << block << " " << i;
+  }
+}
+
+TEST(PeerCli, InfoDescribesAVectorAndRejectsBadFilesWithExitTwo) {
+  auto r = run(peer_bin(), {"info", "--json", vectors_dir() + "/sample.txt.cascade"});
+  ASSERT_EQ(r.code, 0);
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["cascade_hash"], vectors()["sample.txt"]["cascade_hash"]);
+  EXPECT_EQ(j["block_count"], 3);
+  EXPECT_EQ(j["last_block_size"], 1808);
+  TempDir d;
+  d.write("short.cascade", "CASCADE1");
+  d.write("magic.cascade", std::string(100, 'x'));
+  for (const auto& [file, word] : std::vector<std::pair<std::string, std::string>>{
+           {"short.cascade", "truncated"}, {"magic.cascade", "bad magic"}, {"none.cascade", "cannot open"}}) {
+    auto e = run(peer_bin(), {"info", d.file(file)});
+    EXPECT_EQ(e.code, 2) << file;
+    EXPECT_NE(e.err.find(word), std::string::npos) << e.err;
+    EXPECT_EQ(std::count(e.err.begin(), e.err.end(), '\n'), 1) << e.err;
+  }
+}
+
+TEST(PeerCli, RunRejectsBadInputWithExitTwo) {
+  TempDir d;
+  d.write("bad.cascade", "nonsense");
+  std::filesystem::copy_file(vectors_dir() + "/sample.txt.cascade", d.file("s.cascade"));
+  d.write("s", std::string(20000, 'x'));  // longer than the 10000 bytes described
+  const auto r1 = run(peer_bin(), {"run", d.file("bad.cascade"), "127.0.0.1:1", "127.0.0.1:0", "-c"});
+  EXPECT_EQ(r1.code, 2);
+  EXPECT_NE(r1.err.find("bad.cascade"), std::string::npos) << r1.err;
+  const auto r2 = run(peer_bin(), {"run", d.file("s.cascade"), "127.0.0.1:1", "127.0.0.1:0", "-c"});
+  EXPECT_EQ(r2.code, 2);
+  EXPECT_NE(r2.err.find("longer than"), std::string::npos) << r2.err;
+  EXPECT_EQ(read_text(d.file("s")).size(), 20000u) << "the data file was changed";
+  EXPECT_EQ(run(peer_bin(), {"run", d.file("s.cascade"), "nohostport", "127.0.0.1:0"}).code, 2);
+  EXPECT_EQ(run(peer_bin(), {"run", d.file("s.cascade"), "127.0.0.1:1", "localhost:x"}).code, 2);
+  EXPECT_EQ(run(peer_bin(), {"run"}).code, 2);
+}
