@@ -1,5 +1,9 @@
 #include "peer/block_server.hpp"
 
+#include <sys/sendfile.h>
+
+#include <cerrno>
+#include <cstdlib>
 #include <list>
 #include <unordered_map>
 
@@ -47,6 +51,11 @@ struct BlockServer::Impl : std::enable_shared_from_this<Impl> {
   // Answers one decoded request; returns false when the connection must close afterwards.
   asio::awaitable<bool> answer(Connection& c, const PeerRequest& req, std::vector<std::uint8_t>& chunk);
   asio::awaitable<bool> send_error(Connection& c, PeerStatus status, const std::string& message);
+  // Sends header + block by reading it on the pool in bounded chunks (no sendfile).
+  asio::awaitable<bool> send_copied(Connection& c, SharedFile& f, std::uint64_t base, std::uint64_t length,
+                                    std::array<std::uint8_t, peer_response_header_size>& header,
+                                    std::vector<std::uint8_t>& chunk);
+  bool use_sendfile = ::getenv("CASCADE_NO_SENDFILE") == nullptr;
 };
 
 BlockServer::BlockServer(asio::io_context& io, ThreadPool& pool, std::vector<std::shared_ptr<SharedFile>> files,
@@ -96,6 +105,7 @@ asio::awaitable<void> BlockServer::Impl::accept_loop(std::shared_ptr<Impl> self)
     ++active;
     std::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
+    socket.non_blocking(true, ignored);  // sendfile() must return EAGAIN, not block
     auto c = std::make_shared<Connection>(std::move(socket));
     std::list<std::weak_ptr<Connection>>::iterator where;
     {
@@ -146,23 +156,11 @@ asio::awaitable<bool> BlockServer::Impl::send_error(Connection& c, PeerStatus st
   co_return !ec && !closes_connection(status);
 }
 
-asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, const PeerRequest& req, std::vector<std::uint8_t>& chunk) {
-  auto it = files.find(req.cascade_hash);
-  if (it == files.end())
-    co_return co_await send_error(c, PeerStatus::unknown_cascade,
-                                  "this peer does not serve " + to_hex(req.cascade_hash));
-  SharedFile& f = *it->second;
-  if (req.block >= f.meta.block_count())
-    co_return co_await send_error(c, PeerStatus::out_of_range,
-                                  "block " + std::to_string(req.block) + " is out of range (the file has " +
-                                      std::to_string(f.meta.block_count()) + " blocks)");
-  if (!f.blocks.verified(req.block)) co_return co_await send_error(c, PeerStatus::not_held, not_held_message(req.block));
-
-  const std::uint64_t length = f.meta.block_length(req.block);
-  std::array<std::uint8_t, peer_response_header_size> header{};
-  encode_peer_response_header(PeerStatus::ok, length, header);
+asio::awaitable<bool> BlockServer::Impl::send_copied(Connection& c, SharedFile& f, std::uint64_t base,
+                                                     std::uint64_t length,
+                                                     std::array<std::uint8_t, peer_response_header_size>& header,
+                                                     std::vector<std::uint8_t>& chunk) {
   if (chunk.empty()) chunk.resize(chunk_size);
-  const std::uint64_t base = f.meta.block_offset(req.block);
   bool first = true;
   for (std::uint64_t done = 0; done < length || first;) {
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), length - done));
@@ -184,6 +182,49 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, const PeerRequest
     if (!read_ok || co_await net::write_all(c.socket, c.deadline, out, options.write_timeout)) co_return false;
     done += n;
     first = false;
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, const PeerRequest& req, std::vector<std::uint8_t>& chunk) {
+  auto it = files.find(req.cascade_hash);
+  if (it == files.end())
+    co_return co_await send_error(c, PeerStatus::unknown_cascade,
+                                  "this peer does not serve " + to_hex(req.cascade_hash));
+  SharedFile& f = *it->second;
+  if (req.block >= f.meta.block_count())
+    co_return co_await send_error(c, PeerStatus::out_of_range,
+                                  "block " + std::to_string(req.block) + " is out of range (the file has " +
+                                      std::to_string(f.meta.block_count()) + " blocks)");
+  if (!f.blocks.verified(req.block)) co_return co_await send_error(c, PeerStatus::not_held, not_held_message(req.block));
+
+  const std::uint64_t length = f.meta.block_length(req.block);
+  std::array<std::uint8_t, peer_response_header_size> header{};
+  encode_peer_response_header(PeerStatus::ok, length, header);
+  const std::uint64_t base = f.meta.block_offset(req.block);
+  if (!use_sendfile) {
+    if (!co_await send_copied(c, f, base, length, header, chunk)) co_return false;
+  } else {
+    // Zero copy: the header, then the verified bytes straight from the page cache to the socket.
+    if (co_await net::write_all(c.socket, c.deadline, asio::buffer(header), options.write_timeout)) co_return false;
+    off_t offset = static_cast<off_t>(base);
+    std::uint64_t left = length;
+    c.deadline.expires_after(options.write_timeout);
+    while (left > 0) {
+      const ssize_t n = ::sendfile(c.socket.native_handle(), f.storage->fd(), &offset, static_cast<std::size_t>(left));
+      if (n > 0) {
+        left -= static_cast<std::uint64_t>(n);
+        c.deadline.expires_after(options.write_timeout);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        auto [ec] = co_await c.socket.async_wait(tcp::socket::wait_write, net::nothrow);
+        if (ec) co_return false;
+        continue;
+      }
+      co_return false;  // a socket error, or the file shrank under us
+    }
   }
   ++f.blocks_served;
   f.bytes_served += length;

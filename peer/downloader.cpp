@@ -33,6 +33,22 @@ struct KnownPeer {
 };
 
 enum class Verdict { ok, bad, io_error };
+
+// Blocks received on one connection and not yet verified. Touched only on the connection's
+// strand (pool jobs post their verdicts back to it).
+struct Checks {
+  Checks(const asio::any_io_executor& ex, std::size_t buffers, std::size_t block_size)
+      : strand(ex), wake(ex), storage(buffers, std::vector<std::uint8_t>(block_size)) {
+    for (auto& b : storage) free.push_back(&b);
+  }
+  asio::any_io_executor strand;
+  asio::steady_timer wake;  // cancelled whenever a verdict arrives
+  std::vector<std::vector<std::uint8_t>> storage;
+  std::vector<std::vector<std::uint8_t>*> free;
+  int pending = 0, delivered = 0, bad = 0;
+  bool fatal = false;
+};
+constexpr std::size_t max_verifying = 3;  // block buffers per connection: memory = 3 x block size
 }  // namespace
 
 struct Downloader::Impl : std::enable_shared_from_this<Impl> {
@@ -190,7 +206,10 @@ asio::awaitable<void> Downloader::Impl::fetch(std::shared_ptr<Impl> self, Endpoi
   tcp::socket socket(co_await asio::this_coro::executor);
   net::Deadline deadline(socket);
   std::deque<std::uint64_t> outstanding;
-  std::vector<std::uint8_t> block(static_cast<std::size_t>(std::min<std::uint64_t>(f.meta.block_size, f.meta.target_size)));
+  // Blocks being verified and written on the pool while the next ones are read: their buffers
+  // and results live in `checks`, shared with the pool jobs.
+  auto checks = std::make_shared<Checks>(socket.get_executor(), max_verifying,
+                                         static_cast<std::size_t>(std::min<std::uint64_t>(f.meta.block_size, f.meta.target_size)));
   Bytes requests;
   int strikes = 0, delivered = 0;
   bool failed = false, banned_here = false;
@@ -268,43 +287,67 @@ asio::awaitable<void> Downloader::Impl::fetch(std::shared_ptr<Impl> self, Endpoi
       failed = true;
       break;
     }
-    if ((ec = co_await net::read_exact(socket, deadline, asio::buffer(block.data(), length), options.block_timeout))) {
+    // A free buffer: wait for a verification to finish if all are busy.
+    while (checks->free.empty() && checks->bad == 0 && !checks->fatal) {
+      checks->wake.expires_at(Clock::time_point::max());
+      co_await checks->wake.async_wait(net::nothrow);
+    }
+    if (checks->bad > 0 || checks->fatal) {
+      failed = true;
+      break;
+    }
+    std::vector<std::uint8_t>* buffer = checks->free.back();
+    checks->free.pop_back();
+    if ((ec = co_await net::read_exact(socket, deadline, asio::buffer(buffer->data(), length), options.block_timeout))) {
+      checks->free.push_back(buffer);
       failed = true;
       break;
     }
     outstanding.pop_front();
-    std::string io_error;
-    const Verdict v = co_await net::on_pool(pool, [&]() {
-      std::span<const std::uint8_t> data(block.data(), length);
-      if (!f.storage->block_matches(b, data)) return Verdict::bad;
-      try {
-        file->storage->write_block(b, data);
-      } catch (const std::exception& e) {
-        io_error = e.what();
-        return Verdict::io_error;
+    ++checks->pending;
+    pool.post([self, checks, buffer, b, length, source] {
+      std::span<const std::uint8_t> data(buffer->data(), length);
+      Verdict v = Verdict::ok;
+      std::string io_error;
+      if (!self->file->storage->block_matches(b, data)) {
+        v = Verdict::bad;
+      } else {
+        try {
+          self->file->storage->write_block(b, data);
+        } catch (const std::exception& e) {
+          io_error = e.what();
+          v = Verdict::io_error;
+        }
       }
-      return Verdict::ok;
+      // Only now, hash matched and bytes written, does the block count as held.
+      if (self->file->blocks.finish(b, v == Verdict::ok)) {
+        self->file->bytes_downloaded += length;
+        self->file->count_source(source);
+      }
+      if (v == Verdict::bad) {
+        ++self->file->bad_blocks;
+        log::warn(source, ": block ", b, " failed its SHA-256 check");
+      }
+      if (v == Verdict::io_error) self->on_fatal(1, io_error);
+      if (self->file->blocks.complete()) self->poke();
+      asio::post(checks->strand, [checks, buffer, v] {
+        checks->free.push_back(buffer);
+        --checks->pending;
+        if (v == Verdict::ok) ++checks->delivered;
+        if (v == Verdict::bad) ++checks->bad;
+        if (v == Verdict::io_error) checks->fatal = true;
+        checks->wake.cancel();
+      });
     });
-    const bool newly = file->blocks.finish(b, v == Verdict::ok);
-    if (v == Verdict::io_error) {
-      on_fatal(1, io_error);
-      failed = true;
-      break;
-    }
-    if (v == Verdict::bad) {
-      ++file->bad_blocks;
-      ++strikes;
-      log::warn(source, ": block ", b, " failed its SHA-256 check (strike ", strikes, ")");
-      failed = true;  // drop the connection; the block goes back to the missing set
-      break;
-    }
-    ++delivered;
-    if (newly) {
-      file->bytes_downloaded += length;
-      file->count_source(source);
-    }
-    if (file->blocks.complete()) poke();
   }
+  // Let the verifications of this connection finish, so their verdicts count against the peer.
+  while (checks->pending > 0) {
+    checks->wake.expires_at(Clock::time_point::max());
+    co_await checks->wake.async_wait(net::nothrow);
+  }
+  strikes += checks->bad;
+  delivered += checks->delivered;
+  if (checks->bad > 0) failed = true;
   for (std::uint64_t b : outstanding) file->blocks.finish(b, false);
   std::error_code ignored;
   socket.close(ignored);

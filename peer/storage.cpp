@@ -56,6 +56,7 @@ std::vector<bool> Storage::scan(ThreadPool& pool) const {
 }
 
 void Storage::write_block(std::uint64_t index, std::span<const std::uint8_t> data) {
+  std::lock_guard lock(write_mutex_);
   file_.write_at(meta_.block_offset(index), data);
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -41,6 +42,8 @@ class Storage {
  private:
   File file_;
   const CascadeFile& meta_;
+  // Writers take turns: concurrent pwrite()s to one file only spin on the kernel's inode lock.
+  std::mutex write_mutex_;
 };
 
 }  // namespace cascade
