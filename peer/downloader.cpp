@@ -80,6 +80,10 @@ struct Downloader::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<void> talk_to_tracker(TrackerCommand cmd);
   void merge(const std::vector<PeerEntry>& entries);
   std::vector<Endpoint> choose_sources(std::size_t want);
+  std::size_t usable_peers() const {
+    std::lock_guard lock(mutex);
+    return static_cast<std::size_t>(std::count_if(peers.begin(), peers.end(), [](const auto& kv) { return !kv.second.banned; }));
+  }
   asio::awaitable<void> fetch(std::shared_ptr<Impl> self, Endpoint from);
   asio::awaitable<void> verify_whole();
   void poke() {
@@ -182,8 +186,11 @@ asio::awaitable<void> Downloader::Impl::manage(std::shared_ptr<Impl> self) {
       const std::size_t want = options.connections > static_cast<std::size_t>(running)
                                    ? options.connections - static_cast<std::size_t>(running) : 0;
       auto sources = choose_sources(want);
-      if (sources.empty() && running == 0 && Clock::now() >= next_list && Clock::now() < next_announce)
-        co_await talk_to_tracker(TrackerCommand::list);  // the known set ran dry
+      // Ask the tracker for more peers when the known set ran dry, or is smaller than the number
+      // of connections wanted (peers that joined after us), at most once per list interval.
+      if (Clock::now() >= next_list && Clock::now() < next_announce &&
+          ((sources.empty() && running == 0) || usable_peers() < options.connections))
+        co_await talk_to_tracker(TrackerCommand::list);
       for (const auto& ep : sources) {
         ++running_fetches;
         asio::co_spawn(asio::make_strand(io), fetch(self, ep), asio::detached);

@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
   run->add_option("SELF", ro.self, "ip:port this peer serves on and reports (port 0: any free port)")->required();
   run->add_option("-o,--output", outputs, "data file(s), separated by ':' (default: SOURCE without its extension)");
   run->add_flag("-c,--client-only", ro.client_only, "download only; exit 0 once every file is complete");
+  run->add_flag("--exit-when-done", ro.exit_when_done, "serve while downloading, but exit 0 once every file is complete");
   run->add_option("--listen", ro.listen, "address to bind instead of SELF's (e.g. 0.0.0.0)");
   run->add_option("--connections", ro.download.connections, "download connections per file (8)")->check(CLI::Range(1, 256));
   run->add_option("--pipeline", ro.download.pipeline, "outstanding requests per connection (4)")->check(CLI::Range(1, 256));

@@ -253,7 +253,7 @@ int run_peer(RunOptions o) {
     ticker.async_wait([&](std::error_code ec) {
       if (ec || stopping) return;
       const bool all = std::all_of(files.begin(), files.end(), [](const auto& f) { return f->complete.load(); });
-      if (all && o.client_only) return shutdown(0);
+      if (all && (o.client_only || o.exit_when_done)) return shutdown(0);
       if (net::Clock::now() - last_print >= print_every) {
         progress.tick();
         last_print = net::Clock::now();

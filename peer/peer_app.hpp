@@ -15,6 +15,7 @@ struct RunOptions {
   std::string self;                     // ip:port reported to the tracker (port 0: any free port)
   std::string listen;                   // address to bind instead of self's ip
   bool client_only = false;
+  bool exit_when_done = false;          // serve while downloading, exit 0 once every file is complete
   bool quiet = false;
   std::size_t threads = 0;              // network and worker threads each (0: one per core)
   std::size_t max_connections = 512;    // serving connections at once

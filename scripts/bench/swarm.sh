@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Swarm benchmark (W1, W2, W3 against this machine's SHA-256 and loopback TCP ceilings).
+#   scripts/bench/swarm.sh [--size 1GiB] [--runs 3] [--workloads W1,W2,W3]
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+"$root/scripts/setup.sh"
+"$root/scripts/build.sh" --release >/dev/null
+exec timeout 1800 python3 "$root/scripts/bench/swarm_bench.py" --bin "$root/build/bin" "$@"

@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Swarm benchmark: W1 (1 seed -> 1 leecher, 1 MiB blocks), W2 (1 seed -> 4 leechers at once,
+1 MiB blocks), W3 (1 seed -> 1 leecher, 64 KiB blocks) on 127.0.0.1, plus this machine's
+ceilings measured in the same run (single-core SHA-256, raw loopback TCP copy).
+
+The clock runs from the leechers' start until every leecher has exited 0 in client-only mode
+(which it does only after its whole file's SHA-256 matched). Every timed wait is bounded."""
+import argparse, json, os, shutil, signal, statistics, subprocess, sys, tempfile, time
+
+def parse_size(text):
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    t = text.lower().rstrip("ib")
+    return int(float(t[:-1]) * units[t[-1]]) if t[-1] in units else int(t)
+
+class Proc:
+    """A process run under GNU time, which reports its own child's CPU time and peak RSS (a
+    child forked from Python would inherit Python's RSS in its maxrss)."""
+    def __init__(self, args, log):
+        self.log = open(log, "w")
+        self.time_file = log + ".time"
+        self.p = subprocess.Popen(["/usr/bin/time", "-o", self.time_file, "-f", "%U %S %M"] + args,
+                                  stdout=self.log, stderr=subprocess.STDOUT)
+        self.rusage = None
+        self.code = None
+    def wait(self, timeout):
+        deadline = time.time() + timeout
+        while self.code is None:
+            pid, status, ru = os.wait4(self.p.pid, os.WNOHANG)
+            if pid:
+                self.code = os.waitstatus_to_exitcode(status)
+                self.rusage = ru
+                self.p.returncode = self.code
+                break
+            if time.time() > deadline:
+                return None
+            time.sleep(0.002)
+        return self.code
+    def stop(self):
+        if self.code is None:
+            # Signal the program itself (the child of time), so time still reports on it.
+            kids = subprocess.run(["pgrep", "-P", str(self.p.pid)], capture_output=True, text=True).stdout.split()
+            for k in kids:
+                os.kill(int(k), signal.SIGTERM)
+            if self.wait(10) is None:
+                self.p.kill(); self.wait(10)
+    def _times(self):
+        try:
+            with open(self.time_file) as f:
+                u, s, m = f.read().split()[-3:]
+            return float(u) + float(s), int(m) / 1024.0
+        except (OSError, ValueError):
+            return float("nan"), float("nan")
+    def cpu(self): return self._times()[0]
+    def rss_mib(self): return self._times()[1]
+
+def wait_file(path, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if os.path.exists(path) and os.path.getsize(path) > 0:
+            with open(path) as f:
+                text = f.read()
+            if text.endswith("\n"):
+                return text
+        time.sleep(0.01)
+    sys.exit(f"timed out waiting for {path}")
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--size", default="1GiB")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--workloads", default="W1,W2,W3")
+    args = ap.parse_args()
+    size = parse_size(args.size)
+    b = args.bin
+    base = "/dev/shm" if os.path.isdir("/dev/shm") and shutil.disk_usage("/dev/shm").free > 7 * size else None
+    work = tempfile.mkdtemp(prefix="cascade-bench.", dir=base)
+    procs = []
+    try:
+        print(f"bench: {size} bytes, {args.runs} runs each, files in {work} ({'tmpfs' if base else 'disk'})", flush=True)
+        sha = subprocess.run([f"{b}/ceilings", "sha", "--bytes", str(size)], capture_output=True, text=True).stdout
+        tcp = subprocess.run([f"{b}/ceilings", "tcp", "--bytes", str(size)], capture_output=True, text=True).stdout
+        sha_mbps = float(sha.split("=")[1]); tcp_mbps = float(tcp.split("=")[1])
+        print(f"ceilings: single-core SHA-256 {sha_mbps:.0f} MB/s, loopback TCP copy {tcp_mbps:.0f} MB/s", flush=True)
+
+        data = os.path.join(work, "data.bin")
+        subprocess.run(["openssl", "rand", "-out", data, str(size)], check=True)
+        cascades = {}
+        for bs in ("1MiB", "64KiB"):
+            c = os.path.join(work, f"data-{bs}.cascade")
+            subprocess.run([f"{b}/cascade-peer", "make", data, "--block-size", bs, "-o", c], check=True, capture_output=True)
+            cascades[bs] = c
+        with open(os.path.join(work, "t.json"), "w") as f:
+            f.write('{"port": 0, "open": true}\n')
+        tracker = Proc([f"{b}/cascade-tracker", "--config", os.path.join(work, "t.json"), "--bind", "127.0.0.1",
+                        "--port", "0", "--port-file", os.path.join(work, "t.port"), "--stats-interval", "0",
+                        "--log-level", "warn"], os.path.join(work, "tracker.log"))
+        procs.append(tracker)
+        tport = wait_file(os.path.join(work, "t.port")).strip()
+        workloads = {"W1": ("1MiB", 1), "W2": ("1MiB", 4), "W3": ("64KiB", 1)}
+        rows = []
+        for name in args.workloads.split(","):
+            bs, n = workloads[name]
+            times, lcpu, scpu, lrss, srss = [], [], [], [], []
+            for run in range(args.runs):
+                for f in os.listdir(work):
+                    if f.startswith("copy") or f.endswith(".port") and f != "t.port":
+                        os.remove(os.path.join(work, f))
+                seed = Proc([f"{b}/cascade-peer", "run", cascades[bs], f"127.0.0.1:{tport}", "127.0.0.1:0", "-o", data,
+                             "--port-file", os.path.join(work, "seed.port"), "-q"], os.path.join(work, "seed.log"))
+                procs.append(seed)
+                wait_file(os.path.join(work, "seed.port"))
+                time.sleep(0.2)  # the seed has subscribed
+                start = time.time()
+                # With several leechers they serve each other while downloading (and exit when done).
+                mode = ["-c"] if n == 1 else ["--exit-when-done", "--list-interval", "1"]
+                leechers = [Proc([f"{b}/cascade-peer", "run", cascades[bs], f"127.0.0.1:{tport}", "127.0.0.1:0", "-q"] + mode + [
+                                  "-o", os.path.join(work, f"copy{i}")], os.path.join(work, f"leecher{i}.log"))
+                            for i in range(n)]
+                procs.extend(leechers)
+                for l in leechers:
+                    code = l.wait(300)
+                    if code != 0:
+                        sys.exit(f"{name}: a leecher failed (exit {code}); see {work}/leecher*.log")
+                times.append(time.time() - start)
+                seed.stop()
+                lcpu.append(max(l.cpu() for l in leechers)); lrss.append(max(l.rss_mib() for l in leechers))
+                scpu.append(seed.cpu()); srss.append(seed.rss_mib())
+                if run == 0:
+                    for i in range(n):
+                        if subprocess.run(["cmp", "-s", data, os.path.join(work, f"copy{i}")]).returncode != 0:
+                            sys.exit(f"{name}: copy{i} differs from the original")
+                print(f"{name} run {run + 1}: {times[-1]:.3f} s", flush=True)
+            med = statistics.median(times)
+            rows.append((name, bs, n, min(times), med, size / med / 1e6, statistics.median(lcpu), statistics.median(scpu),
+                         max(lrss), max(srss)))
+        print()
+        print(f"{'load':4} {'blocks':>6} {'leech':>5} {'min s':>7} {'median s':>8} {'MB/s/leecher':>12} "
+              f"{'/sha':>5} {'/tcp':>5} {'leech cpu s':>11} {'seed cpu s':>10} {'leech RSS MiB':>13} {'seed RSS MiB':>12}")
+        for name, bs, n, mn, med, mbps, lc, sc, lr, sr in rows:
+            print(f"{name:4} {bs:>6} {n:>5} {mn:7.3f} {med:8.3f} {mbps:12.0f} {mbps / sha_mbps:5.2f} {mbps / tcp_mbps:5.2f} "
+                  f"{lc:11.2f} {sc:10.2f} {lr:13.1f} {sr:12.1f}")
+    finally:
+        for p in procs:
+            try:
+                p.stop()
+            except Exception:
+                pass
+        shutil.rmtree(work, ignore_errors=True)
+
+if __name__ == "__main__":
+    main()
