@@ -46,6 +46,11 @@ void Deadline::expires_after(Millis d) {
 
 void Deadline::clear() { state_->deadline = Clock::time_point::max(); }
 
+void Deadline::reset() {
+  clear();
+  state_->expired = false;
+}
+
 asio::awaitable<void> Deadline::watch(std::shared_ptr<State> state) {
   while (state->socket != nullptr) {
     state->timer.expires_at(state->deadline);
@@ -53,9 +58,9 @@ asio::awaitable<void> Deadline::watch(std::shared_ptr<State> state) {
     if (state->socket == nullptr) break;
     if (Clock::now() >= state->deadline) {
       state->expired = true;
+      state->deadline = Clock::time_point::max();
       std::error_code ignored;
       state->socket->close(ignored);
-      break;
     }
   }
 }

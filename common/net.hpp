@@ -36,7 +36,8 @@ tcp::acceptor listen(const asio::any_io_executor& ex, const std::string& address
 
 // A per-connection deadline: once it passes, the socket is closed, which aborts whatever read or
 // write is pending on it. Moving the deadline costs no system call (the watcher re-arms lazily),
-// so it can be set before every read and write. Construct it after the socket and destroy it
+// so it can be set before every read and write. The watcher lives as long as the Deadline, so a
+// socket may be closed and reused for one connection after another. Construct it after the socket and destroy it
 // before (declare it after the socket); the watcher coroutine keeps its own state alive and stops
 // when the Deadline goes away. Must be used from the socket's strand.
 class Deadline {
@@ -48,6 +49,8 @@ class Deadline {
 
   void expires_after(Millis d);
   void clear();
+  // For a socket that is reused for another connection: no deadline, not expired.
+  void reset();
   bool expired() const { return state_->expired; }
 
  private:

@@ -54,6 +54,8 @@ struct TrackerServer::Impl {
   std::atomic<std::size_t> active{0};
   std::atomic<std::uint64_t> requests{0}, answered_ok{0}, rejected_connections{0};
   std::array<std::atomic<std::uint64_t>, kinds> errors{};
+  std::mutex spare_mutex;
+  std::vector<std::shared_ptr<Connection>> spare;  // guarded by spare_mutex; closed, ready for reuse
 
   net::Millis timeout() const { return net::Millis(config.request_timeout_ms); }
 
@@ -91,10 +93,11 @@ void TrackerServer::run() {
     });
     m.begin_stop();
   });
-  asio::co_spawn(m.io, m.accept_loop(), asio::detached);
+  std::size_t threads = m.options.threads ? m.options.threads : std::max(1u, std::thread::hardware_concurrency());
+  // One accept loop per network thread, so a burst of connections is taken in parallel.
+  for (std::size_t i = 0; i < threads; ++i) asio::co_spawn(m.io, m.accept_loop(), asio::detached);
   asio::co_spawn(m.io, m.sweep_loop(), asio::detached);
   if (m.options.stats_interval_s > 0) asio::co_spawn(m.io, m.stats_loop(), asio::detached);
-  std::size_t threads = m.options.threads ? m.options.threads : std::max(1u, std::thread::hardware_concurrency());
   net::run_threads(m.io, threads);
   log::info("stopped: ", m.requests.load(), " requests served");
 }
@@ -105,6 +108,16 @@ void TrackerServer::Impl::begin_stop() {
   acceptor.close(ec);
   stats_timer.cancel();
   sweep_timer.cancel();
+  {
+    // Idle connection objects keep their deadline watchers (and so the io_context) alive:
+    // destroy each on its own strand.
+    std::lock_guard lock(spare_mutex);
+    for (auto& c : spare) {
+      auto ex = c->socket.get_executor();
+      asio::post(ex, [c = std::move(c)] {});
+    }
+    spare.clear();
+  }
   // Connections end by themselves (each has a deadline); bound the wait all the same.
   shutdown_timer.expires_after(timeout() + net::Millis(500));
   shutdown_timer.async_wait([this](std::error_code e) {
@@ -119,7 +132,7 @@ void TrackerServer::Impl::begin_stop() {
 asio::awaitable<void> TrackerServer::Impl::accept_loop() {
   bool warned_fd = false;
   while (!stopping) {
-    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), net::nothrow);
+    auto [ec, socket] = co_await acceptor.async_accept(net::nothrow);
     if (stopping) break;
     if (ec) {
       if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
@@ -138,9 +151,24 @@ asio::awaitable<void> TrackerServer::Impl::accept_loop() {
       continue;
     }
     ++active;
-    auto conn = std::make_shared<Connection>(std::move(socket));
+    // Reuse a connection object (its strand, socket object and deadline watcher) when one is free.
+    std::shared_ptr<Connection> conn;
+    {
+      std::lock_guard lock(spare_mutex);
+      if (!spare.empty()) {
+        conn = std::move(spare.back());
+        spare.pop_back();
+      }
+    }
+    if (!conn) conn = std::make_shared<Connection>(tcp::socket(asio::make_strand(io)));
     auto ex = conn->socket.get_executor();
-    asio::co_spawn(ex, serve(std::move(conn)), asio::detached);
+    asio::post(ex, [this, conn, s = std::move(socket)]() mutable {
+      std::error_code ec;
+      conn->socket.assign(tcp::v4(), s.release(ec), ec);
+      conn->deadline.reset();
+      auto strand = conn->socket.get_executor();
+      asio::co_spawn(strand, serve(std::move(conn)), asio::detached);
+    });
   }
 }
 
@@ -181,6 +209,10 @@ asio::awaitable<void> TrackerServer::Impl::serve(std::shared_ptr<Connection> c) 
   }
   std::error_code ignored;
   c->socket.close(ignored);
+  {
+    std::lock_guard lock(spare_mutex);
+    if (spare.size() < 256 && !stopping) spare.push_back(std::move(c));
+  }
   if (--active == 0 && stopping) {
     shutdown_timer.cancel();
     signals.cancel();

@@ -53,6 +53,9 @@ asio::awaitable<void> client(Swarms sw, tcp::endpoint target, net::Clock::time_p
                              Totals* totals, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   auto ex = co_await asio::this_coro::executor;
+  // One socket object and deadline per client, reused for every request (a new connection each).
+  tcp::socket s(ex);
+  net::Deadline d(s);
   std::size_t next_warm = first;
   for (;;) {
     std::size_t who;
@@ -70,9 +73,8 @@ asio::awaitable<void> client(Swarms sw, tcp::endpoint target, net::Clock::time_p
     const std::size_t swarm = who % sw.hashes;
     const Endpoint me = sw.peer(who);
     const Bytes req = encode_tracker_request(TrackerRequest{cmd, sw.hash(swarm), me.ip, me.port});
+    d.reset();
     const auto start = net::Clock::now();
-    tcp::socket s(ex);
-    net::Deadline d(s);
     std::array<std::uint8_t, tracker_response_header_size> head{};
     Bytes payload;
     const net::Millis timeout(2000);
