@@ -330,6 +330,7 @@ asio::awaitable<void> Downloader::Impl::fetch(std::shared_ptr<Impl> self, Endpoi
       if (self->file->blocks.finish(b, v == Verdict::ok)) {
         self->file->bytes_downloaded += length;
         self->file->count_source(source);
+        if (self->file->journal) self->file->journal->add(b);
       }
       if (v == Verdict::bad) {
         ++self->file->bad_blocks;
@@ -403,6 +404,7 @@ asio::awaitable<void> Downloader::Impl::verify_whole() {
                 "the cascade file is inconsistent");
   } else {
     f.complete = true;
+    if (f.journal) f.journal->remove();  // a complete file needs no redo log
     log::info(f.data_path, ": complete, whole-file SHA-256 verified");
   }
   co_return;

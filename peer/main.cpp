@@ -139,6 +139,7 @@ int main(int argc, char** argv) {
   run->add_option("--port-file", ro.port_file, "write the serving port here once listening");
   run->add_option("--stats-json", ro.stats_json, "keep per-file statistics (JSON) here: every second and at exit");
   run->add_flag("-q,--quiet", ro.quiet, "no progress output");
+  run->add_flag("--verify-all", ro.verify_all, "ignore the journal: hash every block present at start-up");
   run->add_option("--log-level", log_level, "debug, info, warn, error or off");
 
   try {

@@ -180,12 +180,40 @@ int run_peer(RunOptions o) {
   try {
     for (auto& f : files) {
       const auto t0 = net::Clock::now();
-      const std::vector<bool> present = f->storage->scan(pool);
+      const std::string journal_path = Journal::path_for(f->data_path);
+      const auto id = Journal::identify(f->cascade_hash, f->meta, f->storage->fd());
+      // Blocks the journal proves durable and verified count without hashing; the rest are hashed.
+      std::vector<bool> known;
+      std::uint64_t from_journal = 0;
+      if (!o.verify_all) {
+        std::string why;
+        auto replayed = Journal::replay(journal_path, id, &why);
+        if (replayed) {
+          const std::uint64_t size = f->storage->current_size();
+          for (std::uint64_t b = 0; b < replayed->size(); ++b)
+            if ((*replayed)[b] && f->meta.block_offset(b) + f->meta.block_length(b) > size) (*replayed)[b] = false;
+          known = std::move(*replayed);
+          from_journal = static_cast<std::uint64_t>(std::count(known.begin(), known.end(), true));
+        } else if (!why.empty()) {
+          log::warn(journal_path, ": ignored: ", why);
+        }
+      }
+      const std::vector<bool> present = f->storage->scan(pool, known);
       for (std::uint64_t b = 0; b < present.size(); ++b)
         if (present[b]) f->blocks.set_verified(b);
       log::info(f->data_path, ": ", f->blocks.verified_count(), " of ", f->meta.block_count(),
-                " blocks present (checked in ",
+                " blocks present (", from_journal, " from the journal; checked in ",
                 std::chrono::duration_cast<std::chrono::milliseconds>(net::Clock::now() - t0).count(), " ms)");
+      if (f->blocks.complete()) {
+        ::unlink(journal_path.c_str());
+      } else {
+        try {
+          Storage* storage = f->storage.get();
+          f->journal = std::make_unique<Journal>(journal_path, id, f->blocks.snapshot(), [storage] { storage->sync(); });
+        } catch (const std::exception& e) {
+          log::warn(journal_path, ": cannot keep a journal (", e.what(), "); a restart will rehash");
+        }
+      }
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cascade-peer: %s\n", e.what());
@@ -254,6 +282,18 @@ int run_peer(RunOptions o) {
       if (ec || stopping) return;
       const bool all = std::all_of(files.begin(), files.end(), [](const auto& f) { return f->complete.load(); });
       if (all && (o.client_only || o.exit_when_done)) return shutdown(0);
+      // Group commit: one journal flush per file at a time, on the pool.
+      for (auto& f : files) {
+        if (!f->journal || !f->journal->pending() || f->journal_busy.exchange(true)) continue;
+        pool.post([f, &on_fatal] {
+          try {
+            f->journal->flush();
+          } catch (const std::exception& e) {
+            on_fatal(1, std::string("journal: ") + e.what());
+          }
+          f->journal_busy = false;
+        });
+      }
       if (net::Clock::now() - last_print >= print_every) {
         progress.tick();
         last_print = net::Clock::now();
@@ -266,6 +306,14 @@ int run_peer(RunOptions o) {
   tick();
   net::run_threads(io, threads);
   pool.stop();
+  for (auto& f : files) {  // what was verified before the stop is durable before we exit
+    if (!f->journal || f->complete) continue;
+    try {
+      f->journal->flush();
+    } catch (const std::exception& e) {
+      log::warn("journal: ", e.what());
+    }
+  }
 
   progress.tick(true);
   const double seconds = std::chrono::duration<double>(net::Clock::now() - started).count();

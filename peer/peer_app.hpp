@@ -17,6 +17,7 @@ struct RunOptions {
   bool client_only = false;
   bool exit_when_done = false;          // serve while downloading, exit 0 once every file is complete
   bool quiet = false;
+  bool verify_all = false;              // ignore journals: hash every block present at start-up
   std::size_t threads = 0;              // network and worker threads each (0: one per core)
   std::size_t max_connections = 512;    // serving connections at once
   std::string port_file;                // write the bound port here once listening

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "peer/block_map.hpp"
+#include "peer/journal.hpp"
 #include "peer/storage.hpp"
 
 namespace cascade {
@@ -25,6 +26,8 @@ struct SharedFile {
   const CascadeFile meta;
   const Hash256 cascade_hash;
   std::unique_ptr<Storage> storage;  // set once at start-up, before any network activity
+  std::unique_ptr<Journal> journal;  // set at start-up unless the file is complete; may be null
+  std::atomic<bool> journal_busy{false};  // a flush is queued or running on the pool
   BlockMap blocks;
 
   std::atomic<bool> complete{false};       // every block verified and the whole file's hash matched

@@ -27,10 +27,11 @@ bool Storage::block_matches(std::uint64_t index, std::span<const std::uint8_t> d
   return data.size() == meta_.block_length(index) && sha256(data) == meta_.block_hashes[index];
 }
 
-std::vector<bool> Storage::scan(ThreadPool& pool) const {
+std::vector<bool> Storage::scan(ThreadPool& pool, std::vector<bool> known) const {
   const std::uint64_t size = file_.size();
   const std::uint64_t count = meta_.block_count();
-  std::vector<char> ok(count, 0);
+  known.resize(count, false);
+  std::vector<char> ok(known.begin(), known.end());
   std::atomic<std::uint64_t> next{0};
   // One job per worker; each takes the next block number until none is left.
   auto job = [&] {
@@ -38,7 +39,7 @@ std::vector<bool> Storage::scan(ThreadPool& pool) const {
     Sha256 h;
     for (std::uint64_t b = next++; b < count; b = next++) {
       const std::uint64_t off = meta_.block_offset(b), len = meta_.block_length(b);
-      if (off + len > size) continue;
+      if (ok[b] || off + len > size) continue;
       for (std::uint64_t done = 0; done < len;) {
         const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), len - done));
         file_.read_at(off + done, {buf.data(), n});

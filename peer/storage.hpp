@@ -22,9 +22,10 @@ class Storage {
   // Opens or creates `path`. Throws FileError (errno EFBIG) if it is longer than the target.
   Storage(const std::string& path, const CascadeFile& meta);
 
-  // Hashes every block that lies within the file's current size, spread over `pool`; returns
-  // the blocks whose SHA-256 matches.
-  std::vector<bool> scan(ThreadPool& pool) const;
+  // Hashes every block that lies within the file's current size and is not marked in `known`,
+  // spread over `pool`; returns `known` plus the blocks whose SHA-256 matches.
+  std::vector<bool> scan(ThreadPool& pool, std::vector<bool> known = {}) const;
+  std::uint64_t current_size() const { return file_.size(); }
   // True when block `index` of `data` hashes to the cascade file's hash for it (and has its length).
   bool block_matches(std::uint64_t index, std::span<const std::uint8_t> data) const;
   void read(std::uint64_t offset, std::span<std::uint8_t> out) const { file_.read_at(offset, out); }

@@ -219,6 +219,12 @@ TEST(PeerSwarm, ResumeAfterKillFetchesOnlyWhatIsMissing) {
   ASSERT_NE(at, std::string::npos) << err;
   const int present = std::stoi(err.substr(err.rfind(' ', at - 1) + 1));
   EXPECT_GE(present, seen);
+  // The blocks made durable before the kill came from the journal, without rehashing.
+  const auto journal_at = err.find(" from the journal");
+  ASSERT_NE(journal_at, std::string::npos) << err;
+  const int from_journal = std::stoi(err.substr(err.rfind('(', journal_at) + 1));
+  EXPECT_GT(from_journal, 0) << err;
+  EXPECT_FALSE(std::filesystem::exists(lab.dir.file("copy.bin.cascade-journal"))) << "removed once complete";
   json s = lab.stats("leech");
   EXPECT_EQ(s["files"][0]["bytes_downloaded"].get<std::uint64_t>(), (blocks - present) * block);
 }

@@ -1,0 +1,164 @@
+#include "peer/journal.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include "proto/byte_io.hpp"
+
+namespace cascade {
+
+namespace {
+constexpr std::array<std::uint8_t, 8> journal_magic = {'C', 'J', 'O', 'U', 'R', 'N', 'L', '1'};
+constexpr std::array<std::uint8_t, 4> record_tag = {'V', 'R', 'F', 'D'};
+constexpr std::size_t record_size = 16;
+constexpr std::uint64_t min_records_before_compaction = 4096;
+
+std::uint32_t record_check(const Hash256& hash, std::uint64_t block) {
+  std::array<std::uint8_t, 40> in{};
+  std::memcpy(in.data(), hash.data(), hash.size());
+  store_be64(in.data() + 32, block);
+  return crc32(in);
+}
+
+Bytes encode_header(const Journal::Identity& id, const std::vector<bool>& bits) {
+  Bytes out;
+  ByteWriter w(out);
+  w.bytes(journal_magic);
+  w.bytes(id.cascade_hash);
+  w.u64(id.target_size);
+  w.u64(id.device);
+  w.u64(id.inode);
+  w.u64(id.block_count);
+  Bytes bitmap((id.block_count + 7) / 8, 0);
+  for (std::uint64_t b = 0; b < bits.size(); ++b)
+    if (bits[b]) bitmap[b / 8] |= static_cast<std::uint8_t>(1u << (b % 8));
+  w.bytes(bitmap);
+  w.u32(crc32(out));
+  return out;
+}
+}  // namespace
+
+std::uint32_t crc32(ByteSpan data, std::uint32_t crc) {
+  static const auto table = [] {
+    std::array<std::uint32_t, 256> t{};
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  crc = ~crc;
+  for (std::uint8_t b : data) crc = table[(crc ^ b) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+Journal::Identity Journal::identify(const Hash256& cascade_hash, const CascadeFile& meta, int data_fd) {
+  struct stat st{};
+  ::fstat(data_fd, &st);
+  return Identity{cascade_hash, meta.target_size, static_cast<std::uint64_t>(st.st_dev),
+                  static_cast<std::uint64_t>(st.st_ino), meta.block_count()};
+}
+
+std::optional<std::vector<bool>> Journal::replay(const std::string& path, const Identity& id, std::string* why) {
+  std::string text;
+  try {
+    text = read_small_file(path, 1ull << 32);
+  } catch (const FileError& e) {
+    if (why) *why = e.error == ENOENT ? "" : e.what();
+    return std::nullopt;
+  }
+  const ByteSpan in(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+  ByteReader r(in);
+  const auto magic = r.array<8>();
+  Identity got;
+  got.cascade_hash = r.array<32>();
+  got.target_size = r.u64();
+  got.device = r.u64();
+  got.inode = r.u64();
+  got.block_count = r.u64();
+  auto fail = [&](const char* reason) -> std::optional<std::vector<bool>> {
+    if (why) *why = reason;
+    return std::nullopt;
+  };
+  if (!r.ok() || magic != journal_magic) return fail("not a cascade journal");
+  if (got.cascade_hash != id.cascade_hash || got.target_size != id.target_size || got.block_count != id.block_count)
+    return fail("it belongs to another cascade file");
+  if (got.device != id.device || got.inode != id.inode) return fail("the data file was replaced since it was written");
+  const ByteSpan bitmap = r.bytes((id.block_count + 7) / 8);
+  const std::size_t header_end = r.offset();
+  const std::uint32_t check = r.u32();
+  if (!r.ok() || check != crc32(in.first(header_end))) return fail("its header is damaged");
+  std::vector<bool> bits(id.block_count, false);
+  for (std::uint64_t b = 0; b < id.block_count; ++b) bits[b] = (bitmap[b / 8] >> (b % 8)) & 1;
+  // Records up to the first torn or corrupt one; a damaged tail is where a crash struck.
+  while (r.remaining() >= record_size) {
+    const std::uint64_t block = r.u64();
+    const std::uint32_t crc = r.u32();
+    const auto tag = r.array<4>();
+    if (tag != record_tag || block >= id.block_count || crc != record_check(id.cascade_hash, block)) break;
+    bits[block] = true;
+  }
+  return bits;
+}
+
+Journal::Journal(std::string path, Identity id, const std::vector<bool>& verified, std::function<void()> sync_data)
+    : path_(std::move(path)), id_(id), sync_data_(std::move(sync_data)), durable_(verified) {
+  std::lock_guard lock(flush_mutex_);
+  write_snapshot();
+}
+
+void Journal::write_snapshot() {
+  const Bytes header = encode_header(id_, durable_);
+  write_file_replace(path_, header);  // temp file, fsync, rename
+  log_ = File(path_, File::Mode::read_write_create);
+  log_end_ = header.size();
+  records_ = 0;
+}
+
+void Journal::add(std::uint64_t block) {
+  std::lock_guard lock(add_mutex_);
+  queued_.push_back(block);
+}
+
+bool Journal::pending() const {
+  std::lock_guard lock(add_mutex_);
+  return !queued_.empty();
+}
+
+void Journal::flush() {
+  std::lock_guard lock(flush_mutex_);
+  std::vector<std::uint64_t> batch;
+  {
+    std::lock_guard add_lock(add_mutex_);
+    batch.swap(queued_);
+  }
+  if (batch.empty() || removed_) return;
+  sync_data_();  // the blocks' bytes are durable before any record says so
+  Bytes records;
+  records.reserve(batch.size() * record_size);
+  ByteWriter w(records);
+  for (std::uint64_t b : batch) {
+    w.u64(b);
+    w.u32(record_check(id_.cascade_hash, b));
+    w.bytes(record_tag);
+    durable_[b] = true;
+  }
+  log_.write_at(log_end_, records);
+  log_.sync_data();
+  log_end_ += records.size();
+  records_ += batch.size();
+  if (records_ > std::max<std::uint64_t>(min_records_before_compaction, id_.block_count)) write_snapshot();
+}
+
+void Journal::remove() {
+  std::lock_guard lock(flush_mutex_);
+  removed_ = true;
+  ::unlink(path_.c_str());
+}
+
+}  // namespace cascade

@@ -1,0 +1,77 @@
+// A redo log of verified blocks, kept next to a data file (DATA.cascade-journal), so that a
+// restarted peer does not hash again what it already proved.
+//
+// Design, as journalling file systems do it: after verified blocks are written, the data file is
+// made durable (fdatasync), then one record per block is appended and the journal is made durable.
+// Many blocks share each pair of syncs (group commit). Records are idempotent, so replaying one
+// twice is harmless. The journal opens with a header naming the cascade hash, the target size and
+// the data file's identity (device and inode), and a snapshot bitmap; replay takes the snapshot,
+// then the records up to the first torn or corrupt one. A journal for another file, or a data
+// file replaced behind its back, is ignored. Compaction writes a fresh snapshot (temp file,
+// fsync, rename) and starts an empty log.
+//
+//   header: "CJOURNL1" | cascade hash (32) | target size u64 | device u64 | inode u64 |
+//           block count u64 | bitmap (ceil(count / 8) bytes) | CRC-32 of all the above (u32)
+//   record: block index u64 | CRC-32 of (cascade hash, block index) u32 | "VRFD"
+//
+// Thread-safety: add() from any thread; flush(), compact() and remove() are serialised inside.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/file.hpp"
+#include "proto/cascade_file.hpp"
+
+namespace cascade {
+
+std::uint32_t crc32(ByteSpan data, std::uint32_t crc = 0);
+
+class Journal {
+ public:
+  // Identity of the data file the journal speaks for.
+  struct Identity {
+    Hash256 cascade_hash{};
+    std::uint64_t target_size = 0, device = 0, inode = 0, block_count = 0;
+  };
+  static Identity identify(const Hash256& cascade_hash, const CascadeFile& meta, int data_fd);
+  static std::string path_for(const std::string& data_path) { return data_path + ".cascade-journal"; }
+
+  // Replays an existing journal: the blocks it proves verified, or nullopt when there is none or
+  // it belongs to another file (with `why` set to the reason for ignoring it).
+  static std::optional<std::vector<bool>> replay(const std::string& path, const Identity& id, std::string* why);
+
+  // Starts a fresh journal whose snapshot is `verified` (compaction on start-up).
+  // `sync_data` makes the data file durable (fdatasync); it runs before records are written.
+  Journal(std::string path, Identity id, const std::vector<bool>& verified, std::function<void()> sync_data);
+
+  void add(std::uint64_t block);
+  // Makes every block added so far durable: fdatasync(data), append records, fdatasync(journal).
+  // Compacts when the log has grown past its limit. Throws FileError.
+  void flush();
+  bool pending() const;
+  // Deletes the journal (the file is complete and verified as a whole).
+  void remove();
+  std::uint64_t records() const { return records_; }
+
+ private:
+  void write_snapshot();  // guarded by flush_mutex_
+
+  std::string path_;
+  Identity id_;
+  std::function<void()> sync_data_;
+  mutable std::mutex add_mutex_;
+  std::vector<std::uint64_t> queued_;  // guarded by add_mutex_
+  std::mutex flush_mutex_;
+  File log_;                            // guarded by flush_mutex_
+  std::vector<bool> durable_;           // guarded by flush_mutex_
+  std::uint64_t log_end_ = 0;           // guarded by flush_mutex_; append offset
+  std::uint64_t records_ = 0;           // guarded by flush_mutex_; records since the snapshot
+  bool removed_ = false;                // guarded by flush_mutex_
+};
+
+}  // namespace cascade
