@@ -1,0 +1,99 @@
+// libFuzzer harnesses, one per decoder. Each is built as its own fuzzer by scripts/fuzz.sh
+// (clang, -fsanitize=fuzzer) and, through replay_main.cpp, as a ctest that replays the corpus
+// and systematic mutations of it under g++ with ASan/UBSan. Decoders must never crash, read out
+// of bounds, or decode to something that does not re-encode to the input.
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "proto/cascade_file.hpp"
+#include "proto/wire.hpp"
+#include "tracker/config.hpp"
+
+using namespace cascade;
+
+namespace {
+// Only one harness is used per build; the others are deliberately unused.
+#pragma GCC diagnostic ignored "-Wunused-function"
+void check(bool ok) {
+  if (!ok) __builtin_trap();
+}
+
+int fuzz_cascade_file(ByteSpan in) {
+  auto d = decode_cascade_file(in, CascadeLimits{64ull << 20});
+  if (!d.ok()) {
+    check(d.error != ProtoError::none && d.offset <= in.size());
+    return 0;
+  }
+  Bytes re = encode_cascade_file(*d.value);
+  check(re.size() <= in.size());
+  for (std::size_t i = 0; i < re.size(); ++i) check((i >= 8 && i < 16) || re[i] == in[i]);  // reserved is zeroed
+  return 0;
+}
+
+int fuzz_tracker_request(ByteSpan in) {
+  auto d = decode_tracker_request(in);
+  if (d.ok()) {
+    const Bytes re = encode_tracker_request(*d.value);
+    check(std::memcmp(re.data(), in.data(), re.size()) == 0);
+  }
+  return 0;
+}
+
+int fuzz_tracker_response(ByteSpan in) {
+  auto d = decode_tracker_response(in, 1000);
+  if (d.ok() && d.value->status == 0) {
+    check(d.value->peers.size() <= 1000);
+    Bytes re;
+    encode_tracker_ok(d.value->peers, re);
+    check(re.size() <= in.size());
+  }
+  return 0;
+}
+
+int fuzz_peer_request(ByteSpan in) {
+  auto d = decode_peer_request(in);
+  if (d.ok()) {
+    const Bytes re = encode_peer_request(*d.value);
+    check(std::memcmp(re.data() + 24, in.data() + 24, 40) == 0);
+  }
+  return 0;
+}
+
+int fuzz_peer_response(ByteSpan in) {
+  std::uint64_t expected = 0;
+  if (in.size() > 9) expected = in[9];  // a block length chosen by the input itself
+  auto d = decode_peer_response_header(in.first(std::min<std::size_t>(in.size(), 9)), expected);
+  if (d.ok()) check(d.value->status == 0 ? d.value->length == expected : d.value->length <= max_error_message);
+  return 0;
+}
+
+int fuzz_tracker_config(ByteSpan in) {
+  std::vector<std::string> warnings;
+  try {
+    parse_tracker_config(std::string(reinterpret_cast<const char*>(in.data()), in.size()), warnings);
+  } catch (const ConfigError&) {
+  }
+  return 0;
+}
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const ByteSpan in(data, size);
+#if defined(FUZZ_CASCADE_FILE)
+  return fuzz_cascade_file(in);
+#elif defined(FUZZ_TRACKER_REQUEST)
+  return fuzz_tracker_request(in);
+#elif defined(FUZZ_TRACKER_RESPONSE)
+  return fuzz_tracker_response(in);
+#elif defined(FUZZ_PEER_REQUEST)
+  return fuzz_peer_request(in);
+#elif defined(FUZZ_PEER_RESPONSE)
+  return fuzz_peer_response(in);
+#elif defined(FUZZ_TRACKER_CONFIG)
+  return fuzz_tracker_config(in);
+#else
+#error "define one FUZZ_* target"
+#endif
+}
