@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "common/hex.hpp"
+#include "common/ip_limiter.hpp"
 #include "common/log.hpp"
 #include "tracker/registry.hpp"  // HashKey
 
@@ -25,7 +26,7 @@ std::string not_held_message(std::uint64_t block) {
 
 struct BlockServer::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io_, ThreadPool& pool_, std::vector<std::shared_ptr<SharedFile>> files_, Options o)
-      : io(io_), pool(pool_), options(o), acceptor(io_) {
+      : io(io_), pool(pool_), options(o), per_ip(o.max_connections_per_ip), acceptor(io_) {
     for (auto& f : files_) files.emplace(f->cascade_hash, std::move(f));
   }
 
@@ -38,6 +39,7 @@ struct BlockServer::Impl : std::enable_shared_from_this<Impl> {
   asio::io_context& io;
   ThreadPool& pool;
   const Options options;
+  IpLimiter per_ip;
   tcp::acceptor acceptor;
   std::unordered_map<Hash256, std::shared_ptr<SharedFile>, HashKey> files;
   std::atomic<bool> stopping{false};
@@ -47,7 +49,7 @@ struct BlockServer::Impl : std::enable_shared_from_this<Impl> {
 
   asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self);
   asio::awaitable<void> serve(std::shared_ptr<Impl> self, std::shared_ptr<Connection> c,
-                              std::list<std::weak_ptr<Connection>>::iterator where);
+                              std::list<std::weak_ptr<Connection>>::iterator where, std::uint32_t ip);
   // Answers one decoded request; returns false when the connection must close afterwards.
   asio::awaitable<bool> answer(Connection& c, const PeerRequest& req, std::vector<std::uint8_t>& chunk);
   asio::awaitable<bool> send_error(Connection& c, PeerStatus status, const std::string& message);
@@ -97,7 +99,9 @@ asio::awaitable<void> BlockServer::Impl::accept_loop(std::shared_ptr<Impl> self)
       }
       continue;
     }
-    if (active.load() >= options.max_connections) {
+    std::error_code peer_ec;
+    const std::uint32_t ip = net::from_asio(socket.remote_endpoint(peer_ec)).ip;
+    if (active.load() >= options.max_connections || !per_ip.try_acquire(ip)) {
       std::error_code ignored;
       socket.close(ignored);
       continue;
@@ -113,12 +117,13 @@ asio::awaitable<void> BlockServer::Impl::accept_loop(std::shared_ptr<Impl> self)
       where = conns.insert(conns.end(), c);
     }
     auto ex = c->socket.get_executor();
-    asio::co_spawn(ex, serve(self, std::move(c), where), asio::detached);
+    asio::co_spawn(ex, serve(self, std::move(c), where, ip), asio::detached);
   }
 }
 
 asio::awaitable<void> BlockServer::Impl::serve(std::shared_ptr<Impl> self, std::shared_ptr<Connection> c,
-                                               std::list<std::weak_ptr<Connection>>::iterator where) {
+                                               std::list<std::weak_ptr<Connection>>::iterator where,
+                                               std::uint32_t ip) {
   std::array<std::uint8_t, request_buffer> in{};
   std::size_t have = 0;
   std::vector<std::uint8_t> chunk;  // allocated on the first block served
@@ -146,6 +151,7 @@ asio::awaitable<void> BlockServer::Impl::serve(std::shared_ptr<Impl> self, std::
     std::lock_guard lock(conns_mutex);
     conns.erase(where);
   }
+  per_ip.release(ip);
   --active;
   (void)self;
 }

@@ -120,6 +120,7 @@ void Downloader::Impl::merge(const std::vector<PeerEntry>& entries) {
   for (const auto& e : entries) {
     const Endpoint ep{e.ip, e.port};
     if (ep.ip == 0 || ep.port == 0 || ep == options.self) continue;  // never ourselves, never nonsense
+    if (peers.size() >= options.max_peers && !peers.contains(ep.key())) continue;
     auto [it, added] = peers.try_emplace(ep.key());
     if (added) it->second.ep = ep;
     it->second.good = e.good;

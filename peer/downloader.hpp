@@ -35,6 +35,7 @@ class Downloader {
     std::chrono::seconds announce_interval{600};
     std::chrono::seconds list_interval{30};  // at least this long between LISTs when peers run dry
     bool client_only = false;                // LIST only, never SUBSCRIBE
+    std::size_t max_peers = 1000;            // peers remembered per file
     std::string tracker_host, tracker_port;
     Endpoint self;  // the address this peer reports; never used as a source
   };

@@ -135,6 +135,11 @@ int main(int argc, char** argv) {
   run->add_option("--block-timeout-ms", block_ms, "receiving one whole block (30000)")->check(CLI::Range(1, 3600000));
   run->add_option("--tracker-timeout-ms", tracker_ms, "one tracker request (5000)")->check(CLI::Range(1, 600000));
   run->add_option("--max-connections", ro.max_connections, "serving connections at once (512)")->check(CLI::Range(1, 1000000));
+  std::string max_block = "64MiB";
+  run->add_option("--max-block-size", max_block, "refuse cascade files with larger blocks (64MiB)");
+  run->add_option("--max-connections-per-ip", ro.max_connections_per_ip, "serving connections from one address (64)")
+      ->check(CLI::Range(1, 1000000));
+  run->add_option("--max-peers", ro.download.max_peers, "peers remembered per file (1000)")->check(CLI::Range(1, 1000000));
   run->add_option("--threads", ro.threads, "network threads and worker threads (default: one per core)");
   run->add_option("--port-file", ro.port_file, "write the serving port here once listening");
   run->add_option("--stats-json", ro.stats_json, "keep per-file statistics (JSON) here: every second and at exit");
@@ -168,6 +173,9 @@ int main(int argc, char** argv) {
       if (!outputs.empty()) ro.data_paths = split(outputs);
       for (const auto& p : ro.cascade_paths)
         if (p.empty()) throw Failure{2, "SOURCE has an empty cascade path"};
+      auto mbs = parse_size(max_block);
+      if (!mbs || *mbs == 0) throw Failure{2, "--max-block-size: not a positive size: " + max_block};
+      ro.max_block_size = *mbs;
       ro.download.announce_interval = std::chrono::seconds(announce);
       ro.download.list_interval = std::chrono::seconds(list_interval);
       ro.download.connect_timeout = std::chrono::milliseconds(connect_ms);

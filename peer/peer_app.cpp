@@ -28,7 +28,8 @@ struct StartError {
   std::string message;
 };
 
-std::shared_ptr<SharedFile> open_file(const std::string& cascade_path, const std::string& data_path) {
+std::shared_ptr<SharedFile> open_file(const std::string& cascade_path, const std::string& data_path,
+                                      std::uint64_t max_block_size) {
   std::string bytes;
   try {
     bytes = read_small_file(cascade_path, max_cascade_file_bytes);
@@ -36,7 +37,10 @@ std::shared_ptr<SharedFile> open_file(const std::string& cascade_path, const std
     throw StartError{2, e.what()};
   }
   ByteSpan span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
-  auto decoded = decode_cascade_file(span);
+  auto decoded = decode_cascade_file(span, CascadeLimits{max_block_size});
+  if (!decoded.ok() && decoded.error == ProtoError::bad_block_size && span.size() >= 32 && load_be64(span.data() + 24) > 0)
+    throw StartError{2, cascade_path + ": block size " + std::to_string(load_be64(span.data() + 24)) +
+                            " is above the limit of " + std::to_string(max_block_size) + " bytes (--max-block-size)"};
   if (!decoded.ok())
     throw StartError{2, cascade_path + ": invalid cascade file: " + std::string(describe(decoded.error)) +
                             " (at byte " + std::to_string(decoded.offset) + ")"};
@@ -164,7 +168,7 @@ int run_peer(RunOptions o) {
   try {
     for (std::size_t i = 0; i < o.cascade_paths.size(); ++i) {
       const std::string data = o.data_paths.empty() ? default_data_path(o.cascade_paths[i]) : o.data_paths[i];
-      files.push_back(open_file(o.cascade_paths[i], data));
+      files.push_back(open_file(o.cascade_paths[i], data, o.max_block_size));
       for (std::size_t k = 0; k + 1 < files.size(); ++k)
         if (files[k]->cascade_hash == files.back()->cascade_hash)
           throw StartError{2, o.cascade_paths[i] + ": the same cascade file is given twice"};
@@ -224,7 +228,7 @@ int run_peer(RunOptions o) {
   std::atomic<int> exit_code{0};
   std::unique_ptr<BlockServer> server;
   if (!o.client_only) {
-    server = std::make_unique<BlockServer>(io, pool, files, BlockServer::Options{o.max_connections});
+    server = std::make_unique<BlockServer>(io, pool, files, BlockServer::Options{o.max_connections, o.max_connections_per_ip});
     try {
       const std::string address = o.listen.empty() ? format_ipv4(self->ip) : o.listen;
       self->port = server->start(address, self->port);

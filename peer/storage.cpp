@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cerrno>
 #include <future>
 
@@ -58,6 +59,14 @@ std::vector<bool> Storage::scan(ThreadPool& pool, std::vector<bool> known) const
 
 void Storage::write_block(std::uint64_t index, std::span<const std::uint8_t> data) {
   std::lock_guard lock(write_mutex_);
+  // Fault injection for tests: CASCADE_FAIL_WRITES_AFTER=N makes every write after the N-th fail
+  // as a full disk would (no tmpfs or loop device needed).
+  static const long fail_after = [] {
+    const char* v = std::getenv("CASCADE_FAIL_WRITES_AFTER");
+    return v ? std::atol(v) : -1;
+  }();
+  if (fail_after >= 0 && writes_++ >= static_cast<std::uint64_t>(fail_after))
+    throw FileError(path() + ": write failed: No space left on device", ENOSPC);
   file_.write_at(meta_.block_offset(index), data);
 }
 

@@ -45,6 +45,7 @@ class Storage {
   const CascadeFile& meta_;
   // Writers take turns: concurrent pwrite()s to one file only spin on the kernel's inode lock.
   std::mutex write_mutex_;
+  std::uint64_t writes_ = 0;  // guarded by write_mutex_; for fault injection
 };
 
 }  // namespace cascade

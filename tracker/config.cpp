@@ -42,7 +42,7 @@ TrackerConfig parse_tracker_config(const std::string& json_text, std::vector<std
 
   static const std::unordered_set<std::string> known = {
       "port", "bind", "open", "allowedhashes", "good-ips", "ban-private", "require-source-ip",
-      "peer-ttl-seconds", "max-peers-reported", "max-peers", "max-connections", "request-timeout-ms"};
+      "peer-ttl-seconds", "max-peers-reported", "max-peers", "max-connections", "max-connections-per-ip", "request-timeout-ms"};
   for (const auto& [key, value] : j.items())
     if (!known.contains(key)) warnings.push_back("unknown key \"" + key + "\" ignored");
 
@@ -83,6 +83,8 @@ TrackerConfig parse_tracker_config(const std::string& json_text, std::vector<std
   if (j.contains("max-peers-reported")) c.max_peers_reported = get_uint(j, "max-peers-reported", 1, 1000);
   if (j.contains("max-peers")) c.max_peers = get_uint(j, "max-peers", 1, 100'000'000);
   if (j.contains("max-connections")) c.max_connections = get_uint(j, "max-connections", 1, 1'000'000);
+  if (j.contains("max-connections-per-ip"))
+    c.max_connections_per_ip = get_uint(j, "max-connections-per-ip", 1, 1'000'000);
   if (j.contains("request-timeout-ms")) c.request_timeout_ms = get_uint(j, "request-timeout-ms", 10, 600'000);
   if (!c.open && c.allowed_hashes.empty())
     warnings.push_back("\"allowedhashes\" is empty and \"open\" is false: every request will be refused");

@@ -31,6 +31,7 @@ struct TrackerConfig {
   std::size_t max_peers_reported = 20;                   // "max-peers-reported"
   std::size_t max_peers = 1'000'000;                     // "max-peers": remembered in all swarms
   std::size_t max_connections = 4096;                    // "max-connections": open at once
+  std::size_t max_connections_per_ip = 256;              // "max-connections-per-ip"
   std::uint64_t request_timeout_ms = 5000;               // "request-timeout-ms": whole request
 };
 

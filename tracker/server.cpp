@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "common/ip_limiter.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"
 
@@ -28,6 +29,7 @@ struct Connection {
   explicit Connection(tcp::socket s) : socket(std::move(s)), deadline(socket) {}
   tcp::socket socket;
   net::Deadline deadline;  // after the socket: destroyed first
+  std::uint32_t counted_ip = 0;  // the address counted against max-connections-per-ip
 };
 }  // namespace
 
@@ -35,6 +37,7 @@ struct TrackerServer::Impl {
   Impl(TrackerConfig c, Options o)
       : config(std::move(c)),
         options(o),
+        per_ip(config.max_connections_per_ip),
         registry(Registry::Options{config.peer_ttl_seconds, config.max_peers_reported, config.max_peers,
                                    std::random_device{}()}),
         acceptor(io),
@@ -45,6 +48,7 @@ struct TrackerServer::Impl {
 
   TrackerConfig config;
   Options options;
+  IpLimiter per_ip;
   Registry registry;
   asio::io_context io;
   tcp::acceptor acceptor;
@@ -144,7 +148,9 @@ asio::awaitable<void> TrackerServer::Impl::accept_loop() {
       continue;
     }
     warned_fd = false;
-    if (active.load() >= config.max_connections) {
+    std::error_code peer_ec;
+    const std::uint32_t ip = net::from_asio(socket.remote_endpoint(peer_ec)).ip;
+    if (active.load() >= config.max_connections || !per_ip.try_acquire(ip)) {
       ++rejected_connections;
       std::error_code ignored;
       socket.close(ignored);
@@ -162,6 +168,7 @@ asio::awaitable<void> TrackerServer::Impl::accept_loop() {
     }
     if (!conn) conn = std::make_shared<Connection>(tcp::socket(asio::make_strand(io)));
     auto ex = conn->socket.get_executor();
+    conn->counted_ip = ip;
     asio::post(ex, [this, conn, s = std::move(socket)]() mutable {
       std::error_code ec;
       conn->socket.assign(tcp::v4(), s.release(ec), ec);
@@ -207,6 +214,7 @@ asio::awaitable<void> TrackerServer::Impl::serve(std::shared_ptr<Connection> c) 
     if (ec) ++errors[ec == asio::error::timed_out ? timed_out : io_error];
     else co_await net::graceful_close(c->socket, c->deadline, std::min(timeout(), net::Millis(1000)), 4096);
   }
+  per_ip.release(c->counted_ip);
   std::error_code ignored;
   c->socket.close(ignored);
   {

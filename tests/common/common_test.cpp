@@ -130,3 +130,15 @@ TEST(ThreadPool, AcceptsMoveOnlyTasks) {
   pool.post([p = std::move(p), &result] { result.set_value(*p); });
   EXPECT_EQ(fut.get(), 5);
 }
+
+#include "common/ip_limiter.hpp"
+
+TEST(IpLimiter, CountsPerAddressAndReleases) {
+  IpLimiter l(2);
+  EXPECT_TRUE(l.try_acquire(1));
+  EXPECT_TRUE(l.try_acquire(1));
+  EXPECT_FALSE(l.try_acquire(1));
+  EXPECT_TRUE(l.try_acquire(2));
+  l.release(1);
+  EXPECT_TRUE(l.try_acquire(1));
+}

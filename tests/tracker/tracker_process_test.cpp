@@ -257,3 +257,15 @@ TEST(TrackerCli, InvalidConfigsExitWithCodeTwoAndOneLine) {
   }
   EXPECT_EQ(run(bin_dir() + "/cascade-tracker", {}).code, 2);
 }
+
+TEST(TrackerProcess, LimitsConnectionsPerAddress) {
+  Tracker t(closed_config(R"(, "max-connections-per-ip": 3)"));
+  std::vector<Conn> idle;
+  for (int i = 0; i < 3; ++i) idle.emplace_back(t.port());
+  std::this_thread::sleep_for(100ms);
+  Conn extra(t.port());
+  EXPECT_TRUE(extra.closed_by_peer());
+  idle.clear();
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).status, 0);
+}

@@ -1,0 +1,143 @@
+// Faults with real processes: crashes, signals, a missing or restarted tracker, a dying seed,
+// a full disk. Nothing lost, nothing wrong.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "tests/peer/lab.hpp"
+
+using namespace cascade;
+using namespace cascade::test;
+using namespace std::chrono_literals;
+
+namespace {
+// "N of M blocks present (K from the journal" from a peer's log.
+std::pair<int, int> present_and_journal(const std::string& err) {
+  const auto at = err.find(" blocks present (");
+  if (at == std::string::npos) return {-1, -1};
+  const auto of = err.rfind(" of ", at);
+  const int present = std::stoi(err.substr(err.rfind(' ', of - 1) + 1));
+  const int journal = std::stoi(err.substr(at + std::string(" blocks present (").size()));
+  return {present, journal};
+}
+
+std::uint16_t free_port() {
+  Lab scratch;  // a tracker on port 0 tells us a free port; it is stopped with `scratch`
+  return scratch.tracker_port;
+}
+}  // namespace
+
+TEST(Faults, KillNineAtTwentyMomentsNeverLosesDurableBlocksAndEndsCorrect) {
+  Lab lab;
+  const std::string cascade = lab.make_file("data.bin", 200 * 16 * 1024, "16KiB");
+  lab.fake("seed", cascade, lab.dir.file("data.bin"), "honest", 4);
+  ASSERT_NE(lab.port_of("seed"), 0);
+  std::this_thread::sleep_for(300ms);
+  std::mt19937 rng(1234);
+  int last_present = 0;
+  for (int round = 0; round < 20; ++round) {
+    Process& p = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c"});
+    std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 250));
+    p.signal(SIGKILL);
+    p.wait(5s);
+    auto [present, journal] = present_and_journal(p.err());
+    if (present < 0) continue;  // killed before it finished starting
+    EXPECT_GE(present, last_present) << "round " << round << ": blocks that were on disk went missing";
+    last_present = present;
+  }
+  Process& last = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c"});
+  ASSERT_EQ(last.wait(60s), 0) << last.err();
+  EXPECT_GE(present_and_journal(last.err()).first, last_present);
+  EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("copy.bin")));
+}
+
+TEST(Faults, SigintFlushesTheJournalAndExitsZero) {
+  Lab lab;
+  const std::string cascade = lab.make_file("data.bin", 100 * 16 * 1024, "16KiB");
+  lab.fake("seed", cascade, lab.dir.file("data.bin"), "honest", 20);
+  ASSERT_NE(lab.port_of("seed"), 0);
+  std::this_thread::sleep_for(300ms);
+  Process& p = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c"});
+  std::this_thread::sleep_for(1200ms);
+  p.signal(SIGINT);
+  ASSERT_EQ(p.wait(5s), 0) << p.err();
+  const int had = static_cast<int>(lab.stats("leech")["files"][0]["verified_blocks"].get<int>());
+  ASSERT_GT(had, 0);
+  Process& again = lab.peer("leech2", cascade, lab.dir.file("copy.bin"), {"-c"});
+  ASSERT_EQ(again.wait(60s), 0) << again.err();
+  auto [present, journal] = present_and_journal(again.err());
+  EXPECT_GE(journal, had) << "every block verified before SIGINT is in the journal: " << again.err();
+}
+
+TEST(Faults, TrackerDownAtStartUpThenUp) {
+  Lab lab;
+  const std::string cascade = lab.make_file("data.bin", 300000, "16KiB");
+  const std::uint16_t port = free_port();
+  lab.peer("seed", cascade, lab.dir.file("data.bin"), {"--announce-interval", "1"}, port);
+  Process& l = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c"}, port);
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_TRUE(l.running());
+  lab.dir.write("late.json", R"({"port": )" + std::to_string(port) + "}");
+  Process tracker(bin_dir() + "/cascade-tracker", {"--config", lab.dir.file("late.json"), "--bind", "127.0.0.1"},
+                  lab.dir.path());
+  ASSERT_EQ(l.wait(60s), 0) << l.err();
+  EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("copy.bin")));
+  EXPECT_NE(l.err().find("failed"), std::string::npos) << "one line when the tracker fails";
+  EXPECT_NE(l.err().find("answered"), std::string::npos) << "one line when it answers again";
+}
+
+TEST(Faults, TrackerRestartsEmptyAndPeersReannounce) {
+  Lab lab;
+  const std::uint16_t port = free_port();
+  lab.dir.write("t.json", R"({"port": )" + std::to_string(port) + "}");
+  auto tracker = std::make_unique<Process>(bin_dir() + "/cascade-tracker",
+                                           std::vector<std::string>{"--config", lab.dir.file("t.json"), "--bind", "127.0.0.1"},
+                                           lab.dir.path());
+  const std::string cascade = lab.make_file("data.bin", 300000, "16KiB");
+  std::this_thread::sleep_for(300ms);
+  lab.peer("seed", cascade, lab.dir.file("data.bin"), {"--announce-interval", "1"}, port);
+  ASSERT_NE(lab.port_of("seed"), 0);
+  tracker->signal(SIGKILL);
+  tracker->wait(5s);
+  tracker = std::make_unique<Process>(bin_dir() + "/cascade-tracker",
+                                      std::vector<std::string>{"--config", lab.dir.file("t.json"), "--bind", "127.0.0.1"},
+                                      lab.dir.path());
+  Process& l = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c"}, port);
+  ASSERT_EQ(l.wait(60s), 0) << l.err();
+  EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("copy.bin")));
+}
+
+TEST(Faults, ASeedDiesMidTransferAndAnotherAppears) {
+  Lab lab;
+  const std::string cascade = lab.make_file("data.bin", 100 * 16 * 1024, "16KiB");
+  Process& first = lab.fake("seed1", cascade, lab.dir.file("data.bin"), "honest", 20);
+  ASSERT_NE(lab.port_of("seed1"), 0);
+  std::this_thread::sleep_for(300ms);
+  Process& l = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c"});
+  std::this_thread::sleep_for(800ms);
+  first.signal(SIGKILL);
+  first.wait(5s);
+  EXPECT_TRUE(l.running());
+  lab.peer("seed2", cascade, lab.dir.file("data.bin"));
+  ASSERT_EQ(l.wait(60s), 0) << l.err();
+  EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("copy.bin")));
+}
+
+TEST(Faults, AFullDiskIsAClearErrorWithExitOneAndNoCorruptState) {
+  Lab lab;
+  const std::string cascade = lab.make_file("data.bin", 64 * 16 * 1024, "16KiB");
+  lab.peer("seed", cascade, lab.dir.file("data.bin"));
+  ASSERT_NE(lab.port_of("seed"), 0);
+  ::setenv("CASCADE_FAIL_WRITES_AFTER", "10", 1);
+  Process& full = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c"});
+  ::unsetenv("CASCADE_FAIL_WRITES_AFTER");
+  ASSERT_EQ(full.wait(30s), 1) << full.err();
+  EXPECT_NE(full.err().find("No space left on device"), std::string::npos) << full.err();
+  // What it kept is sound: a restart finishes the file correctly.
+  Process& again = lab.peer("leech2", cascade, lab.dir.file("copy.bin"), {"-c"});
+  ASSERT_EQ(again.wait(60s), 0) << again.err();
+  EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("copy.bin")));
+}
