@@ -2,8 +2,12 @@
 
 #include <sys/resource.h>
 
+#include <csignal>
+
 
 namespace cascade {
+
+void ignore_sigpipe() { std::signal(SIGPIPE, SIG_IGN); }
 
 std::uint64_t raise_fd_limit() {
   rlimit lim{};

@@ -20,7 +20,7 @@ class BlockServer {
  public:
   struct Options {
     std::size_t max_connections = 512;
-    std::size_t max_connections_per_ip = 64;
+    std::size_t max_connections_per_ip = 256;
     net::Millis idle_timeout{60'000};   // waiting for the next request
     net::Millis write_timeout{30'000};  // sending one chunk of an answer
   };

@@ -222,6 +222,7 @@ asio::awaitable<void> Downloader::Impl::fetch(std::shared_ptr<Impl> self, Endpoi
   int strikes = 0, delivered = 0;
   bool failed = false, banned_here = false;
   std::mt19937_64 local_rng(std::random_device{}() ^ from.key());
+  log::debug("connecting to ", source);
   std::error_code ec = co_await net::connect(socket, deadline, net::to_asio(from), options.connect_timeout);
   if (ec) {
     log::debug(source, ": connect failed: ", ec.message());

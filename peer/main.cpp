@@ -8,6 +8,7 @@
 #include "common/hex.hpp"
 #include "common/log.hpp"
 #include "common/sha256.hpp"
+#include "common/system.hpp"
 #include "common/units.hpp"
 #include "peer/create.hpp"
 #include "peer/peer_app.hpp"
@@ -101,6 +102,7 @@ int main(int argc, char** argv) {
   CLI::App app{"cascade-peer: share and fetch files described by cascade files"};
   app.require_subcommand(1);
   log::set_program("peer");
+  ignore_sigpipe();
 
   auto* make = app.add_subcommand("make", "create DATA.cascade from a data file");
   std::string make_data, make_out, make_block = "1MiB";
@@ -137,7 +139,7 @@ int main(int argc, char** argv) {
   run->add_option("--max-connections", ro.max_connections, "serving connections at once (512)")->check(CLI::Range(1, 1000000));
   std::string max_block = "64MiB";
   run->add_option("--max-block-size", max_block, "refuse cascade files with larger blocks (64MiB)");
-  run->add_option("--max-connections-per-ip", ro.max_connections_per_ip, "serving connections from one address (64)")
+  run->add_option("--max-connections-per-ip", ro.max_connections_per_ip, "serving connections from one address (256)")
       ->check(CLI::Range(1, 1000000));
   run->add_option("--max-peers", ro.download.max_peers, "peers remembered per file (1000)")->check(CLI::Range(1, 1000000));
   run->add_option("--threads", ro.threads, "network threads and worker threads (default: one per core)");

@@ -20,7 +20,7 @@ struct RunOptions {
   bool verify_all = false;              // ignore journals: hash every block present at start-up
   std::size_t threads = 0;              // network and worker threads each (0: one per core)
   std::size_t max_connections = 512;    // serving connections at once
-  std::size_t max_connections_per_ip = 64;  // serving connections from one address
+  std::size_t max_connections_per_ip = 256;  // serving connections from one address
   std::uint64_t max_block_size = 64ull << 20;  // cascade files with larger blocks are refused
   std::string port_file;                // write the bound port here once listening
   std::string stats_json;               // per-file statistics (JSON): rewritten every second and at exit

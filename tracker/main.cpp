@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   log::set_program("tracker");
+  ignore_sigpipe();
   auto level = log::parse_level(log_level);
   if (!level) {
     std::cerr << "cascade-tracker: --log-level must be debug, info, warn, error or off\n";
