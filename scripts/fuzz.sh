@@ -14,9 +14,8 @@ mkdir -p "$out"
 srcs=("$root"/proto/*.cpp "$root"/tracker/config.cpp "$root"/common/hex.cpp "$root"/common/endpoint.cpp)
 status=0
 for target in cascade_file tracker_request tracker_response peer_request peer_response tracker_config; do
-  upper=${target^^}
   bin="$out/fuzz_$target"
-  clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -DFUZZ_$upper -I"$root" \
+  clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -DFUZZ_TARGET="\"$target\"" -I"$root" \
     "$root/tests/fuzz/fuzz_targets.cpp" "${srcs[@]}" -o "$bin"
   mkdir -p "$out/corpus/$target"
   cp -n "$root/tests/fuzz/corpus/$target/"* "$out/corpus/$target/" 2>/dev/null || true

@@ -14,8 +14,6 @@
 using namespace cascade;
 
 namespace {
-// Only one harness is used per build; the others are deliberately unused.
-#pragma GCC diagnostic ignored "-Wunused-function"
 void check(bool ok) {
   if (!ok) __builtin_trap();
 }
@@ -79,21 +77,24 @@ int fuzz_tracker_config(ByteSpan in) {
 }
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const ByteSpan in(data, size);
-#if defined(FUZZ_CASCADE_FILE)
-  return fuzz_cascade_file(in);
-#elif defined(FUZZ_TRACKER_REQUEST)
-  return fuzz_tracker_request(in);
-#elif defined(FUZZ_TRACKER_RESPONSE)
-  return fuzz_tracker_response(in);
-#elif defined(FUZZ_PEER_REQUEST)
-  return fuzz_peer_request(in);
-#elif defined(FUZZ_PEER_RESPONSE)
-  return fuzz_peer_response(in);
-#elif defined(FUZZ_TRACKER_CONFIG)
-  return fuzz_tracker_config(in);
-#else
-#error "define one FUZZ_* target"
-#endif
+// The harness table, for the replay main (all targets in one binary).
+namespace cascade::fuzz {
+using Harness = int (*)(ByteSpan);
+Harness find(const std::string& name) {
+  if (name == "cascade_file") return fuzz_cascade_file;
+  if (name == "tracker_request") return fuzz_tracker_request;
+  if (name == "tracker_response") return fuzz_tracker_response;
+  if (name == "peer_request") return fuzz_peer_request;
+  if (name == "peer_response") return fuzz_peer_response;
+  if (name == "tracker_config") return fuzz_tracker_config;
+  return nullptr;
 }
+}  // namespace cascade::fuzz
+
+// libFuzzer's entry point: scripts/fuzz.sh builds one fuzzer per FUZZ_* target.
+#if defined(FUZZ_TARGET)
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static const auto harness = cascade::fuzz::find(FUZZ_TARGET);
+  return harness(ByteSpan(data, size));
+}
+#endif
