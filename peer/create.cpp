@@ -88,6 +88,25 @@ CascadeFile make_cascade(const std::string& data_path, std::uint64_t block_size,
   return out;
 }
 
+LoadedCascade load_cascade_file(const std::string& path, std::uint64_t max_block_size) {
+  constexpr std::uint64_t max_cascade_file_bytes = 1ull << 31;  // 64M block hashes
+  std::string bytes;
+  try {
+    bytes = read_small_file(path, max_cascade_file_bytes);
+  } catch (const FileError& e) {
+    throw CascadeLoadError(e.what());
+  }
+  const ByteSpan span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+  auto decoded = decode_cascade_file(span, CascadeLimits{max_block_size});
+  if (!decoded.ok() && decoded.error == ProtoError::bad_block_size && load_be64(span.data() + 24) > 0)
+    throw CascadeLoadError(path + ": block size " + std::to_string(load_be64(span.data() + 24)) +
+                           " is above the limit of " + std::to_string(max_block_size) + " bytes (--max-block-size)");
+  if (!decoded.ok())
+    throw CascadeLoadError(path + ": invalid cascade file: " + std::string(describe(decoded.error)) + " (at byte " +
+                           std::to_string(decoded.offset) + ")");
+  return LoadedCascade{std::move(*decoded.value), sha256(span)};
+}
+
 std::string default_data_path(const std::string& cascade_path) {
   const std::size_t slash = cascade_path.rfind('/');
   const std::size_t dot = cascade_path.rfind('.');

@@ -17,32 +17,18 @@ using namespace cascade;
 
 namespace {
 
-constexpr std::uint64_t max_cascade_file_bytes = 1ull << 31;  // 64M blocks of hashes
-
 // Exit codes: 0 success, 1 runtime failure, 2 usage or invalid input.
 struct Failure {
   int code;
   std::string message;
 };
 
-struct Loaded {
-  CascadeFile file;
-  Hash256 cascade_hash;
-};
-
-Loaded load_cascade(const std::string& path) {
-  std::string bytes;
+LoadedCascade load_cascade(const std::string& path) {
   try {
-    bytes = read_small_file(path, max_cascade_file_bytes);
-  } catch (const FileError& e) {
+    return load_cascade_file(path);
+  } catch (const CascadeLoadError& e) {
     throw Failure{2, e.what()};
   }
-  ByteSpan span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
-  auto decoded = decode_cascade_file(span);
-  if (!decoded.ok())
-    throw Failure{2, path + ": invalid cascade file: " + std::string(describe(decoded.error)) + " (at byte " +
-                         std::to_string(decoded.offset) + ")"};
-  return Loaded{std::move(*decoded.value), sha256(span)};
 }
 
 int cmd_make(const std::string& data, std::string out, const std::string& block_size_text, std::size_t threads) {
@@ -71,7 +57,7 @@ int cmd_make(const std::string& data, std::string out, const std::string& block_
 }
 
 int cmd_info(const std::string& path, bool as_json) {
-  const Loaded l = load_cascade(path);
+  const LoadedCascade l = load_cascade(path);
   const auto& f = l.file;
   const std::uint64_t last = f.block_count() ? f.block_length(f.block_count() - 1) : 0;
   if (as_json) {

@@ -21,8 +21,6 @@ namespace cascade {
 
 namespace {
 
-constexpr std::uint64_t max_cascade_file_bytes = 1ull << 31;
-
 struct StartError {
   int code;
   std::string message;
@@ -30,21 +28,13 @@ struct StartError {
 
 std::shared_ptr<SharedFile> open_file(const std::string& cascade_path, const std::string& data_path,
                                       std::uint64_t max_block_size) {
-  std::string bytes;
+  LoadedCascade loaded;
   try {
-    bytes = read_small_file(cascade_path, max_cascade_file_bytes);
-  } catch (const FileError& e) {
+    loaded = load_cascade_file(cascade_path, max_block_size);
+  } catch (const CascadeLoadError& e) {
     throw StartError{2, e.what()};
   }
-  ByteSpan span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
-  auto decoded = decode_cascade_file(span, CascadeLimits{max_block_size});
-  if (!decoded.ok() && decoded.error == ProtoError::bad_block_size && span.size() >= 32 && load_be64(span.data() + 24) > 0)
-    throw StartError{2, cascade_path + ": block size " + std::to_string(load_be64(span.data() + 24)) +
-                            " is above the limit of " + std::to_string(max_block_size) + " bytes (--max-block-size)"};
-  if (!decoded.ok())
-    throw StartError{2, cascade_path + ": invalid cascade file: " + std::string(describe(decoded.error)) +
-                            " (at byte " + std::to_string(decoded.offset) + ")"};
-  auto f = std::make_shared<SharedFile>(cascade_path, data_path, std::move(*decoded.value), sha256(span));
+  auto f = std::make_shared<SharedFile>(cascade_path, data_path, std::move(loaded.file), loaded.cascade_hash);
   try {
     f->storage = std::make_unique<Storage>(data_path, f->meta);
   } catch (const FileError& e) {
