@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Start-up benchmark: how long a peer takes to know which blocks it holds.
+  complete    a complete file, no journal: every block hashed (both cores), then the whole file
+  half        the first half present, no journal: the present half hashed
+  journal     the same half, recorded by a journal: replayed, nothing hashed
+Times are from process start to the "blocks present" log line (and, for `complete`, to the exit
+of a client-only run, which includes the whole-file check). Bounded waits throughout."""
+import argparse, os, re, shutil, signal, subprocess, sys, tempfile, time
+
+def started(args, pattern, timeout=120):
+    t0 = time.time()
+    p = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    deadline = t0 + timeout
+    for line in p.stderr:
+        if re.search(pattern, line):
+            return p, time.time() - t0, line.strip()
+        if time.time() > deadline:
+            break
+    p.kill(); p.wait()
+    sys.exit(f"no line matching {pattern!r}")
+
+def stop(p):
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(10)
+    except subprocess.TimeoutExpired:
+        p.kill(); p.wait()
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--size", type=int, default=1 << 30)
+    ap.add_argument("--runs", type=int, default=3)
+    a = ap.parse_args()
+    base = "/dev/shm" if os.path.isdir("/dev/shm") and shutil.disk_usage("/dev/shm").free > 3 * a.size else None
+    work = tempfile.mkdtemp(prefix="cascade-resume.", dir=base)
+    try:
+        data = os.path.join(work, "data.bin")
+        subprocess.run(["openssl", "rand", "-out", data, str(a.size)], check=True)
+        cascade = os.path.join(work, "data.cascade")
+        subprocess.run([f"{a.bin}/cascade-peer", "make", data, "-o", cascade], check=True, capture_output=True)
+        peer = lambda out, *extra: [f"{a.bin}/cascade-peer", "run", cascade, "127.0.0.1:9", "127.0.0.1:0", "-o", out,
+                                    "-c", "--tracker-timeout-ms", "200", *extra]
+        half = os.path.join(work, "half.bin")
+        rows = {"complete (scan)": [], "complete (scan + whole-file check, exit)": [], "half, no journal": [],
+                "half, journal": []}
+        for _ in range(a.runs):
+            t0 = time.time()
+            p, t, line = started(peer(data), r"blocks present")
+            rows["complete (scan)"].append(t)
+            p.wait(60)
+            rows["complete (scan + whole-file check, exit)"].append(time.time() - t0)
+            for f in (half, half + ".cascade-journal"):
+                if os.path.exists(f): os.remove(f)
+            with open(data, "rb") as src, open(half, "wb") as dst:
+                dst.write(src.read(a.size // 2))
+            p, t, line = started(peer(half), r"blocks present")
+            rows["half, no journal"].append(t)
+            time.sleep(0.3)
+            stop(p)  # leaves a journal whose snapshot names the present half
+            p, t, line = started(peer(half), r"blocks present")
+            rows["half, journal"].append(t)
+            if not re.search(r"\((\d+) from the journal", line) or " 0 from the journal" in line:
+                sys.exit("the journal was not used: " + line)
+            stop(p)
+        print(f"start-up of a peer on {a.size} bytes (median of {a.runs}; files on {'tmpfs' if base else 'disk'}):")
+        for k, v in rows.items():
+            v.sort()
+            print(f"  {k:42} {v[len(v) // 2] * 1000:8.0f} ms")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+if __name__ == "__main__":
+    main()
