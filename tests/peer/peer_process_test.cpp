@@ -90,6 +90,8 @@ TEST(PeerSwarm, PartialSeedingLeecherCompletesFromALeecherStillDownloading) {
   EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("b.bin")));
   json bs = lab.stats("b");
   EXPECT_EQ(blocks_from_port(bs, a_port), 64u) << bs.dump();
+  // A served only verified blocks while it was downloading: B never received a wrong one.
+  EXPECT_EQ(bs["files"][0]["bad_blocks"].get<int>(), 0);
 }
 
 TEST(PeerSwarm, ResumeAfterKillFetchesOnlyWhatIsMissing) {

@@ -269,3 +269,16 @@ TEST(TrackerProcess, LimitsConnectionsPerAddress) {
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).status, 0);
 }
+
+TEST(TrackerProcess, ASecondSignalExitsAtOnce) {
+  Tracker t(closed_config(R"(, "request-timeout-ms": 20000)"));
+  Conn c(t.port(), 30s);
+  c.send(ByteSpan(vector_hex("tracker_subscribe_request")).first(10));  // in flight: holds the stop
+  std::this_thread::sleep_for(100ms);
+  t.process().signal(SIGTERM);
+  EXPECT_FALSE(t.process().wait(500ms).has_value()) << "the first signal waits for the request in flight";
+  const auto start = std::chrono::steady_clock::now();
+  t.process().signal(SIGTERM);
+  EXPECT_EQ(t.process().wait(5s), 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+}
