@@ -33,9 +33,7 @@ std::uint16_t free_port() {
 TEST(Faults, KillNineAtTwentyMomentsNeverLosesDurableBlocksAndEndsCorrect) {
   Lab lab;
   const std::string cascade = lab.make_file("data.bin", 200 * 16 * 1024, "16KiB");
-  lab.fake("seed", cascade, lab.dir.file("data.bin"), "honest", 4);
-  ASSERT_NE(lab.port_of("seed"), 0);
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(lab.slow_seed("seed", cascade, 4));
   std::mt19937 rng(1234);
   int last_present = 0;
   for (int round = 0; round < 20; ++round) {
@@ -57,9 +55,7 @@ TEST(Faults, KillNineAtTwentyMomentsNeverLosesDurableBlocksAndEndsCorrect) {
 TEST(Faults, SigintFlushesTheJournalAndExitsZero) {
   Lab lab;
   const std::string cascade = lab.make_file("data.bin", 100 * 16 * 1024, "16KiB");
-  lab.fake("seed", cascade, lab.dir.file("data.bin"), "honest", 20);
-  ASSERT_NE(lab.port_of("seed"), 0);
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(lab.slow_seed("seed", cascade, 20));
   Process& p = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c"});
   std::this_thread::sleep_for(1200ms);
   p.signal(SIGINT);

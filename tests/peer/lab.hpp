@@ -74,6 +74,13 @@ class Lab {
         dir.path()));
     return *procs.back();
   }
+  // A fake honest seed answering each block after `delay_ms`, registered with the tracker.
+  bool slow_seed(const std::string& name, const std::string& cascade, int delay_ms) {
+    fake(name, cascade, dir.file("data.bin"), "honest", delay_ms);
+    if (port_of(name) == 0) return false;
+    std::this_thread::sleep_for(300ms);  // it has subscribed
+    return true;
+  }
   json stats(const std::string& name) const {
     const std::string text = read_text(dir.file(name + ".json"));
     if (text.empty()) return json();

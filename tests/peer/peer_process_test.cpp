@@ -64,9 +64,7 @@ TEST(PeerSwarm, LeecherFinishesDespiteLiarStallerAndCloserAndBansTheLiar) {
 TEST(PeerSwarm, PartialSeedingLeecherCompletesFromALeecherStillDownloading) {
   Lab lab;
   const std::string cascade = lab.make_file("data.bin", 64 * 16 * 1024, "16KiB");
-  lab.fake("slowseed", cascade, lab.dir.file("data.bin"), "honest", 40);
-  ASSERT_NE(lab.port_of("slowseed"), 0);
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(lab.slow_seed("slowseed", cascade, 40));
   lab.peer("a", cascade, lab.dir.file("a.bin"));
   const std::uint16_t a_port = lab.port_of("a");
   // B's tracker knows only A.
@@ -98,9 +96,7 @@ TEST(PeerSwarm, ResumeAfterKillFetchesOnlyWhatIsMissing) {
   Lab lab;
   const std::size_t blocks = 100, block = 16 * 1024;
   const std::string cascade = lab.make_file("data.bin", blocks * block, "16KiB");
-  lab.fake("slowseed", cascade, lab.dir.file("data.bin"), "honest", 20);
-  ASSERT_NE(lab.port_of("slowseed"), 0);
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(lab.slow_seed("slowseed", cascade, 20));
   Process& first = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c"});
   const auto until = std::chrono::steady_clock::now() + 30s;
   int seen = 0;
