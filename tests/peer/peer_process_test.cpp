@@ -40,15 +40,17 @@ TEST(PeerSwarm, SeedAndThreeLeechersAtOnceGiveIdenticalCopiesAndLeechersTrade) {
   EXPECT_GT(traded, 0u) << "no leecher received a block from another leecher";
 }
 
-TEST(PeerSwarm, LeecherFinishesDespiteLiarStallerAndCloserAndBansTheLiar) {
+TEST(PeerSwarm, LeecherFinishesDespiteLiarStallerCloserWrongLengthAndDripAndBansTheLiar) {
   Lab lab;
   const std::string cascade = lab.make_file("data.bin", 128 * 16 * 1024, "16KiB");
   lab.fake("honest", cascade, lab.dir.file("data.bin"), "honest", 30);
   lab.fake("liar", cascade, lab.dir.file("data.bin"), "liar");
   lab.fake("stall", cascade, lab.dir.file("data.bin"), "stall");
   lab.fake("closer", cascade, lab.dir.file("data.bin"), "close-mid");
+  lab.fake("wronglen", cascade, lab.dir.file("data.bin"), "wrong-length");
+  lab.fake("drip", cascade, lab.dir.file("data.bin"), "drip");
   const std::uint16_t liar = lab.port_of("liar");
-  for (const char* n : {"honest", "stall", "closer"}) ASSERT_NE(lab.port_of(n), 0);
+  for (const char* n : {"honest", "stall", "closer", "wronglen", "drip"}) ASSERT_NE(lab.port_of(n), 0);
   std::this_thread::sleep_for(300ms);  // every fake has subscribed
   Process& l = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c", "--block-timeout-ms", "1000"});
   auto code = l.wait(90s);
@@ -58,6 +60,9 @@ TEST(PeerSwarm, LeecherFinishesDespiteLiarStallerAndCloserAndBansTheLiar) {
   EXPECT_NE(err.find("127.0.0.1:" + std::to_string(liar) + ": banned after "), std::string::npos) << err;
   json s = lab.stats("leech");
   EXPECT_EQ(blocks_from_port(s, liar), 0u);
+  EXPECT_EQ(blocks_from_port(s, lab.port_of("wronglen")), 0u);
+  EXPECT_EQ(blocks_from_port(s, lab.port_of("drip")), 0u);
+  EXPECT_NE(err.find("payload length does not match"), std::string::npos) << err;
   EXPECT_GE(s["files"][0]["bad_blocks"].get<int>(), 3);
 }
 

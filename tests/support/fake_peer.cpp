@@ -4,7 +4,8 @@
 //
 // Modes: honest (correct blocks, after --delay-ms each), liar (wrong bytes of the right length
 // for every block), stall (reads requests, never answers), close-mid (sends the header and half
-// a block, then closes). It SUBSCRIBEs 127.0.0.1:its port to the tracker every second.
+// a block, then closes), wrong-length (status 0 with one byte more than the block), drip (a
+// correct answer at one byte every 1.5 s). It SUBSCRIBEs 127.0.0.1:its port to the tracker every second.
 #include <CLI/CLI.hpp>
 #include <fstream>
 #include <iostream>
@@ -49,7 +50,17 @@ asio::awaitable<void> serve(tcp::socket s, const Setup* st) {
     if (st->mode == "liar")
       for (auto& byte : block) byte ^= 0x5a;
     std::array<std::uint8_t, peer_response_header_size> head{};
-    encode_peer_response_header(PeerStatus::ok, len, head);
+    encode_peer_response_header(PeerStatus::ok, st->mode == "wrong-length" ? len + 1 : len, head);
+    if (st->mode == "drip") {
+      Bytes all(head.begin(), head.end());
+      all.insert(all.end(), block.begin(), block.end());
+      for (std::uint8_t byte : all) {
+        if (co_await net::write_all(s, d, asio::buffer(&byte, 1), net::Millis(10000))) break;
+        asio::steady_timer t(s.get_executor(), std::chrono::milliseconds(1500));
+        co_await t.async_wait(net::nothrow);
+      }
+      break;
+    }
     const std::size_t send = st->mode == "close-mid" ? len / 2 : len;
     std::vector<asio::const_buffer> out{asio::buffer(head), asio::buffer(block.data(), send)};
     if (co_await net::write_all(s, d, out, net::Millis(10000))) break;
@@ -96,7 +107,7 @@ int main(int argc, char** argv) {
   app.add_option("--data", data_path)->required();
   app.add_option("--tracker-port", tracker_port)->required();
   app.add_option("--port-file", port_file)->required();
-  app.add_option("--mode", st.mode)->check(CLI::IsMember({"honest", "liar", "stall", "close-mid"}));
+  app.add_option("--mode", st.mode)->check(CLI::IsMember({"honest", "liar", "stall", "close-mid", "wrong-length", "drip"}));
   app.add_option("--delay-ms", st.delay_ms);
   CLI11_PARSE(app, argc, argv);
   const Bytes cascade = slurp(cascade_path);

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <filesystem>
 #include <thread>
 
 #include "common/endpoint.hpp"
@@ -279,4 +280,39 @@ TEST(TrackerProcess, ASecondSignalExitsAtOnce) {
   t.process().signal(SIGTERM);
   EXPECT_EQ(t.process().wait(5s), 1);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+}
+
+TEST(TrackerProcess, FiveHundredConcurrentClientsAndAChurnOfAThousandAreAllAnswered) {
+  Tracker t(closed_config(R"(, "max-connections-per-ip": 4096)"));
+  std::vector<Conn> conns;
+  for (int i = 0; i < 500; ++i) conns.emplace_back(t.port(), 20s);
+  const Bytes req = vector_hex("tracker_list_request");
+  for (auto& c : conns) c.send(req);
+  for (auto& c : conns) EXPECT_EQ(c.read_to_end().size(), tracker_response_header_size);
+  conns.clear();
+  for (int i = 0; i < 1000; ++i) {
+    Conn c(t.port());
+    if (i % 2 == 0) c.send(req);
+    if (i % 4 == 1) c.send(ByteSpan(req).first(7));
+  }
+  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).status, 0);
+}
+
+TEST(TrackerProcess, HittingTheDescriptorLimitRecoversOnceClientsLeave) {
+  if (!std::filesystem::exists("/usr/bin/prlimit")) GTEST_SKIP() << "prlimit (util-linux) is not installed";
+  TempDir d;
+  d.write("t.json", closed_config());
+  Process p("/usr/bin/prlimit", {"--nofile=40:40", bin_dir() + "/cascade-tracker", "--config", d.file("t.json"),
+                                 "--bind", "127.0.0.1", "--port", "0", "--port-file", d.file("port"), "--threads", "1"},
+            d.path());
+  const auto port = static_cast<std::uint16_t>(wait_for_port_file(d.file("port")));
+  ASSERT_NE(port, 0) << p.err();
+  {
+    std::vector<Conn> flood;
+    for (int i = 0; i < 80; ++i) flood.emplace_back(port);
+    std::this_thread::sleep_for(300ms);
+  }
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(tracker_call(port, request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).status, 0);
+  EXPECT_NE(p.err().find("backing off"), std::string::npos) << p.err();
 }
