@@ -43,7 +43,19 @@ def main():
                                     "-c", "--tracker-timeout-ms", "200", *extra]
         half = os.path.join(work, "half.bin")
         rows = {"complete (scan)": [], "complete (scan + whole-file check, exit)": [], "half, no journal": [],
-                "half, journal": []}
+                "half, journal": [], "half, journal: first block requested": []}
+        # A tracker and a seed, for the time from start to the first request of a resumed download.
+        with open(os.path.join(work, "t.json"), "w") as f:
+            f.write('{"port": 0}\n')
+        tracker = subprocess.Popen([f"{a.bin}/cascade-tracker", "--config", os.path.join(work, "t.json"), "--bind",
+                                    "127.0.0.1", "--port", "0", "--port-file", os.path.join(work, "t.port"),
+                                    "--log-level", "warn"])
+        for _ in range(500):
+            if os.path.exists(os.path.join(work, "t.port")): break
+            time.sleep(0.01)
+        tracker_at = "127.0.0.1:" + open(os.path.join(work, "t.port")).read().strip()
+        seed = subprocess.Popen([f"{a.bin}/cascade-peer", "run", cascade, tracker_at, "127.0.0.1:0", "-o", data, "-q"])
+        time.sleep(1.5)
         for _ in range(a.runs):
             t0 = time.time()
             p, t, line = started(peer(data), r"blocks present")
@@ -63,6 +75,12 @@ def main():
             if not re.search(r"\((\d+) from the journal", line) or " 0 from the journal" in line:
                 sys.exit("the journal was not used: " + line)
             stop(p)
+            p, t, line = started([f"{a.bin}/cascade-peer", "run", cascade, tracker_at, "127.0.0.1:0", "-o", half, "-c",
+                                  "--log-level", "debug"], r"connecting to")
+            rows["half, journal: first block requested"].append(t)
+            stop(p)
+            os.truncate(half, a.size // 2)
+        seed.terminate(); tracker.terminate(); seed.wait(); tracker.wait()
         print(f"start-up of a peer on {a.size} bytes (median of {a.runs}; files on {'tmpfs' if base else 'disk'}):")
         for k, v in rows.items():
             v.sort()
