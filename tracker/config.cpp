@@ -31,11 +31,24 @@ bool get_bool(const json& j, const std::string& key) {
 }
 }  // namespace
 
+namespace {
+TrackerConfig interpret(const std::string& json_text, std::vector<std::string>& warnings);
+}
+
 TrackerConfig parse_tracker_config(const std::string& json_text, std::vector<std::string>& warnings) {
+  try {
+    return interpret(json_text, warnings);
+  } catch (const nlohmann::json::exception& e) {  // a value of a type no check above expected
+    throw ConfigError(std::string("invalid configuration: ") + e.what());
+  }
+}
+
+namespace {
+TrackerConfig interpret(const std::string& json_text, std::vector<std::string>& warnings) {
   json j;
   try {
     j = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 3e999
     throw ConfigError(std::string("not valid JSON: ") + e.what());
   }
   if (!j.is_object()) throw ConfigError("the configuration must be a JSON object");
@@ -90,6 +103,7 @@ TrackerConfig parse_tracker_config(const std::string& json_text, std::vector<std
     warnings.push_back("\"allowedhashes\" is empty and \"open\" is false: every request will be refused");
   return c;
 }
+}  // namespace
 
 TrackerConfig load_tracker_config(const std::string& path, std::vector<std::string>& warnings) {
   std::ifstream in(path);

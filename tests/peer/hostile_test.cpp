@@ -242,6 +242,11 @@ TEST(HostileTracker, ListedPeersAtPortZeroOrOurOwnAddressAreNeverContacted) {
 
 TEST(HostileLimits, HittingTheDescriptorLimitRecoversOnceClientsLeave) {
   if (!std::filesystem::exists("/usr/bin/prlimit")) GTEST_SKIP() << "prlimit (util-linux) is not installed";
+#ifdef CASCADE_SANITIZED
+  // The sanitizer runtimes open pipes to probe memory; with no descriptors left they report
+  // false errors. The Release build runs this test.
+  GTEST_SKIP() << "not under the sanitizers";
+#endif
   Lab lab;
   const std::string cascade = lab.make_file("data.bin", 1 << 20, "64KiB");
   const std::string text = read_text(cascade);

@@ -75,3 +75,9 @@ TEST(TrackerConfig, ErrorsNameTheOffendingKey) {
 TEST(TrackerConfig, MissingPortIsLeftToTheCommandLine) {
   EXPECT_FALSE(parse("{}").port.has_value());
 }
+
+TEST(TrackerConfig, ANumberTooLargeForAnyTypeIsAConfigErrorNotACrash) {
+  // Found by scripts/fuzz.sh: nlohmann::json throws out_of_range, not parse_error, for 3e405796.
+  EXPECT_NE(error_of(R"({"port": 3e405796})").find("JSON"), std::string::npos);
+  EXPECT_NE(error_of(R"({"port": 1, "x": [3e405796]})").find("JSON"), std::string::npos);
+}

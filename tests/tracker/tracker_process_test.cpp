@@ -300,6 +300,11 @@ TEST(TrackerProcess, FiveHundredConcurrentClientsAndAChurnOfAThousandAreAllAnswe
 
 TEST(TrackerProcess, HittingTheDescriptorLimitRecoversOnceClientsLeave) {
   if (!std::filesystem::exists("/usr/bin/prlimit")) GTEST_SKIP() << "prlimit (util-linux) is not installed";
+#ifdef CASCADE_SANITIZED
+  // The sanitizer runtimes open pipes to probe memory; with no descriptors left they report
+  // false errors. The Release build runs this test.
+  GTEST_SKIP() << "not under the sanitizers";
+#endif
   TempDir d;
   d.write("t.json", closed_config());
   Process p("/usr/bin/prlimit", {"--nofile=40:40", bin_dir() + "/cascade-tracker", "--config", d.file("t.json"),
