@@ -24,6 +24,6 @@ for target in cascade_file tracker_request tracker_response peer_request peer_re
       "$out/corpus/$target" 2>"$out/$target.log"; then
     echo "   FOUND A CRASH: see $out/$target.log"; status=1
   fi
-  grep -E "stat::number_of_executed_runs|stat::new_units_added" "$out/$target.log" | sed 's/^/   /'
+  grep -E "stat::number_of_executed_units|stat::new_units_added" "$out/$target.log" | sed "s/^/   /"
 done
 exit $status
