@@ -90,13 +90,13 @@ std::string read_small_file(const std::string& path, std::uint64_t max_bytes) {
   return out;
 }
 
-void write_file_replace(const std::string& path, std::span<const std::uint8_t> data) {
+void write_file_replace(const std::string& path, std::span<const std::uint8_t> data, bool durable) {
   const std::string tmp = path + ".tmp" + std::to_string(::getpid());
   {
     ::unlink(tmp.c_str());
     File f(tmp, File::Mode::read_write_create);
     f.write_at(0, data);
-    f.sync_data();
+    if (durable) f.sync_data();
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;

@@ -43,6 +43,7 @@ class File {
 // Reads a whole (small) file, e.g. a .cascade file; refuses files over max_bytes.
 std::string read_small_file(const std::string& path, std::uint64_t max_bytes);
 // Writes bytes to path through a temporary file and a rename, so readers never see half a file.
-void write_file_replace(const std::string& path, std::span<const std::uint8_t> data);
+// With durable, the temporary file is fdatasync'd before the rename (it survives a crash).
+void write_file_replace(const std::string& path, std::span<const std::uint8_t> data, bool durable = true);
 
 }  // namespace cascade

@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
   run->add_option("--max-peers", ro.download.max_peers, "peers remembered per file (1000)")->check(CLI::Range(1, 1000000));
   run->add_option("--threads", ro.threads, "network threads and worker threads (default: one per core)");
   run->add_option("--port-file", ro.port_file, "write the serving port here once listening");
-  run->add_option("--stats-json", ro.stats_json, "keep per-file statistics (JSON) here: every second and at exit");
+  run->add_option("--stats-json", ro.stats_json, "keep per-file statistics (JSON) here: every 200 ms and at exit");
   run->add_flag("-q,--quiet", ro.quiet, "no progress output");
   run->add_flag("--verify-all", ro.verify_all, "ignore the journal: hash every block present at start-up");
   run->add_option("--log-level", log_level, "debug, info, warn, error or off");

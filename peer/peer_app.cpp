@@ -121,7 +121,7 @@ void write_stats(const std::string& path, const std::vector<std::shared_ptr<Shar
   }
   const std::string text = j.dump(2) + "\n";
   try {
-    write_file_replace(path, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
+    write_file_replace(path, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}, /*durable=*/false);
   } catch (const std::exception& e) {
     log::warn("cannot write statistics: ", e.what());
   }
@@ -269,7 +269,7 @@ int run_peer(RunOptions o) {
   Progress progress(files, o.quiet);
   asio::steady_timer ticker(io);
   const auto print_every = progress.tty() ? std::chrono::milliseconds(250) : std::chrono::milliseconds(1000);
-  auto last_print = net::Clock::now();
+  auto last_print = net::Clock::now(), last_stats = last_print;
   std::function<void()> tick = [&] {
     ticker.expires_after(std::chrono::milliseconds(50));
     ticker.async_wait([&](std::error_code ec) {
@@ -288,11 +288,14 @@ int run_peer(RunOptions o) {
           f->journal_busy = false;
         });
       }
-      if (net::Clock::now() - last_print >= print_every) {
+      const auto now = net::Clock::now();
+      if (now - last_print >= print_every) {
         progress.tick();
-        last_print = net::Clock::now();
-        if (!o.stats_json.empty())
-          write_stats(o.stats_json, files, std::chrono::duration<double>(last_print - started).count());
+        last_print = now;
+      }
+      if (!o.stats_json.empty() && now - last_stats >= std::chrono::milliseconds(200)) {
+        write_stats(o.stats_json, files, std::chrono::duration<double>(now - started).count());
+        last_stats = now;
       }
       tick();
     });

@@ -23,7 +23,7 @@ struct RunOptions {
   std::size_t max_connections_per_ip = 256;  // serving connections from one address
   std::uint64_t max_block_size = 64ull << 20;  // cascade files with larger blocks are refused
   std::string port_file;                // write the bound port here once listening
-  std::string stats_json;               // per-file statistics (JSON): rewritten every second and at exit
+  std::string stats_json;               // per-file statistics (JSON): rewritten every 200 ms and at exit
   Downloader::Options download;
 };
 
