@@ -55,9 +55,8 @@ struct BlockServer::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<bool> send_error(Connection& c, PeerStatus status, const std::string& message);
   // Sends header + block by reading it on the pool in bounded chunks (no sendfile).
   asio::awaitable<bool> send_copied(Connection& c, SharedFile& f, std::uint64_t base, std::uint64_t length,
-                                    std::array<std::uint8_t, peer_response_header_size>& header,
-                                    std::vector<std::uint8_t>& chunk);
-  bool use_sendfile = ::getenv("CASCADE_NO_SENDFILE") == nullptr;
+                                    std::span<const std::uint8_t> header, std::vector<std::uint8_t>& chunk);
+  std::atomic<bool> use_sendfile{::getenv("CASCADE_NO_SENDFILE") == nullptr};
 };
 
 BlockServer::BlockServer(asio::io_context& io, ThreadPool& pool, std::vector<std::shared_ptr<SharedFile>> files,
@@ -164,7 +163,7 @@ asio::awaitable<bool> BlockServer::Impl::send_error(Connection& c, PeerStatus st
 
 asio::awaitable<bool> BlockServer::Impl::send_copied(Connection& c, SharedFile& f, std::uint64_t base,
                                                      std::uint64_t length,
-                                                     std::array<std::uint8_t, peer_response_header_size>& header,
+                                                     std::span<const std::uint8_t> header,
                                                      std::vector<std::uint8_t>& chunk) {
   if (chunk.empty()) chunk.resize(chunk_size);
   bool first = true;
@@ -183,7 +182,7 @@ asio::awaitable<bool> BlockServer::Impl::send_copied(Connection& c, SharedFile& 
       });
     }
     std::vector<asio::const_buffer> out;
-    if (first) out.push_back(asio::buffer(header));
+    if (first && !header.empty()) out.push_back(asio::buffer(header.data(), header.size()));
     out.push_back(asio::buffer(chunk.data(), n));
     if (!read_ok || co_await net::write_all(c.socket, c.deadline, out, options.write_timeout)) co_return false;
     done += n;
@@ -211,6 +210,7 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, const PeerRequest
   if (!use_sendfile) {
     if (!co_await send_copied(c, f, base, length, header, chunk)) co_return false;
   } else {
+    bool unsupported = false;
     // Zero copy: the header, then the verified bytes straight from the page cache to the socket.
     if (co_await net::write_all(c.socket, c.deadline, asio::buffer(header), options.write_timeout)) co_return false;
     off_t offset = static_cast<off_t>(base);
@@ -229,7 +229,18 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, const PeerRequest
         if (ec) co_return false;
         continue;
       }
+      if (n < 0 && left == length && (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+        unsupported = true;  // this file system cannot sendfile(): copy instead, from now on
+        break;
+      }
       co_return false;  // a socket error, or the file shrank under us
+    }
+    if (unsupported) {
+      log::warn("sendfile() is not supported for ", f.data_path, "; serving by copying");
+      use_sendfile = false;
+      // The header has gone out already: send the block's bytes alone.
+      std::array<std::uint8_t, 0> none{};
+      if (!co_await send_copied(c, f, base, length, none, chunk)) co_return false;
     }
   }
   ++f.blocks_served;
