@@ -53,7 +53,7 @@ class Progress {
  public:
   Progress(const std::vector<std::shared_ptr<SharedFile>>& files, bool quiet)
       : files_(files), tty_(::isatty(STDERR_FILENO) == 1), quiet_(quiet), last_(files.size(), 0),
-        start_(net::Clock::now()), last_time_(start_) {}
+        last_time_(net::Clock::now()) {}
 
   void tick(bool final = false) {
     if (quiet_) return;
@@ -99,7 +99,7 @@ class Progress {
   bool tty_, quiet_;
   std::vector<std::uint64_t> last_;
   std::set<std::size_t> reported_complete_;
-  net::Clock::time_point start_, last_time_;
+  net::Clock::time_point last_time_;
 };
 
 void write_stats(const std::string& path, const std::vector<std::shared_ptr<SharedFile>>& files, double seconds) {
