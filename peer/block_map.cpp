@@ -1,5 +1,6 @@
 #include "peer/block_map.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace cascade {
@@ -25,6 +26,11 @@ BlockMap::BlockMap(std::uint64_t count)
     available_.insert(b);
     missing_.insert(b);
   }
+}
+
+void BlockMap::set_window(std::uint64_t blocks) {
+  std::lock_guard lock(mutex_);
+  window_ = blocks;
 }
 
 std::unique_ptr<BlockMap> BlockMap::from_string(std::string_view blocks) {
@@ -65,7 +71,18 @@ std::optional<std::uint64_t> BlockMap::pick(std::mt19937_64& rng, const std::fun
     }
     return std::nullopt;
   };
-  auto picked = choose(available_, [&](std::uint64_t b) { return !skip(b); });
+  std::optional<std::uint64_t> picked;
+  if (window_ > 0 && !available_.items.empty()) {
+    // Random probes in the window, then one pass over it from a random start.
+    const std::uint64_t width = std::min(window_, count_ - prefix_);
+    auto eligible = [&](std::uint64_t b) { return available_.contains(b) && !skip(b); };
+    for (int probe = 0; probe < 16 && !picked; ++probe)
+      if (const std::uint64_t b = prefix_ + rng() % width; eligible(b)) picked = b;
+    const std::uint64_t start = rng() % width;
+    for (std::uint64_t k = 0; k < width && !picked; ++k)
+      if (const std::uint64_t b = prefix_ + (start + k) % width; eligible(b)) picked = b;
+  }
+  if (!picked) picked = choose(available_, [&](std::uint64_t b) { return !skip(b); });
   if (!picked && available_.items.empty())
     picked = choose(missing_, [&](std::uint64_t b) { return in_flight_[b] < max_duplicates && !skip(b); });
   if (!picked) return std::nullopt;
@@ -79,9 +96,7 @@ bool BlockMap::finish(std::uint64_t block, bool verified) {
   if (in_flight_[block] > 0) --in_flight_[block];
   if (verified_[block]) return false;
   if (verified) {
-    verified_[block] = true;
-    available_.erase(block);
-    missing_.erase(block);
+    mark_verified(block);
     return true;
   }
   if (in_flight_[block] == 0) available_.insert(block);
@@ -90,9 +105,19 @@ bool BlockMap::finish(std::uint64_t block, bool verified) {
 
 void BlockMap::set_verified(std::uint64_t block) {
   std::lock_guard lock(mutex_);
+  mark_verified(block);
+}
+
+void BlockMap::mark_verified(std::uint64_t block) {
   verified_[block] = true;
   available_.erase(block);
   missing_.erase(block);
+  while (prefix_ < count_ && verified_[prefix_]) ++prefix_;
+}
+
+std::uint64_t BlockMap::verified_prefix() const {
+  std::lock_guard lock(mutex_);
+  return prefix_;
 }
 
 bool BlockMap::verified(std::uint64_t block) const {

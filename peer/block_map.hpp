@@ -6,6 +6,12 @@
 // position indexes, so picking a random block and removing one are O(1). Endgame: when nothing
 // is available, a missing block already in flight may be requested from a second source.
 //
+// Picking window: with set_window(w), picks prefer a random available block among the w blocks
+// that follow the first missing one. Picks stay random (concurrent downloaders still hold
+// different blocks to trade) while the verified prefix grows steadily, so the whole file's
+// SHA-256 can be computed during the download instead of after it. Without a window, or when
+// the window has nothing to give, any available block may be picked.
+//
 // Thread-safety: every public method is safe from any thread.
 #pragma once
 
@@ -24,6 +30,7 @@ namespace cascade {
 class BlockMap {
  public:
   explicit BlockMap(std::uint64_t count);
+  void set_window(std::uint64_t blocks);  // 0: no window (uniformly random picks)
 
   // Test fixture: one character per block, 'V' verified, '.' missing, '?' in flight once.
   static std::unique_ptr<BlockMap> from_string(std::string_view blocks);
@@ -45,6 +52,8 @@ class BlockMap {
   std::uint64_t verified_count() const;
   bool complete() const { return verified_count() == count_; }
   std::vector<bool> snapshot() const;
+  // The number of leading blocks that are all verified.
+  std::uint64_t verified_prefix() const;
 
  private:
   static constexpr std::uint64_t npos = ~0ull;
@@ -56,8 +65,12 @@ class BlockMap {
     void erase(std::uint64_t b);
   };
 
+  void mark_verified(std::uint64_t block);  // mutex_ held
+
   std::uint64_t count_;
   mutable std::mutex mutex_;
+  std::uint64_t window_ = 0;             // guarded by mutex_
+  std::uint64_t prefix_ = 0;             // guarded by mutex_; blocks [0, prefix_) are verified
   std::vector<bool> verified_;           // guarded by mutex_
   std::vector<std::uint16_t> in_flight_; // guarded by mutex_; outstanding requests per block
   IndexedSet available_;                 // guarded by mutex_; missing and not in flight

@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "common/log.hpp"
+#include "peer/prefix_hasher.hpp"
 #include "peer/tracker_client.hpp"
 
 namespace cascade {
@@ -54,7 +55,8 @@ constexpr std::size_t max_verifying = 3;  // block buffers per connection: memor
 struct Downloader::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io_, ThreadPool& pool_, std::shared_ptr<SharedFile> f, Options o, FatalHandler fatal)
       : io(io_), pool(pool_), file(std::move(f)), options(std::move(o)), on_fatal(std::move(fatal)),
-        strand(asio::make_strand(io_)), wake(strand), rng(std::random_device{}()) {}
+        strand(asio::make_strand(io_)), wake(strand), rng(std::random_device{}()),
+        whole(file->blocks, *file->storage) {}
 
   asio::io_context& io;
   ThreadPool& pool;
@@ -66,6 +68,7 @@ struct Downloader::Impl : std::enable_shared_from_this<Impl> {
   std::mt19937_64 rng;                                    // manager strand only
   std::atomic<bool> stopping{false};
   std::atomic<int> running_fetches{0};
+  PrefixHasher whole;  // the whole file's SHA-256, kept up with the verified prefix
 
   mutable std::mutex mutex;
   std::unordered_map<std::uint64_t, KnownPeer> peers;  // guarded by mutex; Endpoint::key() ->
@@ -97,7 +100,15 @@ Downloader::Downloader(asio::io_context& io, ThreadPool& pool, std::shared_ptr<S
 
 Downloader::~Downloader() { stop(); }
 
-void Downloader::start() { asio::co_spawn(impl_->strand, impl_->manage(impl_), asio::detached); }
+void Downloader::start() {
+  Impl& d = *impl_;
+  d.file->blocks.set_window(d.options.window_bytes == 0 ? 0
+                                : std::max<std::uint64_t>(d.options.window_bytes / std::max<std::uint64_t>(d.file->meta.block_size, 1),
+                                                          2 * d.options.connections * d.options.pipeline));
+  // Blocks verified at start-up (a resumed download) are taken into the whole-file hash now.
+  if (!d.file->blocks.complete()) d.pool.post([impl = impl_] { impl->whole.advance(); });
+  asio::co_spawn(d.strand, d.manage(impl_), asio::detached);
+}
 
 void Downloader::stop() {
   impl_->stopping = true;
@@ -333,6 +344,7 @@ asio::awaitable<void> Downloader::Impl::fetch(std::shared_ptr<Impl> self, Endpoi
         self->file->bytes_downloaded += length;
         self->file->count_source(source);
         if (self->file->journal) self->file->journal->add(b);
+        self->whole.advance(b, data);
       }
       if (v == Verdict::bad) {
         ++self->file->bad_blocks;
@@ -390,10 +402,11 @@ asio::awaitable<void> Downloader::Impl::fetch(std::shared_ptr<Impl> self, Endpoi
 asio::awaitable<void> Downloader::Impl::verify_whole() {
   SharedFile& f = *file;
   std::string error;
-  const bool match = co_await net::on_pool(pool, [&f, &error] {
+  const std::uint64_t hashed_early = whole.hashed_blocks();
+  const bool match = co_await net::on_pool(pool, [this, &f, &error] {
     try {
       f.storage->sync();
-      return f.storage->hash_whole() == f.meta.target_hash;
+      return whole.finish() == f.meta.target_hash;
     } catch (const std::exception& e) {
       error = e.what();
       return false;
@@ -407,7 +420,8 @@ asio::awaitable<void> Downloader::Impl::verify_whole() {
   } else {
     f.complete = true;
     if (f.journal) f.journal->remove();  // a complete file needs no redo log
-    log::info(f.data_path, ": complete, whole-file SHA-256 verified");
+    log::info(f.data_path, ": complete, whole-file SHA-256 verified (", hashed_early, " of ", f.meta.block_count(),
+              " blocks hashed during the download, ", whole.hashed_from_memory(), " straight from memory)");
   }
   co_return;
 }

@@ -4,10 +4,12 @@
 // the known peers run dry, with backoff while the tracker fails) and keeps up to `connections`
 // fetch coroutines running, one per peer, preferring peers flagged good and peers that delivered.
 // Each fetch keeps `pipeline` requests outstanding on one kept-alive connection, picking random
-// missing blocks (so concurrent downloaders hold different blocks and can trade), and remembers
+// missing blocks near the front of the file (so concurrent downloaders hold different blocks and
+// can trade, while the whole-file hash keeps up with the verified prefix), and remembers
 // which blocks that peer said it does not hold. Every received block is checked (length, SHA-256)
 // and written on the worker pool before it counts as held; a wrong block is a strike against
-// the peer, and three strikes ban it. When the last block is in, the whole file is hashed.
+// the peer, and three strikes ban it. The whole file's SHA-256 is computed as the verified prefix
+// grows; when the last block is in, what is left of it is hashed and the digest checked.
 //
 // Threading: the manager and each fetch run on their own strands; peer bookkeeping is guarded
 // by one mutex, never held while calling into the BlockMap.
@@ -29,6 +31,9 @@ class Downloader {
   struct Options {
     std::size_t connections = 8;   // fetch connections at once, per file
     std::size_t pipeline = 4;      // outstanding requests per connection
+    // Picks are random within this many bytes after the first missing block (0: anywhere), so
+    // the whole-file hash can follow the download (see BlockMap and PrefixHasher).
+    std::uint64_t window_bytes = 64ull << 20;
     net::Millis connect_timeout{3000};
     net::Millis block_timeout{30000};    // a whole block (header and bytes) must arrive in this
     net::Millis tracker_timeout{5000};

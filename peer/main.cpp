@@ -129,6 +129,10 @@ int main(int argc, char** argv) {
   run->add_option("--block-timeout-ms", block_ms, "receiving one whole block (30000)")->check(CLI::Range(1, 3600000));
   run->add_option("--tracker-timeout-ms", tracker_ms, "one tracker request (5000)")->check(CLI::Range(1, 600000));
   run->add_option("--max-connections", ro.max_connections, "serving connections at once (512)")->check(CLI::Range(1, 1000000));
+  std::string window = "64MiB";
+  run->add_option("--window", window,
+                  "pick blocks at random within this much of the file after the first missing block, so the "
+                  "whole-file hash follows the download; 0: anywhere (64MiB)");
   std::string max_block = "64MiB";
   run->add_option("--max-block-size", max_block, "refuse cascade files with larger blocks (64MiB)");
   run->add_option("--max-connections-per-ip", ro.max_connections_per_ip, "serving connections from one address (256)")
@@ -170,6 +174,9 @@ int main(int argc, char** argv) {
       auto mbs = parse_size(max_block);
       if (!mbs || *mbs == 0) throw Failure{2, "--max-block-size: not a positive size: " + max_block};
       ro.max_block_size = *mbs;
+      auto w = parse_size(window);
+      if (!w) throw Failure{2, "--window: not a size: " + window};
+      ro.download.window_bytes = *w;
       ro.download.announce_interval = std::chrono::seconds(announce);
       ro.download.list_interval = std::chrono::seconds(list_interval);
       ro.download.connect_timeout = std::chrono::milliseconds(connect_ms);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/file.hpp"
+#include "common/sha256.hpp"
 #include "common/thread_pool.hpp"
 #include "proto/cascade_file.hpp"
 
@@ -32,6 +33,8 @@ class Storage {
   void write_block(std::uint64_t index, std::span<const std::uint8_t> data);
   // SHA-256 of the whole file as it is on disk (streaming, bounded memory).
   Hash256 hash_whole() const;
+  // Feeds bytes [offset, offset + length) of the file to `h`, read in cache-sized chunks.
+  void hash_range(Sha256& h, std::uint64_t offset, std::uint64_t length) const;
   // Sets the file's length to exactly the target size (after the last block is written).
   void finalise_size();
   void sync() { file_.sync_data(); }

@@ -1,7 +1,14 @@
 // This machine's ceilings for the swarm benchmark (a benchmark instrument, not a test):
 //   ceilings sha --bytes N   single-core SHA-256 (OpenSSL EVP) over N bytes in memory
 //   ceilings tcp --bytes N   a raw loopback TCP copy of N bytes (1 MiB writes, blocking sockets)
-// Each prints one line "name=MB/s".
+//   ceilings fill --bytes N --dir D [--files K]
+//                            writing N bytes into each of K fresh files in D at once (1 MiB
+//                            pwrites, one thread per file): what putting a download's bytes into
+//                            the page cache costs here, before any network or hashing
+// Each prints one line "name=MB/s" (fill: the total over all files).
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <random>
@@ -17,8 +24,12 @@ int main(int argc, char** argv) {
   CLI::App app{"machine ceilings"};
   std::string what;
   std::uint64_t bytes = 1ull << 30;
-  app.add_option("what", what)->required()->check(CLI::IsMember({"sha", "tcp"}));
+  std::string dir = ".";
+  int files = 1;
+  app.add_option("what", what)->required()->check(CLI::IsMember({"sha", "tcp", "fill"}));
   app.add_option("--bytes", bytes);
+  app.add_option("--dir", dir);
+  app.add_option("--files", files)->check(CLI::Range(1, 64));
   CLI11_PARSE(app, argc, argv);
   std::vector<std::uint8_t> buf(64 << 20);
   std::mt19937_64 rng(1);
@@ -35,6 +46,26 @@ int main(int argc, char** argv) {
     volatile auto digest = h.finish()[0];
     (void)digest;
     seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  } else if (what == "fill") {
+    const auto start = Clock::now();
+    std::vector<std::thread> writers;
+    for (int k = 0; k < files; ++k)
+      writers.emplace_back([&, k] {
+        const std::string path = dir + "/ceilings-fill." + std::to_string(::getpid()) + "." + std::to_string(k);
+        const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) std::abort();
+        for (std::uint64_t done = 0; done < bytes;) {
+          const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(1 << 20, bytes - done));
+          if (::pwrite(fd, buf.data() + done % (buf.size() - n + 1), n, static_cast<off_t>(done)) != static_cast<ssize_t>(n))
+            std::abort();
+          done += n;
+        }
+        ::close(fd);
+        ::unlink(path.c_str());
+      });
+    for (auto& w : writers) w.join();
+    seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    bytes *= static_cast<std::uint64_t>(files);
   } else {
     asio::io_context io;
     auto acceptor = net::listen(io.get_executor(), "127.0.0.1", 0);
@@ -58,6 +89,7 @@ int main(int argc, char** argv) {
     receiver.join();
     seconds = std::chrono::duration<double>(Clock::now() - start).count();
   }
-  std::printf("%s_MBps=%.0f\n", what == "sha" ? "sha256_single_core" : "tcp_loopback", bytes / seconds / 1e6);
+  const char* name = what == "sha" ? "sha256_single_core" : what == "tcp" ? "tcp_loopback" : "page_cache_fill";
+  std::printf("%s_MBps=%.0f\n", name, static_cast<double>(bytes) / seconds / 1e6);
   return 0;
 }

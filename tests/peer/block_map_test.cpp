@@ -50,6 +50,49 @@ TEST(BlockMap, PickOrderIsRandomSoConcurrentDownloadersDiffer) {
   EXPECT_GT(firsts.size(), 15u);
 }
 
+TEST(BlockMap, WindowKeepsPicksRandomButNearTheFirstMissingBlock) {
+  BlockMap m(1000);
+  m.set_window(50);
+  for (std::uint64_t b = 0; b < 100; ++b) m.set_verified(b);
+  m.set_verified(101);
+  EXPECT_EQ(m.verified_prefix(), 100u);
+  std::mt19937_64 rng(4);
+  std::set<std::uint64_t> picked;
+  for (int i = 0; i < 40; ++i) {
+    const auto b = m.pick(rng, none);
+    ASSERT_TRUE(b);
+    EXPECT_GE(*b, 100u);
+    EXPECT_LT(*b, 150u) << "outside the window while the window still had blocks";
+    EXPECT_NE(*b, 101u);
+    picked.insert(*b);
+  }
+  EXPECT_EQ(picked.size(), 40u);
+  // Not in order: a sequential picker would have taken exactly 100..140 (without 101).
+  EXPECT_NE(*picked.rbegin(), 140u);
+  // The window follows the prefix as it grows.
+  for (std::uint64_t b : picked) m.finish(b, true);
+  std::uint64_t expected = 100;
+  while (picked.contains(expected) || expected == 101) ++expected;
+  EXPECT_EQ(m.verified_prefix(), expected) << m.to_string();
+  const auto next = m.pick(rng, none);
+  ASSERT_TRUE(next);
+  EXPECT_GE(*next, expected);
+  EXPECT_LT(*next, expected + 50);
+}
+
+TEST(BlockMap, WindowWithNothingLeftFallsBackToAnyAvailableBlock) {
+  auto m = BlockMap::from_string("??.?..");
+  m->set_window(2);  // the window (blocks 0 and 1) is all in flight
+  std::mt19937_64 rng(5);
+  const auto b = m->pick(rng, none);
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(*b == 2 || *b == 4 || *b == 5) << *b;
+  // A peer that holds only block 5: the window is skipped for it, block 5 is still picked.
+  const auto c = m->pick(rng, [](std::uint64_t x) { return x != 5; });
+  ASSERT_TRUE(c);
+  EXPECT_EQ(*c, 5u);
+}
+
 TEST(BlockMap, EndgameRequestsAnInFlightBlockFromASecondSourceAtMostTwice) {
   auto m = BlockMap::from_string("V?V");
   std::mt19937_64 rng(3);

@@ -1,0 +1,80 @@
+#include "peer/prefix_hasher.hpp"
+
+#include <stdexcept>
+
+#include "common/log.hpp"
+
+namespace cascade {
+
+PrefixHasher::PrefixHasher(const BlockMap& blocks, const Storage& storage) : blocks_(blocks), storage_(storage) {}
+
+void PrefixHasher::hash_prefix(std::uint64_t block, ByteSpan data) {
+  if (broken_) return;
+  const CascadeFile& meta = storage_.meta();
+  for (std::uint64_t limit = blocks_.verified_prefix(); next_ < limit; ++next_) {
+    if (next_ == block && data.size() == meta.block_length(block)) {
+      sha_.update(data);
+      ++from_memory_;
+    } else {
+      storage_.hash_range(sha_, meta.block_offset(next_), meta.block_length(next_));
+    }
+    hashed_.store(next_ + 1);
+  }
+}
+
+void PrefixHasher::advance(std::uint64_t block, ByteSpan data) {
+  {
+    std::lock_guard lock(mutex_);
+    if (busy_) {
+      again_ = true;
+      return;
+    }
+    busy_ = true;
+  }
+  for (;;) {
+    try {
+      hash_prefix(block, data);
+    } catch (const std::exception& e) {
+      log::warn(storage_.path(), ": reading back for the whole-file hash failed (", e.what(),
+                "); it will be hashed again at the end");
+      broken_ = true;
+    }
+    block = no_block;  // the buffer is only known for the first pass
+    std::lock_guard lock(mutex_);
+    if (!again_) {
+      busy_ = false;
+      idle_.notify_all();
+      return;
+    }
+    again_ = false;
+  }
+}
+
+Hash256 PrefixHasher::finish() {
+  {
+    std::unique_lock lock(mutex_);
+    idle_.wait(lock, [this] { return !busy_; });
+    busy_ = true;
+  }
+  struct Release {
+    PrefixHasher& h;
+    ~Release() {
+      std::lock_guard lock(h.mutex_);
+      h.busy_ = false;
+      h.idle_.notify_all();
+    }
+  } release{*this};
+  const std::uint64_t count = storage_.meta().block_count();
+  if (blocks_.verified_prefix() != count) throw std::logic_error("whole-file hash before every block is verified");
+  try {
+    hash_prefix(no_block, {});
+  } catch (...) {
+    broken_ = true;
+    throw;
+  }
+  if (broken_) return storage_.hash_whole();
+  broken_ = true;  // finished: sha_ is reset, a second finish() hashes from storage
+  return sha_.finish();
+}
+
+}  // namespace cascade

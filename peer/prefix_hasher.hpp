@@ -1,0 +1,61 @@
+// The whole file's SHA-256, computed while the file downloads instead of after it.
+//
+// Blocks are verified in any order, but SHA-256 consumes a file front to back. The hasher keeps
+// one running SHA-256 over the verified prefix of the file. After each block is verified, the
+// hasher extends it over every block that is now contiguous: the block just verified is hashed
+// from the verifier's buffer (still in the CPU cache), the others are read back from storage.
+// The downloader's picking window keeps the verified prefix growing, so at the end little is
+// left to hash.
+//
+// Only verified blocks are ever hashed, and their bytes no longer change, so the digest is that
+// of the file as verified. If reading fails midway, the running hash is abandoned and finish()
+// hashes the whole file from storage again.
+//
+// Thread-safety: advance() and finish() may be called from any thread. One thread hashes at a
+// time; a thread that finds the hasher busy leaves a note and returns at once, and the busy
+// thread looks again before it stops, so no verified block is left behind.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+
+#include "common/sha256.hpp"
+#include "peer/block_map.hpp"
+#include "peer/storage.hpp"
+
+namespace cascade {
+
+class PrefixHasher {
+ public:
+  PrefixHasher(const BlockMap& blocks, const Storage& storage);
+
+  static constexpr std::uint64_t no_block = ~0ull;
+  // Extends the running hash over the verified prefix. `block` and `data`: a block just verified
+  // and its bytes in memory, used instead of reading it back (optional). Never throws.
+  void advance(std::uint64_t block = no_block, ByteSpan data = {});
+  // The SHA-256 of the whole file. Call once every block is verified; hashes whatever the
+  // prefix has not covered yet. Blocks until a concurrent advance() ends. Throws on read errors.
+  Hash256 finish();
+  // Blocks covered by the running hash so far (for statistics and tests).
+  std::uint64_t hashed_blocks() const { return hashed_.load(); }
+  // Of those, blocks hashed from the verifier's buffer rather than read back.
+  std::uint64_t hashed_from_memory() const { return from_memory_.load(); }
+
+ private:
+  void hash_prefix(std::uint64_t block, ByteSpan data);  // owner of the hash only
+
+  const BlockMap& blocks_;
+  const Storage& storage_;
+  std::mutex mutex_;
+  std::condition_variable idle_;
+  bool busy_ = false;   // guarded by mutex_; a thread owns sha_ and next_
+  bool again_ = false;  // guarded by mutex_; more blocks were verified while busy
+  bool broken_ = false; // owner only; a read failed, so the running hash is unusable
+  Sha256 sha_;          // owner only
+  std::uint64_t next_ = 0;  // owner only; the first block not in sha_
+  std::atomic<std::uint64_t> hashed_{0}, from_memory_{0};
+};
+
+}  // namespace cascade
