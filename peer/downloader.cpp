@@ -35,21 +35,42 @@ struct KnownPeer {
 
 enum class Verdict { ok, bad, io_error };
 
-// Blocks received on one connection and not yet verified. Touched only on the connection's
-// strand (pool jobs post their verdicts back to it).
+// Blocks received on one connection and not yet verified. The connection's coroutine queues each
+// block it reads; up to `max_jobs` pool jobs take blocks off the queue and check and write them,
+// and hand back buffers and verdicts in batches (one wake-up of the connection per batch, not per
+// block: with small blocks, cross-thread wake-ups cost more than the hashing).
 struct Checks {
+  struct Item {
+    std::vector<std::uint8_t>* buffer;
+    std::uint64_t block, length;
+  };
+  struct Result {
+    std::vector<std::uint8_t>* buffer;
+    Verdict verdict;
+  };
   Checks(const asio::any_io_executor& ex, std::size_t buffers, std::size_t block_size)
       : strand(ex), wake(ex), storage(buffers, std::vector<std::uint8_t>(block_size)) {
     for (auto& b : storage) free.push_back(&b);
   }
   asio::any_io_executor strand;
-  asio::steady_timer wake;  // cancelled whenever a verdict arrives
+  asio::steady_timer wake;  // cancelled whenever verdicts arrive
   std::vector<std::vector<std::uint8_t>> storage;
+  // Connection strand only:
   std::vector<std::vector<std::uint8_t>*> free;
   int pending = 0, delivered = 0, bad = 0;
   bool fatal = false;
+  // Shared with the pool jobs:
+  std::mutex mutex;
+  std::deque<Item> queue;  // guarded by mutex
+  int jobs = 0;            // guarded by mutex; pool jobs running for this connection
 };
-constexpr std::size_t max_verifying = 3;  // block buffers per connection: memory = 3 x block size
+constexpr int max_jobs = 2;  // pool jobs per connection: one can verify while another hashes the prefix
+
+// Block buffers per connection: 3 for large blocks, more for small ones (about 2 MiB's worth,
+// at most 64), so the socket is read while earlier blocks are checked.
+std::size_t buffers_for(std::uint64_t block_size) {
+  return static_cast<std::size_t>(std::clamp<std::uint64_t>((2ull << 20) / std::max<std::uint64_t>(block_size, 1), 3, 64));
+}
 }  // namespace
 
 struct Downloader::Impl : std::enable_shared_from_this<Impl> {
@@ -89,6 +110,8 @@ struct Downloader::Impl : std::enable_shared_from_this<Impl> {
   }
   asio::awaitable<void> fetch(std::shared_ptr<Impl> self, Endpoint from);
   asio::awaitable<void> verify_whole();
+  void check_blocks(const std::shared_ptr<Checks>& checks, const std::string& source);
+  Verdict check_block(const Checks::Item& item, const std::string& source);
   void poke() {
     asio::post(strand, [self = shared_from_this()] { self->wake.cancel(); });
   }
@@ -104,7 +127,7 @@ void Downloader::start() {
   Impl& d = *impl_;
   d.file->blocks.set_window(d.options.window_bytes == 0 ? 0
                                 : std::max<std::uint64_t>(d.options.window_bytes / std::max<std::uint64_t>(d.file->meta.block_size, 1),
-                                                          2 * d.options.connections * d.options.pipeline));
+                                                          2 * d.options.connections * std::max<std::size_t>(d.options.pipeline, 4)));
   // Blocks verified at start-up (a resumed download) are taken into the whole-file hash now.
   if (!d.file->blocks.complete()) d.pool.post([impl = impl_] { impl->whole.advance(); });
   asio::co_spawn(d.strand, d.manage(impl_), asio::detached);
@@ -227,9 +250,13 @@ asio::awaitable<void> Downloader::Impl::fetch(std::shared_ptr<Impl> self, Endpoi
   std::deque<std::uint64_t> outstanding;
   // Blocks being verified and written on the pool while the next ones are read: their buffers
   // and results live in `checks`, shared with the pool jobs.
-  auto checks = std::make_shared<Checks>(socket.get_executor(), max_verifying,
+  auto checks = std::make_shared<Checks>(socket.get_executor(), buffers_for(f.meta.block_size),
                                          static_cast<std::size_t>(std::min<std::uint64_t>(f.meta.block_size, f.meta.target_size)));
   Bytes requests;
+  // Requests outstanding: by default enough to keep about 4 MiB in flight (4 to 64 requests).
+  const std::size_t pipeline =
+      options.pipeline > 0 ? options.pipeline
+                           : static_cast<std::size_t>(std::clamp<std::uint64_t>((4ull << 20) / std::max<std::uint64_t>(f.meta.block_size, 1), 4, 64));
   int strikes = 0, delivered = 0;
   bool failed = false, banned_here = false;
   std::mt19937_64 local_rng(std::random_device{}() ^ from.key());
@@ -244,10 +271,10 @@ asio::awaitable<void> Downloader::Impl::fetch(std::shared_ptr<Impl> self, Endpoi
   }
   auto idle_since = Clock::now();
   while (!failed && !stopping && !f.blocks.complete()) {
-    // Keep the pipeline full.
+    // Keep the pipeline full, topping it up in batches (one write for several requests).
     requests.clear();
     const auto now = Clock::now();
-    while (outstanding.size() < options.pipeline) {
+    while (outstanding.size() < pipeline && (outstanding.size() <= pipeline / 2 || !requests.empty())) {
       auto b = file->blocks.pick(local_rng, [&](std::uint64_t i) {
         auto d = dont_have.find(i);
         if (d != dont_have.end() && d->second > now) return true;
@@ -325,42 +352,16 @@ asio::awaitable<void> Downloader::Impl::fetch(std::shared_ptr<Impl> self, Endpoi
     }
     outstanding.pop_front();
     ++checks->pending;
-    pool.post([self, checks, buffer, b, length, source] {
-      std::span<const std::uint8_t> data(buffer->data(), length);
-      Verdict v = Verdict::ok;
-      std::string io_error;
-      if (!self->file->storage->block_matches(b, data)) {
-        v = Verdict::bad;
-      } else {
-        try {
-          self->file->storage->write_block(b, data);
-        } catch (const std::exception& e) {
-          io_error = e.what();
-          v = Verdict::io_error;
-        }
+    bool start_job = false;
+    {
+      std::lock_guard lock(checks->mutex);
+      checks->queue.push_back({buffer, b, length});
+      if (checks->jobs < max_jobs && checks->queue.size() > static_cast<std::size_t>(checks->jobs)) {
+        ++checks->jobs;
+        start_job = true;
       }
-      // Only now, hash matched and bytes written, does the block count as held.
-      if (self->file->blocks.finish(b, v == Verdict::ok)) {
-        self->file->bytes_downloaded += length;
-        self->file->count_source(source);
-        if (self->file->journal) self->file->journal->add(b);
-        self->whole.advance(b, data);
-      }
-      if (v == Verdict::bad) {
-        ++self->file->bad_blocks;
-        log::warn(source, ": block ", b, " failed its SHA-256 check");
-      }
-      if (v == Verdict::io_error) self->on_fatal(1, io_error);
-      if (self->file->blocks.complete()) self->poke();
-      asio::post(checks->strand, [checks, buffer, v] {
-        checks->free.push_back(buffer);
-        --checks->pending;
-        if (v == Verdict::ok) ++checks->delivered;
-        if (v == Verdict::bad) ++checks->bad;
-        if (v == Verdict::io_error) checks->fatal = true;
-        checks->wake.cancel();
-      });
-    });
+    }
+    if (start_job) pool.post([self, checks, source] { self->check_blocks(checks, source); });
   }
   // Let the verifications of this connection finish, so their verdicts count against the peer.
   while (checks->pending > 0) {
@@ -397,6 +398,73 @@ asio::awaitable<void> Downloader::Impl::fetch(std::shared_ptr<Impl> self, Endpoi
   --running_fetches;
   poke();
   (void)self;
+}
+
+// A pool job: checks and writes queued blocks until the queue is empty, handing verdicts back to
+// the connection in batches.
+void Downloader::Impl::check_blocks(const std::shared_ptr<Checks>& shared, const std::string& source) {
+  Checks& checks = *shared;
+  const std::size_t batch = std::max<std::size_t>(1, checks.storage.size() / 2);
+  std::vector<Checks::Result> results;
+  auto hand_back = [&shared](std::vector<Checks::Result> done) {
+    asio::post(shared->strand, [shared, done = std::move(done)] {
+      Checks& checks = *shared;
+      for (const auto& r : done) {
+        checks.free.push_back(r.buffer);
+        --checks.pending;
+        if (r.verdict == Verdict::ok) ++checks.delivered;
+        if (r.verdict == Verdict::bad) ++checks.bad;
+        if (r.verdict == Verdict::io_error) checks.fatal = true;
+      }
+      checks.wake.cancel();
+    });
+  };
+  for (;;) {
+    Checks::Item item{};
+    {
+      std::lock_guard lock(checks.mutex);
+      if (checks.queue.empty()) {
+        --checks.jobs;
+        break;
+      }
+      item = checks.queue.front();
+      checks.queue.pop_front();
+    }
+    results.push_back({item.buffer, check_block(item, source)});
+    if (results.size() >= batch) hand_back(std::exchange(results, {}));
+  }
+  if (!results.empty()) hand_back(std::move(results));
+}
+
+Verdict Downloader::Impl::check_block(const Checks::Item& item, const std::string& source) {
+  const std::uint64_t b = item.block, length = item.length;
+  std::span<const std::uint8_t> data(item.buffer->data(), length);
+  Verdict v = Verdict::ok;
+  std::string io_error;
+  if (!file->storage->block_matches(b, data)) {
+    v = Verdict::bad;
+  } else {
+    try {
+      file->storage->write_block(b, data);
+    } catch (const std::exception& e) {
+      io_error = e.what();
+      v = Verdict::io_error;
+    }
+  }
+  // Only now, hash matched and bytes written, does the block count as held.
+  if (file->blocks.finish(b, v == Verdict::ok)) {
+    file->bytes_downloaded += length;
+    file->count_source(source);
+    if (file->journal) file->journal->add(b);
+    whole.advance(b, data);
+  }
+  if (v == Verdict::bad) {
+    ++file->bad_blocks;
+    log::warn(source, ": block ", b, " failed its SHA-256 check");
+  }
+  if (v == Verdict::io_error) on_fatal(1, io_error);
+  if (file->blocks.complete()) poke();
+  return v;
 }
 
 asio::awaitable<void> Downloader::Impl::verify_whole() {

@@ -3,7 +3,7 @@
 // Design: a manager coroutine talks to the tracker (SUBSCRIBE every announce interval, LIST when
 // the known peers run dry, with backoff while the tracker fails) and keeps up to `connections`
 // fetch coroutines running, one per peer, preferring peers flagged good and peers that delivered.
-// Each fetch keeps `pipeline` requests outstanding on one kept-alive connection, picking random
+// Each fetch keeps several requests outstanding on one kept-alive connection, picking random
 // missing blocks near the front of the file (so concurrent downloaders hold different blocks and
 // can trade, while the whole-file hash keeps up with the verified prefix), and remembers
 // which blocks that peer said it does not hold. Every received block is checked (length, SHA-256)
@@ -30,7 +30,7 @@ class Downloader {
  public:
   struct Options {
     std::size_t connections = 8;   // fetch connections at once, per file
-    std::size_t pipeline = 4;      // outstanding requests per connection
+    std::size_t pipeline = 0;      // outstanding requests per connection (0: 4 MiB's worth, 4 to 64)
     // Picks are random within this many bytes after the first missing block (0: anywhere), so
     // the whole-file hash can follow the download (see BlockMap and PrefixHasher).
     std::uint64_t window_bytes = 64ull << 20;

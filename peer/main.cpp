@@ -122,7 +122,9 @@ int main(int argc, char** argv) {
   run->add_flag("--exit-when-done", ro.exit_when_done, "serve while downloading, but exit 0 once every file is complete");
   run->add_option("--listen", ro.listen, "address to bind instead of SELF's (e.g. 0.0.0.0)");
   run->add_option("--connections", ro.download.connections, "download connections per file (8)")->check(CLI::Range(1, 256));
-  run->add_option("--pipeline", ro.download.pipeline, "outstanding requests per connection (4)")->check(CLI::Range(1, 256));
+  run->add_option("--pipeline", ro.download.pipeline,
+                  "outstanding requests per connection (default: 4 MiB's worth of blocks, 4 to 64)")
+      ->check(CLI::Range(1, 256));
   run->add_option("--announce-interval", announce, "seconds between SUBSCRIBEs (600)")->check(CLI::Range(1, 86400));
   run->add_option("--list-interval", list_interval, "minimum seconds between LISTs when peers run dry (30)");
   run->add_option("--connect-timeout-ms", connect_ms, "connecting to a peer (3000)")->check(CLI::Range(1, 600000));
