@@ -97,6 +97,7 @@ struct Downloader::Impl : std::enable_shared_from_this<Impl> {
   // Tracker state: manager strand only.
   Clock::time_point next_announce{}, next_list{};
   int tracker_failures = 0;
+  int empty_lists = 0;  // consecutive answers that left us without a usable peer
   bool tracker_ok_logged = false;
   bool verifying = false;
 
@@ -193,6 +194,14 @@ asio::awaitable<void> Downloader::Impl::talk_to_tracker(TrackerCommand cmd) {
     tracker_ok_logged = true;
     next_announce = now + options.announce_interval;
     merge(reply.peers);
+    // An empty swarm (we started before any seed): look again soon, backing off 1, 2, 4 ... s up
+    // to the list interval, rather than waiting a whole interval for the first peer.
+    if (usable_peers() == 0) {
+      next_list = now + std::min<Clock::duration>(options.list_interval, std::chrono::seconds(1 << std::min(empty_lists, 6)));
+      ++empty_lists;
+    } else {
+      empty_lists = 0;
+    }
     co_return;
   }
   if (tracker_failures == 0)

@@ -1,6 +1,8 @@
 // A lab for peer tests with real processes: a tracker, files, peers, fake peers, statistics.
 #pragma once
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -56,7 +58,9 @@ class Lab {
                 std::vector<std::string> extra = {}, std::uint16_t tracker_at = 0) {
     std::vector<std::string> args = {"run", sources, tracker(tracker_at), "127.0.0.1:0", "-o", outputs,
                                      "--port-file", dir.file(name + ".port"), "--stats-json", dir.file(name + ".json"),
-                                     "--list-interval", "1", "--log-level", "debug"};
+                                     "--log-level", "debug"};
+    // Tests list every second unless they say otherwise.
+    if (std::find(extra.begin(), extra.end(), "--list-interval") == extra.end()) extra.insert(extra.end(), {"--list-interval", "1"});
     args.insert(args.end(), extra.begin(), extra.end());
     procs.push_back(std::make_unique<Process>(peer_bin(), args, dir.path()));
     return *procs.back();

@@ -40,6 +40,20 @@ TEST(PeerSwarm, SeedAndThreeLeechersAtOnceGiveIdenticalCopiesAndLeechersTrade) {
   EXPECT_GT(traded, 0u) << "no leecher received a block from another leecher";
 }
 
+TEST(PeerSwarm, ALeecherStartedBeforeAnySeedStartsSoonAfterASeedJoins) {
+  // With the default 30 s list interval, an empty answer must not mean waiting 30 s.
+  Lab lab;
+  const std::string cascade = lab.make_file("data.bin", 256 * 1024, "16KiB");
+  lab.peer("early", cascade, lab.dir.file("early"), {"-c", "--list-interval", "30"});
+  std::this_thread::sleep_for(1500ms);  // its first LIST found nobody
+  const auto seed_started = std::chrono::steady_clock::now();
+  lab.peer("seed", cascade, lab.dir.file("data.bin"));
+  ASSERT_NE(lab.port_of("seed"), 0);
+  ASSERT_TRUE(lab.wait_complete("early", 20s)) << lab.procs[1]->err();
+  EXPECT_LT(std::chrono::steady_clock::now() - seed_started, 10s);
+  EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("early")));
+}
+
 TEST(PeerSwarm, LeecherFinishesDespiteLiarStallerCloserWrongLengthAndDripAndBansTheLiar) {
   Lab lab;
   const std::string cascade = lab.make_file("data.bin", 128 * 16 * 1024, "16KiB");
