@@ -151,19 +151,20 @@ TEST(PeerSwarm, ResumeAfterKillFetchesOnlyWhatIsMissing) {
 
 TEST(PeerSwarm, TheWholeFileHashFollowsTheDownloadWithinThePickingWindow) {
   Lab lab;
-  const std::string cascade = lab.make_file("data.bin", 512 * 16384, "16KiB");
-  lab.peer("seed", cascade, lab.dir.file("data.bin"));
-  ASSERT_NE(lab.port_of("seed"), 0);
+  const std::string cascade = lab.make_file("data.bin", 256 * 16384, "16KiB");
+  // A seed that takes 2 ms per block: the hasher is never the bottleneck, so what is left for
+  // the end depends only on the picking order.
+  ASSERT_TRUE(lab.slow_seed("seed", cascade, 2));
   // A window of 8 blocks: picks stay random, but the verified prefix is never far behind.
   Process& l = lab.peer("leech", cascade, lab.dir.file("copy"),
                         {"-c", "--connections", "1", "--pipeline", "4", "--window", "128KiB"});
   ASSERT_EQ(l.wait(60s), 0) << l.err();
   EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("copy")));
   const std::string err = l.err();
-  const auto at = err.find(" of 512 blocks hashed during the download");
+  const auto at = err.find(" of 256 blocks hashed during the download");
   ASSERT_NE(at, std::string::npos) << err;
   const int early = std::stoi(err.substr(err.rfind('(', at) + 1));
-  EXPECT_GE(early, 512 - 16) << "only the last window may be left for the end";
+  EXPECT_GE(early, 256 - 16) << "only about the last window may be left for the end";
 }
 
 TEST(PeerSwarm, OneProcessSharesSeveralFilesIncludingAnEmptyOne) {
