@@ -352,6 +352,9 @@ TEST(PeerCli, RunRejectsBadInputWithExitTwo) {
   EXPECT_EQ(run(peer_bin(), {"run", d.file("s.cascade"), "nohostport", "127.0.0.1:0"}).code, 2);
   EXPECT_EQ(run(peer_bin(), {"run", d.file("s.cascade"), "127.0.0.1:1", "localhost:x"}).code, 2);
   EXPECT_EQ(run(peer_bin(), {"run"}).code, 2);
+  const auto r3 = run(peer_bin(), {"run", d.file("s.cascade"), "127.0.0.1:1", "127.0.0.1:0", "--window", "lots"});
+  EXPECT_EQ(r3.code, 2);
+  EXPECT_NE(r3.err.find("--window"), std::string::npos) << r3.err;
 }
 
 TEST(PeerCli, RunRefusesAbsurdBlockSizesWithAClearMessage) {
