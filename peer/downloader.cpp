@@ -66,10 +66,14 @@ struct Checks {
 };
 constexpr int max_jobs = 2;  // pool jobs per connection: one can verify while another hashes the prefix
 
-// Block buffers per connection: 3 for large blocks, more for small ones (about 2 MiB's worth,
-// at most 64), so the socket is read while earlier blocks are checked.
-std::size_t buffers_for(std::uint64_t block_size) {
-  return static_cast<std::size_t>(std::clamp<std::uint64_t>((2ull << 20) / std::max<std::uint64_t>(block_size, 1), 3, 64));
+// Block buffers per connection: about 2 MiB's worth (3 to 64), so the socket is read while
+// earlier blocks are checked; but with large blocks, no more than 32 MiB over all connections
+// (at least one buffer each: a peer needs connections x block size at the least).
+std::size_t buffers_for(std::uint64_t block_size, std::size_t connections) {
+  const std::uint64_t block = std::max<std::uint64_t>(block_size, 1);
+  const std::uint64_t wanted = std::clamp<std::uint64_t>((2ull << 20) / block, 3, 64);
+  const std::uint64_t budget = std::max<std::uint64_t>((32ull << 20) / (block * std::max<std::size_t>(connections, 1)), 1);
+  return static_cast<std::size_t>(std::min(wanted, budget));
 }
 }  // namespace
 
@@ -259,7 +263,7 @@ asio::awaitable<void> Downloader::Impl::fetch(std::shared_ptr<Impl> self, Endpoi
   std::deque<std::uint64_t> outstanding;
   // Blocks being verified and written on the pool while the next ones are read: their buffers
   // and results live in `checks`, shared with the pool jobs.
-  auto checks = std::make_shared<Checks>(socket.get_executor(), buffers_for(f.meta.block_size),
+  auto checks = std::make_shared<Checks>(socket.get_executor(), buffers_for(std::min(f.meta.block_size, f.meta.target_size), options.connections),
                                          static_cast<std::size_t>(std::min<std::uint64_t>(f.meta.block_size, f.meta.target_size)));
   Bytes requests;
   // Requests outstanding: by default enough to keep about 4 MiB in flight (4 to 64 requests).
