@@ -89,7 +89,8 @@ std::size_t BlockServer::connections() const { return impl_->active.load(); }
 
 asio::awaitable<void> BlockServer::Impl::accept_loop(std::shared_ptr<Impl> self) {
   while (!stopping) {
-    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), net::nothrow);
+    tcp::endpoint peer;  // from accept() itself: no getpeername()
+    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), peer, net::nothrow);
     if (stopping) break;
     if (ec) {
       if (ec == asio::error::no_descriptors) {
@@ -98,8 +99,7 @@ asio::awaitable<void> BlockServer::Impl::accept_loop(std::shared_ptr<Impl> self)
       }
       continue;
     }
-    std::error_code peer_ec;
-    const std::uint32_t ip = net::from_asio(socket.remote_endpoint(peer_ec)).ip;
+    const std::uint32_t ip = net::from_asio(peer).ip;
     if (active.load() >= options.max_connections || !per_ip.try_acquire(ip)) {
       std::error_code ignored;
       socket.close(ignored);

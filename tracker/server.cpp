@@ -30,6 +30,7 @@ struct Connection {
   tcp::socket socket;
   net::Deadline deadline;  // after the socket: destroyed first
   std::uint32_t counted_ip = 0;  // the address counted against max-connections-per-ip
+  Endpoint from;                 // the client, as accept() reported it
 };
 }  // namespace
 
@@ -133,10 +134,22 @@ void TrackerServer::Impl::begin_stop() {
   }
 }
 
+// Accepts straight into a reused connection object's socket, and takes the client's address
+// from accept() itself: no getpeername(), and the socket is registered with epoll once.
 asio::awaitable<void> TrackerServer::Impl::accept_loop() {
   bool warned_fd = false;
+  std::shared_ptr<Connection> conn;  // the object the next connection is accepted into
   while (!stopping) {
-    auto [ec, socket] = co_await acceptor.async_accept(net::nothrow);
+    if (!conn) {
+      std::lock_guard lock(spare_mutex);
+      if (!spare.empty()) {
+        conn = std::move(spare.back());
+        spare.pop_back();
+      }
+    }
+    if (!conn) conn = std::make_shared<Connection>(tcp::socket(asio::make_strand(io)));
+    tcp::endpoint peer;
+    auto [ec] = co_await acceptor.async_accept(conn->socket, peer, net::nothrow);
     if (stopping) break;
     if (ec) {
       if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
@@ -148,34 +161,23 @@ asio::awaitable<void> TrackerServer::Impl::accept_loop() {
       continue;
     }
     warned_fd = false;
-    std::error_code peer_ec;
-    const std::uint32_t ip = net::from_asio(socket.remote_endpoint(peer_ec)).ip;
-    if (active.load() >= config.max_connections || !per_ip.try_acquire(ip)) {
+    const Endpoint from = net::from_asio(peer);
+    if (active.load() >= config.max_connections || !per_ip.try_acquire(from.ip)) {
       ++rejected_connections;
       std::error_code ignored;
-      socket.close(ignored);
+      conn->socket.close(ignored);  // the object takes the next connection
       continue;
     }
     ++active;
-    // Reuse a connection object (its strand, socket object and deadline watcher) when one is free.
-    std::shared_ptr<Connection> conn;
-    {
-      std::lock_guard lock(spare_mutex);
-      if (!spare.empty()) {
-        conn = std::move(spare.back());
-        spare.pop_back();
-      }
-    }
-    if (!conn) conn = std::make_shared<Connection>(tcp::socket(asio::make_strand(io)));
+    conn->counted_ip = from.ip;
+    conn->from = from;
+    auto strand = conn->socket.get_executor();
+    asio::co_spawn(strand, serve(std::move(conn)), asio::detached);
+  }
+  if (conn) {
+    // Its deadline watcher lives on its strand: destroy it there.
     auto ex = conn->socket.get_executor();
-    conn->counted_ip = ip;
-    asio::post(ex, [this, conn, s = std::move(socket)]() mutable {
-      std::error_code ec;
-      conn->socket.assign(tcp::v4(), s.release(ec), ec);
-      conn->deadline.reset();
-      auto strand = conn->socket.get_executor();
-      asio::co_spawn(strand, serve(std::move(conn)), asio::detached);
-    });
+    asio::post(ex, [c = std::move(conn)] {});
   }
 }
 
@@ -184,7 +186,8 @@ asio::awaitable<void> TrackerServer::Impl::serve(std::shared_ptr<Connection> c) 
   Bytes out;
   out.reserve(tracker_response_header_size + config.max_peers_reported * peer_entry_size);
   std::error_code ec;
-  Endpoint from = net::from_asio(c->socket.remote_endpoint(ec));
+  c->deadline.reset();
+  const Endpoint from = c->from;
   // The whole request shares one deadline: a slow drip of bytes gets no more time than a stall.
   const auto request_deadline = net::Clock::now() + timeout();
   auto left = [&] {
