@@ -48,14 +48,30 @@ struct Checks {
     std::vector<std::uint8_t>* buffer;
     Verdict verdict;
   };
-  Checks(const asio::any_io_executor& ex, std::size_t buffers, std::size_t block_size)
-      : strand(ex), wake(ex), storage(buffers, std::vector<std::uint8_t>(block_size)) {
-    for (auto& b : storage) free.push_back(&b);
+  Checks(const asio::any_io_executor& ex, std::shared_ptr<SharedFile> f, std::size_t most, std::size_t block)
+      : strand(ex), wake(ex), file(std::move(f)), max_buffers(most), block_size(block) {}
+  ~Checks() { file->buffer_bytes -= storage.size() * block_size; }
+  // Allocates one more block buffer if this connection may: its first always, more while it has
+  // fewer than max_buffers and the file's downloads together stay within buffer_budget.
+  bool grow() {
+    if (storage.size() >= max_buffers) return false;
+    if (!storage.empty() && file->buffer_bytes.fetch_add(block_size) + block_size > SharedFile::buffer_budget) {
+      file->buffer_bytes -= block_size;
+      return false;
+    }
+    if (storage.empty()) file->buffer_bytes += block_size;
+    storage.push_back(std::make_unique<std::vector<std::uint8_t>>(block_size));
+    free.push_back(storage.back().get());
+    allocated = storage.size();
+    return true;
   }
   asio::any_io_executor strand;
   asio::steady_timer wake;  // cancelled whenever verdicts arrive
-  std::vector<std::vector<std::uint8_t>> storage;
+  const std::shared_ptr<SharedFile> file;
+  const std::size_t max_buffers, block_size;
+  std::atomic<std::size_t> allocated{0};  // storage.size(), readable by the pool jobs
   // Connection strand only:
+  std::vector<std::unique_ptr<std::vector<std::uint8_t>>> storage;
   std::vector<std::vector<std::uint8_t>*> free;
   int pending = 0, delivered = 0, bad = 0;
   bool fatal = false;
@@ -66,14 +82,10 @@ struct Checks {
 };
 constexpr int max_jobs = 2;  // pool jobs per connection: one can verify while another hashes the prefix
 
-// Block buffers per connection: about 2 MiB's worth (3 to 64), so the socket is read while
-// earlier blocks are checked; but with large blocks, no more than 32 MiB over all connections
-// (at least one buffer each: a peer needs connections x block size at the least).
-std::size_t buffers_for(std::uint64_t block_size, std::size_t connections) {
-  const std::uint64_t block = std::max<std::uint64_t>(block_size, 1);
-  const std::uint64_t wanted = std::clamp<std::uint64_t>((2ull << 20) / block, 3, 64);
-  const std::uint64_t budget = std::max<std::uint64_t>((32ull << 20) / (block * std::max<std::size_t>(connections, 1)), 1);
-  return static_cast<std::size_t>(std::min(wanted, budget));
+// Block buffers a connection may use: about 2 MiB's worth (3 to 64), so the socket is read while
+// earlier blocks are checked. Allocated as needed, within the file's buffer budget.
+std::size_t buffers_for(std::uint64_t block_size) {
+  return static_cast<std::size_t>(std::clamp<std::uint64_t>((2ull << 20) / std::max<std::uint64_t>(block_size, 1), 3, 64));
 }
 }  // namespace
 
@@ -263,8 +275,8 @@ asio::awaitable<void> Downloader::Impl::fetch(std::shared_ptr<Impl> self, Endpoi
   std::deque<std::uint64_t> outstanding;
   // Blocks being verified and written on the pool while the next ones are read: their buffers
   // and results live in `checks`, shared with the pool jobs.
-  auto checks = std::make_shared<Checks>(socket.get_executor(), buffers_for(std::min(f.meta.block_size, f.meta.target_size), options.connections),
-                                         static_cast<std::size_t>(std::min<std::uint64_t>(f.meta.block_size, f.meta.target_size)));
+  const auto block_bytes = static_cast<std::size_t>(std::min<std::uint64_t>(f.meta.block_size, f.meta.target_size));
+  auto checks = std::make_shared<Checks>(socket.get_executor(), file, buffers_for(block_bytes), block_bytes);
   Bytes requests;
   // Requests outstanding: by default enough to keep about 4 MiB in flight (4 to 64 requests).
   const std::size_t pipeline =
@@ -347,7 +359,8 @@ asio::awaitable<void> Downloader::Impl::fetch(std::shared_ptr<Impl> self, Endpoi
       failed = true;
       break;
     }
-    // A free buffer: wait for a verification to finish if all are busy.
+    // A free buffer: a new one if allowed, else wait for a verification to finish.
+    if (checks->free.empty()) checks->grow();
     while (checks->free.empty() && checks->bad == 0 && !checks->fatal) {
       checks->wake.expires_at(Clock::time_point::max());
       co_await checks->wake.async_wait(net::nothrow);
@@ -417,7 +430,7 @@ asio::awaitable<void> Downloader::Impl::fetch(std::shared_ptr<Impl> self, Endpoi
 // the connection in batches.
 void Downloader::Impl::check_blocks(const std::shared_ptr<Checks>& shared, const std::string& source) {
   Checks& checks = *shared;
-  const std::size_t batch = std::max<std::size_t>(1, checks.storage.size() / 2);
+  const std::size_t batch = std::max<std::size_t>(1, checks.allocated.load() / 2);
   std::vector<Checks::Result> results;
   auto hand_back = [&shared](std::vector<Checks::Result> done) {
     asio::post(shared->strand, [shared, done = std::move(done)] {

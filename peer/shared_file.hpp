@@ -35,6 +35,10 @@ struct SharedFile {
   std::atomic<std::uint64_t> blocks_served{0}, bytes_served{0};
   std::atomic<std::uint64_t> bad_blocks{0};  // blocks received whose hash or length was wrong
   std::atomic<int> active_sources{0};        // download connections open now
+  // Block buffers of this file's download connections: each has one, and more while the total
+  // stays within the budget (peak memory stays bounded however many peers we fetch from).
+  static constexpr std::uint64_t buffer_budget = 8ull << 20;
+  std::atomic<std::uint64_t> buffer_bytes{0};
 
   // Verified blocks received from each source ("ip:port" -> count).
   void count_source(const std::string& source) {
