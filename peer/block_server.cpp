@@ -26,7 +26,8 @@ std::string not_held_message(std::uint64_t block) {
 
 struct BlockServer::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io_, ThreadPool& pool_, std::vector<std::shared_ptr<SharedFile>> files_, Options o)
-      : io(io_), pool(pool_), options(o), per_ip(o.max_connections_per_ip), acceptor(io_) {
+      : io(io_), pool(pool_), options(o), per_ip(o.max_connections_per_ip), accept_strand(asio::make_strand(io_)),
+        acceptor(accept_strand) {
     for (auto& f : files_) files.emplace(f->cascade_hash, std::move(f));
   }
 
@@ -40,6 +41,8 @@ struct BlockServer::Impl : std::enable_shared_from_this<Impl> {
   ThreadPool& pool;
   const Options options;
   IpLimiter per_ip;
+  // The acceptor is used only on this strand (the accept loop, and closing it in stop()).
+  asio::strand<asio::io_context::executor_type> accept_strand;
   tcp::acceptor acceptor;
   std::unordered_map<Hash256, std::shared_ptr<SharedFile>, HashKey> files;
   std::atomic<bool> stopping{false};
@@ -66,14 +69,14 @@ BlockServer::BlockServer(asio::io_context& io, ThreadPool& pool, std::vector<std
 BlockServer::~BlockServer() { stop(); }
 
 std::uint16_t BlockServer::start(const std::string& address, std::uint16_t port) {
-  impl_->acceptor = net::listen(impl_->io.get_executor(), address, port);
-  asio::co_spawn(impl_->io, impl_->accept_loop(impl_), asio::detached);
+  impl_->acceptor = net::listen(impl_->accept_strand, address, port);
+  asio::co_spawn(impl_->accept_strand, impl_->accept_loop(impl_), asio::detached);
   return impl_->acceptor.local_endpoint().port();
 }
 
 void BlockServer::stop() {
   if (impl_->stopping.exchange(true)) return;
-  asio::post(impl_->io, [impl = impl_] {
+  asio::post(impl_->accept_strand, [impl = impl_] {
     std::error_code ec;
     impl->acceptor.close(ec);
     std::lock_guard lock(impl->conns_mutex);

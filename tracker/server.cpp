@@ -41,17 +41,21 @@ struct TrackerServer::Impl {
         per_ip(config.max_connections_per_ip),
         registry(Registry::Options{config.peer_ttl_seconds, config.max_peers_reported, config.max_peers,
                                    std::random_device{}()}),
-        acceptor(io),
-        signals(io, SIGINT, SIGTERM),
-        stats_timer(io),
-        sweep_timer(io),
-        shutdown_timer(io) {}
+        control(asio::make_strand(io)),
+        acceptor(control),
+        signals(control, SIGINT, SIGTERM),
+        stats_timer(control),
+        sweep_timer(control),
+        shutdown_timer(control) {}
 
   TrackerConfig config;
   Options options;
   IpLimiter per_ip;
   Registry registry;
   asio::io_context io;
+  // The acceptor, signals and timers are used only on this strand (accept loops, stats, sweeps,
+  // stopping): Asio objects are not safe to touch from two threads at once.
+  asio::strand<asio::io_context::executor_type> control;
   tcp::acceptor acceptor;
   asio::signal_set signals;
   asio::steady_timer stats_timer, sweep_timer, shutdown_timer;
@@ -84,7 +88,7 @@ std::uint16_t TrackerServer::bind() {
 }
 
 void TrackerServer::stop() {
-  asio::post(impl_->io, [impl = impl_.get()] { impl->begin_stop(); });
+  asio::post(impl_->control, [impl = impl_.get()] { impl->begin_stop(); });
 }
 
 void TrackerServer::run() {
@@ -99,10 +103,11 @@ void TrackerServer::run() {
     m.begin_stop();
   });
   std::size_t threads = m.options.threads ? m.options.threads : std::max(1u, std::thread::hardware_concurrency());
-  // One accept loop per network thread, so a burst of connections is taken in parallel.
-  for (std::size_t i = 0; i < threads; ++i) asio::co_spawn(m.io, m.accept_loop(), asio::detached);
-  asio::co_spawn(m.io, m.sweep_loop(), asio::detached);
-  if (m.options.stats_interval_s > 0) asio::co_spawn(m.io, m.stats_loop(), asio::detached);
+  // One accept outstanding per network thread, so a burst of connections is taken at once; the
+  // loops share the control strand (each connection is then served on its own strand).
+  for (std::size_t i = 0; i < threads; ++i) asio::co_spawn(m.control, m.accept_loop(), asio::detached);
+  asio::co_spawn(m.control, m.sweep_loop(), asio::detached);
+  if (m.options.stats_interval_s > 0) asio::co_spawn(m.control, m.stats_loop(), asio::detached);
   net::run_threads(m.io, threads);
   log::info("stopped: ", m.requests.load(), " requests served");
 }
@@ -225,8 +230,10 @@ asio::awaitable<void> TrackerServer::Impl::serve(std::shared_ptr<Connection> c) 
     if (spare.size() < 256 && !stopping) spare.push_back(std::move(c));
   }
   if (--active == 0 && stopping) {
-    shutdown_timer.cancel();
-    signals.cancel();
+    asio::post(control, [this] {
+      shutdown_timer.cancel();
+      signals.cancel();
+    });
   }
 }
 
