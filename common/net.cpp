@@ -79,6 +79,14 @@ asio::awaitable<std::error_code> read_exact(tcp::socket& s, Deadline& d, asio::m
   co_return finish(d, ec);
 }
 
+asio::awaitable<std::pair<std::error_code, std::size_t>> read_at_least(tcp::socket& s, Deadline& d,
+                                                                      asio::mutable_buffer buffer,
+                                                                      std::size_t at_least, Millis timeout) {
+  d.expires_after(timeout);
+  auto [ec, n] = co_await asio::async_read(s, buffer, asio::transfer_at_least(at_least), nothrow);
+  co_return std::pair{finish(d, n >= at_least ? std::error_code{} : ec), n};
+}
+
 asio::awaitable<std::error_code> write_all(tcp::socket& s, Deadline& d, asio::const_buffer buffer,
                                            Millis timeout) {
   d.expires_after(timeout);

@@ -68,6 +68,11 @@ class Deadline {
 // Reads exactly buffer.size() bytes before the timeout. Returns asio::error::timed_out on expiry.
 asio::awaitable<std::error_code> read_exact(tcp::socket& s, Deadline& d, asio::mutable_buffer buffer,
                                             Millis timeout);
+// Reads at least `at_least` bytes and at most buffer.size() before the timeout (whatever has
+// arrived by then, in as few system calls as the data allows). Returns the error and the count.
+asio::awaitable<std::pair<std::error_code, std::size_t>> read_at_least(tcp::socket& s, Deadline& d,
+                                                                      asio::mutable_buffer buffer,
+                                                                      std::size_t at_least, Millis timeout);
 // Writes every byte before the timeout.
 asio::awaitable<std::error_code> write_all(tcp::socket& s, Deadline& d, asio::const_buffer buffer,
                                            Millis timeout);

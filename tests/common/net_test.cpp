@@ -58,6 +58,57 @@ TEST(Net, ReadExactAssemblesOneByteWrites) {
   EXPECT_EQ(got, "hello");
 }
 
+TEST(Net, ReadAtLeastWaitsForTheMinimumAndNeverReadsPastTheBuffer) {
+  asio::io_context io;
+  auto [client, server] = socket_pair(io);
+  std::string got;
+  std::size_t n = 0;
+  std::error_code result;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    net::Deadline d(server);
+    std::array<char, 8> buf{};
+    std::tie(result, n) = co_await net::read_at_least(server, d, asio::buffer(buf), 4, net::Millis(2000));
+    got.assign(buf.data(), n);
+  }, asio::detached);
+  std::thread writer([&client] {
+    asio::write(client, asio::buffer("ab", 2));  // not enough yet
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    asio::write(client, asio::buffer("cdefghijkl", 10));  // more than the buffer holds
+  });
+  io.run();
+  writer.join();
+  EXPECT_FALSE(result) << result.message();
+  ASSERT_GE(n, 4u);
+  ASSERT_LE(n, 8u);
+  EXPECT_EQ(got, std::string("abcdefgh").substr(0, n));
+}
+
+TEST(Net, ReadAtLeastTimesOutOrFailsBelowTheMinimum) {
+  asio::io_context io;
+  auto [client, server] = socket_pair(io);
+  asio::write(client, asio::buffer("ab", 2));
+  std::error_code timed, closed;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    net::Deadline d(server);
+    std::array<char, 8> buf{};
+    timed = (co_await net::read_at_least(server, d, asio::buffer(buf), 4, net::Millis(100))).first;
+  }, asio::detached);
+  io.run();
+  EXPECT_EQ(timed, asio::error::timed_out);
+  // Two bytes and then the end of the stream: an error, not a short success.
+  asio::io_context io2;
+  auto [client2, server2] = socket_pair(io2);
+  asio::write(client2, asio::buffer("ab", 2));
+  client2.shutdown(tcp::socket::shutdown_send);
+  asio::co_spawn(io2, [&, &server2 = server2]() -> asio::awaitable<void> {
+    net::Deadline d(server2);
+    std::array<char, 8> buf{};
+    closed = (co_await net::read_at_least(server2, d, asio::buffer(buf), 4, net::Millis(2000))).first;
+  }, asio::detached);
+  io2.run();
+  EXPECT_EQ(closed, asio::error::eof);
+}
+
 TEST(Net, OnPoolRunsElsewhereAndResumesWithTheResult) {
   asio::io_context io;
   ThreadPool pool(1);

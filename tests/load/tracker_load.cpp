@@ -80,13 +80,20 @@ asio::awaitable<void> client(Swarms sw, tcp::endpoint target, net::Clock::time_p
     const net::Millis timeout(2000);
     std::error_code ec = co_await net::connect(s, d, target, timeout);
     if (!ec) ec = co_await net::write_all(s, d, asio::buffer(req), timeout);
-    if (!ec) ec = co_await net::read_exact(s, d, asio::buffer(head), timeout);
+    // The header and as much of the list as has arrived, in one read where possible.
+    std::array<std::uint8_t, tracker_response_header_size + 20 * peer_entry_size> first{};
+    std::size_t got = 0;
+    if (!ec) std::tie(ec, got) = co_await net::read_at_least(s, d, asio::buffer(first), head.size(), timeout);
     bool valid = false;
     if (!ec) {
+      std::copy_n(first.begin(), head.size(), head.begin());
       auto h = decode_tracker_response_header(head, 20);
       if (h.ok() && h.value->status == 0) {
         payload.resize(h.value->length);
-        ec = co_await net::read_exact(s, d, asio::buffer(payload), timeout);
+        const std::size_t have = std::min(got - head.size(), payload.size());
+        std::copy_n(first.begin() + static_cast<std::ptrdiff_t>(head.size()), have, payload.begin());
+        if (have < payload.size())
+          ec = co_await net::read_exact(s, d, asio::buffer(payload.data() + have, payload.size() - have), timeout);
         if (!ec) {
           auto peers = decode_peer_entries(payload);
           valid = peers.ok();
