@@ -56,35 +56,26 @@ std::string BlockMap::to_string() const {
 std::optional<std::uint64_t> BlockMap::pick(std::mt19937_64& rng, const std::function<bool(std::uint64_t)>& skip,
                                             unsigned max_duplicates) {
   std::lock_guard lock(mutex_);
-  auto choose = [&](IndexedSet& set, auto&& eligible) -> std::optional<std::uint64_t> {
-    const std::size_t n = set.items.size();
+  // Among n candidates (the i-th is at(i)): a few random probes, then one pass from a random
+  // start. Random order, bounded cost.
+  auto choose = [&](std::uint64_t n, auto&& at, auto&& eligible) -> std::optional<std::uint64_t> {
     if (n == 0) return std::nullopt;
-    // A few random probes, then one pass from a random start: random order, bounded cost.
-    for (int probe = 0; probe < 16; ++probe) {
-      const std::uint64_t b = set.items[rng() % n];
-      if (eligible(b)) return b;
-    }
-    const std::size_t start = rng() % n;
-    for (std::size_t k = 0; k < n; ++k) {
-      const std::uint64_t b = set.items[(start + k) % n];
-      if (eligible(b)) return b;
-    }
+    for (int probe = 0; probe < 16; ++probe)
+      if (const std::uint64_t b = at(rng() % n); eligible(b)) return b;
+    const std::uint64_t start = rng() % n;
+    for (std::uint64_t k = 0; k < n; ++k)
+      if (const std::uint64_t b = at((start + k) % n); eligible(b)) return b;
     return std::nullopt;
   };
+  auto in = [](const IndexedSet& set) { return [&set](std::uint64_t i) { return set.items[i]; }; };
   std::optional<std::uint64_t> picked;
-  if (window_ > 0 && !available_.items.empty()) {
-    // Random probes in the window, then one pass over it from a random start.
-    const std::uint64_t width = std::min(window_, count_ - prefix_);
-    auto eligible = [&](std::uint64_t b) { return available_.contains(b) && !skip(b); };
-    for (int probe = 0; probe < 16 && !picked; ++probe)
-      if (const std::uint64_t b = prefix_ + rng() % width; eligible(b)) picked = b;
-    const std::uint64_t start = rng() % width;
-    for (std::uint64_t k = 0; k < width && !picked; ++k)
-      if (const std::uint64_t b = prefix_ + (start + k) % width; eligible(b)) picked = b;
-  }
-  if (!picked) picked = choose(available_, [&](std::uint64_t b) { return !skip(b); });
+  if (window_ > 0 && !available_.items.empty())
+    picked = choose(std::min(window_, count_ - prefix_), [this](std::uint64_t i) { return prefix_ + i; },
+                    [&](std::uint64_t b) { return available_.contains(b) && !skip(b); });
+  if (!picked) picked = choose(available_.items.size(), in(available_), [&](std::uint64_t b) { return !skip(b); });
   if (!picked && available_.items.empty())
-    picked = choose(missing_, [&](std::uint64_t b) { return in_flight_[b] < max_duplicates && !skip(b); });
+    picked = choose(missing_.items.size(), in(missing_),
+                    [&](std::uint64_t b) { return in_flight_[b] < max_duplicates && !skip(b); });
   if (!picked) return std::nullopt;
   available_.erase(*picked);
   ++in_flight_[*picked];

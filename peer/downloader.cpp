@@ -82,6 +82,13 @@ struct Checks {
 };
 constexpr int max_jobs = 2;  // pool jobs per connection: one can verify while another hashes the prefix
 
+// Requests a connection keeps outstanding: --pipeline, or by default enough to keep about 4 MiB
+// in flight (4 to 64 requests).
+std::size_t pipeline_depth(const Downloader::Options& o, std::uint64_t block_size) {
+  if (o.pipeline > 0) return o.pipeline;
+  return static_cast<std::size_t>(std::clamp<std::uint64_t>((4ull << 20) / std::max<std::uint64_t>(block_size, 1), 4, 64));
+}
+
 // Block buffers a connection may use: about 2 MiB's worth (3 to 64), so the socket is read while
 // earlier blocks are checked. Allocated as needed, within the file's buffer budget.
 std::size_t buffers_for(std::uint64_t block_size) {
@@ -142,9 +149,11 @@ Downloader::~Downloader() { stop(); }
 
 void Downloader::start() {
   Impl& d = *impl_;
+  // The window holds at least twice what all connections may have in flight.
+  const std::uint64_t block = std::max<std::uint64_t>(d.file->meta.block_size, 1);
   d.file->blocks.set_window(d.options.window_bytes == 0 ? 0
-                                : std::max<std::uint64_t>(d.options.window_bytes / std::max<std::uint64_t>(d.file->meta.block_size, 1),
-                                                          2 * d.options.connections * std::max<std::size_t>(d.options.pipeline, 4)));
+                                : std::max<std::uint64_t>(d.options.window_bytes / block,
+                                                          2 * d.options.connections * pipeline_depth(d.options, block)));
   // Blocks verified at start-up (a resumed download) are taken into the whole-file hash now.
   if (!d.file->blocks.complete()) d.pool.post([impl = impl_] { impl->whole.advance(); });
   asio::co_spawn(d.strand, d.manage(impl_), asio::detached);
@@ -278,10 +287,7 @@ asio::awaitable<void> Downloader::Impl::fetch(std::shared_ptr<Impl> self, Endpoi
   const auto block_bytes = static_cast<std::size_t>(std::min<std::uint64_t>(f.meta.block_size, f.meta.target_size));
   auto checks = std::make_shared<Checks>(socket.get_executor(), file, buffers_for(block_bytes), block_bytes);
   Bytes requests;
-  // Requests outstanding: by default enough to keep about 4 MiB in flight (4 to 64 requests).
-  const std::size_t pipeline =
-      options.pipeline > 0 ? options.pipeline
-                           : static_cast<std::size_t>(std::clamp<std::uint64_t>((4ull << 20) / std::max<std::uint64_t>(f.meta.block_size, 1), 4, 64));
+  const std::size_t pipeline = pipeline_depth(options, f.meta.block_size);
   int strikes = 0, delivered = 0;
   bool failed = false, banned_here = false;
   std::mt19937_64 local_rng(std::random_device{}() ^ from.key());

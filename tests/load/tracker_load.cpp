@@ -75,25 +75,22 @@ asio::awaitable<void> client(Swarms sw, tcp::endpoint target, net::Clock::time_p
     const Bytes req = encode_tracker_request(TrackerRequest{cmd, sw.hash(swarm), me.ip, me.port});
     d.reset();
     const auto start = net::Clock::now();
-    std::array<std::uint8_t, tracker_response_header_size> head{};
-    Bytes payload;
     const net::Millis timeout(2000);
     std::error_code ec = co_await net::connect(s, d, target, timeout);
     if (!ec) ec = co_await net::write_all(s, d, asio::buffer(req), timeout);
-    // The header and as much of the list as has arrived, in one read where possible.
-    std::array<std::uint8_t, tracker_response_header_size + 20 * peer_entry_size> first{};
+    // The whole reply fits in `reply`: the header and at most 20 entries. Read the header and
+    // whatever came with it at once, then the rest of the list if it came later.
+    std::array<std::uint8_t, tracker_response_header_size + 20 * peer_entry_size> reply{};
     std::size_t got = 0;
-    if (!ec) std::tie(ec, got) = co_await net::read_at_least(s, d, asio::buffer(first), head.size(), timeout);
+    if (!ec) std::tie(ec, got) = co_await net::read_at_least(s, d, asio::buffer(reply), tracker_response_header_size, timeout);
     bool valid = false;
+    ByteSpan payload;
     if (!ec) {
-      std::copy_n(first.begin(), head.size(), head.begin());
-      auto h = decode_tracker_response_header(head, 20);
+      auto h = decode_tracker_response_header(ByteSpan(reply.data(), tracker_response_header_size), 20);
       if (h.ok() && h.value->status == 0) {
-        payload.resize(h.value->length);
-        const std::size_t have = std::min(got - head.size(), payload.size());
-        std::copy_n(first.begin() + static_cast<std::ptrdiff_t>(head.size()), have, payload.begin());
-        if (have < payload.size())
-          ec = co_await net::read_exact(s, d, asio::buffer(payload.data() + have, payload.size() - have), timeout);
+        const std::size_t total = tracker_response_header_size + h.value->length;  // checked against 20 entries
+        if (got < total) ec = co_await net::read_exact(s, d, asio::buffer(reply.data() + got, total - got), timeout);
+        payload = ByteSpan(reply.data() + tracker_response_header_size, h.value->length);
         if (!ec) {
           auto peers = decode_peer_entries(payload);
           valid = peers.ok();
