@@ -149,9 +149,9 @@ int run_load(Swarms sw, std::uint16_t port, std::size_t concurrency, double seco
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
   std::sort(all.begin(), all.end());
   auto pct = [&](double p) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<std::size_t>(p * all.size()))]; };
-  std::printf("concurrency=%zu requests=%llu requests/s=%.0f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f errors=%llu timeouts=%llu invalid=%llu\n",
+  std::printf("concurrency=%zu requests=%llu requests/s=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f errors=%llu timeouts=%llu invalid=%llu\n",
               concurrency, static_cast<unsigned long long>(totals.ok.load()), totals.ok.load() / elapsed, pct(0.50),
-              pct(0.99), all.empty() ? 0.0 : all.back(), static_cast<unsigned long long>(totals.errors.load()),
+              pct(0.90), pct(0.99), pct(0.999), all.empty() ? 0.0 : all.back(), static_cast<unsigned long long>(totals.errors.load()),
               static_cast<unsigned long long>(totals.timeouts.load()), static_cast<unsigned long long>(totals.invalid.load()));
   return 0;
 }
