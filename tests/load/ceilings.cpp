@@ -1,12 +1,15 @@
 // This machine's ceilings for the swarm benchmark (a benchmark instrument, not a test):
 //   ceilings sha --bytes N   single-core SHA-256 (OpenSSL EVP) over N bytes in memory
-//   ceilings tcp --bytes N   a raw loopback TCP copy of N bytes (1 MiB writes, blocking sockets)
+//   ceilings tcp --bytes N   a raw loopback TCP copy of N bytes (1 MiB writes, blocking sockets);
+//                            also the receiving thread's CPU seconds: what taking N bytes out of
+//                            sockets costs any peer here, before it does anything with them
 //   ceilings fill --bytes N --dir D [--files K]
 //                            writing N bytes into each of K fresh files in D at once (1 MiB
 //                            pwrites, one thread per file): what putting a download's bytes into
 //                            the page cache costs here, before any network or hashing
-// Each prints one line "name=MB/s" (fill: the total over all files).
+// Each prints one line "name=MB/s" (fill: the total over all files; tcp adds " receive_cpu_s=S").
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -35,6 +38,7 @@ int main(int argc, char** argv) {
   std::mt19937_64 rng(1);
   for (auto& b : buf) b = static_cast<std::uint8_t>(rng());
   double seconds = 0;
+  double receive_cpu = -1;
   if (what == "sha") {
     Sha256 h;
     const auto start = Clock::now();
@@ -76,6 +80,10 @@ int main(int argc, char** argv) {
       std::vector<std::uint8_t> in(1 << 20);
       std::error_code ec;
       while (!ec) s.read_some(asio::buffer(in), ec);
+      rusage u{};
+      ::getrusage(RUSAGE_THREAD, &u);
+      auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+      receive_cpu = secs(u.ru_utime) + secs(u.ru_stime);
     });
     asio::ip::tcp::socket out(io);
     out.connect({asio::ip::address_v4::loopback(), port});
@@ -90,6 +98,8 @@ int main(int argc, char** argv) {
     seconds = std::chrono::duration<double>(Clock::now() - start).count();
   }
   const char* name = what == "sha" ? "sha256_single_core" : what == "tcp" ? "tcp_loopback" : "page_cache_fill";
-  std::printf("%s_MBps=%.0f\n", name, static_cast<double>(bytes) / seconds / 1e6);
+  std::printf("%s_MBps=%.0f", name, static_cast<double>(bytes) / seconds / 1e6);
+  if (receive_cpu >= 0) std::printf(" receive_cpu_s=%.3f", receive_cpu);
+  std::printf("\n");
   return 0;
 }
