@@ -23,8 +23,58 @@ namespace cascade::net {
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using Millis = std::chrono::milliseconds;
-// Completion token that reports errors as values instead of throwing.
-inline constexpr auto nothrow = asio::experimental::as_tuple(asio::use_awaitable);
+// Completion token adapter: the handler is a continuation of the coroutine that started the
+// operation (Asio's asio_handler_is_continuation hook). An operation that completes at once
+// (a speculative read or write, an accept with a connection waiting) then resumes the coroutine
+// on the same thread, instead of queueing it for and waking another thread of the pool.
+template <typename Token>
+struct as_continuation_t {
+  Token token;
+};
+template <typename Handler>
+struct continuation_handler {
+  Handler handler;
+  template <typename... Args>
+  void operator()(Args&&... args) {
+    std::move(handler)(std::forward<Args>(args)...);
+  }
+};
+template <typename Handler>
+inline bool asio_handler_is_continuation(continuation_handler<Handler>*) {
+  return true;
+}
+}  // namespace cascade::net
+
+namespace asio {
+// The wrapped handler keeps the wrapped one's executor, allocator and cancellation slot.
+template <template <typename, typename> class Associator, typename Handler, typename Default>
+struct associator<Associator, cascade::net::continuation_handler<Handler>, Default> {
+  using type = typename Associator<Handler, Default>::type;
+  static type get(const cascade::net::continuation_handler<Handler>& h, const Default& d = Default()) noexcept {
+    return Associator<Handler, Default>::get(h.handler, d);
+  }
+};
+template <typename Token, typename... Signatures>
+struct async_result<cascade::net::as_continuation_t<Token>, Signatures...> {
+  template <typename Initiation, typename RawToken, typename... Args>
+  static auto initiate(Initiation&& initiation, RawToken&& token, Args&&... args) {
+    Token inner = token.token;
+    return async_initiate<Token, Signatures...>(
+        [init = std::forward<Initiation>(initiation)](auto&& handler, auto&&... a) mutable {
+          using H = std::decay_t<decltype(handler)>;
+          std::move(init)(cascade::net::continuation_handler<H>{std::forward<decltype(handler)>(handler)},
+                          std::forward<decltype(a)>(a)...);
+        },
+        inner, std::forward<Args>(args)...);
+  }
+};
+}  // namespace asio
+
+namespace cascade::net {
+// Completion token that reports errors as values instead of throwing, and resumes the coroutine
+// as a continuation (above).
+inline constexpr auto nothrow = as_continuation_t<decltype(asio::experimental::as_tuple(asio::use_awaitable))>{
+    asio::experimental::as_tuple(asio::use_awaitable)};
 
 tcp::endpoint to_asio(const Endpoint& e);
 Endpoint from_asio(const tcp::endpoint& e);  // IPv4 only; a v6 endpoint maps to ip 0
