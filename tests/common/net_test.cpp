@@ -147,3 +147,40 @@ TEST(Net, GracefulCloseDeliversTheReplyBeforeClosing) {
   io.run();
   closer.join();
 }
+
+// net::nothrow hands operations a handler that Asio treats as a continuation (so an operation
+// that completes at once resumes the coroutine on the same thread, waking no other), which still
+// carries the coroutine's executor, and which completes the coroutine with (error, values...).
+TEST(Net, NothrowHandlersAreContinuationsThatKeepTheCoroutinesExecutor) {
+  asio::io_context io;
+  auto strand = asio::make_strand(io);
+  bool continuation = false, plain_continuation = true, same_executor = false, ran_in_strand = false;
+  std::error_code got;
+  std::size_t n = 0;
+  asio::co_spawn(strand, [&]() -> asio::awaitable<void> {
+    auto my_executor = co_await asio::this_coro::executor;
+    std::tie(got, n) = co_await asio::async_initiate<decltype(net::nothrow), void(std::error_code, std::size_t)>(
+        [&](auto handler) {
+          continuation = asio_handler_cont_helpers::is_continuation(handler);
+          same_executor = asio::get_associated_executor(handler) == my_executor;
+          std::move(handler)(asio::error::eof, std::size_t{7});
+        },
+        net::nothrow);
+    ran_in_strand = my_executor.template target<decltype(strand)>()->running_in_this_thread();
+    // The same operation with the plain token, to show the check above can tell them apart.
+    auto plain = asio::experimental::as_tuple(asio::use_awaitable);
+    co_await asio::async_initiate<decltype(plain), void(std::error_code)>(
+        [&](auto handler) {
+          plain_continuation = asio_handler_cont_helpers::is_continuation(handler);
+          std::move(handler)(std::error_code{});
+        },
+        plain);
+  }, asio::detached);
+  io.run();
+  EXPECT_TRUE(continuation);
+  EXPECT_FALSE(plain_continuation);
+  EXPECT_TRUE(same_executor);
+  EXPECT_TRUE(ran_in_strand);
+  EXPECT_EQ(got, asio::error::eof);
+  EXPECT_EQ(n, 7u);
+}
