@@ -30,10 +30,16 @@ wait_port() {  # file
   echo "server did not start" >&2; exit 1
 }
 
-run_series() {  # label port -> lines "label concurrency=..."
+cpu_of() {  # pid -> its CPU seconds so far (user + system), from /proc/PID/stat
+  awk -v tck="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / tck }' "/proc/$1/stat"
+}
+
+run_series() {  # label port server-pid extra-args -> lines "label concurrency=... server_cpu_s=..."
   for c in 1 16 64; do
-    line=$("$bin/tracker_load" load --port "$2" --concurrency "$c" --seconds "$seconds" --threads 2 $3)
-    echo "$1 $line" | tee -a "$work/results"
+    before=$(cpu_of "$3")
+    line=$("$bin/tracker_load" load --port "$2" --concurrency "$c" --seconds "$seconds" --threads 2 $4)
+    after=$(cpu_of "$3")
+    echo "$1 $line server_cpu_s=$(awk -v a="$after" -v b="$before" 'BEGIN { printf "%.2f", a - b }')" | tee -a "$work/results"
   done
 }
 
@@ -43,14 +49,14 @@ echo '{"port": 0, "open": true}' >"$work/tracker.json"
 pids+=($!)
 tport=$(wait_port "$work/tracker.port")
 echo "== cascade-tracker (127.0.0.1:$tport), ${seconds}s per run"
-run_series tracker "$tport" --strict
+run_series tracker "$tport" "${pids[0]}" --strict
 kill "${pids[0]}"; wait "${pids[0]}" || true
 
 "$bin/tracker_load" trivial-server --port-file "$work/trivial.port" --threads 2 &
 pids+=($!)
 vport=$(wait_port "$work/trivial.port")
 echo "== trivial fixed-answer server (127.0.0.1:$vport): the instrument's ceiling"
-run_series trivial "$vport" ""
+run_series trivial "$vport" "${pids[1]}" ""
 
 echo "== tracker / trivial"
 python3 - "$work/results" <<'PY'
@@ -60,9 +66,14 @@ for line in open(sys.argv[1]):
     label, rest = line.split(" ", 1)
     kv = dict(re.findall(r"(\S+?)=(\S+)", rest))
     rows[(label, kv["concurrency"])] = kv
-print(f"{'conc':>5} {'tracker req/s':>14} {'trivial req/s':>14} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6} {'timeouts':>8} {'invalid':>7} {'trivial p99 ms':>14}")
+print(f"{'conc':>5} {'tracker req/s':>14} {'trivial req/s':>14} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6} {'timeouts':>8} {'invalid':>7} {'trivial p99 ms':>14} {'tracker cpu s':>13} {'load cpu s':>10}")
 for c in ("1", "16", "64"):
     t, v = rows[("tracker", c)], rows[("trivial", c)]
     ratio = float(t["requests/s"]) / max(1.0, float(v["requests/s"]))
-    print(f"{c:>5} {t['requests/s']:>14} {v['requests/s']:>14} {ratio:>6.2f} {t['p50_ms']:>7} {t['p99_ms']:>7} {t['max_ms']:>7} {t['errors']:>6} {t['timeouts']:>8} {t['invalid']:>7} {v['p99_ms']:>14}")
+    print(f"{c:>5} {t['requests/s']:>14} {v['requests/s']:>14} {ratio:>6.2f} {t['p50_ms']:>7} {t['p99_ms']:>7} {t['max_ms']:>7} {t['errors']:>6} {t['timeouts']:>8} {t['invalid']:>7} {v['p99_ms']:>14} {t['server_cpu_s']:>13} {t['load_cpu_s']:>10}")
+t = rows[("tracker", "64")]
+n = float(t["requests"])
+print(f"CPU per request at concurrency 64: tracker {float(t['server_cpu_s']) / n * 1e6:.1f} us, "
+      f"load generator {float(t['load_cpu_s']) / n * 1e6:.1f} us (both on the same cores; loopback TCP work "
+      f"is counted to whichever side's system call set it off)")
 PY

@@ -10,6 +10,8 @@
 // whole 12-byte entries, at most 20, and every listed peer a member of the asked swarm.
 // `trivial-server` answers each request with a fixed valid list for its swarm and closes: the
 // ceiling of this instrument on this machine, to compare the tracker against.
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
@@ -129,8 +131,16 @@ int run_load(Swarms sw, std::uint16_t port, std::size_t concurrency, double seco
       return 1;
     }
   }
+  // This process's CPU seconds so far (user + system), to report what the instrument itself costs.
+  auto cpu_seconds = [] {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+    return secs(u.ru_utime) + secs(u.ru_stime);
+  };
   Totals totals;
   std::vector<std::vector<double>> latencies(threads);
+  const double cpu_before = cpu_seconds();
   std::vector<std::thread> workers;
   const auto start = net::Clock::now();
   const auto until = start + std::chrono::duration_cast<net::Clock::duration>(std::chrono::duration<double>(seconds));
@@ -145,14 +155,15 @@ int run_load(Swarms sw, std::uint16_t port, std::size_t concurrency, double seco
   }
   for (auto& w : workers) w.join();
   const double elapsed = std::chrono::duration<double>(net::Clock::now() - start).count();
+  const double cpu = cpu_seconds() - cpu_before;
   std::vector<double> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
   std::sort(all.begin(), all.end());
   auto pct = [&](double p) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<std::size_t>(p * all.size()))]; };
-  std::printf("concurrency=%zu requests=%llu requests/s=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f errors=%llu timeouts=%llu invalid=%llu\n",
+  std::printf("concurrency=%zu requests=%llu requests/s=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f errors=%llu timeouts=%llu invalid=%llu load_cpu_s=%.2f\n",
               concurrency, static_cast<unsigned long long>(totals.ok.load()), totals.ok.load() / elapsed, pct(0.50),
               pct(0.90), pct(0.99), pct(0.999), all.empty() ? 0.0 : all.back(), static_cast<unsigned long long>(totals.errors.load()),
-              static_cast<unsigned long long>(totals.timeouts.load()), static_cast<unsigned long long>(totals.invalid.load()));
+              static_cast<unsigned long long>(totals.timeouts.load()), static_cast<unsigned long long>(totals.invalid.load()), cpu);
   return 0;
 }
 
