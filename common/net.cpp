@@ -101,6 +101,16 @@ asio::awaitable<std::error_code> write_all(tcp::socket& s, Deadline& d,
   co_return finish(d, ec);
 }
 
+asio::awaitable<std::error_code> write_last(tcp::socket& s, Deadline& d, asio::const_buffer buffer, Millis timeout) {
+  d.expires_after(timeout);
+  while (buffer.size() > 0) {
+    auto [ec, n] = co_await s.async_send(buffer, MSG_MORE, nothrow);
+    if (ec) co_return finish(d, ec);
+    buffer += n;
+  }
+  co_return finish(d, {});
+}
+
 asio::awaitable<std::error_code> connect(tcp::socket& s, Deadline& d, const tcp::endpoint& to,
                                          Millis timeout) {
   d.expires_after(timeout);

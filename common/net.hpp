@@ -128,6 +128,10 @@ asio::awaitable<std::error_code> write_all(tcp::socket& s, Deadline& d, asio::co
                                            Millis timeout);
 asio::awaitable<std::error_code> write_all(tcp::socket& s, Deadline& d,
                                            const std::vector<asio::const_buffer>& buffers, Millis timeout);
+// Writes a connection's last bytes, held back (MSG_MORE) so that the FIN of the close or
+// shutdown that must follow at once leaves in the same TCP segment: one packet fewer, and the
+// peer sees the reply and the end of the stream together. Nothing is sent until that close.
+asio::awaitable<std::error_code> write_last(tcp::socket& s, Deadline& d, asio::const_buffer buffer, Millis timeout);
 asio::awaitable<std::error_code> connect(tcp::socket& s, Deadline& d, const tcp::endpoint& to,
                                          Millis timeout);
 

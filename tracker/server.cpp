@@ -221,7 +221,7 @@ asio::awaitable<void> TrackerServer::Impl::serve(std::shared_ptr<Connection> c) 
   if (ec) ++errors[ec == asio::error::timed_out ? timed_out : io_error];
   if (replied) {
     ++requests;
-    ec = co_await net::write_all(c->socket, c->deadline, asio::buffer(out), timeout());
+    ec = co_await net::write_last(c->socket, c->deadline, asio::buffer(out), timeout());
     if (ec) ++errors[ec == asio::error::timed_out ? timed_out : io_error];
     else co_await net::graceful_close(c->socket, c->deadline, std::min(timeout(), net::Millis(1000)), 4096);
   }
