@@ -8,8 +8,9 @@
 // `load` first SUBSCRIBEs every peer once, then for S seconds runs N connections in a loop of
 // one request each (90% LIST, 10% SUBSCRIBE, random peers), validating every response: status 0,
 // whole 12-byte entries, at most 20, and every listed peer a member of the asked swarm.
-// `trivial-server` answers each request with a fixed valid list for its swarm and closes: the
-// ceiling of this instrument on this machine, to compare the tracker against.
+// `trivial-server` answers each request with a fixed valid list for its swarm and closes (the reply
+// and the FIN in one segment, as the tracker sends them): the ceiling of this instrument on this
+// machine, to compare the tracker against.
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
@@ -172,7 +173,7 @@ asio::awaitable<void> trivial_serve(tcp::socket s, const std::vector<Bytes>* ans
   std::array<std::uint8_t, tracker_request_size> req{};
   if (!co_await net::read_exact(s, d, asio::buffer(req), net::Millis(5000))) {
     const std::size_t swarm = req[16] % hashes;
-    co_await net::write_all(s, d, asio::buffer((*answers)[swarm]), net::Millis(5000));
+    co_await net::write_last(s, d, asio::buffer((*answers)[swarm]), net::Millis(5000));  // as the tracker does
   }
   std::error_code ignored;
   s.close(ignored);
