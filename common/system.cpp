@@ -9,6 +9,13 @@ namespace cascade {
 
 void ignore_sigpipe() { std::signal(SIGPIPE, SIG_IGN); }
 
+double cpu_seconds(bool this_thread_only) {
+  rusage u{};
+  if (getrusage(this_thread_only ? RUSAGE_THREAD : RUSAGE_SELF, &u) != 0) return 0;
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return secs(u.ru_utime) + secs(u.ru_stime);
+}
+
 std::uint64_t raise_fd_limit() {
   rlimit lim{};
   if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;

@@ -11,5 +11,7 @@ namespace cascade {
 void ignore_sigpipe();
 // Raises the soft open-file limit to the hard limit; returns the limit now in force.
 std::uint64_t raise_fd_limit();
+// CPU seconds (user + system) used so far by this process, or by the calling thread alone.
+double cpu_seconds(bool this_thread_only = false);
 
 }  // namespace cascade

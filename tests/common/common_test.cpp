@@ -142,3 +142,23 @@ TEST(IpLimiter, CountsPerAddressAndReleases) {
   l.release(1);
   EXPECT_TRUE(l.try_acquire(1));
 }
+
+#include <thread>
+
+#include "common/system.hpp"
+
+// CPU time counts work done, not time waited; a thread's own count leaves out other threads.
+TEST(System, CpuSecondsCountsWorkAndSeparatesThreads) {
+  auto spin = [](double seconds) {
+    const double until = cpu_seconds(true) + seconds;
+    volatile std::uint64_t x = 0;
+    while (cpu_seconds(true) < until) x = x + 1;  // bounded: the thread's own CPU time grows
+  };
+  const double process_before = cpu_seconds(), thread_before = cpu_seconds(true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_LT(cpu_seconds(true) - thread_before, 0.05);  // sleeping is not work
+  std::thread other([&] { spin(0.1); });
+  other.join();
+  EXPECT_LT(cpu_seconds(true) - thread_before, 0.05);  // the other thread's work is not ours
+  EXPECT_GE(cpu_seconds() - process_before, 0.09);      // but it is the process's
+}

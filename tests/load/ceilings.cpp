@@ -9,7 +9,6 @@
 //                            the page cache costs here, before any network or hashing
 // Each prints one line "name=MB/s" (fill: the total over all files; tcp adds " receive_cpu_s=S").
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -19,6 +18,7 @@
 
 #include "common/net.hpp"
 #include "common/sha256.hpp"
+#include "common/system.hpp"
 
 using namespace cascade;
 using Clock = std::chrono::steady_clock;
@@ -80,10 +80,7 @@ int main(int argc, char** argv) {
       std::vector<std::uint8_t> in(1 << 20);
       std::error_code ec;
       while (!ec) s.read_some(asio::buffer(in), ec);
-      rusage u{};
-      ::getrusage(RUSAGE_THREAD, &u);
-      auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
-      receive_cpu = secs(u.ru_utime) + secs(u.ru_stime);
+      receive_cpu = cpu_seconds(true);
     });
     asio::ip::tcp::socket out(io);
     out.connect({asio::ip::address_v4::loopback(), port});

@@ -11,8 +11,6 @@
 // `trivial-server` answers each request with a fixed valid list for its swarm and closes (the reply
 // and the FIN in one segment, as the tracker sends them): the ceiling of this instrument on this
 // machine, to compare the tracker against.
-#include <sys/resource.h>
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
@@ -21,6 +19,7 @@
 
 #include "common/endpoint.hpp"
 #include "common/net.hpp"
+#include "common/system.hpp"
 #include "proto/wire.hpp"
 
 using namespace cascade;
@@ -132,16 +131,9 @@ int run_load(Swarms sw, std::uint16_t port, std::size_t concurrency, double seco
       return 1;
     }
   }
-  // This process's CPU seconds so far (user + system), to report what the instrument itself costs.
-  auto cpu_seconds = [] {
-    rusage u{};
-    ::getrusage(RUSAGE_SELF, &u);
-    auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
-    return secs(u.ru_utime) + secs(u.ru_stime);
-  };
   Totals totals;
   std::vector<std::vector<double>> latencies(threads);
-  const double cpu_before = cpu_seconds();
+  const double cpu_before = cpu_seconds();  // to report what the instrument itself costs
   std::vector<std::thread> workers;
   const auto start = net::Clock::now();
   const auto until = start + std::chrono::duration_cast<net::Clock::duration>(std::chrono::duration<double>(seconds));
