@@ -82,18 +82,20 @@ struct Checks {
 };
 constexpr int max_jobs = 2;  // pool jobs per connection: one can verify while another hashes the prefix
 
+// How many blocks make up `bytes`, kept within [least, most].
+std::size_t blocks_worth(std::uint64_t bytes, std::uint64_t block_size, std::uint64_t least, std::uint64_t most) {
+  return static_cast<std::size_t>(std::clamp<std::uint64_t>(bytes / std::max<std::uint64_t>(block_size, 1), least, most));
+}
+
 // Requests a connection keeps outstanding: --pipeline, or by default enough to keep about 4 MiB
 // in flight (4 to 64 requests).
 std::size_t pipeline_depth(const Downloader::Options& o, std::uint64_t block_size) {
-  if (o.pipeline > 0) return o.pipeline;
-  return static_cast<std::size_t>(std::clamp<std::uint64_t>((4ull << 20) / std::max<std::uint64_t>(block_size, 1), 4, 64));
+  return o.pipeline > 0 ? o.pipeline : blocks_worth(4ull << 20, block_size, 4, 64);
 }
 
 // Block buffers a connection may use: about 2 MiB's worth (3 to 64), so the socket is read while
 // earlier blocks are checked. Allocated as needed, within the file's buffer budget.
-std::size_t buffers_for(std::uint64_t block_size) {
-  return static_cast<std::size_t>(std::clamp<std::uint64_t>((2ull << 20) / std::max<std::uint64_t>(block_size, 1), 3, 64));
-}
+std::size_t buffers_for(std::uint64_t block_size) { return blocks_worth(2ull << 20, block_size, 3, 64); }
 }  // namespace
 
 struct Downloader::Impl : std::enable_shared_from_this<Impl> {
