@@ -74,6 +74,10 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acc, const Setup* st) {
   for (;;) {
     auto [ec, s] = co_await acc.async_accept(net::nothrow);
     if (ec) co_return;
+    // As a real peer does: each reply leaves at once, not held back by Nagle's algorithm until
+    // the previous one is acknowledged (which made every small block cost a delayed ACK).
+    std::error_code ignored;
+    s.set_option(tcp::no_delay(true), ignored);
     asio::co_spawn(acc.get_executor(), serve(std::move(s), st), asio::detached);
   }
 }
