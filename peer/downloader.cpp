@@ -115,6 +115,10 @@ struct Downloader::Impl : std::enable_shared_from_this<Impl> {
   std::atomic<bool> stopping{false};
   std::atomic<int> running_fetches{0};
   PrefixHasher whole;  // the whole file's SHA-256, kept up with the verified prefix
+  // Blocks the whole-file hash covered when the last block was verified (what the download did
+  // not leave for the end); not_yet until then.
+  static constexpr std::uint64_t not_yet = ~0ull;
+  std::atomic<std::uint64_t> hashed_at_last_block{not_yet};
 
   mutable std::mutex mutex;
   std::unordered_map<std::uint64_t, KnownPeer> peers;  // guarded by mutex; Endpoint::key() ->
@@ -490,6 +494,10 @@ Verdict Downloader::Impl::check_block(const Checks::Item& item, const std::strin
     file->bytes_downloaded += length;
     file->count_source(source);
     if (file->journal) file->journal->add(b);
+    if (file->blocks.complete()) {
+      std::uint64_t unset = not_yet;
+      hashed_at_last_block.compare_exchange_strong(unset, whole.hashed_blocks());
+    }
     whole.advance(b, data);
   }
   if (v == Verdict::bad) {
@@ -504,7 +512,6 @@ Verdict Downloader::Impl::check_block(const Checks::Item& item, const std::strin
 asio::awaitable<void> Downloader::Impl::verify_whole() {
   SharedFile& f = *file;
   std::string error;
-  const std::uint64_t hashed_early = whole.hashed_blocks();
   const bool match = co_await net::on_pool(pool, [this, &f, &error] {
     try {
       f.storage->sync();
@@ -522,8 +529,13 @@ asio::awaitable<void> Downloader::Impl::verify_whole() {
   } else {
     f.complete = true;
     if (f.journal) f.journal->remove();  // a complete file needs no redo log
-    log::info(f.data_path, ": complete, whole-file SHA-256 verified (", hashed_early, " of ", f.meta.block_count(),
-              " blocks hashed during the download, ", whole.hashed_from_memory(), " straight from memory)");
+    const std::uint64_t early = hashed_at_last_block.load();
+    if (early == not_yet)
+      log::info(f.data_path, ": complete, whole-file SHA-256 verified");
+    else
+      log::info(f.data_path, ": complete, whole-file SHA-256 verified (", early, " of ", f.meta.block_count(),
+                " blocks hashed before the last block was verified, ", whole.hashed_from_memory(),
+                " straight from memory)");
   }
   co_return;
 }

@@ -151,20 +151,23 @@ TEST(PeerSwarm, ResumeAfterKillFetchesOnlyWhatIsMissing) {
 
 TEST(PeerSwarm, TheWholeFileHashFollowsTheDownloadWithinThePickingWindow) {
   Lab lab;
-  const std::string cascade = lab.make_file("data.bin", 256 * 16384, "16KiB");
-  // A seed that takes 2 ms per block: the hasher is never the bottleneck, so what is left for
+  const std::string cascade = lab.make_file("data.bin", 1024 * 4096, "4KiB");
+  // A seed that takes 1 ms per block: the hasher is never the bottleneck, so what is left for
   // the end depends only on the picking order.
-  ASSERT_TRUE(lab.slow_seed("seed", cascade, 2));
-  // A window of 8 blocks: picks stay random, but the verified prefix is never far behind.
+  ASSERT_TRUE(lab.slow_seed("seed", cascade, 1));
+  // A window of 16 blocks: picks stay random, but the verified prefix is never far behind.
   Process& l = lab.peer("leech", cascade, lab.dir.file("copy"),
-                        {"-c", "--connections", "1", "--pipeline", "4", "--window", "128KiB"});
+                        {"-c", "--connections", "1", "--pipeline", "4", "--window", "64KiB"});
   ASSERT_EQ(l.wait(60s), 0) << l.err();
   EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("copy")));
   const std::string err = l.err();
-  const auto at = err.find(" of 256 blocks hashed during the download");
+  const auto at = err.find(" of 1024 blocks hashed before the last block was verified");
   ASSERT_NE(at, std::string::npos) << err;
   const int early = std::stoi(err.substr(err.rfind('(', at) + 1));
-  EXPECT_GE(early, 256 - 16) << "only about the last window may be left for the end";
+  // The window is 16 blocks; the rest of the margin is for a hashing job running late on a busy
+  // machine. Uniformly random picks (--window 0) leave most of the file for the end (they gave
+  // 177 to 698 here); with the window, 1017 to 1023.
+  EXPECT_GE(early, 1024 - 48) << "only about the last window may be left for the end";
 }
 
 TEST(PeerSwarm, OneProcessSharesSeveralFilesIncludingAnEmptyOne) {
