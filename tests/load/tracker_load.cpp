@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <iostream>
+#include <numeric>
 #include <random>
 
 #include "common/endpoint.hpp"
@@ -46,12 +47,18 @@ struct Swarms {
   }
 };
 
+// Each answered request's latency, and the part of it spent in each phase: the connect, the
+// write of the request, and the wait for the reply. Per client thread.
+struct Latencies {
+  std::vector<double> total, connect, write, reply;
+};
+
 struct Totals {
   std::atomic<std::uint64_t> ok{0}, errors{0}, timeouts{0}, invalid{0};
 };
 
 asio::awaitable<void> client(Swarms sw, tcp::endpoint target, net::Clock::time_point until, bool strict,
-                             bool warmup, std::size_t first, std::size_t step, std::vector<double>* latencies,
+                             bool warmup, std::size_t first, std::size_t step, Latencies* latencies,
                              Totals* totals, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   auto ex = co_await asio::this_coro::executor;
@@ -79,7 +86,9 @@ asio::awaitable<void> client(Swarms sw, tcp::endpoint target, net::Clock::time_p
     const auto start = net::Clock::now();
     const net::Millis timeout(2000);
     std::error_code ec = co_await net::connect(s, d, target, timeout);
+    const auto connected = net::Clock::now();
     if (!ec) ec = co_await net::write_all(s, d, asio::buffer(req), timeout);
+    const auto written = net::Clock::now();
     // The whole reply fits in `reply`: the header and at most 20 entries. Read the header and
     // whatever came with it at once, then the rest of the list if it came later.
     std::array<std::uint8_t, tracker_response_header_size + 20 * peer_entry_size> reply{};
@@ -111,7 +120,14 @@ asio::awaitable<void> client(Swarms sw, tcp::endpoint target, net::Clock::time_p
     else if (!valid) ++totals->invalid;
     else {
       ++totals->ok;
-      if (!warmup) latencies->push_back(std::chrono::duration<double, std::milli>(net::Clock::now() - start).count());
+      if (!warmup) {
+        const auto end = net::Clock::now();
+        auto ms = [](net::Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+        latencies->total.push_back(ms(end - start));
+        latencies->connect.push_back(ms(connected - start));
+        latencies->write.push_back(ms(written - connected));
+        latencies->reply.push_back(ms(end - written));
+      }
     }
   }
 }
@@ -122,7 +138,7 @@ int run_load(Swarms sw, std::uint16_t port, std::size_t concurrency, double seco
   {
     asio::io_context io;
     Totals warm;
-    std::vector<double> none;
+    Latencies none;
     for (std::size_t c = 0; c < 16; ++c)
       asio::co_spawn(io, client(sw, target, {}, false, true, c, 16, &none, &warm, c), asio::detached);
     io.run();
@@ -132,7 +148,7 @@ int run_load(Swarms sw, std::uint16_t port, std::size_t concurrency, double seco
     }
   }
   Totals totals;
-  std::vector<std::vector<double>> latencies(threads);
+  std::vector<Latencies> latencies(threads);
   const double cpu_before = cpu_seconds();  // to report what the instrument itself costs
   std::vector<std::thread> workers;
   const auto start = net::Clock::now();
@@ -149,14 +165,31 @@ int run_load(Swarms sw, std::uint16_t port, std::size_t concurrency, double seco
   for (auto& w : workers) w.join();
   const double elapsed = std::chrono::duration<double>(net::Clock::now() - start).count();
   const double cpu = cpu_seconds() - cpu_before;
-  std::vector<double> all;
-  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-  std::sort(all.begin(), all.end());
-  auto pct = [&](double p) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<std::size_t>(p * all.size()))]; };
-  std::printf("concurrency=%zu requests=%llu requests/s=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f errors=%llu timeouts=%llu invalid=%llu load_cpu_s=%.2f\n",
+  auto merged = [&](std::vector<double> Latencies::*which) {
+    std::vector<double> v;
+    for (auto& l : latencies) v.insert(v.end(), (l.*which).begin(), (l.*which).end());
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  const std::vector<double> all = merged(&Latencies::total);
+  auto pct_of = [](const std::vector<double>& v, double p) {
+    return v.empty() ? 0.0 : v[std::min(v.size() - 1, static_cast<std::size_t>(p * v.size()))];
+  };
+  auto pct = [&](double p) { return pct_of(all, p); };
+  std::printf("concurrency=%zu requests=%llu requests/s=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f errors=%llu timeouts=%llu invalid=%llu load_cpu_s=%.2f",
               concurrency, static_cast<unsigned long long>(totals.ok.load()), totals.ok.load() / elapsed, pct(0.50),
               pct(0.90), pct(0.99), pct(0.999), all.empty() ? 0.0 : all.back(), static_cast<unsigned long long>(totals.errors.load()),
               static_cast<unsigned long long>(totals.timeouts.load()), static_cast<unsigned long long>(totals.invalid.load()), cpu);
+  // Where the time went: a closed loop's mean latency is fixed by its throughput (Little's law);
+  // these show whose queues hold the requests. On loopback the connect and the write are done
+  // in the kernel at once, so their time is this instrument's own queueing.
+  for (auto [name, which] : {std::pair{"connect", &Latencies::connect}, std::pair{"write", &Latencies::write},
+                             std::pair{"reply", &Latencies::reply}}) {
+    const auto v = merged(which);
+    const double mean = v.empty() ? 0.0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+    std::printf(" %s_mean_ms=%.3f %s_p99_ms=%.3f", name, mean, name, pct_of(v, 0.99));
+  }
+  std::printf("\n");
   return 0;
 }
 
