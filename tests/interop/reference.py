@@ -107,13 +107,11 @@ def ask_tracker(tracker, command, cascade_hash, ip, port, raw_request=None):
         return parse_tracker_response(recv_to_eof(s, 5 + 65536 + 20 * 12))
 
 
-class Tracker:
-    """A tracker as section 2 describes it: open (any hash), no good IPs, peers kept 1800 s."""
+class Server:
+    """Listens on 127.0.0.1 (any free port) and serves each connection on a thread of its own:
+    _serve(conn, from_ip)."""
 
     def __init__(self):
-        self.swarms = {}
-        self.requests = []  # (command, hash, ip, port, from_ip) of every well-formed request
-        self.lock = threading.Lock()
         self.server = socket.create_server(("127.0.0.1", 0))
         self.server.settimeout(0.2)
         self.port = self.server.getsockname()[1]
@@ -133,6 +131,16 @@ class Tracker:
             except socket.timeout:
                 continue
             threading.Thread(target=self._serve, args=(conn, addr[0]), daemon=True).start()
+
+
+class Tracker(Server):
+    """A tracker as section 2 describes it: open (any hash), no good IPs, peers kept 1800 s."""
+
+    def __init__(self):
+        self.swarms = {}
+        self.requests = []  # (command, hash, ip, port, from_ip) of every well-formed request
+        self.lock = threading.Lock()
+        super().__init__()
 
     def _serve(self, conn, from_ip):
         with conn:
@@ -179,7 +187,7 @@ def read_block_response(sock, limit):
     return status, recv_exact(sock, length)
 
 
-class Seed:
+class Seed(Server):
     """Serves the blocks of one complete data file (section 3): pipelined requests answered in
     order; status 1 and 3 and 4 close the connection, status 2 does not. `held` limits which
     blocks it claims to hold."""
@@ -188,27 +196,9 @@ class Seed:
         self.cascade, self.data = cascade, data
         self.held = set(range(cascade.count)) if held is None else set(held)
         self.served = []  # block indexes answered with status 0
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.server.settimeout(0.2)
-        self.port = self.server.getsockname()[1]
-        self.stopping = False
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    def stop(self):
-        self.stopping = True
-        self.thread.join(5)
-        self.server.close()
-
-    def _accept(self):
-        while not self.stopping:
-            try:
-                conn, _ = self.server.accept()
-            except socket.timeout:
-                continue
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
+    def _serve(self, conn, from_ip):
         def reply(status, payload):
             conn.sendall(struct.pack(">BQ", status, len(payload)) + payload)
         with conn:
