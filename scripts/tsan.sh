@@ -24,6 +24,9 @@ for t in proto_test common_test tracker_test peer_test; do
   echo "== $t"
   TSAN_OPTIONS="log_path=$reports/tsan halt_on_error=0" timeout 1200 "$dir/bin/$t" --gtest_brief=1 || status=1
 done
+echo "== interop (Cascade's programs against tests/interop/reference.py)"
+TSAN_OPTIONS="log_path=$reports/tsan halt_on_error=0" timeout 600 python3 "$root/tests/interop/interop_test.py" \
+  --bin "$dir/bin" --vectors "$root/tests/vectors" 2>&1 | tail -n 3 || status=1
 if compgen -G "$reports/tsan*" >/dev/null; then
   cat "$reports"/tsan* >&2
   echo "tsan: $(ls "$reports" | wc -l) process(es) reported data races (above)" >&2
