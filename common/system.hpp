@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace cascade {
 
@@ -13,5 +14,16 @@ void ignore_sigpipe();
 std::uint64_t raise_fd_limit();
 // CPU seconds (user + system) used so far by this process, or by the calling thread alone.
 double cpu_seconds(bool this_thread_only = false);
+
+// The cores this process may use, the default wherever Cascade runs "one thread per core": the
+// CPUs in its affinity mask (taskset, cpusets), fewer still if its cgroup (or a parent) has a CPU
+// quota (a container's --cpus), rounded up; at least 1.
+unsigned usable_cores();
+// The cores a CPU quota allows, quota / period rounded up; 0 when it sets no limit (a negative
+// quota, as cgroup v1 writes "no limit", or a zero quota or period).
+unsigned cores_from_quota(std::int64_t quota, std::int64_t period);
+// The same from cgroup v2's cpu.max ("max 100000": no limit; "150000 100000": 2 cores);
+// 0 for no limit or for text it does not understand.
+unsigned cores_from_cpu_max(std::string_view text);
 
 }  // namespace cascade

@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
   make->add_option("DATA", make_data, "data file")->required();
   make->add_option("-o,--output", make_out, "cascade file to write (default DATA.cascade)");
   make->add_option("--block-size", make_block, "block size, e.g. 64KiB, 1MiB (default 1MiB)");
-  make->add_option("--threads", make_threads, "hashing threads (default: one per core)");
+  make->add_option("--threads", make_threads, "hashing threads (default: one per core this process may use)");
 
   auto* info = app.add_subcommand("info", "describe a cascade file");
   std::string info_path;
@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
   run->add_option("--max-connections-per-ip", ro.max_connections_per_ip, "serving connections from one address (256)")
       ->check(CLI::Range(1, 1000000));
   run->add_option("--max-peers", ro.download.max_peers, "peers remembered per file (1000)")->check(CLI::Range(1, 1000000));
-  run->add_option("--threads", ro.threads, "network threads and worker threads (default: one per core)");
+  run->add_option("--threads", ro.threads, "network threads and worker threads (default: one per core this process may use)");
   run->add_option("--port-file", ro.port_file, "write the serving port here once listening");
   run->add_option("--stats-json", ro.stats_json, "keep per-file statistics (JSON) here: every 200 ms and at exit");
   run->add_flag("-q,--quiet", ro.quiet, "no progress output");

@@ -150,7 +150,7 @@ int run_peer(RunOptions o) {
   o.download.tracker_host = o.tracker.substr(0, colon);
   o.download.tracker_port = o.tracker.substr(colon + 1);
   o.download.client_only = o.client_only;
-  const std::size_t threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t threads = o.threads ? o.threads : usable_cores();
   raise_fd_limit();
 
   // ---- Files: parse, open without truncating, find the blocks already present ----

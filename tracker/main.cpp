@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   app.add_option("-c,--config", config_path, "JSON configuration file")->required();
   app.add_option("--bind", bind, "address to listen on (overrides \"bind\")");
   app.add_option("--port", port, "port to listen on, 0 for any (overrides \"port\")");
-  app.add_option("--threads", threads, "network threads (default: one per core)");
+  app.add_option("--threads", threads, "network threads (default: one per core this process may use)");
   app.add_option("--stats-interval", stats_interval, "seconds between stats lines, 0 for none");
   app.add_option("--port-file", port_file, "write the bound port to this file once listening");
   app.add_option("--log-level", log_level, "debug, info, warn, error or off");
@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
     const std::string mode = config.open ? "open" : "closed";
     const std::size_t hashes = config.allowed_hashes.size();
     const std::string bind_addr = config.bind;
+    if (threads == 0) threads = usable_cores();
     TrackerServer server(std::move(config), TrackerServer::Options{threads, stats_interval});
     const std::uint16_t bound = server.bind();
     if (!port_file.empty()) {
@@ -73,7 +74,7 @@ int main(int argc, char** argv) {
     }
     log::info("listening on ", bind_addr, " port ", bound, ", mode ",
               mode, mode == "closed" ? ", " + std::to_string(hashes) + " allowed hashes" : std::string(),
-              ", fd limit ", fds);
+              ", ", threads, threads == 1 ? " thread" : " threads", ", fd limit ", fds);
     server.run();
   } catch (const std::exception& e) {
     std::cerr << "cascade-tracker: " << e.what() << "\n";

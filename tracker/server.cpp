@@ -9,6 +9,7 @@
 #include "common/ip_limiter.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"
+#include "common/system.hpp"
 
 namespace cascade {
 
@@ -102,7 +103,7 @@ void TrackerServer::run() {
     });
     m.begin_stop();
   });
-  std::size_t threads = m.options.threads ? m.options.threads : std::max(1u, std::thread::hardware_concurrency());
+  std::size_t threads = m.options.threads ? m.options.threads : usable_cores();
   // One accept outstanding per network thread, so a burst of connections is taken at once; the
   // loops share the control strand (each connection is then served on its own strand).
   for (std::size_t i = 0; i < threads; ++i) asio::co_spawn(m.control, m.accept_loop(), asio::detached);

@@ -146,6 +146,7 @@ TEST(IpLimiter, CountsPerAddressAndReleases) {
 #include <thread>
 
 #include "common/system.hpp"
+#include "tests/support/process.hpp"
 
 // CPU time counts work done, not time waited; a thread's own count leaves out other threads.
 TEST(System, CpuSecondsCountsWorkAndSeparatesThreads) {
@@ -161,4 +162,29 @@ TEST(System, CpuSecondsCountsWorkAndSeparatesThreads) {
   other.join();
   EXPECT_LT(cpu_seconds(true) - thread_before, 0.05);  // the other thread's work is not ours
   EXPECT_GE(cpu_seconds() - process_before, 0.09);      // but it is the process's
+}
+
+TEST(System, CpuQuotasRoundUpToWholeCores) {
+  EXPECT_EQ(cores_from_cpu_max("max 100000\n"), 0u);  // cgroup v2: no limit
+  EXPECT_EQ(cores_from_cpu_max("150000 100000\n"), 2u);
+  EXPECT_EQ(cores_from_cpu_max("100000 100000"), 1u);
+  EXPECT_EQ(cores_from_cpu_max("50000 100000"), 1u);
+  EXPECT_EQ(cores_from_cpu_max("400000 100000"), 4u);
+  for (const char* bad : {"", "max", "100000", "x 100000", "100000 y", "-5 100000", "0 100000", "100000 0", "1 2 3"})
+    EXPECT_EQ(cores_from_cpu_max(bad), 0u) << '"' << bad << '"';
+  EXPECT_EQ(cores_from_quota(-1, 100000), 0u);  // cgroup v1: no limit
+  EXPECT_EQ(cores_from_quota(250000, 100000), 3u);
+}
+
+TEST(System, UsableCoresFollowTheAffinityMask) {
+  const unsigned all = usable_cores();
+  EXPECT_GE(all, 1u);
+  EXPECT_LE(all, std::max(1u, std::thread::hardware_concurrency()));
+  unsigned pinned = 0;
+  std::thread([&] {
+    ASSERT_TRUE(test::pin_this_thread_to_one_cpu());
+    pinned = usable_cores();
+  }).join();
+  EXPECT_EQ(pinned, 1u);
+  EXPECT_EQ(usable_cores(), all);  // the test's own thread is untouched
 }

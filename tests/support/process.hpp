@@ -59,4 +59,8 @@ int wait_for_port_file(const std::string& path, std::chrono::milliseconds timeou
 
 std::string read_text(const std::string& path);
 
+// Restricts the calling thread (only) to the first CPU it may run on; processes it then starts
+// inherit that. False if the kernel refused.
+bool pin_this_thread_to_one_cpu();
+
 }  // namespace cascade::test

@@ -3,10 +3,13 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <fstream>
+#include <optional>
 #include <thread>
 
 #include "common/endpoint.hpp"
 #include "common/hex.hpp"
+#include "common/system.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/vectors.hpp"
@@ -247,6 +250,72 @@ TEST(TrackerProcess, StartsWithAStartLineAndLogsStats) {
   EXPECT_NE(err.find("listening on 127.0.0.1 port"), std::string::npos) << err;
   EXPECT_NE(err.find("mode closed"), std::string::npos) << err;
   EXPECT_NE(err.find("stats: swarms="), std::string::npos) << err;
+}
+
+// Without --threads, one network thread per core it may use: started from a thread whose CPU
+// mask holds one CPU (the child inherits the mask), it runs one thread, and says so.
+TEST(TrackerProcess, RunsOneThreadPerCoreItMayUse) {
+  for (const bool pinned : {true, false}) {
+    TempDir d;
+    d.write("tracker.json", closed_config());
+    const std::vector<std::string> args = {"--config", d.file("tracker.json"), "--port", "0", "--bind", "127.0.0.1",
+                                           "--port-file", d.file("port")};
+    std::unique_ptr<Process> p;
+    unsigned expected = 0;
+    std::thread([&] {
+      if (pinned) {
+        ASSERT_TRUE(pin_this_thread_to_one_cpu());
+      }
+      expected = usable_cores();
+      p = std::make_unique<Process>(bin_dir() + "/cascade-tracker", args, d.path());
+    }).join();
+    ASSERT_TRUE(p);
+    ASSERT_NE(wait_for_port_file(d.file("port")), 0) << p->err();
+    if (pinned) {
+      EXPECT_EQ(expected, 1u);
+    }
+    const std::string said = ", " + std::to_string(expected) + (expected == 1 ? " thread," : " threads,");
+    EXPECT_NE(p->err().find(said), std::string::npos) << "expected \"" << said << "\" in: " << p->err();
+  }
+}
+
+// A CPU quota on its cgroup (a container's --cpus 0.5) counts too. This needs a cgroup it may
+// create: root and a cgroup v1 "cpu" hierarchy, or cgroup v2 with the cpu controller; else skipped.
+TEST(TrackerProcess, RunsOneThreadUnderAHalfCoreQuota) {
+  namespace fs = std::filesystem;
+  const std::string name = "cascade-test-" + std::to_string(getpid());
+  struct Kind {
+    std::string dir, quota_file, quota, join_file;
+  };
+  std::optional<Kind> made;
+  for (const Kind& k : {Kind{"/sys/fs/cgroup/cpu/" + name, "cpu.cfs_quota_us", "50000", "tasks"},
+                        Kind{"/sys/fs/cgroup/" + name, "cpu.max", "50000 100000", "cgroup.procs"}}) {
+    std::error_code ec;
+    if (!fs::create_directory(k.dir, ec)) continue;
+    std::ofstream q(k.dir + "/" + k.quota_file);
+    if (q << k.quota << std::flush) {
+      made = k;
+      break;
+    }
+    fs::remove(k.dir, ec);
+  }
+  if (!made) GTEST_SKIP() << "cannot make a cgroup with a CPU quota here (not root, or no cpu controller)";
+  TempDir d;
+  d.write("tracker.json", closed_config());
+  {
+    // The shell joins the cgroup, then becomes the tracker.
+    Process p("/bin/sh", {"-c", "echo $$ > " + made->dir + "/" + made->join_file + " && exec " + bin_dir() +
+                                    "/cascade-tracker --config " + d.file("tracker.json") +
+                                    " --port 0 --bind 127.0.0.1 --port-file " + d.file("port")},
+              d.path());
+    EXPECT_NE(wait_for_port_file(d.file("port")), 0) << p.err();
+    EXPECT_NE(p.err().find(", 1 thread,"), std::string::npos) << p.err();
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait(5s), 0);
+  }
+  std::error_code ec;
+  fs::remove(made->dir, ec);  // empty once the tracker has exited
+  EXPECT_FALSE(ec) << ec.message();
 }
 
 TEST(TrackerCli, InvalidConfigsExitWithCodeTwoAndOneLine) {
