@@ -194,6 +194,24 @@ class OurPeerWithTheReference(Case):
         self.assertTrue(ours, "the peer never asked the tracker")
         self.assertTrue(all(q[1] == c.cascade_hash for q in ours))
 
+    def test_a_tracker_that_leaves_the_connection_open_does_not_stall_it(self):
+        data, c = self.data_file("file", 50000, 8192)
+        tracker = ref.Tracker(close_after_reply=False)
+        self.addCleanup(tracker.stop)
+        seed = ref.Seed(c, data)
+        self.addCleanup(seed.stop)
+        with tracker.lock:  # the reference client reads to the end, so it cannot SUBSCRIBE here
+            tracker.swarms[c.cascade_hash] = {("127.0.0.1", seed.port): int(time.time())}
+        out = self.path("downloaded")
+        started = time.monotonic()
+        # The tracker timeout is 5 s by default: a client that waited for the close would
+        # time out, back off and never finish in this time.
+        r = subprocess.run([f"{BIN}/cascade-peer", "run", self.path("file.cascade"), f"127.0.0.1:{tracker.port}",
+                            "127.0.0.1:0", "-o", out, "-c", "-q"], capture_output=True, timeout=RUN_TIMEOUT)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(read_bytes(out), data)
+        self.assertLess(time.monotonic() - started, 4.0)
+
     def test_a_serving_peer_subscribes_with_the_address_it_serves_on(self):
         data, c = self.data_file("file", 40000, 4096)
         tracker = ref.Tracker()

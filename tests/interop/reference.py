@@ -134,9 +134,12 @@ class Server:
 
 
 class Tracker(Server):
-    """A tracker as section 2 describes it: open (any hash), no good IPs, peers kept 1800 s."""
+    """A tracker as section 2 describes it: open (any hash), no good IPs, peers kept 1800 s.
+    With `close_after_reply` false it leaves the closing to the client, as a careless tracker
+    might: a client must not need the end of the stream to know that the reply is whole."""
 
-    def __init__(self):
+    def __init__(self, close_after_reply=True):
+        self.close_after_reply = close_after_reply
         self.swarms = {}
         self.requests = []  # (command, hash, ip, port, from_ip) of every well-formed request
         self.lock = threading.Lock()
@@ -150,7 +153,13 @@ class Tracker(Server):
             except (ProtocolError, OSError):
                 return
             conn.sendall(reply)
-            conn.shutdown(socket.SHUT_WR)
+            if self.close_after_reply:
+                conn.shutdown(socket.SHUT_WR)
+            else:
+                try:
+                    recv_to_eof(conn, 0)  # until the client closes
+                except (ProtocolError, OSError):
+                    pass
 
     def _answer(self, req, from_ip):
         def error(message):
