@@ -408,6 +408,10 @@ asio::awaitable<void> Downloader::Impl::fetch(std::shared_ptr<Impl> self, Endpoi
   }
   strikes += checks->bad;
   delivered += checks->delivered;
+  // The peer closed the connection (a close with our next requests unread reaches us as a reset,
+  // or breaks our next write).
+  const bool closed_by_peer =
+      ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
   if (checks->bad > 0) failed = true;
   for (std::uint64_t b : outstanding) file->blocks.finish(b, false);
   std::error_code ignored;
@@ -427,6 +431,11 @@ asio::awaitable<void> Downloader::Impl::fetch(std::shared_ptr<Impl> self, Endpoi
     if (failed && delivered == 0) {
       ++p.failures;
       p.retry_at = Clock::now() + std::chrono::milliseconds(250) * (1 << std::min(p.failures, 8));
+    } else if (closed_by_peer && strikes == 0) {
+      // It delivered, then closed: some peers serve a few blocks per connection. Each such
+      // connection makes progress, so asking again at once cannot spin.
+      p.failures = 0;
+      p.retry_at = Clock::now();
     } else {
       p.failures = failed ? 1 : 0;
       p.retry_at = Clock::now() + (failed ? 500ms : 200ms);

@@ -194,6 +194,23 @@ class OurPeerWithTheReference(Case):
         self.assertTrue(ours, "the peer never asked the tracker")
         self.assertTrue(all(q[1] == c.cascade_hash for q in ours))
 
+    def test_a_seed_that_serves_one_block_per_connection_is_asked_again_at_once(self):
+        # Such a seed closes with our next pipelined requests unread (a reset). It did deliver,
+        # so it is no fault: with a back-off per connection, 40 blocks would take 20 s.
+        data, c = self.data_file("file", 40 * 4096, 4096)
+        tracker = ref.Tracker()
+        self.addCleanup(tracker.stop)
+        seed = ref.Seed(c, data, blocks_per_connection=1)
+        self.addCleanup(seed.stop)
+        ref.ask_tracker(("127.0.0.1", tracker.port), ref.SUBSCRIBE, c.cascade_hash, "127.0.0.1", seed.port)
+        out = self.path("downloaded")
+        started = time.monotonic()
+        r = subprocess.run([f"{BIN}/cascade-peer", "run", self.path("file.cascade"), f"127.0.0.1:{tracker.port}",
+                            "127.0.0.1:0", "-o", out, "-c", "-q"], capture_output=True, timeout=RUN_TIMEOUT)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(read_bytes(out), data)
+        self.assertLess(time.monotonic() - started, 5.0)
+
     def test_a_tracker_that_leaves_the_connection_open_does_not_stall_it(self):
         data, c = self.data_file("file", 50000, 8192)
         tracker = ref.Tracker(close_after_reply=False)

@@ -201,8 +201,9 @@ class Seed(Server):
     order; status 1 and 3 and 4 close the connection, status 2 does not. `held` limits which
     blocks it claims to hold."""
 
-    def __init__(self, cascade, data, held=None):
+    def __init__(self, cascade, data, held=None, blocks_per_connection=None):
         self.cascade, self.data = cascade, data
+        self.blocks_per_connection = blocks_per_connection  # then it closes: a stingy peer
         self.held = set(range(cascade.count)) if held is None else set(held)
         self.served = []  # block indexes answered with status 0
         super().__init__()
@@ -212,6 +213,7 @@ class Seed(Server):
             conn.sendall(struct.pack(">BQ", status, len(payload)) + payload)
         with conn:
             conn.settimeout(TIMEOUT)
+            answered = 0
             try:
                 while True:
                     first = conn.recv(1)
@@ -231,6 +233,9 @@ class Seed(Server):
                     off = index * self.cascade.block_size
                     reply(0, self.data[off:off + self.cascade.block_length(index)])
                     self.served.append(index)
+                    answered += 1
+                    if answered == self.blocks_per_connection:
+                        return
             except (ProtocolError, OSError):
                 return
 
