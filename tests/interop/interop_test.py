@@ -106,6 +106,18 @@ class Case(unittest.TestCase):
             f.write(raw)
         return data, ref.Cascade(raw)
 
+    def download(self, name, tracker_port, data):
+        """Runs Cascade's peer, download only, through the tracker at tracker_port; checks that it
+        exits 0 with `data` in hand. Returns the seconds it took."""
+        out = self.path(name + ".downloaded")
+        started = time.monotonic()
+        r = subprocess.run([f"{BIN}/cascade-peer", "run", self.path(name + ".cascade"), f"127.0.0.1:{tracker_port}",
+                            "127.0.0.1:0", "-o", out, "-c", "-q"], capture_output=True, timeout=RUN_TIMEOUT)
+        elapsed = time.monotonic() - started
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(read_bytes(out), data)
+        return elapsed
+
     def start_tracker(self):
         with open(self.path("tracker.json"), "w") as f:
             json.dump({"port": 0, "open": True}, f)
@@ -182,11 +194,7 @@ class OurPeerWithTheReference(Case):
         for s in (evens, odds):
             self.addCleanup(s.stop)
             ref.ask_tracker(("127.0.0.1", tracker.port), ref.SUBSCRIBE, c.cascade_hash, "127.0.0.1", s.port)
-        out = self.path("downloaded")
-        r = subprocess.run([f"{BIN}/cascade-peer", "run", self.path("file.cascade"), f"127.0.0.1:{tracker.port}",
-                            "127.0.0.1:0", "-o", out, "-c", "-q"], capture_output=True, timeout=RUN_TIMEOUT)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertEqual(read_bytes(out), data)
+        self.download("file", tracker.port, data)
         self.assertEqual(sorted(set(evens.served) | set(odds.served)), list(range(c.count)))
         self.assertTrue(set(evens.served) <= set(range(0, c.count, 2)))
         # Its tracker requests were well-formed (the reference records only those) and for this file.
@@ -203,13 +211,8 @@ class OurPeerWithTheReference(Case):
         seed = ref.Seed(c, data, blocks_per_connection=1)
         self.addCleanup(seed.stop)
         ref.ask_tracker(("127.0.0.1", tracker.port), ref.SUBSCRIBE, c.cascade_hash, "127.0.0.1", seed.port)
-        out = self.path("downloaded")
-        started = time.monotonic()
-        r = subprocess.run([f"{BIN}/cascade-peer", "run", self.path("file.cascade"), f"127.0.0.1:{tracker.port}",
-                            "127.0.0.1:0", "-o", out, "-c", "-q"], capture_output=True, timeout=RUN_TIMEOUT)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertEqual(read_bytes(out), data)
-        self.assertLess(time.monotonic() - started, 5.0)
+        elapsed = self.download("file", tracker.port, data)
+        self.assertLess(elapsed, 5.0)
 
     def test_a_tracker_that_leaves_the_connection_open_does_not_stall_it(self):
         data, c = self.data_file("file", 50000, 8192)
@@ -219,15 +222,10 @@ class OurPeerWithTheReference(Case):
         self.addCleanup(seed.stop)
         with tracker.lock:  # the reference client reads to the end, so it cannot SUBSCRIBE here
             tracker.swarms[c.cascade_hash] = {("127.0.0.1", seed.port): int(time.time())}
-        out = self.path("downloaded")
-        started = time.monotonic()
-        # The tracker timeout is 5 s by default: a client that waited for the close would
-        # time out, back off and never finish in this time.
-        r = subprocess.run([f"{BIN}/cascade-peer", "run", self.path("file.cascade"), f"127.0.0.1:{tracker.port}",
-                            "127.0.0.1:0", "-o", out, "-c", "-q"], capture_output=True, timeout=RUN_TIMEOUT)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertEqual(read_bytes(out), data)
-        self.assertLess(time.monotonic() - started, 4.0)
+        # The tracker timeout is 5 s by default: a client that waited for the close would time
+        # out, back off and not be done in this time.
+        elapsed = self.download("file", tracker.port, data)
+        self.assertLess(elapsed, 4.0)
 
     def test_a_serving_peer_subscribes_with_the_address_it_serves_on(self):
         data, c = self.data_file("file", 40000, 4096)
