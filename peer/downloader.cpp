@@ -46,6 +46,7 @@ struct Checks {
   };
   struct Result {
     std::vector<std::uint8_t>* buffer;
+    std::uint64_t block;
     Verdict verdict;
   };
   Checks(const asio::any_io_executor& ex, std::shared_ptr<SharedFile> f, std::size_t most, std::size_t block)
@@ -75,6 +76,9 @@ struct Checks {
   std::vector<std::vector<std::uint8_t>*> free;
   int pending = 0, delivered = 0, bad = 0;
   bool fatal = false;
+  // Blocks read from this connection whose verdicts have not come back: no longer outstanding,
+  // still not to be asked for again here (an endgame pick would, once per block).
+  std::vector<std::uint64_t> in_hand;
   // Shared with the pool jobs:
   std::mutex mutex;
   std::deque<Item> queue;  // guarded by mutex
@@ -315,7 +319,8 @@ asio::awaitable<void> Downloader::Impl::fetch(std::shared_ptr<Impl> self, Endpoi
       auto b = file->blocks.pick(local_rng, [&](std::uint64_t i) {
         auto d = dont_have.find(i);
         if (d != dont_have.end() && d->second > now) return true;
-        return std::find(outstanding.begin(), outstanding.end(), i) != outstanding.end();
+        return std::find(outstanding.begin(), outstanding.end(), i) != outstanding.end() ||
+               std::find(checks->in_hand.begin(), checks->in_hand.end(), i) != checks->in_hand.end();
       });
       if (!b) break;
       outstanding.push_back(*b);
@@ -389,6 +394,7 @@ asio::awaitable<void> Downloader::Impl::fetch(std::shared_ptr<Impl> self, Endpoi
       break;
     }
     outstanding.pop_front();
+    checks->in_hand.push_back(b);
     ++checks->pending;
     bool start_job = false;
     {
@@ -458,6 +464,7 @@ void Downloader::Impl::check_blocks(const std::shared_ptr<Checks>& shared, const
       Checks& checks = *shared;
       for (const auto& r : done) {
         checks.free.push_back(r.buffer);
+        std::erase(checks.in_hand, r.block);
         --checks.pending;
         if (r.verdict == Verdict::ok) ++checks.delivered;
         if (r.verdict == Verdict::bad) ++checks.bad;
@@ -477,7 +484,7 @@ void Downloader::Impl::check_blocks(const std::shared_ptr<Checks>& shared, const
       item = checks.queue.front();
       checks.queue.pop_front();
     }
-    results.push_back({item.buffer, check_block(item, source)});
+    results.push_back({item.buffer, item.block, check_block(item, source)});
     if (results.size() >= batch) hand_back(std::exchange(results, {}));
   }
   if (!results.empty()) hand_back(std::move(results));

@@ -195,12 +195,24 @@ class OurPeerWithTheReference(Case):
             self.addCleanup(s.stop)
             ref.ask_tracker(("127.0.0.1", tracker.port), ref.SUBSCRIBE, c.cascade_hash, "127.0.0.1", s.port)
         self.download("file", tracker.port, data)
-        self.assertEqual(sorted(set(evens.served) | set(odds.served)), list(range(c.count)))
+        self.assertEqual(sorted(evens.served + odds.served), list(range(c.count)))  # each once
         self.assertTrue(set(evens.served) <= set(range(0, c.count, 2)))
         # Its tracker requests were well-formed (the reference records only those) and for this file.
         ours = [q for q in tracker.requests if q[2:4] != ("127.0.0.1", evens.port) and q[2:4] != ("127.0.0.1", odds.port)]
         self.assertTrue(ours, "the peer never asked the tracker")
         self.assertTrue(all(q[1] == c.cascade_hash for q in ours))
+
+    def test_asks_a_lone_seed_for_each_block_once(self):
+        # 30 blocks fit in one connection's pipeline, so the download is in endgame from its
+        # first request; endgame may ask a second peer, never the same connection again.
+        data, c = self.data_file("file", 30 * 4096 - 7, 4096)
+        tracker = ref.Tracker()
+        self.addCleanup(tracker.stop)
+        seed = ref.Seed(c, data)
+        self.addCleanup(seed.stop)
+        ref.ask_tracker(("127.0.0.1", tracker.port), ref.SUBSCRIBE, c.cascade_hash, "127.0.0.1", seed.port)
+        self.download("file", tracker.port, data)
+        self.assertEqual(sorted(seed.served), list(range(c.count)))
 
     def test_a_seed_that_serves_one_block_per_connection_is_asked_again_at_once(self):
         # Such a seed closes with our next pipelined requests unread (a reset). It did deliver,
