@@ -270,6 +270,18 @@ class ReferenceWithOurPrograms(Case):
         self.assertFalse(good)
         self.assertEqual(ref.fetch(c, (ip, port), pipeline=16), data)
 
+    def test_our_seed_serves_a_cascade_file_with_trailing_bytes_under_its_whole_hash(self):
+        # Readers ignore bytes after the last block hash, but the cascade hash covers them all.
+        data, _ = self.data_file("file", 20000, 4096)
+        raw = read_bytes(self.path("file.cascade")) + b"trailing bytes another writer left"
+        with open(self.path("file.cascade"), "wb") as f:
+            f.write(raw)
+        c = ref.Cascade(raw)
+        self.assertEqual(c.cascade_hash, hashlib.sha256(raw).digest())
+        tracker = self.start_tracker()
+        seed = self.start_peer("file", tracker, self.path("file"))
+        self.assertEqual(ref.fetch(c, seed), data)
+
     def test_our_tracker_lists_subscribers_never_the_asker_and_refuses_bad_headers(self):
         tracker = self.start_tracker()
         h = hashlib.sha256(b"interop").digest()
