@@ -133,6 +133,13 @@ asio::awaitable<void> BlockServer::Impl::serve(std::shared_ptr<Impl> self, std::
   while (open && !stopping) {
     c->deadline.expires_after(options.idle_timeout);
     auto [ec, n] = co_await c->socket.async_read_some(asio::buffer(in.data() + have, in.size() - have), net::nothrow);
+    if (ec == asio::error::eof && have > 0) {
+      // The client ended its stream part-way through a request; it may still be reading.
+      co_await send_error(*c, PeerStatus::malformed,
+                          "malformed request: the stream ended " + std::to_string(have) + " bytes into a " +
+                              std::to_string(peer_request_size) + "-byte request");
+      break;
+    }
     if (ec) break;
     have += n;
     std::size_t used = 0;

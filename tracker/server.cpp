@@ -211,15 +211,28 @@ asio::awaitable<void> TrackerServer::Impl::serve(std::shared_ptr<Connection> c) 
       encode_tracker_error("bad request: " + std::string(describe(header.error)), out);
       replied = true;
     } else {
-      if (got < in.size())
-        ec = co_await net::read_exact(c->socket, c->deadline, asio::buffer(in.data() + got, in.size() - got), left());
+      if (got < in.size()) {
+        const std::size_t rest = in.size() - got;
+        auto [rest_ec, more] = co_await net::read_at_least(c->socket, c->deadline, asio::buffer(in.data() + got, rest), rest, left());
+        ec = rest_ec;
+        got += more;
+      }
       if (!ec) {
         answer(*decode_tracker_request(ByteSpan(in)).value, from, out);
         replied = true;
       }
     }
   }
-  if (ec) ++errors[ec == asio::error::timed_out ? timed_out : io_error];
+  if (ec == asio::error::eof && got > 0) {
+    // The client ended its stream part-way through a request; it may still be reading.
+    ++errors[bad_header];
+    encode_tracker_error("bad request: it ended after " + std::to_string(got) + " of the " +
+                             std::to_string(tracker_request_size) + " bytes of a request",
+                         out);
+    replied = true;
+  } else if (ec) {
+    ++errors[ec == asio::error::timed_out ? timed_out : io_error];
+  }
   if (replied) {
     ++requests;
     ec = co_await net::write_last(c->socket, c->deadline, asio::buffer(out), timeout());

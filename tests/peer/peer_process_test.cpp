@@ -268,6 +268,30 @@ TEST_F(Serving, MalformedRequestIsStatusFourAndClosesAndTheSeedKeepsServing) {
   EXPECT_EQ(ok.read_exact(peer_response_header_size)[0], 0);
 }
 
+TEST_F(Serving, ARequestCutShortByTheEndOfTheStreamIsStatusFour) {
+  // A client that half-closes part-way through a request still reads: it is told what was wrong.
+  // A whole request answered first, then the stream ends with nothing pending: no error.
+  for (const std::size_t cut : {1u, 24u, 63u}) {
+    Conn c(port);
+    Bytes bytes = request(0);
+    bytes.resize(peer_request_size + cut);
+    c.send(bytes);
+    c.shutdown_send();
+    const Bytes resp = c.read_to_end();
+    ASSERT_GE(resp.size(), peer_response_header_size + 4096 + peer_response_header_size) << cut;
+    EXPECT_EQ(resp[0], 0) << cut;
+    const std::size_t at = peer_response_header_size + 4096;
+    EXPECT_EQ(resp[at], 4) << cut;
+    EXPECT_EQ(load_be64(resp.data() + at + 1), resp.size() - at - peer_response_header_size) << cut;
+    const std::string msg(resp.begin() + static_cast<long>(at + peer_response_header_size), resp.end());
+    EXPECT_NE(msg.find("ended " + std::to_string(cut) + " bytes into"), std::string::npos) << msg;
+  }
+  Conn c(port);
+  c.send(request(1));
+  c.shutdown_send();
+  EXPECT_EQ(c.read_to_end().size(), peer_response_header_size + 4096);
+}
+
 TEST_F(Serving, NotHeldIsStatusTwoWithTheVectorBytesAndKeepsTheConnection) {
   // A leecher with no seed holds nothing: it answers every block with status 2.
   lab.peer("empty", lab.dir.file("sample.txt.cascade"), lab.dir.file("nothing.txt"), {}, lab.start_tracker("lonely"));

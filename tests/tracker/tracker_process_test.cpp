@@ -119,6 +119,27 @@ TEST(TrackerProcess, EachMalformedHeaderGetsAnErrorAndTheTrackerKeepsServing) {
   EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).status, 0);
 }
 
+TEST(TrackerProcess, ARequestCutShortByTheEndOfTheStreamGetsAnError) {
+  // A client that half-closes part-way through its request still reads: it is told what was
+  // wrong. One that sends nothing gets nothing. The tracker keeps serving.
+  Tracker t(closed_config());
+  const Bytes good = vector_hex("tracker_list_request");
+  for (const std::size_t cut : {1u, 15u, 16u, 30u, 53u}) {
+    Conn c(t.port());
+    c.send(ByteSpan(good).first(cut));
+    c.shutdown_send();
+    auto d = decode_tracker_response(c.read_to_end(), 20);
+    ASSERT_TRUE(d.ok()) << cut;
+    EXPECT_EQ(d.value->status, 1) << cut;
+    EXPECT_NE(d.value->message.find("ended after " + std::to_string(cut) + " of the 54 bytes"), std::string::npos)
+        << d.value->message;
+  }
+  Conn silent(t.port());
+  silent.shutdown_send();
+  EXPECT_TRUE(silent.read_to_end().empty());
+  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).status, 0);
+}
+
 TEST(TrackerProcess, AssemblesARequestSentOneByteAtATime) {
   Tracker t(closed_config());
   Conn c(t.port());
