@@ -28,7 +28,7 @@ tcp::acceptor listen(const asio::any_io_executor& ex, const std::string& address
   return acceptor;
 }
 
-Deadline::Deadline(tcp::socket& socket) : state_(std::make_shared<State>(socket)) {
+Deadline::Deadline(tcp::socket& socket, OnExpiry on_expiry) : state_(std::make_shared<State>(socket, on_expiry)) {
   asio::co_spawn(socket.get_executor(), watch(state_), asio::detached);
 }
 
@@ -60,7 +60,8 @@ asio::awaitable<void> Deadline::watch(std::shared_ptr<State> state) {
       state->expired = true;
       state->deadline = Clock::time_point::max();
       std::error_code ignored;
-      state->socket->close(ignored);
+      if (state->on_expiry == OnExpiry::cancel) state->socket->cancel(ignored);
+      else state->socket->close(ignored);
     }
   }
 }

@@ -84,15 +84,18 @@ Endpoint from_asio(const tcp::endpoint& e);  // IPv4 only; a v6 endpoint maps to
 tcp::acceptor listen(const asio::any_io_executor& ex, const std::string& address, std::uint16_t port,
                      int backlog = 4096);
 
-// A per-connection deadline: once it passes, the socket is closed, which aborts whatever read or
-// write is pending on it. Moving the deadline costs no system call (the watcher re-arms lazily),
+// A per-connection deadline: once it passes, the socket is closed (or, with OnExpiry::cancel, its
+// pending operations cancelled), which aborts whatever read or write is pending on it. Moving the deadline costs no system call (the watcher re-arms lazily),
 // so it can be set before every read and write. The watcher lives as long as the Deadline, so a
 // socket may be closed and reused for one connection after another. Construct it after the socket and destroy it
 // before (declare it after the socket); the watcher coroutine keeps its own state alive and stops
 // when the Deadline goes away. Must be used from the socket's strand.
 class Deadline {
  public:
-  explicit Deadline(tcp::socket& socket);
+  // On expiry, `close` the socket (the default), or only `cancel` its pending operations, so
+  // that the caller may still write a last word (an error reply) under a new deadline.
+  enum class OnExpiry { close, cancel };
+  explicit Deadline(tcp::socket& socket, OnExpiry on_expiry = OnExpiry::close);
   ~Deadline();
   Deadline(const Deadline&) = delete;
   Deadline& operator=(const Deadline&) = delete;
@@ -105,10 +108,11 @@ class Deadline {
 
  private:
   struct State {
-    explicit State(tcp::socket& s) : timer(s.get_executor()), socket(&s) {}
+    State(tcp::socket& s, OnExpiry how) : timer(s.get_executor()), socket(&s), on_expiry(how) {}
     asio::steady_timer timer;
     Clock::time_point deadline = Clock::time_point::max();
     tcp::socket* socket;  // null once the Deadline is gone
+    const OnExpiry on_expiry;
     bool expired = false;
   };
   static asio::awaitable<void> watch(std::shared_ptr<State> state);

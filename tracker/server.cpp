@@ -27,7 +27,8 @@ enum ErrorKind { bad_header, not_tracked, refused, full, timed_out, io_error, ki
 constexpr const char* error_names[] = {"bad_header", "not_tracked", "refused", "full", "timeout", "io_error"};
 
 struct Connection {
-  explicit Connection(tcp::socket s) : socket(std::move(s)), deadline(socket) {}
+  // The deadline cancels rather than closes: a request that stalls part-way is still told why.
+  explicit Connection(tcp::socket s) : socket(std::move(s)), deadline(socket, net::Deadline::OnExpiry::cancel) {}
   tcp::socket socket;
   net::Deadline deadline;  // after the socket: destroyed first
   std::uint32_t counted_ip = 0;  // the address counted against max-connections-per-ip
@@ -228,6 +229,15 @@ asio::awaitable<void> TrackerServer::Impl::serve(std::shared_ptr<Connection> c) 
     ++errors[bad_header];
     encode_tracker_error("bad request: it ended after " + std::to_string(got) + " of the " +
                              std::to_string(tracker_request_size) + " bytes of a request",
+                         out);
+    replied = true;
+  } else if (ec == asio::error::timed_out && got > 0) {
+    // Part of a request, then nothing: say so before closing (a client short of a few bytes
+    // learns why). One that sent nothing gets nothing.
+    ++errors[timed_out];
+    c->deadline.reset();
+    encode_tracker_error("bad request: only " + std::to_string(got) + " of its " + std::to_string(tracker_request_size) +
+                             " bytes arrived within " + std::to_string(config.request_timeout_ms) + " ms",
                          out);
     replied = true;
   } else if (ec) {

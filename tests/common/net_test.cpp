@@ -35,6 +35,39 @@ TEST(Net, ReadExactTimesOutWhenThePeerSendsTooLittle) {
   EXPECT_LT(took, net::Millis(3000));
 }
 
+TEST(Net, ADeadlineThatCancelsLeavesTheSocketOpenForALastWord) {
+  for (const auto how : {net::Deadline::OnExpiry::cancel, net::Deadline::OnExpiry::close}) {
+    asio::io_context io;
+    auto [client, server] = socket_pair(io);
+    std::error_code read_result, write_result;
+    bool open_after = false;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      net::Deadline d(server, how);
+      std::array<char, 10> buf;
+      read_result = co_await net::read_exact(server, d, asio::buffer(buf), net::Millis(100));
+      open_after = server.is_open();
+      d.reset();
+      write_result = co_await net::write_all(server, d, asio::buffer("late", 4), net::Millis(1000));
+      std::error_code ignored;
+      server.close(ignored);
+    }, asio::detached);
+    io.run();
+    EXPECT_EQ(read_result, asio::error::timed_out);
+    std::array<char, 4> got{};
+    std::error_code ec;
+    const std::size_t n = asio::read(client, asio::buffer(got), ec);
+    if (how == net::Deadline::OnExpiry::cancel) {
+      EXPECT_TRUE(open_after);
+      EXPECT_FALSE(write_result) << write_result.message();
+      EXPECT_EQ(std::string(got.data(), n), "late");
+    } else {
+      EXPECT_FALSE(open_after);
+      EXPECT_TRUE(write_result);
+      EXPECT_EQ(n, 0u);
+    }
+  }
+}
+
 TEST(Net, ReadExactAssemblesOneByteWrites) {
   asio::io_context io;
   auto [client, server] = socket_pair(io);

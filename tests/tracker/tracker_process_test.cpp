@@ -225,6 +225,26 @@ TEST(TrackerProcess, ClosesConnectionsThatStayIdlePastTheRequestTimeout) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
 }
 
+TEST(TrackerProcess, ARequestThatStallsPartWayIsToldWhyAtTheTimeout) {
+  // A client a few bytes short (an encoder that forgot the port) waits for an answer: at the
+  // request timeout it gets an error saying how much arrived, then the close.
+  Tracker t(closed_config(R"(, "request-timeout-ms": 300)"));
+  const Bytes good = vector_hex("tracker_list_request");
+  for (const std::size_t cut : {10u, 52u}) {
+    Conn c(t.port(), 3s);
+    c.send(ByteSpan(good).first(cut));
+    const auto start = std::chrono::steady_clock::now();
+    auto d = decode_tracker_response(c.read_to_end(), 20);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+    ASSERT_TRUE(d.ok()) << cut;
+    EXPECT_EQ(d.value->status, 1);
+    EXPECT_NE(d.value->message.find("only " + std::to_string(cut) + " of its 54 bytes arrived within 300 ms"),
+              std::string::npos)
+        << d.value->message;
+  }
+  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).status, 0);
+}
+
 // With `open` idle connections held, one more is closed at once; once they go, requests work.
 void expect_refuses_beyond(Tracker& t, int open) {
   std::vector<Conn> idle;
