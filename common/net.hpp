@@ -85,11 +85,12 @@ tcp::acceptor listen(const asio::any_io_executor& ex, const std::string& address
                      int backlog = 4096);
 
 // A per-connection deadline: once it passes, the socket is closed (or, with OnExpiry::cancel, its
-// pending operations cancelled), which aborts whatever read or write is pending on it. Moving the deadline costs no system call (the watcher re-arms lazily),
-// so it can be set before every read and write. The watcher lives as long as the Deadline, so a
-// socket may be closed and reused for one connection after another. Construct it after the socket and destroy it
-// before (declare it after the socket); the watcher coroutine keeps its own state alive and stops
-// when the Deadline goes away. Must be used from the socket's strand.
+// pending operations cancelled), which aborts whatever read or write is pending on it. Moving
+// the deadline costs no system call (the watcher re-arms lazily), so it can be set before every
+// read and write. The watcher lives as long as the Deadline, so a socket may be closed and reused
+// for one connection after another. Construct it after the socket and destroy it before (declare
+// it after the socket); the watcher coroutine keeps its own state alive and stops when the
+// Deadline goes away. Must be used from the socket's strand.
 class Deadline {
  public:
   // On expiry, `close` the socket (the default), or only `cancel` its pending operations, so

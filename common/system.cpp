@@ -54,7 +54,9 @@ unsigned cores_from_cpu_max(std::string_view text) {
 
 namespace {
 
-std::string read_small_file(const std::string& path) {
+// A /proc or /sys file, read to its end: these report a size of 0 (or 4096) whatever they hold, so
+// read_small_file() (common/file), which reads st_size bytes, cannot be used.
+std::string read_kernel_file(const std::string& path) {
   std::ifstream in(path);
   std::ostringstream text;
   text << in.rdbuf();
@@ -62,7 +64,7 @@ std::string read_small_file(const std::string& path) {
 }
 
 std::int64_t read_number(const std::string& path) {
-  const std::string text = read_small_file(path);
+  const std::string text = read_kernel_file(path);
   std::int64_t v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   return ec == std::errc() ? v : 0;
@@ -71,7 +73,7 @@ std::int64_t read_number(const std::string& path) {
 // The tightest CPU quota on the way from this process's cgroup up to the root, in cores; 0 for
 // none. cgroup v2 ("0::/path") and v1 (a "cpu" controller line) at their usual mount points.
 unsigned cgroup_quota_cores() {
-  std::istringstream lines(read_small_file("/proc/self/cgroup"));
+  std::istringstream lines(read_kernel_file("/proc/self/cgroup"));
   unsigned best = 0;
   auto take = [&best](unsigned cores) {
     if (cores > 0 && (best == 0 || cores < best)) best = cores;
@@ -83,7 +85,7 @@ unsigned cgroup_quota_cores() {
     std::string path = line.substr(b + 1);
     for (;;) {
       if (controllers.empty()) {
-        take(cores_from_cpu_max(read_small_file("/sys/fs/cgroup" + path + "/cpu.max")));
+        take(cores_from_cpu_max(read_kernel_file("/sys/fs/cgroup" + path + "/cpu.max")));
       } else if (("," + controllers + ",").find(",cpu,") != std::string::npos) {
         for (const char* root : {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"})
           take(cores_from_quota(read_number(root + path + "/cpu.cfs_quota_us"),

@@ -224,20 +224,17 @@ asio::awaitable<void> TrackerServer::Impl::serve(std::shared_ptr<Connection> c) 
       }
     }
   }
-  if (ec == asio::error::eof && got > 0) {
-    // The client ended its stream part-way through a request; it may still be reading.
-    ++errors[bad_header];
-    encode_tracker_error("bad request: it ended after " + std::to_string(got) + " of the " +
-                             std::to_string(tracker_request_size) + " bytes of a request",
-                         out);
-    replied = true;
-  } else if (ec == asio::error::timed_out && got > 0) {
-    // Part of a request, then nothing: say so before closing (a client short of a few bytes
-    // learns why). One that sent nothing gets nothing.
-    ++errors[timed_out];
+  const bool eof = ec == asio::error::eof;
+  if (got > 0 && (eof || ec == asio::error::timed_out)) {
+    // Part of a request, then the end of the client's stream or nothing more: say so before
+    // closing (a client short of a few bytes may still be reading). One that sent nothing gets
+    // nothing.
+    ++errors[eof ? bad_header : timed_out];
     c->deadline.reset();
-    encode_tracker_error("bad request: only " + std::to_string(got) + " of its " + std::to_string(tracker_request_size) +
-                             " bytes arrived within " + std::to_string(config.request_timeout_ms) + " ms",
+    const std::string n = std::to_string(got), size = std::to_string(tracker_request_size);
+    encode_tracker_error(eof ? "bad request: it ended after " + n + " of the " + size + " bytes of a request"
+                             : "bad request: only " + n + " of its " + size + " bytes arrived within " +
+                                   std::to_string(config.request_timeout_ms) + " ms",
                          out);
     replied = true;
   } else if (ec) {
