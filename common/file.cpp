@@ -58,15 +58,6 @@ void File::read_at(std::uint64_t offset, std::span<std::uint8_t> out) const {
   }
 }
 
-std::size_t File::read_some(std::span<std::uint8_t> out) {
-  for (;;) {
-    const ssize_t n = ::read(fd_, out.data(), out.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail("read failed");
-    return static_cast<std::size_t>(n);
-  }
-}
-
 void File::write_at(std::uint64_t offset, std::span<const std::uint8_t> data) {
   std::size_t done = 0;
   while (done < data.size()) {
@@ -103,6 +94,11 @@ void write_file_replace(const std::string& path, std::span<const std::uint8_t> d
     ::unlink(tmp.c_str());
     throw FileError(path + ": cannot replace: " + std::strerror(err), err);
   }
+}
+
+void write_port_file(const std::string& path, std::uint16_t port) {
+  const std::string text = std::to_string(port) + "\n";
+  write_file_replace(path, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
 }
 
 }  // namespace cascade

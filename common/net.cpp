@@ -1,5 +1,9 @@
 #include "common/net.hpp"
 
+#include <cstdlib>
+
+#include "common/log.hpp"
+
 namespace cascade::net {
 
 tcp::endpoint to_asio(const Endpoint& e) { return {asio::ip::address_v4(e.ip), e.port}; }
@@ -26,6 +30,33 @@ tcp::acceptor listen(const asio::any_io_executor& ex, const std::string& address
   if (!ec) acceptor.listen(backlog, ec);
   if (ec) throw std::system_error(ec, "cannot listen on " + where);
   return acceptor;
+}
+
+asio::awaitable<std::error_code> accept_next(tcp::acceptor& acceptor, tcp::socket& socket, tcp::endpoint& peer,
+                                             bool& short_of_descriptors) {
+  // How long to wait for descriptors to free up before accepting again.
+  constexpr auto descriptor_backoff = std::chrono::milliseconds(20);
+  auto [ec] = co_await acceptor.async_accept(socket, peer, nothrow);
+  if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
+    if (!short_of_descriptors) log::warn("accept: ", ec.message(), "; backing off until descriptors free up");
+    short_of_descriptors = true;
+    asio::steady_timer t(acceptor.get_executor(), descriptor_backoff);
+    co_await t.async_wait(nothrow);
+  } else if (!ec) {
+    short_of_descriptors = false;
+  }
+  co_return ec;
+}
+
+void on_stop_signals(asio::signal_set& signals, std::function<void(int)> on_first) {
+  signals.async_wait([&signals, on_first = std::move(on_first)](std::error_code ec, int sig) {
+    if (ec) return;
+    // Armed before the stop begins, so that the stop may cancel it once nothing is in flight.
+    signals.async_wait([](std::error_code ec2, int) {
+      if (!ec2) std::_Exit(1);
+    });
+    on_first(sig);
+  });
 }
 
 Deadline::Deadline(tcp::socket& socket, OnExpiry on_expiry) : state_(std::make_shared<State>(socket, on_expiry)) {

@@ -9,6 +9,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <chrono>
 #include <exception>
+#include <functional>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -83,6 +84,18 @@ Endpoint from_asio(const tcp::endpoint& e);  // IPv4 only; a v6 endpoint maps to
 // Throws std::system_error whose what() names the address.
 tcp::acceptor listen(const asio::any_io_executor& ex, const std::string& address, std::uint16_t port,
                      int backlog = 4096);
+
+// Accepts the next connection into `socket` (whose executor is the strand it will live on), with
+// the client's address from accept() itself: no getpeername(). Running out of descriptors or
+// buffers is logged once per episode (`short_of_descriptors` remembers it) and waited out 20 ms
+// at a time instead of spinning; that error is then returned and the caller accepts again.
+asio::awaitable<std::error_code> accept_next(tcp::acceptor& acceptor, tcp::socket& socket, tcp::endpoint& peer,
+                                             bool& short_of_descriptors);
+
+// SIGINT/SIGTERM handling shared by both programs: the first signal calls `on_first(signal)`
+// (which should begin an orderly stop); a second one exits the process at once with status 1.
+// Cancelling the set disarms the second.
+void on_stop_signals(asio::signal_set& signals, std::function<void(int)> on_first);
 
 // A per-connection deadline: once it passes, the socket is closed (or, with OnExpiry::cancel, its
 // pending operations cancelled), which aborts whatever read or write is pending on it. Moving

@@ -110,4 +110,6 @@ unsigned usable_cores() {
   return cores;
 }
 
+std::size_t threads_or_cores(std::size_t requested) { return requested ? requested : usable_cores(); }
+
 }  // namespace cascade

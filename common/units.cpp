@@ -38,4 +38,14 @@ std::string format_size(std::uint64_t bytes) {
   return buf;
 }
 
+std::string format_size_exact(std::uint64_t bytes) {
+  static constexpr const char* units[] = {"", "KiB", "MiB", "GiB"};
+  int u = 0;
+  while (u < 3 && bytes != 0 && bytes % 1024 == 0) {
+    bytes /= 1024;
+    ++u;
+  }
+  return std::to_string(bytes) + units[u];
+}
+
 }  // namespace cascade

@@ -16,7 +16,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -25,7 +24,18 @@
 #include <string_view>
 #include <vector>
 
+#include "peer/in_flight.hpp"
+
 namespace cascade {
+
+// What a pick passes over for one connection: the blocks it holds (InFlight::blocks()) and the
+// ones its peer said it does not have (LackMemory::blocks()). Plain data, read under the map's
+// lock; no caller code runs there.
+struct PickExclusions {
+  const BlockSet& held;
+  const BlockSet& lacking;
+  bool contains(std::uint64_t block) const { return held.contains(block) || lacking.contains(block); }
+};
 
 class BlockMap {
  public:
@@ -36,9 +46,9 @@ class BlockMap {
   static std::unique_ptr<BlockMap> from_string(std::string_view blocks);
   std::string to_string() const;
 
-  // Picks a block to request and counts it in flight: a random available block for which
-  // `skip` is false; in endgame a missing block in flight fewer than `max_duplicates` times.
-  std::optional<std::uint64_t> pick(std::mt19937_64& rng, const std::function<bool(std::uint64_t)>& skip,
+  // Picks a block to request and counts it in flight: a random available block not in
+  // `exclude`; in endgame a missing block in flight fewer than `max_duplicates` times.
+  std::optional<std::uint64_t> pick(std::mt19937_64& rng, const PickExclusions& exclude,
                                     unsigned max_duplicates = 2);
   // Ends one request for `block`. With verified == true (its hash matched and it is written),
   // the block becomes verified; returns true only the first time. Otherwise it returns to the

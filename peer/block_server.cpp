@@ -8,9 +8,9 @@
 #include <unordered_map>
 
 #include "common/hex.hpp"
-#include "common/ip_limiter.hpp"
+#include "common/connection_limits.hpp"
 #include "common/log.hpp"
-#include "tracker/registry.hpp"  // HashKey
+#include "proto/wire.hpp"
 
 namespace cascade {
 
@@ -26,7 +26,7 @@ std::string not_held_message(std::uint64_t block) {
 
 struct BlockServer::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io_, ThreadPool& pool_, std::vector<std::shared_ptr<SharedFile>> files_, Options o)
-      : io(io_), pool(pool_), options(o), per_ip(o.max_connections_per_ip), accept_strand(asio::make_strand(io_)),
+      : io(io_), pool(pool_), options(o), limits(o.max_connections, o.max_connections_per_ip), accept_strand(asio::make_strand(io_)),
         acceptor(accept_strand) {
     for (auto& f : files_) files.emplace(f->cascade_hash, std::move(f));
   }
@@ -40,7 +40,7 @@ struct BlockServer::Impl : std::enable_shared_from_this<Impl> {
   asio::io_context& io;
   ThreadPool& pool;
   const Options options;
-  IpLimiter per_ip;
+  ConnectionLimits limits;
   // The acceptor is used only on this strand (the accept loop, and closing it in stop()).
   asio::strand<asio::io_context::executor_type> accept_strand;
   tcp::acceptor acceptor;
@@ -48,7 +48,6 @@ struct BlockServer::Impl : std::enable_shared_from_this<Impl> {
   std::atomic<bool> stopping{false};
   std::mutex conns_mutex;
   std::list<std::weak_ptr<Connection>> conns;  // guarded by conns_mutex; for stop()
-  std::atomic<std::size_t> active{0};
 
   asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self);
   asio::awaitable<void> serve(std::shared_ptr<Impl> self, std::shared_ptr<Connection> c,
@@ -88,27 +87,20 @@ void BlockServer::stop() {
   });
 }
 
-std::size_t BlockServer::connections() const { return impl_->active.load(); }
-
 asio::awaitable<void> BlockServer::Impl::accept_loop(std::shared_ptr<Impl> self) {
+  bool short_of_descriptors = false;
   while (!stopping) {
-    tcp::endpoint peer;  // from accept() itself: no getpeername()
-    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), peer, net::nothrow);
+    tcp::socket socket(asio::make_strand(io));
+    tcp::endpoint peer;
+    const std::error_code ec = co_await net::accept_next(acceptor, socket, peer, short_of_descriptors);
     if (stopping) break;
-    if (ec) {
-      if (ec == asio::error::no_descriptors) {
-        asio::steady_timer t(io, std::chrono::milliseconds(20));
-        co_await t.async_wait(net::nothrow);
-      }
-      continue;
-    }
+    if (ec) continue;
     const std::uint32_t ip = net::from_asio(peer).ip;
-    if (active.load() >= options.max_connections || !per_ip.try_acquire(ip)) {
+    if (!limits.try_admit(ip)) {
       std::error_code ignored;
       socket.close(ignored);
       continue;
     }
-    ++active;
     std::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     socket.non_blocking(true, ignored);  // sendfile() must return EAGAIN, not block
@@ -160,8 +152,7 @@ asio::awaitable<void> BlockServer::Impl::serve(std::shared_ptr<Impl> self, std::
     std::lock_guard lock(conns_mutex);
     conns.erase(where);
   }
-  per_ip.release(ip);
-  --active;
+  limits.release(ip);
   (void)self;
 }
 
@@ -253,8 +244,8 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, const PeerRequest
       if (!co_await send_copied(c, f, base, length, none, chunk)) co_return false;
     }
   }
-  ++f.blocks_served;
-  f.bytes_served += length;
+  ++f.stats.blocks_served;
+  f.stats.bytes_served += length;
   co_return true;
 }
 

@@ -19,8 +19,8 @@ namespace cascade {
 class BlockServer {
  public:
   struct Options {
-    std::size_t max_connections = 512;
-    std::size_t max_connections_per_ip = 256;
+    std::size_t max_connections = 512;         // serving connections at once
+    std::size_t max_connections_per_ip = 256;  // serving connections from one address
     net::Millis idle_timeout{60'000};   // waiting for the next request
     net::Millis write_timeout{30'000};  // sending one chunk of an answer
   };
@@ -32,7 +32,6 @@ class BlockServer {
   std::uint16_t start(const std::string& address, std::uint16_t port);
   // Stops accepting and closes every open connection. Call from any thread.
   void stop();
-  std::size_t connections() const;
 
  private:
   struct Impl;

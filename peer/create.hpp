@@ -12,6 +12,7 @@
 
 namespace cascade {
 
+// The block size `cascade-peer make` uses unless told otherwise.
 inline constexpr std::uint64_t default_block_size = 1024 * 1024;
 
 // Reads `data_path` once: the whole-file SHA-256 on the calling thread, block hashes on `pool`

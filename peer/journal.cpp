@@ -1,5 +1,7 @@
 #include "peer/journal.hpp"
 
+#include <asio.hpp>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -154,6 +156,66 @@ void Journal::flush() {
   records_ += batch.size();
   if (records_ > std::max<std::uint64_t>(min_records_before_compaction, id_.block_count)) write_snapshot();
 }
+
+struct Journal::Committer : std::enable_shared_from_this<Committer> {
+  Committer(asio::io_context& io, ThreadPool& p, std::function<void(const std::string&)> e,
+            std::chrono::milliseconds every)
+      : timer(asio::make_strand(io)), pool(p), on_error(std::move(e)), period(every) {}
+  asio::steady_timer timer;  // used on its strand only
+  ThreadPool& pool;
+  const std::function<void(const std::string&)> on_error;
+  const std::chrono::milliseconds period;
+  std::atomic<bool> queued{false};  // a flush is queued or running on the pool
+  std::mutex mutex;                 // held while a flush runs and while the journal detaches
+  Journal* journal = nullptr;       // guarded by mutex; null once the journal stopped commits
+
+  void arm() {
+    timer.expires_after(period);
+    timer.async_wait([self = shared_from_this()](std::error_code ec) {
+      if (!ec) self->tick();
+    });
+  }
+  void tick() {
+    {
+      std::lock_guard lock(mutex);
+      if (journal == nullptr) return;
+      if (journal->pending() && !queued.exchange(true)) {
+        pool.post([self = shared_from_this()] {
+          std::lock_guard flush_lock(self->mutex);
+          if (self->journal != nullptr) {
+            try {
+              self->journal->flush();
+            } catch (const std::exception& e) {
+              self->on_error(std::string("journal: ") + e.what());
+            }
+          }
+          self->queued = false;
+        });
+      }
+    }
+    arm();
+  }
+};
+
+void Journal::commit_every(asio::io_context& io, ThreadPool& pool, std::function<void(const std::string&)> on_error,
+                           std::chrono::milliseconds period) {
+  stop_commits();
+  committer_ = std::make_shared<Committer>(io, pool, std::move(on_error), period);
+  committer_->journal = this;
+  asio::post(committer_->timer.get_executor(), [c = committer_] { c->arm(); });
+}
+
+void Journal::stop_commits() {
+  if (!committer_) return;
+  {
+    std::lock_guard lock(committer_->mutex);
+    committer_->journal = nullptr;
+  }
+  asio::post(committer_->timer.get_executor(), [c = committer_] { c->timer.cancel(); });
+  committer_.reset();
+}
+
+Journal::~Journal() { stop_commits(); }
 
 void Journal::remove() {
   std::lock_guard lock(flush_mutex_);

@@ -82,9 +82,4 @@ Hash256 Storage::hash_whole() const {
   return h.finish();
 }
 
-void Storage::finalise_size() {
-  if (::ftruncate(file_.fd(), static_cast<off_t>(meta_.target_size)) != 0)
-    throw FileError(path() + ": cannot set length: " + std::to_string(errno), errno);
-}
-
 }  // namespace cascade

@@ -35,8 +35,6 @@ class Storage {
   Hash256 hash_whole() const;
   // Feeds bytes [offset, offset + length) of the file to `h`, read in cache-sized chunks.
   void hash_range(Sha256& h, std::uint64_t offset, std::uint64_t length) const;
-  // Sets the file's length to exactly the target size (after the last block is written).
-  void finalise_size();
   void sync() { file_.sync_data(); }
 
   const std::string& path() const { return file_.path(); }

@@ -105,6 +105,31 @@ TrackerConfig interpret(const std::string& json_text, std::vector<std::string>& 
 }
 }  // namespace
 
+std::string describe_config_keys() {
+  const TrackerConfig d;
+  auto n = [](std::uint64_t v) { return std::to_string(v); };
+  const std::pair<const char*, std::string> rows[] = {
+      {"port", "(required, or --port)  TCP port; 0 picks a free one (see --port-file)"},
+      {"bind", "\"" + d.bind + "\"  listening address"},
+      {"allowedhashes", "absent  the cascade hashes tracked (64 hex digits each)"},
+      {"open", "true without allowedhashes, else false  track any well-formed hash"},
+      {"good-ips", "[]  peers at these addresses are flagged good; their SUBSCRIBE must come from them"},
+      {"ban-private", std::string(d.ban_private ? "true" : "false") + "  refuse SUBSCRIBEs reporting RFC 1918 addresses"},
+      {"require-source-ip",
+       std::string(d.require_source_ip ? "true" : "false") + "  a SUBSCRIBE must report the address it comes from"},
+      {"peer-ttl-seconds", n(d.peer_ttl_seconds) + "  a peer not seen for this long is no longer listed"},
+      {"max-peers-reported", n(d.max_peers_reported) + "  peers per answer"},
+      {"max-peers", n(d.max_peers) + "  peers remembered over all swarms"},
+      {"max-connections", n(d.max_connections) + "  connections open at once; more are closed at once"},
+      {"max-connections-per-ip", n(d.max_connections_per_ip) + "  connections open at once from one address"},
+      {"request-timeout-ms",
+       n(d.request_timeout_ms) + "  the whole request must arrive in this time (else an error saying how much came)"},
+  };
+  std::string out = "Configuration keys (JSON object), with their defaults:\n";
+  for (const auto& [key, text] : rows) out += std::string("  ") + key + ": " + text + "\n";
+  return out;
+}
+
 TrackerConfig load_tracker_config(const std::string& path, std::vector<std::string>& warnings) {
   std::ifstream in(path);
   if (!in) throw ConfigError(path + ": cannot open");

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "common/ip_limiter.hpp"
+#include "common/connection_limits.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"
 #include "common/system.hpp"
@@ -40,7 +40,7 @@ struct TrackerServer::Impl {
   Impl(TrackerConfig c, Options o)
       : config(std::move(c)),
         options(o),
-        per_ip(config.max_connections_per_ip),
+        limits(config.max_connections, config.max_connections_per_ip),
         registry(Registry::Options{config.peer_ttl_seconds, config.max_peers_reported, config.max_peers,
                                    std::random_device{}()}),
         control(asio::make_strand(io)),
@@ -52,7 +52,7 @@ struct TrackerServer::Impl {
 
   TrackerConfig config;
   Options options;
-  IpLimiter per_ip;
+  ConnectionLimits limits;
   Registry registry;
   asio::io_context io;
   // The acceptor, signals and timers are used only on this strand (accept loops, stats, sweeps,
@@ -62,7 +62,7 @@ struct TrackerServer::Impl {
   asio::signal_set signals;
   asio::steady_timer stats_timer, sweep_timer, shutdown_timer;
   std::atomic<bool> stopping{false};
-  std::atomic<std::size_t> active{0};
+  std::atomic<std::size_t> active{0};  // connections being served (admitted or not yet released)
   std::atomic<std::uint64_t> requests{0}, answered_ok{0}, rejected_connections{0};
   std::array<std::atomic<std::uint64_t>, kinds> errors{};
   std::mutex spare_mutex;
@@ -95,16 +95,11 @@ void TrackerServer::stop() {
 
 void TrackerServer::run() {
   Impl& m = *impl_;
-  m.signals.async_wait([&m](std::error_code ec, int sig) {
-    if (ec) return;
+  net::on_stop_signals(m.signals, [&m](int sig) {
     log::info("signal ", sig, ": stopping (in-flight requests finish; a second signal exits at once)");
-    // Arm the second-signal exit first: begin_stop() cancels it once nothing is in flight.
-    m.signals.async_wait([](std::error_code ec2, int) {
-      if (!ec2) std::_Exit(1);
-    });
-    m.begin_stop();
+    m.begin_stop();  // cancels the second-signal exit once nothing is in flight
   });
-  std::size_t threads = m.options.threads ? m.options.threads : usable_cores();
+  const std::size_t threads = threads_or_cores(m.options.threads);
   // One accept outstanding per network thread, so a burst of connections is taken at once; the
   // loops share the control strand (each connection is then served on its own strand).
   for (std::size_t i = 0; i < threads; ++i) asio::co_spawn(m.control, m.accept_loop(), asio::detached);
@@ -144,7 +139,7 @@ void TrackerServer::Impl::begin_stop() {
 // Accepts straight into a reused connection object's socket, and takes the client's address
 // from accept() itself: no getpeername(), and the socket is registered with epoll once.
 asio::awaitable<void> TrackerServer::Impl::accept_loop() {
-  bool warned_fd = false;
+  bool short_of_descriptors = false;
   std::shared_ptr<Connection> conn;  // the object the next connection is accepted into
   while (!stopping) {
     if (!conn) {
@@ -156,20 +151,11 @@ asio::awaitable<void> TrackerServer::Impl::accept_loop() {
     }
     if (!conn) conn = std::make_shared<Connection>(tcp::socket(asio::make_strand(io)));
     tcp::endpoint peer;
-    auto [ec] = co_await acceptor.async_accept(conn->socket, peer, net::nothrow);
+    const std::error_code ec = co_await net::accept_next(acceptor, conn->socket, peer, short_of_descriptors);
     if (stopping) break;
-    if (ec) {
-      if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
-        if (!warned_fd) log::warn("accept: ", ec.message(), "; backing off until descriptors free up");
-        warned_fd = true;
-        asio::steady_timer t(io, std::chrono::milliseconds(20));
-        co_await t.async_wait(net::nothrow);
-      }
-      continue;
-    }
-    warned_fd = false;
+    if (ec) continue;
     const Endpoint from = net::from_asio(peer);
-    if (active.load() >= config.max_connections || !per_ip.try_acquire(from.ip)) {
+    if (!limits.try_admit(from.ip)) {
       ++rejected_connections;
       std::error_code ignored;
       conn->socket.close(ignored);  // the object takes the next connection
@@ -246,7 +232,7 @@ asio::awaitable<void> TrackerServer::Impl::serve(std::shared_ptr<Connection> c) 
     if (ec) ++errors[ec == asio::error::timed_out ? timed_out : io_error];
     else co_await net::graceful_close(c->socket, c->deadline, std::min(timeout(), net::Millis(1000)), 4096);
   }
-  per_ip.release(c->counted_ip);
+  limits.release(c->counted_ip);
   std::error_code ignored;
   c->socket.close(ignored);
   {

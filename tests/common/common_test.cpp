@@ -131,16 +131,29 @@ TEST(ThreadPool, AcceptsMoveOnlyTasks) {
   EXPECT_EQ(fut.get(), 5);
 }
 
-#include "common/ip_limiter.hpp"
+#include "common/connection_limits.hpp"
 
-TEST(IpLimiter, CountsPerAddressAndReleases) {
-  IpLimiter l(2);
-  EXPECT_TRUE(l.try_acquire(1));
-  EXPECT_TRUE(l.try_acquire(1));
-  EXPECT_FALSE(l.try_acquire(1));
-  EXPECT_TRUE(l.try_acquire(2));
+TEST(ConnectionLimits, CountsPerAddressAndReleases) {
+  ConnectionLimits l(100, 2);
+  EXPECT_TRUE(l.try_admit(1));
+  EXPECT_TRUE(l.try_admit(1));
+  EXPECT_FALSE(l.try_admit(1));
+  EXPECT_TRUE(l.try_admit(2));
+  EXPECT_EQ(l.active(), 3u);
   l.release(1);
-  EXPECT_TRUE(l.try_acquire(1));
+  EXPECT_TRUE(l.try_admit(1));
+}
+
+TEST(ConnectionLimits, TheWholeCapRefusesEveryAddressAndCountsNothing) {
+  ConnectionLimits l(2, 10);
+  EXPECT_TRUE(l.try_admit(1));
+  EXPECT_TRUE(l.try_admit(2));
+  EXPECT_FALSE(l.try_admit(3));
+  EXPECT_EQ(l.active(), 2u);
+  l.release(3);  // never admitted: no effect
+  EXPECT_EQ(l.active(), 2u);
+  l.release(2);
+  EXPECT_TRUE(l.try_admit(3));
 }
 
 #include <thread>
