@@ -11,7 +11,8 @@ namespace cascade {
 
 class ConnectionLimits {
  public:
-  ConnectionLimits(std::size_t max_total, std::size_t max_per_ip) : max_total_(max_total), per_ip_(max_per_ip) {}
+  ConnectionLimits(std::size_t max_total, std::size_t max_per_ip)
+      : max_total_(max_total), per_ip_(max_per_ip) {}
   // Counts one more connection from `ip`, or returns false (counting nothing) when either cap is
   // reached.
   bool try_admit(std::uint32_t ip) {

@@ -5,7 +5,8 @@
 namespace cascade {
 
 int report_fatal(std::string_view program, const Fatal& fatal) {
-  std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(program.size()), program.data(), fatal.what());
+  std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(program.size()), program.data(),
+               fatal.what());
   return to_int(fatal.code);
 }
 

@@ -13,7 +13,9 @@ enum class ExitCode : int {
   usage = 2,    // bad usage or invalid input: an option, a config, a cascade or data file
 };
 
-constexpr int to_int(ExitCode code) { return static_cast<int>(code); }
+constexpr int to_int(ExitCode code) {
+  return static_cast<int>(code);
+}
 
 // A failure that ends the program: thrown up to main(), or handed to a fatal-error callback, which
 // prints one line ("cascade-peer: <message>") and exits with `code`.

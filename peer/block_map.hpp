@@ -34,7 +34,9 @@ namespace cascade {
 struct PickExclusions {
   const BlockSet& held;
   const BlockSet& lacking;
-  bool contains(std::uint64_t block) const { return held.contains(block) || lacking.contains(block); }
+  bool contains(std::uint64_t block) const {
+    return held.contains(block) || lacking.contains(block);
+  }
 };
 
 class BlockMap {
@@ -79,12 +81,12 @@ class BlockMap {
 
   std::uint64_t count_;
   mutable std::mutex mutex_;
-  std::uint64_t window_ = 0;             // guarded by mutex_
-  std::uint64_t prefix_ = 0;             // guarded by mutex_; blocks [0, prefix_) are verified
-  std::vector<bool> verified_;           // guarded by mutex_
-  std::vector<std::uint16_t> in_flight_; // guarded by mutex_; outstanding requests per block
-  IndexedSet available_;                 // guarded by mutex_; missing and not in flight
-  IndexedSet missing_;                   // guarded by mutex_; not verified
+  std::uint64_t window_ = 0;              // guarded by mutex_
+  std::uint64_t prefix_ = 0;              // guarded by mutex_; blocks [0, prefix_) are verified
+  std::vector<bool> verified_;            // guarded by mutex_
+  std::vector<std::uint16_t> in_flight_;  // guarded by mutex_; outstanding requests per block
+  IndexedSet available_;                  // guarded by mutex_; missing and not in flight
+  IndexedSet missing_;                    // guarded by mutex_; not verified
 };
 
 }  // namespace cascade

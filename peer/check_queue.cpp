@@ -4,8 +4,9 @@
 
 namespace cascade {
 
-CheckQueue::CheckQueue(const asio::any_io_executor& strand, ThreadPool& pool, std::shared_ptr<Verifier> verifier,
-                       std::shared_ptr<SharedFile> file, InFlight& record, std::string source)
+CheckQueue::CheckQueue(const asio::any_io_executor& strand, ThreadPool& pool,
+                       std::shared_ptr<Verifier> verifier, std::shared_ptr<SharedFile> file,
+                       InFlight& record, std::string source)
     : strand_(strand),
       wake_(strand),
       pool_(pool),
@@ -14,14 +15,19 @@ CheckQueue::CheckQueue(const asio::any_io_executor& strand, ThreadPool& pool, st
       record_(record),
       source_(std::move(source)),
       max_buffers_(buffers_for(std::min(file_->meta.block_size, file_->meta.target_size))),
-      block_size_(static_cast<std::size_t>(std::min(file_->meta.block_size, file_->meta.target_size))) {}
+      block_size_(
+          static_cast<std::size_t>(std::min(file_->meta.block_size, file_->meta.target_size))) {}
 
-CheckQueue::~CheckQueue() { file_->buffers.give_back(storage_.size() * block_size_); }
+CheckQueue::~CheckQueue() {
+  file_->buffers.give_back(storage_.size() * block_size_);
+}
 
 bool CheckQueue::grow() {
   if (storage_.size() >= max_buffers_) return false;
-  if (storage_.empty()) file_->buffers.take_first(block_size_);
-  else if (!file_->buffers.try_take(block_size_)) return false;
+  if (storage_.empty())
+    file_->buffers.take_first(block_size_);
+  else if (!file_->buffers.try_take(block_size_))
+    return false;
   storage_.push_back(std::make_unique<std::vector<std::uint8_t>>(block_size_));
   free_.push_back(storage_.back().get());
   allocated_ = storage_.size();
@@ -40,7 +46,8 @@ asio::awaitable<std::vector<std::uint8_t>*> CheckQueue::buffer() {
   co_return b;
 }
 
-void CheckQueue::submit(std::vector<std::uint8_t>* buffer, std::uint64_t block, std::uint64_t length) {
+void CheckQueue::submit(std::vector<std::uint8_t>* buffer, std::uint64_t block,
+                        std::uint64_t length) {
   ++pending_;
   bool start_job = false;
   {

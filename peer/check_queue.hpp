@@ -26,10 +26,12 @@ namespace cascade {
 
 class CheckQueue : public std::enable_shared_from_this<CheckQueue> {
  public:
-  static constexpr int max_jobs = 2;  // pool jobs per connection: one verifies while another hashes the prefix
+  static constexpr int max_jobs =
+      2;  // pool jobs per connection: one verifies while another hashes the prefix
 
-  CheckQueue(const asio::any_io_executor& strand, ThreadPool& pool, std::shared_ptr<Verifier> verifier,
-             std::shared_ptr<SharedFile> file, InFlight& record, std::string source);
+  CheckQueue(const asio::any_io_executor& strand, ThreadPool& pool,
+             std::shared_ptr<Verifier> verifier, std::shared_ptr<SharedFile> file, InFlight& record,
+             std::string source);
   ~CheckQueue();
 
   // A free buffer for the next block, waiting for a verdict if every buffer is in use. Null once a

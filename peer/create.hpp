@@ -30,8 +30,9 @@ struct CascadeLoadError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 // Reads and decodes a cascade file, refusing block sizes above max_block_size.
-LoadedCascade load_cascade_file(const std::string& path,
-                                std::uint64_t max_block_size = std::numeric_limits<std::uint64_t>::max());
+LoadedCascade load_cascade_file(
+    const std::string& path,
+    std::uint64_t max_block_size = std::numeric_limits<std::uint64_t>::max());
 
 // The data file named by convention: the cascade path without its last extension.
 std::string default_data_path(const std::string& cascade_path);

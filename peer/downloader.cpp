@@ -30,11 +30,14 @@ struct Downloader::Impl : std::enable_shared_from_this<Impl> {
         wake(strand),
         rng(std::random_device{}()),
         peers(PeerTable::Options{options.max_peers, options.self}),
-        fetch{pipeline_depth(options.pipeline, file->meta.block_size), options.connect_timeout, options.block_timeout} {
-    trackers.emplace_back(
-        TrackerSession::Options{options.tracker_host, options.tracker_port, options.tracker_timeout,
-                                {options.announce_interval, options.list_interval, options.client_only}},
-        file->cascade_hash, options.self, file->cascade_path);
+        fetch{pipeline_depth(options.pipeline, file->meta.block_size), options.connect_timeout,
+              options.block_timeout} {
+    trackers.emplace_back(TrackerSession::Options{options.tracker_host,
+                                                  options.tracker_port,
+                                                  options.tracker_timeout,
+                                                  {options.announce_interval, options.list_interval,
+                                                   options.client_only}},
+                          file->cascade_hash, options.self, file->cascade_path);
   }
 
   asio::io_context& io;
@@ -44,8 +47,8 @@ struct Downloader::Impl : std::enable_shared_from_this<Impl> {
   const std::function<void(const Fatal&)> on_fatal;
   const std::function<void()> on_complete;
   asio::strand<asio::io_context::executor_type> strand;  // the manager's
-  asio::steady_timer wake;                                // the manager sleeps on it
-  std::mt19937_64 rng;                                    // manager strand only
+  asio::steady_timer wake;                               // the manager sleeps on it
+  std::mt19937_64 rng;                                   // manager strand only
   std::atomic<bool> stopping{false};
   std::atomic<int> running{0};  // fetches running
   PeerTable peers;
@@ -62,17 +65,20 @@ struct Downloader::Impl : std::enable_shared_from_this<Impl> {
   }
 };
 
-Downloader::Downloader(asio::io_context& io, ThreadPool& pool, std::shared_ptr<SharedFile> file, Options options,
-                       std::function<void(const Fatal&)> on_fatal, std::function<void()> on_complete)
-    : impl_(std::make_shared<Impl>(io, pool, std::move(file), std::move(options), std::move(on_fatal),
-                                   std::move(on_complete))) {}
+Downloader::Downloader(asio::io_context& io, ThreadPool& pool, std::shared_ptr<SharedFile> file,
+                       Options options, std::function<void(const Fatal&)> on_fatal,
+                       std::function<void()> on_complete)
+    : impl_(std::make_shared<Impl>(io, pool, std::move(file), std::move(options),
+                                   std::move(on_fatal), std::move(on_complete))) {}
 
-Downloader::~Downloader() { stop(); }
+Downloader::~Downloader() {
+  stop();
+}
 
 void Downloader::start() {
   Impl& d = *impl_;
-  d.file->blocks.set_window(
-      window_blocks(d.options.window_bytes, d.file->meta.block_size, d.options.connections, d.fetch.pipeline));
+  d.file->blocks.set_window(window_blocks(d.options.window_bytes, d.file->meta.block_size,
+                                          d.options.connections, d.fetch.pipeline));
   std::weak_ptr<Impl> weak = impl_;
   d.verifier = std::make_shared<Verifier>(d.file, d.on_fatal, [weak] {
     if (auto impl = weak.lock()) impl->poke();
@@ -90,10 +96,12 @@ void Downloader::stop() {
 asio::awaitable<void> Downloader::Impl::manage(std::shared_ptr<Impl> self) {
   while (!stopping) {
     const int now_running = running.load();
-    const std::size_t want =
-        options.connections > static_cast<std::size_t>(now_running) ? options.connections - now_running : 0;
+    const std::size_t want = options.connections > static_cast<std::size_t>(now_running)
+                                 ? options.connections - now_running
+                                 : 0;
     const auto c = peers.counts(net::Clock::now());
-    const TrackerSchedule::Need need{c.known - c.banned, options.connections, now_running == 0 && c.ready == 0};
+    const TrackerSchedule::Need need{c.known - c.banned, options.connections,
+                                     now_running == 0 && c.ready == 0};
     for (auto& t : trackers) co_await t.step(need, peers);
     if (stopping) break;
     if (file->blocks.complete()) {
@@ -101,7 +109,8 @@ asio::awaitable<void> Downloader::Impl::manage(std::shared_ptr<Impl> self) {
         verifying = true;
         co_await check_whole();
       }
-      if (options.client_only) break;  // nothing left to do but report; the app decides when to exit
+      if (options.client_only)
+        break;  // nothing left to do but report; the app decides when to exit
     } else {
       for (const auto& ep : peers.choose(want, net::Clock::now(), rng)) {
         ++running;
@@ -115,18 +124,24 @@ asio::awaitable<void> Downloader::Impl::manage(std::shared_ptr<Impl> self) {
 
 asio::awaitable<void> Downloader::Impl::fetch_one(std::shared_ptr<Impl> self, Endpoint from) {
   LackMemory lacks = peers.take_lacks(from);
-  const PeerTable::Outcome outcome = co_await fetch_from(file, verifier, pool, fetch, stopping, from, lacks);
-  if (peers.release(from, outcome, std::move(lacks), net::Clock::now()) == PeerTable::Standing::banned_now)
-    log::warn(to_string(from), ": banned", outcome.refuses_file ? " (it does not serve this file)" : " after bad blocks");
+  const PeerTable::Outcome outcome =
+      co_await fetch_from(file, verifier, pool, fetch, stopping, from, lacks);
+  if (peers.release(from, outcome, std::move(lacks), net::Clock::now()) ==
+      PeerTable::Standing::banned_now)
+    log::warn(to_string(from), ": banned",
+              outcome.refuses_file ? " (it does not serve this file)" : " after bad blocks");
   --running;
   poke();
   (void)self;
 }
 
 asio::awaitable<void> Downloader::Impl::check_whole() {
-  std::optional<Fatal> failure = co_await net::on_pool(pool, [v = verifier] { return v->check_whole(); });
-  if (failure) on_fatal(*failure);
-  else on_complete();
+  std::optional<Fatal> failure =
+      co_await net::on_pool(pool, [v = verifier] { return v->check_whole(); });
+  if (failure)
+    on_fatal(*failure);
+  else
+    on_complete();
 }
 
 }  // namespace cascade

@@ -46,8 +46,9 @@ class Downloader {
   };
   // on_fatal: a failure that ends the process (a disk error: exit 1; the whole file does not
   // match its cascade file: exit 2). on_complete: the whole file was verified (called once).
-  Downloader(asio::io_context& io, ThreadPool& pool, std::shared_ptr<SharedFile> file, Options options,
-             std::function<void(const Fatal&)> on_fatal, std::function<void()> on_complete);
+  Downloader(asio::io_context& io, ThreadPool& pool, std::shared_ptr<SharedFile> file,
+             Options options, std::function<void(const Fatal&)> on_fatal,
+             std::function<void()> on_complete);
   ~Downloader();
   void start();
   void stop();  // thread-safe

@@ -20,13 +20,14 @@ constexpr auto idle_poll = 50ms;
 // The peer closed the connection: the end of its stream, or a reset (a close with our next
 // requests unread reaches us as one), or a broken pipe on our next write.
 bool closed_by_peer(const std::error_code& ec) {
-  return ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
+  return ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe;
 }
 
 class Fetch {
  public:
-  Fetch(std::shared_ptr<SharedFile> file, const FetchSettings& settings, const std::atomic<bool>& stopping,
-        Endpoint from, LackMemory& lacks, tcp::socket& socket)
+  Fetch(std::shared_ptr<SharedFile> file, const FetchSettings& settings,
+        const std::atomic<bool>& stopping, Endpoint from, LackMemory& lacks, tcp::socket& socket)
       : file_(std::move(file)),
         f_(*file_),
         settings_(settings),
@@ -86,11 +87,13 @@ class Fetch {
       record_.requested(*b);
       const std::size_t at = requests_.size();
       requests_.resize(at + peer_request_size);
-      encode_peer_request(PeerRequest{*b, f_.cascade_hash},
-                          std::span<std::uint8_t, peer_request_size>(requests_.data() + at, peer_request_size));
+      encode_peer_request(
+          PeerRequest{*b, f_.cascade_hash},
+          std::span<std::uint8_t, peer_request_size>(requests_.data() + at, peer_request_size));
     }
     if (requests_.empty()) co_return true;
-    ec_ = co_await net::write_all(socket_, deadline_, asio::buffer(requests_), settings_.block_timeout);
+    ec_ = co_await net::write_all(socket_, deadline_, asio::buffer(requests_),
+                                  settings_.block_timeout);
     if (ec_) outcome_.failed = true;
     co_return !ec_;
   }
@@ -100,7 +103,8 @@ class Fetch {
     const std::uint64_t b = record_.oldest();
     const std::uint64_t length = f_.meta.block_length(b);
     std::array<std::uint8_t, peer_response_header_size> head{};
-    if ((ec_ = co_await net::read_exact(socket_, deadline_, asio::buffer(head), settings_.block_timeout)))
+    if ((ec_ = co_await net::read_exact(socket_, deadline_, asio::buffer(head),
+                                        settings_.block_timeout)))
       co_return fail();
     auto h = decode_peer_response_header(head, length);
     if (!h.ok()) {
@@ -108,7 +112,8 @@ class Fetch {
       ++outcome_.strikes;
       co_return fail();
     }
-    if (h.value->status != 0) co_return co_await read_refusal(b, static_cast<PeerStatus>(h.value->status), h.value->length);
+    if (h.value->status != 0)
+      co_return co_await read_refusal(b, static_cast<PeerStatus>(h.value->status), h.value->length);
     std::vector<std::uint8_t>* buffer = co_await checks.buffer();
     if (buffer == nullptr) co_return fail();  // a verdict said stop: a wrong block, a disk error
     if ((ec_ = co_await net::read_exact(socket_, deadline_, asio::buffer(buffer->data(), length),
@@ -124,7 +129,8 @@ class Fetch {
   // An error status for block `b`, with its message of `length` bytes (bounded by the decoder).
   asio::awaitable<bool> read_refusal(std::uint64_t b, PeerStatus status, std::uint64_t length) {
     std::string message(length, '\0');
-    if ((ec_ = co_await net::read_exact(socket_, deadline_, asio::buffer(message), settings_.block_timeout)))
+    if ((ec_ = co_await net::read_exact(socket_, deadline_, asio::buffer(message),
+                                        settings_.block_timeout)))
       co_return fail();
     record_.refused();
     f_.blocks.finish(b, false);
@@ -159,16 +165,19 @@ class Fetch {
 };
 }  // namespace
 
-asio::awaitable<PeerTable::Outcome> fetch_from(std::shared_ptr<SharedFile> file, std::shared_ptr<Verifier> verifier,
-                                               ThreadPool& pool, FetchSettings settings,
-                                               const std::atomic<bool>& stopping, Endpoint from, LackMemory& lacks) {
+asio::awaitable<PeerTable::Outcome> fetch_from(std::shared_ptr<SharedFile> file,
+                                               std::shared_ptr<Verifier> verifier, ThreadPool& pool,
+                                               FetchSettings settings,
+                                               const std::atomic<bool>& stopping, Endpoint from,
+                                               LackMemory& lacks) {
   tcp::socket socket(co_await asio::this_coro::executor);
   ++file->stats.active_sources;
   Fetch fetch(file, settings, stopping, from, lacks, socket);
-  auto checks =
-      std::make_shared<CheckQueue>(socket.get_executor(), pool, std::move(verifier), file, fetch.record(), fetch.source());
+  auto checks = std::make_shared<CheckQueue>(socket.get_executor(), pool, std::move(verifier), file,
+                                             fetch.record(), fetch.source());
   co_await fetch.run(*checks, from);
-  // Let the verifications of this connection finish, so their verdicts count for or against the peer.
+  // Let the verifications of this connection finish, so their verdicts count for or against the
+  // peer.
   co_await checks->drain();
   const PeerTable::Outcome outcome = fetch.finish(*checks);
   std::error_code ignored;

@@ -24,8 +24,10 @@ struct FetchSettings {
 // has nothing left that we need for a while, or the connection fails. `lacks` is the peer's
 // "don't have" memory, kept up to date. Returns what the connection came to. Runs on its own
 // strand; returns only once every block it received has its verdict.
-asio::awaitable<PeerTable::Outcome> fetch_from(std::shared_ptr<SharedFile> file, std::shared_ptr<Verifier> verifier,
-                                               ThreadPool& pool, FetchSettings settings,
-                                               const std::atomic<bool>& stopping, Endpoint from, LackMemory& lacks);
+asio::awaitable<PeerTable::Outcome> fetch_from(std::shared_ptr<SharedFile> file,
+                                               std::shared_ptr<Verifier> verifier, ThreadPool& pool,
+                                               FetchSettings settings,
+                                               const std::atomic<bool>& stopping, Endpoint from,
+                                               LackMemory& lacks);
 
 }  // namespace cascade

@@ -8,9 +8,10 @@
 namespace cascade {
 
 // How many blocks make up `bytes`, kept within [least, most].
-constexpr std::size_t blocks_worth(std::uint64_t bytes, std::uint64_t block_size, std::uint64_t least,
-                                   std::uint64_t most) {
-  return static_cast<std::size_t>(std::clamp<std::uint64_t>(bytes / std::max<std::uint64_t>(block_size, 1), least, most));
+constexpr std::size_t blocks_worth(std::uint64_t bytes, std::uint64_t block_size,
+                                   std::uint64_t least, std::uint64_t most) {
+  return static_cast<std::size_t>(
+      std::clamp<std::uint64_t>(bytes / std::max<std::uint64_t>(block_size, 1), least, most));
 }
 
 // Requests a connection keeps outstanding by default: about 4 MiB in flight, enough to fill a
@@ -36,10 +37,11 @@ constexpr bool ask_for_more(std::size_t outstanding, std::size_t batch, std::siz
 
 // The picking window, in blocks: `window_bytes` (0: none), but at least twice what all of a
 // file's connections may have in flight, so they never run out of distinct blocks to ask for.
-constexpr std::uint64_t window_blocks(std::uint64_t window_bytes, std::uint64_t block_size, std::size_t connections,
-                                      std::size_t pipeline) {
+constexpr std::uint64_t window_blocks(std::uint64_t window_bytes, std::uint64_t block_size,
+                                      std::size_t connections, std::size_t pipeline) {
   if (window_bytes == 0) return 0;
-  return std::max<std::uint64_t>(window_bytes / std::max<std::uint64_t>(block_size, 1), 2 * connections * pipeline);
+  return std::max<std::uint64_t>(window_bytes / std::max<std::uint64_t>(block_size, 1),
+                                 2 * connections * pipeline);
 }
 
 }  // namespace cascade

@@ -50,15 +50,19 @@ class Journal {
     std::uint64_t target_size = 0, device = 0, inode = 0, block_count = 0;
   };
   static Identity identify(const Hash256& cascade_hash, const CascadeFile& meta, int data_fd);
-  static std::string path_for(const std::string& data_path) { return data_path + ".cascade-journal"; }
+  static std::string path_for(const std::string& data_path) {
+    return data_path + ".cascade-journal";
+  }
 
   // Replays an existing journal: the blocks it proves verified, or nullopt when there is none or
   // it belongs to another file (with `why` set to the reason for ignoring it).
-  static std::optional<std::vector<bool>> replay(const std::string& path, const Identity& id, std::string* why);
+  static std::optional<std::vector<bool>> replay(const std::string& path, const Identity& id,
+                                                 std::string* why);
 
   // Starts a fresh journal whose snapshot is `verified` (compaction on start-up).
   // `sync_data` makes the data file durable (fdatasync); it runs before records are written.
-  Journal(std::string path, Identity id, const std::vector<bool>& verified, std::function<void()> sync_data);
+  Journal(std::string path, Identity id, const std::vector<bool>& verified,
+          std::function<void()> sync_data);
   ~Journal();  // stops the group commit, waiting for a flush that is running
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
@@ -67,7 +71,8 @@ class Journal {
   // running, one flush is queued on `pool`. A flush that fails calls on_error(message) on the
   // pool thread. Runs until the Journal goes, stop_commits(), or `io` stops.
   static constexpr std::chrono::milliseconds commit_period{50};
-  void commit_every(asio::io_context& io, ThreadPool& pool, std::function<void(const std::string&)> on_error,
+  void commit_every(asio::io_context& io, ThreadPool& pool,
+                    std::function<void(const std::string&)> on_error,
                     std::chrono::milliseconds period = commit_period);
   void stop_commits();
 
@@ -90,11 +95,11 @@ class Journal {
   mutable std::mutex add_mutex_;
   std::vector<std::uint64_t> queued_;  // guarded by add_mutex_
   std::mutex flush_mutex_;
-  File log_;                            // guarded by flush_mutex_
-  std::vector<bool> durable_;           // guarded by flush_mutex_
-  std::uint64_t log_end_ = 0;           // guarded by flush_mutex_; append offset
-  std::uint64_t records_ = 0;           // guarded by flush_mutex_; records since the snapshot
-  bool removed_ = false;                // guarded by flush_mutex_
+  File log_;                   // guarded by flush_mutex_
+  std::vector<bool> durable_;  // guarded by flush_mutex_
+  std::uint64_t log_end_ = 0;  // guarded by flush_mutex_; append offset
+  std::uint64_t records_ = 0;  // guarded by flush_mutex_; records since the snapshot
+  bool removed_ = false;       // guarded by flush_mutex_
 };
 
 }  // namespace cascade

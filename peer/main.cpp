@@ -40,14 +40,17 @@ std::vector<std::string> split_colons(const std::string& s) {
 std::uint64_t size_option(const std::string& name, const std::string& text, bool allow_zero) {
   auto v = parse_size(text);
   if (!v || (!allow_zero && *v == 0))
-    throw Fatal(ExitCode::usage, name + ": not a" + (allow_zero ? "" : " positive") + " size: " + text);
+    throw Fatal(ExitCode::usage,
+                name + ": not a" + (allow_zero ? "" : " positive") + " size: " + text);
   return *v;
 }
 
-int cmd_make(const std::string& data, std::string out, const std::string& block_size_text, std::size_t threads) {
+int cmd_make(const std::string& data, std::string out, const std::string& block_size_text,
+             std::size_t threads) {
   const std::uint64_t block_size = size_option("--block-size", block_size_text, false);
   if (out.empty()) out = data + ".cascade";
-  if (out == data) throw Fatal(ExitCode::usage, "the cascade file would overwrite the data file: " + out);
+  if (out == data)
+    throw Fatal(ExitCode::usage, "the cascade file would overwrite the data file: " + out);
   ThreadPool pool(threads_or_cores(threads));
   CascadeFile file;
   try {
@@ -62,8 +65,8 @@ int cmd_make(const std::string& data, std::string out, const std::string& block_
   } catch (const FileError& e) {
     throw Fatal(ExitCode::failure, e.what());
   }
-  std::cerr << "wrote " << out << ": " << format_size(file.target_size) << " in " << file.block_count()
-            << " blocks of " << format_size(file.block_size) << "\n";
+  std::cerr << "wrote " << out << ": " << format_size(file.target_size) << " in "
+            << file.block_count() << " blocks of " << format_size(file.block_size) << "\n";
   std::cout << to_hex(sha256(encoded)) << "\n";
   return 0;
 }
@@ -86,7 +89,8 @@ int cmd_info(const std::string& path, bool as_json) {
   }
   std::cout << "file:          " << path << "\n"
             << "data file:     " << default_data_path(path) << "\n"
-            << "size:          " << f.target_size << " bytes (" << format_size(f.target_size) << ")\n"
+            << "size:          " << f.target_size << " bytes (" << format_size(f.target_size)
+            << ")\n"
             << "block size:    " << f.block_size << " bytes (" << format_size(f.block_size) << ")\n"
             << "blocks:        " << f.block_count() << " (last " << last << " bytes)\n"
             << "target sha256: " << to_hex(f.target_hash) << "\n"
@@ -111,8 +115,10 @@ int main(int argc, char** argv) {
   std::size_t make_threads = 0;
   make->add_option("DATA", make_data, "data file")->required();
   make->add_option("-o,--output", make_out, "cascade file to write (default DATA.cascade)");
-  make->add_option("--block-size", make_block, "block size, e.g. 64KiB, 1MiB")->capture_default_str();
-  make->add_option("--threads", make_threads, "hashing threads (0: one per core this process may use)")
+  make->add_option("--block-size", make_block, "block size, e.g. 64KiB, 1MiB")
+      ->capture_default_str();
+  make->add_option("--threads", make_threads,
+                   "hashing threads (0: one per core this process may use)")
       ->capture_default_str();
 
   auto* info = app.add_subcommand("info", "describe a cascade file");
@@ -121,59 +127,85 @@ int main(int argc, char** argv) {
   info->add_option("FILE", info_path, "cascade file")->required();
   info->add_flag("--json", info_json, "print JSON");
 
-  auto* run = app.add_subcommand("run", "download the missing blocks of files and serve the blocks held");
+  auto* run =
+      app.add_subcommand("run", "download the missing blocks of files and serve the blocks held");
   RunOptions ro;  // every default of `run` is here: the help below prints them
   auto& d = ro.download;
   std::string sources, outputs, log_level = "info";
   std::uint64_t announce = d.announce_interval.count(), list_interval = d.list_interval.count(),
                 connect_ms = d.connect_timeout.count(), block_ms = d.block_timeout.count(),
                 tracker_ms = d.tracker_timeout.count();
-  std::string window = format_size_exact(d.window_bytes), max_block = format_size_exact(ro.max_block_size);
+  std::string window = format_size_exact(d.window_bytes),
+              max_block = format_size_exact(ro.max_block_size);
   run->add_option("SOURCE", sources, "cascade file(s), separated by ':'")->required();
   run->add_option("TRACKER", ro.tracker, "tracker host:port")->required();
-  run->add_option("SELF", ro.self, "ip:port this peer serves on and reports (port 0: any free port)")->required();
-  run->add_option("-o,--output", outputs, "data file(s), separated by ':' (default: SOURCE without its extension)");
-  run->add_flag("-c,--client-only", ro.client_only, "download only; exit 0 once every file is complete");
-  run->add_flag("--exit-when-done", ro.exit_when_done, "serve while downloading, but exit 0 once every file is complete");
+  run->add_option("SELF", ro.self,
+                  "ip:port this peer serves on and reports (port 0: any free port)")
+      ->required();
+  run->add_option("-o,--output", outputs,
+                  "data file(s), separated by ':' (default: SOURCE without its extension)");
+  run->add_flag("-c,--client-only", ro.client_only,
+                "download only; exit 0 once every file is complete");
+  run->add_flag("--exit-when-done", ro.exit_when_done,
+                "serve while downloading, but exit 0 once every file is complete");
   run->add_option("--listen", ro.listen, "address to bind instead of SELF's (e.g. 0.0.0.0)");
   run->add_option("--connections", d.connections, "download connections per file")
-      ->check(CLI::Range(1, 256))->capture_default_str();
-  run->add_option("--pipeline", d.pipeline, "outstanding requests per connection (0: 4 MiB's worth of blocks, 4 to 64)")
-      ->check(CLI::Range(0, 256))->capture_default_str();
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  run->add_option("--pipeline", d.pipeline,
+                  "outstanding requests per connection (0: 4 MiB's worth of blocks, 4 to 64)")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
   run->add_option("--announce-interval", announce, "seconds between SUBSCRIBEs")
-      ->check(CLI::Range(1, 86400))->capture_default_str();
-  run->add_option("--list-interval", list_interval, "minimum seconds between LISTs when peers run dry")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  run->add_option("--list-interval", list_interval,
+                  "minimum seconds between LISTs when peers run dry")
       ->capture_default_str();
   run->add_option("--connect-timeout-ms", connect_ms, "connecting to a peer")
-      ->check(CLI::Range(1, 600000))->capture_default_str();
-  run->add_option("--block-timeout-ms", block_ms, "receiving one whole block")
-      ->check(CLI::Range(1, 3600000))->capture_default_str();
-  run->add_option("--tracker-timeout-ms", tracker_ms, "one tracker request")
-      ->check(CLI::Range(1, 600000))->capture_default_str();
-  run->add_option("--max-connections", ro.serve.max_connections, "serving connections at once")
-      ->check(CLI::Range(1, 1000000))->capture_default_str();
-  run->add_option("--window", window,
-                  "pick blocks at random within this much of the file after the first missing block, so the "
-                  "whole-file hash follows the download; 0: anywhere")
+      ->check(CLI::Range(1, 600000))
       ->capture_default_str();
-  run->add_option("--max-block-size", max_block, "refuse cascade files with larger blocks")->capture_default_str();
-  run->add_option("--max-connections-per-ip", ro.serve.max_connections_per_ip, "serving connections from one address")
-      ->check(CLI::Range(1, 1000000))->capture_default_str();
+  run->add_option("--block-timeout-ms", block_ms, "receiving one whole block")
+      ->check(CLI::Range(1, 3600000))
+      ->capture_default_str();
+  run->add_option("--tracker-timeout-ms", tracker_ms, "one tracker request")
+      ->check(CLI::Range(1, 600000))
+      ->capture_default_str();
+  run->add_option("--max-connections", ro.serve.max_connections, "serving connections at once")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  run->add_option(
+         "--window", window,
+         "pick blocks at random within this much of the file after the first missing block, so the "
+         "whole-file hash follows the download; 0: anywhere")
+      ->capture_default_str();
+  run->add_option("--max-block-size", max_block, "refuse cascade files with larger blocks")
+      ->capture_default_str();
+  run->add_option("--max-connections-per-ip", ro.serve.max_connections_per_ip,
+                  "serving connections from one address")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
   run->add_option("--max-peers", d.max_peers, "peers remembered per file")
-      ->check(CLI::Range(1, 1000000))->capture_default_str();
-  run->add_option("--threads", ro.threads, "network threads and worker threads (0: one per core this process may use)")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  run->add_option("--threads", ro.threads,
+                  "network threads and worker threads (0: one per core this process may use)")
       ->capture_default_str();
   run->add_option("--port-file", ro.port_file, "write the serving port here once listening");
-  run->add_option("--stats-json", ro.stats_json, "keep per-file statistics (JSON) here: every 200 ms and at exit");
+  run->add_option("--stats-json", ro.stats_json,
+                  "keep per-file statistics (JSON) here: every 200 ms and at exit");
   run->add_flag("-q,--quiet", ro.quiet, "no progress output");
-  run->add_flag("--verify-all", ro.verify_all, "ignore the journal: hash every block present at start-up");
-  run->add_option("--log-level", log_level, "debug, info, warn, error or off")->capture_default_str();
+  run->add_flag("--verify-all", ro.verify_all,
+                "ignore the journal: hash every block present at start-up");
+  run->add_option("--log-level", log_level, "debug, info, warn, error or off")
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
-    return report_fatal("cascade-peer", Fatal(ExitCode::usage, std::string(e.what()) + " (see --help)"));
+    return report_fatal("cascade-peer",
+                        Fatal(ExitCode::usage, std::string(e.what()) + " (see --help)"));
   }
   try {
     if (*make) return cmd_make(make_data, make_out, make_block, make_threads);

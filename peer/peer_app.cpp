@@ -25,8 +25,9 @@ constexpr auto report_tick = 50ms;
 
 void check_arguments(RunOptions& o) {
   if (!o.data_paths.empty() && o.data_paths.size() != o.cascade_paths.size())
-    throw Fatal(ExitCode::usage, "-o names " + std::to_string(o.data_paths.size()) + " data files for " +
-                                     std::to_string(o.cascade_paths.size()) + " cascade files");
+    throw Fatal(ExitCode::usage, "-o names " + std::to_string(o.data_paths.size()) +
+                                     " data files for " + std::to_string(o.cascade_paths.size()) +
+                                     " cascade files");
   auto self = parse_endpoint(o.self, /*allow_zero_port=*/true);
   if (!self) throw Fatal(ExitCode::usage, "SELF must be IPv4:port, got \"" + o.self + "\"");
   o.download.self = *self;
@@ -41,7 +42,8 @@ void check_arguments(RunOptions& o) {
 std::vector<std::shared_ptr<SharedFile>> open_files(const RunOptions& o) {
   std::vector<std::shared_ptr<SharedFile>> files;
   for (std::size_t i = 0; i < o.cascade_paths.size(); ++i) {
-    const std::string data = o.data_paths.empty() ? default_data_path(o.cascade_paths[i]) : o.data_paths[i];
+    const std::string data =
+        o.data_paths.empty() ? default_data_path(o.cascade_paths[i]) : o.data_paths[i];
     files.push_back(open_shared_file(o.cascade_paths[i], data, o.max_block_size));
     for (std::size_t k = 0; k + 1 < files.size(); ++k)
       if (files[k]->cascade_hash == files.back()->cascade_hash)
@@ -54,9 +56,10 @@ void log_summary(const std::vector<std::shared_ptr<SharedFile>>& files) {
   for (const auto& f : files) {
     std::string from;
     for (const auto& [src, n] : f->stats.sources()) from += " " + src + "=" + std::to_string(n);
-    log::info(f->data_path, ": ", f->complete ? "complete" : "incomplete", ", ", f->blocks.verified_count(), "/",
-              f->meta.block_count(), " blocks, downloaded ", format_size(f->stats.bytes_downloaded), ", served ",
-              f->stats.blocks_served.load(), " blocks", from.empty() ? "" : ", blocks from:", from);
+    log::info(f->data_path, ": ", f->complete ? "complete" : "incomplete", ", ",
+              f->blocks.verified_count(), "/", f->meta.block_count(), " blocks, downloaded ",
+              format_size(f->stats.bytes_downloaded), ", served ", f->stats.blocks_served.load(),
+              " blocks", from.empty() ? "" : ", blocks from:", from);
   }
 }
 
@@ -102,8 +105,8 @@ int run_peer(RunOptions o) {
     } catch (const std::exception& e) {
       throw Fatal(ExitCode::failure, e.what());
     }
-    log::info("serving ", files.size(), " file(s) on ", address, ":", o.download.self.port, ", reporting ",
-              to_string(o.download.self));
+    log::info("serving ", files.size(), " file(s) on ", address, ":", o.download.self.port,
+              ", reporting ", to_string(o.download.self));
     if (!o.port_file.empty()) write_port_file(o.port_file, o.download.self.port);
   }
 
@@ -115,8 +118,11 @@ int run_peer(RunOptions o) {
   };
   for (auto& f : files) {
     if (f->journal)
-      f->journal->commit_every(io, pool, [&](const std::string& message) { on_fatal(Fatal(ExitCode::failure, message)); });
-    downloaders.push_back(std::make_unique<Downloader>(io, pool, f, o.download, on_fatal, on_complete));
+      f->journal->commit_every(io, pool, [&](const std::string& message) {
+        on_fatal(Fatal(ExitCode::failure, message));
+      });
+    downloaders.push_back(
+        std::make_unique<Downloader>(io, pool, f, o.download, on_fatal, on_complete));
     downloaders.back()->start();
   }
 
@@ -164,7 +170,8 @@ int run_peer(RunOptions o) {
   progress.tick(true);
   log_summary(files);
   if (!o.stats_json.empty())
-    write_stats(o.stats_json, files, std::chrono::duration<double>(net::Clock::now() - started).count());
+    write_stats(o.stats_json, files,
+                std::chrono::duration<double>(net::Clock::now() - started).count());
   return exit_code;
 }
 

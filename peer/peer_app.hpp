@@ -20,8 +20,8 @@ struct RunOptions {
   bool client_only = false;
   bool exit_when_done = false;  // serve while downloading, exit 0 once every file is complete
   bool quiet = false;
-  bool verify_all = false;                     // ignore journals: hash every block present at start-up
-  std::size_t threads = 0;                     // network and worker threads each (0: one per core)
+  bool verify_all = false;  // ignore journals: hash every block present at start-up
+  std::size_t threads = 0;  // network and worker threads each (0: one per core)
   std::uint64_t max_block_size = 64ull << 20;  // cascade files with larger blocks are refused
   std::string port_file;                       // write the bound port here once listening
   std::string stats_json;  // per-file statistics (JSON): rewritten every stats_period and at exit

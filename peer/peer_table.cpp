@@ -35,7 +35,8 @@ void PeerTable::merge(const std::vector<PeerEntry>& entries) {
   }
 }
 
-std::vector<Endpoint> PeerTable::choose(std::size_t want, Clock::time_point now, std::mt19937_64& rng) {
+std::vector<Endpoint> PeerTable::choose(std::size_t want, Clock::time_point now,
+                                        std::mt19937_64& rng) {
   std::lock_guard lock(mutex_);
   std::vector<Peer*> candidates;
   for (auto& [key, p] : peers_)
@@ -60,7 +61,8 @@ LackMemory PeerTable::take_lacks(const Endpoint& peer) {
 }
 
 PeerTable::Clock::duration PeerTable::retry_delay(const Outcome& o, int failures) {
-  if (o.failed && o.delivered == 0) return failure_backoff * (1 << std::min(failures, max_backoff_doublings));
+  if (o.failed && o.delivered == 0)
+    return failure_backoff * (1 << std::min(failures, max_backoff_doublings));
   if (o.closed_by_peer && o.strikes == 0) return Clock::duration::zero();
   return o.failed ? Clock::duration(pause_after_failure) : Clock::duration(pause_after_end);
 }
@@ -76,9 +78,12 @@ PeerTable::Standing PeerTable::release(const Endpoint& peer, const Outcome& o, L
   p.strikes += o.strikes;
   p.lacks = std::move(lacks);
   if (p.strikes >= max_strikes || o.refuses_file) p.banned = true;
-  if (o.failed && o.delivered == 0) ++p.failures;
-  else if (o.closed_by_peer && o.strikes == 0) p.failures = 0;
-  else p.failures = o.failed ? 1 : 0;
+  if (o.failed && o.delivered == 0)
+    ++p.failures;
+  else if (o.closed_by_peer && o.strikes == 0)
+    p.failures = 0;
+  else
+    p.failures = o.failed ? 1 : 0;
   p.retry_at = now + retry_delay(o, p.failures);
   return p.banned && !was_banned ? Standing::banned_now : Standing::fine;
 }

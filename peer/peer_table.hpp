@@ -89,7 +89,8 @@ class PeerTable {
   LackMemory take_lacks(const Endpoint& peer);
   // Ends a connection chosen by choose(): books its outcome and decides when the peer may be
   // tried again. Returns banned_now when this outcome banned it.
-  Standing release(const Endpoint& peer, const Outcome& outcome, LackMemory lacks, Clock::time_point now);
+  Standing release(const Endpoint& peer, const Outcome& outcome, LackMemory lacks,
+                   Clock::time_point now);
 
   struct Counts {
     std::size_t known = 0, banned = 0, connected = 0;
@@ -104,9 +105,9 @@ class PeerTable {
     Endpoint ep;
     bool good = false, connected = false, banned = false;
     int strikes = 0;
-    int failures = 0;                // consecutive connections that failed without delivering
-    Clock::time_point retry_at{};    // not before
-    std::uint64_t delivered = 0;     // verified blocks received from it, over all connections
+    int failures = 0;              // consecutive connections that failed without delivering
+    Clock::time_point retry_at{};  // not before
+    std::uint64_t delivered = 0;   // verified blocks received from it, over all connections
     LackMemory lacks;
   };
   const Options options_;

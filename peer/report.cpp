@@ -17,7 +17,10 @@ std::string short_name(const std::string& path) {
 
 // Progress: one live line per file on a terminal, else a log line per file at most once a second.
 Progress::Progress(const std::vector<std::shared_ptr<SharedFile>>& files, bool quiet)
-    : files_(files), tty_(::isatty(STDERR_FILENO) == 1), quiet_(quiet), last_(files.size(), 0),
+    : files_(files),
+      tty_(::isatty(STDERR_FILENO) == 1),
+      quiet_(quiet),
+      last_(files.size(), 0),
       last_time_(net::Clock::now()) {}
 
 void Progress::tick(bool final) {
@@ -28,17 +31,22 @@ void Progress::tick(bool final) {
   for (std::size_t i = 0; i < files_.size(); ++i) {
     const SharedFile& f = *files_[i];
     const std::uint64_t have = f.blocks.verified_count(), total = f.meta.block_count();
-    const double pct = total ? 100.0 * static_cast<double>(have) / static_cast<double>(total) : 100.0;
+    const double pct =
+        total ? 100.0 * static_cast<double>(have) / static_cast<double>(total) : 100.0;
     const std::uint64_t bytes = f.stats.bytes_downloaded.load();
     const double rate = static_cast<double>(bytes - last_[i]) / dt;
     last_[i] = bytes;
-    const std::uint64_t left_bytes = f.meta.target_size - std::min(f.meta.target_size, have * f.meta.block_size);
+    const std::uint64_t left_bytes =
+        f.meta.target_size - std::min(f.meta.target_size, have * f.meta.block_size);
     char line[256];
-    std::snprintf(line, sizeof line, "%-24.24s %6.1f%% %8.1f MB/s  ETA %5s  peers %2d  served %llu blocks%s",
+    std::snprintf(line, sizeof line,
+                  "%-24.24s %6.1f%% %8.1f MB/s  ETA %5s  peers %2d  served %llu blocks%s",
                   short_name(f.data_path).c_str(), pct, rate / 1e6,
-                  rate > 0 && left_bytes ? (std::to_string(static_cast<long>(left_bytes / rate)) + "s").c_str()
-                                         : (f.complete ? "done" : "-"),
-                  f.stats.active_sources.load(), static_cast<unsigned long long>(f.stats.blocks_served.load()),
+                  rate > 0 && left_bytes
+                      ? (std::to_string(static_cast<long>(left_bytes / rate)) + "s").c_str()
+                      : (f.complete ? "done" : "-"),
+                  f.stats.active_sources.load(),
+                  static_cast<unsigned long long>(f.stats.blocks_served.load()),
                   f.complete ? "  verified" : "");
     if (tty_) {
       out += "\r\x1b[2K";
@@ -58,7 +66,8 @@ void Progress::tick(bool final) {
   last_time_ = now;
 }
 
-void write_stats(const std::string& path, const std::vector<std::shared_ptr<SharedFile>>& files, double seconds) {
+void write_stats(const std::string& path, const std::vector<std::shared_ptr<SharedFile>>& files,
+                 double seconds) {
   nlohmann::json j;
   j["seconds"] = seconds;
   for (const auto& f : files) {
@@ -77,11 +86,11 @@ void write_stats(const std::string& path, const std::vector<std::shared_ptr<Shar
   }
   const std::string text = j.dump(2) + "\n";
   try {
-    write_file_replace(path, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}, /*durable=*/false);
+    write_file_replace(path, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()},
+                       /*durable=*/false);
   } catch (const std::exception& e) {
     log::warn("cannot write statistics: ", e.what());
   }
 }
-
 
 }  // namespace cascade

@@ -28,7 +28,8 @@ class Progress {
 };
 
 // Writes the per-file statistics as JSON to `path` (replacing it whole); a failure is a warning.
-void write_stats(const std::string& path, const std::vector<std::shared_ptr<SharedFile>>& files, double seconds);
+void write_stats(const std::string& path, const std::vector<std::shared_ptr<SharedFile>>& files,
+                 double seconds);
 
 // The last part of a path.
 std::string short_name(const std::string& path);

@@ -65,7 +65,8 @@ class BufferBudget {
 };
 
 struct SharedFile {
-  SharedFile(std::string cascade_path_, std::string data_path_, CascadeFile meta_, Hash256 cascade_hash_)
+  SharedFile(std::string cascade_path_, std::string data_path_, CascadeFile meta_,
+             Hash256 cascade_hash_)
       : cascade_path(std::move(cascade_path_)),
         data_path(std::move(data_path_)),
         meta(std::move(meta_)),

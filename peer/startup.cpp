@@ -12,7 +12,8 @@
 
 namespace cascade {
 
-std::shared_ptr<SharedFile> open_shared_file(const std::string& cascade_path, const std::string& data_path,
+std::shared_ptr<SharedFile> open_shared_file(const std::string& cascade_path,
+                                             const std::string& data_path,
                                              std::uint64_t max_block_size) {
   LoadedCascade loaded;
   try {
@@ -20,7 +21,8 @@ std::shared_ptr<SharedFile> open_shared_file(const std::string& cascade_path, co
   } catch (const CascadeLoadError& e) {
     throw Fatal(ExitCode::usage, e.what());
   }
-  auto f = std::make_shared<SharedFile>(cascade_path, data_path, std::move(loaded.file), loaded.cascade_hash);
+  auto f = std::make_shared<SharedFile>(cascade_path, data_path, std::move(loaded.file),
+                                        loaded.cascade_hash);
   try {
     f->storage = std::make_unique<Storage>(data_path, f->meta);
   } catch (const FileError& e) {
@@ -43,7 +45,8 @@ void find_present_blocks(SharedFile& f, ThreadPool& pool, bool verify_all) {
       if (replayed) {
         const std::uint64_t size = f.storage->current_size();
         for (std::uint64_t b = 0; b < replayed->size(); ++b)
-          if ((*replayed)[b] && f.meta.block_offset(b) + f.meta.block_length(b) > size) (*replayed)[b] = false;
+          if ((*replayed)[b] && f.meta.block_offset(b) + f.meta.block_length(b) > size)
+            (*replayed)[b] = false;
         known = std::move(*replayed);
         from_journal = static_cast<std::uint64_t>(std::count(known.begin(), known.end(), true));
       } else if (!why.empty()) {
@@ -53,16 +56,18 @@ void find_present_blocks(SharedFile& f, ThreadPool& pool, bool verify_all) {
     const std::vector<bool> present = f.storage->scan(pool, known);
     for (std::uint64_t b = 0; b < present.size(); ++b)
       if (present[b]) f.blocks.set_verified(b);
-    log::info(f.data_path, ": ", f.blocks.verified_count(), " of ", f.meta.block_count(), " blocks present (",
-              from_journal, " from the journal; checked in ",
-              std::chrono::duration_cast<std::chrono::milliseconds>(net::Clock::now() - t0).count(), " ms)");
+    log::info(f.data_path, ": ", f.blocks.verified_count(), " of ", f.meta.block_count(),
+              " blocks present (", from_journal, " from the journal; checked in ",
+              std::chrono::duration_cast<std::chrono::milliseconds>(net::Clock::now() - t0).count(),
+              " ms)");
     if (f.blocks.complete()) {
       ::unlink(journal_path.c_str());
       return;
     }
     try {
       Storage* storage = f.storage.get();
-      f.journal = std::make_unique<Journal>(journal_path, id, f.blocks.snapshot(), [storage] { storage->sync(); });
+      f.journal = std::make_unique<Journal>(journal_path, id, f.blocks.snapshot(),
+                                            [storage] { storage->sync(); });
     } catch (const std::exception& e) {
       log::warn(journal_path, ": cannot keep a journal (", e.what(), "); a restart will rehash");
     }

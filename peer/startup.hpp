@@ -14,7 +14,8 @@ namespace cascade {
 
 // Opens the cascade file and its data file. Throws Fatal: exit 2 for a bad cascade file or a data
 // file longer than it says, 1 for other disk errors.
-std::shared_ptr<SharedFile> open_shared_file(const std::string& cascade_path, const std::string& data_path,
+std::shared_ptr<SharedFile> open_shared_file(const std::string& cascade_path,
+                                             const std::string& data_path,
                                              std::uint64_t max_block_size);
 
 // Marks the blocks already present as verified (those the journal proves durable without

@@ -5,7 +5,8 @@
 
 namespace cascade {
 
-TrackerSession::TrackerSession(Options options, const Hash256& cascade_hash, Endpoint self, std::string label)
+TrackerSession::TrackerSession(Options options, const Hash256& cascade_hash, Endpoint self,
+                               std::string label)
     : options_(std::move(options)),
       cascade_hash_(cascade_hash),
       self_(self),
@@ -16,7 +17,8 @@ asio::awaitable<void> TrackerSession::step(const TrackerSchedule::Need& need, Pe
   const auto cmd = schedule_.due(net::Clock::now(), need);
   if (!cmd) co_return;
   const TrackerRequest req{*cmd, cascade_hash_, self_.ip, self_.port};
-  const TrackerReply reply = co_await call_tracker(options_.host, options_.port, req, options_.timeout);
+  const TrackerReply reply =
+      co_await call_tracker(options_.host, options_.port, req, options_.timeout);
   const auto now = net::Clock::now();
   const std::string where = options_.host + ":" + options_.port;
   if (reply.ok) {
@@ -28,7 +30,8 @@ asio::awaitable<void> TrackerSession::step(const TrackerSchedule::Need& need, Pe
     schedule_.answered(*cmd, now, c.known - c.banned);
     co_return;
   }
-  if (schedule_.failures() == 0) log::warn(label_, ": tracker ", where, " failed: ", reply.error, "; retrying with backoff");
+  if (schedule_.failures() == 0)
+    log::warn(label_, ": tracker ", where, " failed: ", reply.error, "; retrying with backoff");
   schedule_.failed(now);
 }
 

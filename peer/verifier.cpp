@@ -51,9 +51,10 @@ std::optional<Fatal> Verifier::check_whole() {
   try {
     f.storage->sync();
     if (whole_.finish() != f.meta.target_hash)
-      return Fatal(ExitCode::usage, f.cascade_path +
-                                        ": every block verified but the whole file's SHA-256 does not match: "
-                                        "the cascade file is inconsistent");
+      return Fatal(ExitCode::usage,
+                   f.cascade_path +
+                       ": every block verified but the whole file's SHA-256 does not match: "
+                       "the cascade file is inconsistent");
   } catch (const std::exception& e) {
     return Fatal(ExitCode::failure, e.what());
   }
@@ -63,9 +64,9 @@ std::optional<Fatal> Verifier::check_whole() {
   if (early == not_yet)
     log::info(f.data_path, ": complete, whole-file SHA-256 verified");
   else
-    log::info(f.data_path, ": complete, whole-file SHA-256 verified (", early, " of ", f.meta.block_count(),
-              " blocks hashed before the last block was verified, ", whole_.hashed_from_memory(),
-              " straight from memory)");
+    log::info(f.data_path, ": complete, whole-file SHA-256 verified (", early, " of ",
+              f.meta.block_count(), " blocks hashed before the last block was verified, ",
+              whole_.hashed_from_memory(), " straight from memory)");
   return std::nullopt;
 }
 

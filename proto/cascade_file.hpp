@@ -28,7 +28,8 @@ struct HashKey {
 
 inline constexpr std::size_t cascade_header_size = 64;
 inline constexpr std::size_t cascade_hash_entry_size = 32;
-inline constexpr std::array<std::uint8_t, 8> cascade_magic = {'C', 'A', 'S', 'C', 'A', 'D', 'E', '1'};
+inline constexpr std::array<std::uint8_t, 8> cascade_magic = {'C', 'A', 'S', 'C',
+                                                              'A', 'D', 'E', '1'};
 
 // ceil(target_size / block_size); block_size must not be 0.
 constexpr std::uint64_t block_count_for(std::uint64_t target_size, std::uint64_t block_size) {

@@ -53,8 +53,9 @@ int run(Args a) {
     const std::uint16_t bound = server.bind();
     if (!a.port_file.empty()) write_port_file(a.port_file, bound);
     log::info("listening on ", bind_addr, " port ", bound, ", mode ", mode,
-              mode == "closed" ? ", " + std::to_string(hashes) + " allowed hashes" : std::string(), ", ",
-              a.server.threads, a.server.threads == 1 ? " thread" : " threads", ", fd limit ", fds);
+              mode == "closed" ? ", " + std::to_string(hashes) + " allowed hashes" : std::string(),
+              ", ", a.server.threads, a.server.threads == 1 ? " thread" : " threads", ", fd limit ",
+              fds);
     server.run();
   } catch (const std::exception& e) {
     throw Fatal(ExitCode::failure, e.what());
@@ -65,24 +66,29 @@ int run(Args a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"cascade-tracker: keeps the registry of peers per swarm and answers LIST / SUBSCRIBE",
-               "cascade-tracker"};
+  CLI::App app{
+      "cascade-tracker: keeps the registry of peers per swarm and answers LIST / SUBSCRIBE",
+      "cascade-tracker"};
   app.footer(describe_config_keys());
   Args a;
   app.add_option("-c,--config", a.config_path, "JSON configuration file")->required();
   app.add_option("--bind", a.bind, "address to listen on (overrides \"bind\")");
   app.add_option("--port", a.port, "port to listen on, 0 for any (overrides \"port\")");
-  app.add_option("--threads", a.server.threads, "network threads (0: one per core this process may use)")
+  app.add_option("--threads", a.server.threads,
+                 "network threads (0: one per core this process may use)")
       ->capture_default_str();
-  app.add_option("--stats-interval", a.server.stats_interval_s, "seconds between stats lines, 0 for none")
+  app.add_option("--stats-interval", a.server.stats_interval_s,
+                 "seconds between stats lines, 0 for none")
       ->capture_default_str();
   app.add_option("--port-file", a.port_file, "write the bound port to this file once listening");
-  app.add_option("--log-level", a.log_level, "debug, info, warn, error or off")->capture_default_str();
+  app.add_option("--log-level", a.log_level, "debug, info, warn, error or off")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
-    return report_fatal("cascade-tracker", Fatal(ExitCode::usage, std::string(e.what()) + " (see --help)"));
+    return report_fatal("cascade-tracker",
+                        Fatal(ExitCode::usage, std::string(e.what()) + " (see --help)"));
   }
   log::set_program("tracker");
   ignore_sigpipe();

@@ -33,9 +33,11 @@ inline constexpr std::size_t max_peers = 1'000'000;      // about 100 MB of regi
 class Registry {
  public:
   struct Options {
-    std::uint64_t peer_ttl_seconds = registry_defaults::peer_ttl_seconds;  // not seen this long: gone
-    std::size_t max_reported = registry_defaults::max_reported;           // peers per answer
-    std::size_t max_peers = registry_defaults::max_peers;  // peers remembered in all swarms together
+    std::uint64_t peer_ttl_seconds =
+        registry_defaults::peer_ttl_seconds;                     // not seen this long: gone
+    std::size_t max_reported = registry_defaults::max_reported;  // peers per answer
+    std::size_t max_peers =
+        registry_defaults::max_peers;  // peers remembered in all swarms together
     std::uint64_t seed = std::random_device{}();
   };
   enum class SubscribeResult { recorded, full };
@@ -76,7 +78,9 @@ class Registry {
     std::deque<Queued> expiry;                       // one entry per peer, oldest first
   };
 
-  bool live(const Slot& s, std::uint64_t now) const { return s.last_seen + options_.peer_ttl_seconds > now; }
+  bool live(const Slot& s, std::uint64_t now) const {
+    return s.last_seen + options_.peer_ttl_seconds > now;
+  }
   Slot& slot(Swarm& sw, const Where& w) { return w.good ? sw.good[w.pos] : sw.other[w.pos]; }
   std::size_t sweep_swarm(Swarm& sw, std::uint64_t now);
   void remove(Swarm& sw, std::uint64_t key);

@@ -167,7 +167,8 @@ TEST(BlockMap, EmptyFileIsCompleteAtOnce) {
 }
 
 TEST(ServingMessages, NotHeldMessageMatchesTheVector) {
-  EXPECT_EQ(not_held_message(2), test::vectors()["peer_error_response_not_held"]["message"].get<std::string>());
+  EXPECT_EQ(not_held_message(2),
+            test::vectors()["peer_error_response_not_held"]["message"].get<std::string>());
 }
 
 TEST(DataPath, IsTheCascadePathWithoutItsLastExtension) {

@@ -18,7 +18,9 @@ std::string readme() {
   s << in.rdbuf();
   return s.str();
 }
-std::size_t lines(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
+std::size_t lines(const std::string& s) {
+  return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
+}
 }  // namespace
 
 TEST(Cli, TheReadmeQuotesThePeersRunHelpVerbatim) {
@@ -26,7 +28,8 @@ TEST(Cli, TheReadmeQuotesThePeersRunHelpVerbatim) {
   ASSERT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("--connections UINT:INT in [1 - 256]=8"), std::string::npos) << r.out;
   EXPECT_NE(readme().find(r.out), std::string::npos)
-      << "README.md must quote `cascade-peer run --help` exactly; it prints:\n" << r.out;
+      << "README.md must quote `cascade-peer run --help` exactly; it prints:\n"
+      << r.out;
 }
 
 TEST(Cli, TheReadmeQuotesTheTrackersHelpVerbatim) {
@@ -34,7 +37,8 @@ TEST(Cli, TheReadmeQuotesTheTrackersHelpVerbatim) {
   ASSERT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("peer-ttl-seconds: 1800"), std::string::npos) << r.out;
   EXPECT_NE(readme().find(r.out), std::string::npos)
-      << "README.md must quote `cascade-tracker --help` exactly; it prints:\n" << r.out;
+      << "README.md must quote `cascade-tracker --help` exactly; it prints:\n"
+      << r.out;
 }
 
 TEST(Cli, BadUsageIsOneLineAndExitCodeUsage) {

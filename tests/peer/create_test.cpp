@@ -17,7 +17,8 @@ using namespace cascade;
 namespace {
 std::string copy_vector(const test::TempDir& d, const std::string& name) {
   const Bytes b = test::vector_file(name);
-  std::ofstream(d.file(name), std::ios::binary).write(reinterpret_cast<const char*>(b.data()), b.size());
+  std::ofstream(d.file(name), std::ios::binary)
+      .write(reinterpret_cast<const char*>(b.data()), b.size());
   return d.file(name);
 }
 }  // namespace
@@ -27,7 +28,8 @@ TEST(MakeCascade, WritesTheVectorCascadeFilesByteForByte) {
   ThreadPool pool(2);
   for (const std::string name : {"sample.txt", "even.bin", "empty.bin"}) {
     const auto& v = test::vectors()[name];
-    const CascadeFile f = make_cascade(copy_vector(d, name), v["block_size"].get<std::uint64_t>(), pool);
+    const CascadeFile f =
+        make_cascade(copy_vector(d, name), v["block_size"].get<std::uint64_t>(), pool);
     EXPECT_EQ(encode_cascade_file(f), test::vector_file(name + ".cascade")) << name;
     EXPECT_EQ(to_hex(sha256(encode_cascade_file(f))), v["cascade_hash"].get<std::string>()) << name;
   }
@@ -43,7 +45,8 @@ TEST(MakeCascade, AnyBlockSizeGivesConsistentHashes) {
     ASSERT_EQ(f.block_count(), block_count_for(10000, bs)) << bs;
     EXPECT_EQ(f.target_hash, sha256(data));
     const std::uint64_t last = f.block_count() - 1;
-    EXPECT_EQ(f.block_hashes[last], sha256(ByteSpan(data.data() + f.block_offset(last), f.block_length(last))));
+    EXPECT_EQ(f.block_hashes[last],
+              sha256(ByteSpan(data.data() + f.block_offset(last), f.block_length(last))));
   }
 }
 
@@ -62,7 +65,8 @@ TEST(LoadCascadeFile, ReadsTheVectorAndItsHash) {
   test::TempDir d;
   const LoadedCascade l = load_cascade_file(copy_vector(d, "sample.txt.cascade"));
   EXPECT_EQ(l.file.target_size, 10000u);
-  EXPECT_EQ(to_hex(l.cascade_hash), test::vectors()["sample.txt"]["cascade_hash"].get<std::string>());
+  EXPECT_EQ(to_hex(l.cascade_hash),
+            test::vectors()["sample.txt"]["cascade_hash"].get<std::string>());
 }
 
 TEST(LoadCascadeFile, RefusesBlocksLargerThanTheLimitAndGarbage) {

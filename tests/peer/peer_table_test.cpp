@@ -12,23 +12,33 @@ namespace {
 using Clock = PeerTable::Clock;
 const Clock::time_point t0 = Clock::time_point{} + 1000s;
 
-PeerEntry entry(std::uint32_t ip, std::uint16_t port, bool good = false) { return PeerEntry{ip, port, 0, good}; }
-Endpoint ep(std::uint32_t ip, std::uint16_t port) { return Endpoint{ip, port}; }
+PeerEntry entry(std::uint32_t ip, std::uint16_t port, bool good = false) {
+  return PeerEntry{ip, port, 0, good};
+}
+Endpoint ep(std::uint32_t ip, std::uint16_t port) {
+  return Endpoint{ip, port};
+}
 
-PeerTable table(std::size_t max_peers = 1000) { return PeerTable(PeerTable::Options{max_peers, ep(1, 1)}); }
+PeerTable table(std::size_t max_peers = 1000) {
+  return PeerTable(PeerTable::Options{max_peers, ep(1, 1)});
+}
 
 std::set<std::uint64_t> keys(const std::vector<Endpoint>& v) {
   std::set<std::uint64_t> out;
   for (const auto& e : v) out.insert(e.key());
   return out;
 }
-PeerTable::Outcome failed_before_delivering() { return {.delivered = 0, .failed = true}; }
+PeerTable::Outcome failed_before_delivering() {
+  return {.delivered = 0, .failed = true};
+}
 }  // namespace
 
 TEST(PeerTable, MergeSkipsOurselvesAndNonsenseAndStopsAtMaxPeers) {
   auto t = table(3);
-  t.merge({entry(1, 1), entry(0, 5), entry(5, 0), entry(2, 2), entry(3, 3), entry(4, 4), entry(2, 2)});
-  EXPECT_EQ(t.counts(t0).known, 3u);  // 2, 3, 4: not ourselves, not ip or port 0; 4 fits, nothing more
+  t.merge(
+      {entry(1, 1), entry(0, 5), entry(5, 0), entry(2, 2), entry(3, 3), entry(4, 4), entry(2, 2)});
+  EXPECT_EQ(t.counts(t0).known,
+            3u);  // 2, 3, 4: not ourselves, not ip or port 0; 4 fits, nothing more
   t.merge({entry(9, 9)});
   EXPECT_EQ(t.counts(t0).known, 3u);
 }
@@ -83,7 +93,8 @@ TEST(PeerTable, APeerThatDoesNotServeTheFileIsBannedAtOnce) {
   t.merge({entry(2, 2)});
   std::mt19937_64 rng(4);
   t.choose(1, t0, rng);
-  EXPECT_EQ(t.release(ep(2, 2), {.failed = true, .refuses_file = true}, {}, t0), PeerTable::Standing::banned_now);
+  EXPECT_EQ(t.release(ep(2, 2), {.failed = true, .refuses_file = true}, {}, t0),
+            PeerTable::Standing::banned_now);
   EXPECT_TRUE(t.choose(1, t0 + 1h, rng).empty());
 }
 
@@ -113,13 +124,15 @@ TEST(PeerTable, APeerThatDeliveredAndClosedIsAskedAgainAtOnce) {
   t.release(ep(2, 2), {.delivered = 3, .failed = true, .closed_by_peer = true}, {}, t0 + 1s);
   EXPECT_EQ(t.choose(1, t0 + 1s, rng).size(), 1u) << "a reset after delivering is not a failure";
   // ... but a peer that closed after a wrong block waits like any failure.
-  EXPECT_EQ(PeerTable::retry_delay({.delivered = 3, .strikes = 1, .failed = true, .closed_by_peer = true}, 1),
+  EXPECT_EQ(PeerTable::retry_delay(
+                {.delivered = 3, .strikes = 1, .failed = true, .closed_by_peer = true}, 1),
             PeerTable::pause_after_failure);
 }
 
 TEST(PeerTable, OtherEndsWaitAShortPause) {
   EXPECT_EQ(PeerTable::retry_delay({.delivered = 5}, 0), PeerTable::pause_after_end);
-  EXPECT_EQ(PeerTable::retry_delay({.delivered = 5, .failed = true}, 1), PeerTable::pause_after_failure);
+  EXPECT_EQ(PeerTable::retry_delay({.delivered = 5, .failed = true}, 1),
+            PeerTable::pause_after_failure);
   EXPECT_GT(PeerTable::pause_after_failure, PeerTable::pause_after_end);
 }
 

@@ -16,14 +16,16 @@ using namespace cascade;
 namespace {
 // The sample vector: 10000 bytes in blocks of 4096 (the last one 1808).
 struct Sample {
-  CascadeFile meta = *decode_cascade_file(test::vector_file("sample.txt.cascade"), CascadeLimits{1 << 20}).value;
+  CascadeFile meta =
+      *decode_cascade_file(test::vector_file("sample.txt.cascade"), CascadeLimits{1 << 20}).value;
   Bytes data = test::vector_file("sample.txt");
   ByteSpan block(std::uint64_t b) const {
     return ByteSpan(data.data() + meta.block_offset(b), meta.block_length(b));
   }
 };
 void write_bytes(const std::string& path, ByteSpan bytes) {
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
 }  // namespace
 
@@ -83,7 +85,7 @@ TEST(Storage, ScanFindsTheBlocksThatHashRightAndTrustsKnownOnes) {
   test::TempDir d;
   Sample s;
   Bytes data = s.data;
-  data[5000] ^= 0xff;  // block 1 is damaged
+  data[5000] ^= 0xff;                                     // block 1 is damaged
   write_bytes(d.file("f"), ByteSpan(data.data(), 9000));  // block 2 is cut short
   Storage st(d.file("f"), s.meta);
   ThreadPool pool(2);

@@ -9,11 +9,13 @@ using namespace std::chrono_literals;
 namespace {
 using Clock = TrackerSchedule::Clock;
 const Clock::time_point t0 = Clock::time_point{} + 1000s;
-const TrackerSchedule::Need enough{8, 8, false};    // as many peers as connections wanted
-const TrackerSchedule::Need starving{0, 8, true};   // nothing running, nobody to try
-const TrackerSchedule::Need too_few{3, 8, false};   // some, but fewer than wanted
+const TrackerSchedule::Need enough{8, 8, false};   // as many peers as connections wanted
+const TrackerSchedule::Need starving{0, 8, true};  // nothing running, nobody to try
+const TrackerSchedule::Need too_few{3, 8, false};  // some, but fewer than wanted
 
-TrackerSchedule schedule(bool client_only = false) { return TrackerSchedule({600s, 30s, client_only}); }
+TrackerSchedule schedule(bool client_only = false) {
+  return TrackerSchedule({600s, 30s, client_only});
+}
 }  // namespace
 
 TEST(TrackerSchedule, AnnouncesFirstAndAgainAfterTheInterval) {
