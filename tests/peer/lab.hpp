@@ -12,7 +12,10 @@
 #include <thread>
 #include <vector>
 
+#include "common/sha256.hpp"
+#include "tests/support/client.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/tracker.hpp"
 
 namespace cascade::test {
 
@@ -35,14 +38,10 @@ class Lab {
  public:
   Lab() { tracker_port = start_tracker("tracker"); }
   std::uint16_t start_tracker(const std::string& name) {
-    dir.write(name + ".json", R"({"port": 0, "open": true})");
-    procs.push_back(std::make_unique<Process>(
-        bin_dir() + "/cascade-tracker",
-        std::vector<std::string>{"--config", dir.file(name + ".json"), "--bind", "127.0.0.1",
-                                 "--port", "0", "--port-file", dir.file(name + ".port"),
-                                 "--stats-interval", "0"},
-        dir.path()));
-    return static_cast<std::uint16_t>(wait_for_port_file(dir.file(name + ".port")));
+    auto t =
+        test::start_tracker(dir, name, R"({"port": 0, "open": true})", {"--stats-interval", "0"});
+    procs.push_back(std::move(t.process));
+    return t.port;
   }
   // Random data of `size` bytes and its cascade file; returns the cascade path.
   std::string make_file(const std::string& name, std::size_t size, const std::string& block_size,
@@ -96,9 +95,27 @@ class Lab {
   // A fake honest seed answering each block after `delay_ms`, registered with the tracker.
   bool slow_seed(const std::string& name, const std::string& cascade, int delay_ms) {
     fake(name, cascade, dir.file("data.bin"), "honest", delay_ms);
-    if (port_of(name) == 0) return false;
-    std::this_thread::sleep_for(300ms);  // it has subscribed
-    return true;
+    const std::uint16_t port = port_of(name);
+    return port != 0 && wait_listed(cascade, {port});
+  }
+  // Waits (bounded) until the tracker lists every peer serving on `ports` for `cascade`.
+  bool wait_listed(const std::string& cascade, const std::vector<std::uint16_t>& ports,
+                   std::chrono::seconds limit = 10s) const {
+    const std::string bytes = read_text(cascade);
+    const Hash256 hash =
+        sha256({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until) {
+      // Asked as a port nobody serves on, so no listed peer is left out as the asker.
+      const auto r =
+          tracker_call(tracker_port, TrackerRequest{TrackerCommand::list, hash, 0x7f000001, 1});
+      std::size_t found = 0;
+      for (std::uint16_t p : ports)
+        for (const auto& e : r.peers) found += e.port == p;
+      if (found == ports.size()) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
   }
   json stats(const std::string& name) const {
     const std::string text = read_text(dir.file(name + ".json"));

@@ -34,9 +34,13 @@ TEST(PeerSwarm, SeedAndThreeLeechersAtOnceGiveIdenticalCopiesAndLeechersTrade) {
     ASSERT_TRUE(lab.wait_complete("l" + std::to_string(i))) << lab.procs.back()->err();
     EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("l" + std::to_string(i))));
   }
-  std::this_thread::sleep_for(1100ms);  // let the final statistics be written
-  for (int i = 1; i <= 3; ++i)
-    for (auto p : ports) traded += blocks_from_port(lab.stats("l" + std::to_string(i)), p);
+  // The statistics files are rewritten every 200 ms: wait (bounded) for the trade to show.
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (traded == 0 && std::chrono::steady_clock::now() < until) {
+    for (int i = 1; i <= 3; ++i)
+      for (auto p : ports) traded += blocks_from_port(lab.stats("l" + std::to_string(i)), p);
+    if (traded == 0) std::this_thread::sleep_for(50ms);
+  }
   EXPECT_GT(traded, 0u) << "no leecher received a block from another leecher";
 }
 
@@ -64,9 +68,12 @@ TEST(PeerSwarm, LeecherFinishesDespiteLiarStallerCloserWrongLengthAndDripAndBans
   lab.fake("wronglen", cascade, lab.dir.file("data.bin"), "wrong-length");
   lab.fake("drip", cascade, lab.dir.file("data.bin"), "drip");
   const std::uint16_t liar = lab.port_of("liar");
-  for (const char* n : {"honest", "stall", "closer", "wronglen", "drip"})
-    ASSERT_NE(lab.port_of(n), 0);
-  std::this_thread::sleep_for(300ms);  // every fake has subscribed
+  std::vector<std::uint16_t> fakes = {liar};
+  for (const char* n : {"honest", "stall", "closer", "wronglen", "drip"}) {
+    fakes.push_back(lab.port_of(n));
+    ASSERT_NE(fakes.back(), 0);
+  }
+  ASSERT_TRUE(lab.wait_listed(cascade, fakes)) << "every fake has subscribed";
   Process& l =
       lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c", "--block-timeout-ms", "1000"});
   auto code = l.wait(90s);

@@ -12,6 +12,7 @@
 #include "common/system.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/tracker.hpp"
 #include "tests/support/vectors.hpp"
 
 using namespace cascade;
@@ -26,22 +27,15 @@ const std::string other_hex = "588b1aed4a9e66d06332f34c85df85fce07c0569c16025e80
 class Tracker {
  public:
   explicit Tracker(const std::string& config_json, std::vector<std::string> extra = {}) {
-    dir_.write("tracker.json", config_json);
-    std::vector<std::string> args = {
-        "--config",    dir_.file("tracker.json"), "--port",    "0", "--bind", "127.0.0.1",
-        "--port-file", dir_.file("port"),         "--threads", "2"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    proc_ = std::make_unique<Process>(bin_dir() + "/cascade-tracker", args, dir_.path());
-    port_ = static_cast<std::uint16_t>(wait_for_port_file(dir_.file("port")));
-    if (port_ == 0) ADD_FAILURE() << "tracker did not start: " << proc_->err();
+    extra.insert(extra.begin(), {"--threads", "2"});
+    t_ = start_tracker(dir_, "tracker", config_json, extra);
   }
-  std::uint16_t port() const { return port_; }
-  Process& process() { return *proc_; }
+  std::uint16_t port() const { return t_.port; }
+  Process& process() { return *t_.process; }
 
  private:
   TempDir dir_;
-  std::unique_ptr<Process> proc_;
-  std::uint16_t port_ = 0;
+  StartedTracker t_;
 };
 
 TrackerRequest request(TrackerCommand cmd, const std::string& hash_hex, const std::string& ip,
