@@ -100,8 +100,10 @@ asio::awaitable<void> Downloader::Impl::manage(std::shared_ptr<Impl> self) {
                                  ? options.connections - now_running
                                  : 0;
     const auto c = peers.counts(net::Clock::now());
-    const TrackerSchedule::Need need{c.known - c.banned, options.connections,
-                                     now_running == 0 && c.ready == 0};
+    // A complete file needs no peers: its sessions only keep announcing it.
+    const bool complete = file->blocks.complete();
+    const TrackerSchedule::Need need{c.known - c.banned, complete ? 0 : options.connections,
+                                     !complete && now_running == 0 && c.ready == 0};
     for (auto& t : trackers) co_await t.step(need, peers);
     if (stopping) break;
     if (file->blocks.complete()) {

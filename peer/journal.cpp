@@ -182,22 +182,26 @@ struct Journal::Committer : std::enable_shared_from_this<Committer> {
     });
   }
   void tick() {
+    bool post = false;
     {
-      std::lock_guard lock(mutex);
-      if (journal == nullptr) return;
-      if (journal->pending() && !queued.exchange(true)) {
-        pool.post([self = shared_from_this()] {
-          std::lock_guard flush_lock(self->mutex);
-          if (self->journal != nullptr) {
-            try {
-              self->journal->flush();
-            } catch (const std::exception& e) {
-              self->on_error(std::string("journal: ") + e.what());
-            }
+      // A flush holds the mutex for its fdatasyncs: never wait for it on a network thread.
+      std::unique_lock lock(mutex, std::try_to_lock);
+      if (!lock.owns_lock()) return arm();
+      if (journal == nullptr) return;  // stopped
+      post = journal->pending() && !queued.exchange(true);
+    }
+    if (post) {
+      pool.post([self = shared_from_this()] {
+        std::lock_guard flush_lock(self->mutex);
+        if (self->journal != nullptr) {
+          try {
+            self->journal->flush();
+          } catch (const std::exception& e) {
+            self->on_error(std::string("journal: ") + e.what());
           }
-          self->queued = false;
-        });
-      }
+        }
+        self->queued = false;
+      });
     }
     arm();
   }

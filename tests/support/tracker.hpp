@@ -18,11 +18,13 @@ struct StartedTracker {
 
 // Writes `config_json` to DIR/NAME.json and starts cascade-tracker on 127.0.0.1, on a port of
 // its choosing, with `extra` arguments; waits (bounded) for its port file DIR/NAME.port.
-inline StartedTracker start_tracker(const TempDir& dir, const std::string& name, const std::string& config_json,
+inline StartedTracker start_tracker(const TempDir& dir, const std::string& name,
+                                    const std::string& config_json,
                                     std::vector<std::string> extra = {}) {
   dir.write(name + ".json", config_json);
-  std::vector<std::string> args = {"--config", dir.file(name + ".json"), "--bind", "127.0.0.1", "--port",
-                                   "0",        "--port-file",            dir.file(name + ".port")};
+  std::vector<std::string> args = {
+      "--config",    dir.file(name + ".json"), "--bind", "127.0.0.1", "--port", "0",
+      "--port-file", dir.file(name + ".port")};
   args.insert(args.end(), extra.begin(), extra.end());
   StartedTracker t;
   t.process = std::make_unique<Process>(bin_dir() + "/cascade-tracker", args, dir.path());
