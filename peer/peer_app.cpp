@@ -156,6 +156,10 @@ int run_peer(RunOptions o) {
   tick();
   net::run_threads(io, threads);
   pool.stop();
+  // Run what was posted since the stop (verdicts, wake-ups): coroutines waiting only for those
+  // end now, on their strands, instead of being torn down with the io_context.
+  io.restart();
+  io.poll();
   for (auto& f : files) {  // what was verified before the stop is durable before we exit
     if (!f->journal) continue;
     f->journal->stop_commits();
