@@ -24,7 +24,9 @@ done
 [[ -n $file ]] && file=$(cd "$(dirname "$file")" && pwd)/$(basename "$file")
 
 "$root/scripts/setup.sh"
-"$root/scripts/build.sh" --release >/dev/null  # incremental: a no-op when nothing changed
+if true; then  # incremental: a no-op when nothing changed
+  "$root/scripts/build.sh" --release >/dev/null
+fi
 bin="$root/build/bin"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/cascade-swarm.XXXXXX")

@@ -8,9 +8,7 @@
 
 namespace cascade::test {
 
-std::string vectors_dir() {
-  return CASCADE_VECTORS_DIR;
-}
+std::string vectors_dir() { return CASCADE_VECTORS_DIR; }
 
 const nlohmann::json& vectors() {
   static const nlohmann::json j = [] {
