@@ -6,7 +6,8 @@ namespace cascade {
 
 namespace {
 // A decimal number of at most `max_digits` digits and value at most `max`.
-std::optional<std::uint32_t> parse_decimal(std::string_view s, std::size_t max_digits, std::uint32_t max) {
+std::optional<std::uint32_t> parse_decimal(std::string_view s, std::size_t max_digits,
+                                           std::uint32_t max) {
   if (s.empty() || s.size() > max_digits) return std::nullopt;
   std::uint32_t v = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -42,7 +43,9 @@ std::optional<Endpoint> parse_endpoint(std::string_view text, bool allow_zero_po
   return Endpoint{*ip, static_cast<std::uint16_t>(*port)};
 }
 
-std::string to_string(const Endpoint& e) { return format_ipv4(e.ip) + ':' + std::to_string(e.port); }
+std::string to_string(const Endpoint& e) {
+  return format_ipv4(e.ip) + ':' + std::to_string(e.port);
+}
 
 bool is_private_ipv4(std::uint32_t ip) {
   return (ip >> 24) == 10 || (ip >> 20) == 0xac1 || (ip >> 16) == 0xc0a8;

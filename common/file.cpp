@@ -35,7 +35,7 @@ void File::fail(const std::string& op) const {
 }
 
 std::uint64_t File::size() const {
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd_, &st) != 0) fail("cannot stat");
   if (!S_ISREG(st.st_mode)) {
     errno = EINVAL;
@@ -47,7 +47,8 @@ std::uint64_t File::size() const {
 void File::read_at(std::uint64_t offset, std::span<std::uint8_t> out) const {
   std::size_t done = 0;
   while (done < out.size()) {
-    const ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    const ssize_t n =
+        ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) fail("read failed");
     if (n == 0) {
@@ -58,19 +59,11 @@ void File::read_at(std::uint64_t offset, std::span<std::uint8_t> out) const {
   }
 }
 
-std::size_t File::read_some(std::span<std::uint8_t> out) {
-  for (;;) {
-    const ssize_t n = ::read(fd_, out.data(), out.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail("read failed");
-    return static_cast<std::size_t>(n);
-  }
-}
-
 void File::write_at(std::uint64_t offset, std::span<const std::uint8_t> data) {
   std::size_t done = 0;
   while (done < data.size()) {
-    const ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+    const ssize_t n =
+        ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) fail("write failed");
     done += static_cast<std::size_t>(n);
@@ -84,7 +77,8 @@ void File::sync_data() {
 std::string read_small_file(const std::string& path, std::uint64_t max_bytes) {
   File f(path, File::Mode::read);
   const std::uint64_t size = f.size();
-  if (size > max_bytes) throw FileError(path + ": file is too large (" + std::to_string(size) + " bytes)", EFBIG);
+  if (size > max_bytes)
+    throw FileError(path + ": file is too large (" + std::to_string(size) + " bytes)", EFBIG);
   std::string out(size, '\0');
   f.read_at(0, {reinterpret_cast<std::uint8_t*>(out.data()), out.size()});
   return out;
@@ -103,6 +97,11 @@ void write_file_replace(const std::string& path, std::span<const std::uint8_t> d
     ::unlink(tmp.c_str());
     throw FileError(path + ": cannot replace: " + std::strerror(err), err);
   }
+}
+
+void write_port_file(const std::string& path, std::uint16_t port) {
+  const std::string text = std::to_string(port) + "\n";
+  write_file_replace(path, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
 }
 
 }  // namespace cascade

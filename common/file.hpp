@@ -26,8 +26,6 @@ class File {
   std::uint64_t size() const;
   // Reads exactly out.size() bytes at offset; throws on error or end of file.
   void read_at(std::uint64_t offset, std::span<std::uint8_t> out) const;
-  // Reads up to out.size() bytes; returns how many (0 at end of file).
-  std::size_t read_some(std::span<std::uint8_t> out);
   void write_at(std::uint64_t offset, std::span<const std::uint8_t> data);
   void sync_data();
   int fd() const { return fd_; }
@@ -44,6 +42,10 @@ class File {
 std::string read_small_file(const std::string& path, std::uint64_t max_bytes);
 // Writes bytes to path through a temporary file and a rename, so readers never see half a file.
 // With durable, the temporary file is fdatasync'd before the rename (it survives a crash).
-void write_file_replace(const std::string& path, std::span<const std::uint8_t> data, bool durable = true);
+void write_file_replace(const std::string& path, std::span<const std::uint8_t> data,
+                        bool durable = true);
+// Writes `port` and a newline to `path` (replacing it whole), for scripts and tests that start a
+// program on port 0 and need to know where it listens.
+void write_port_file(const std::string& path, std::uint16_t port);
 
 }  // namespace cascade

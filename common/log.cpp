@@ -16,18 +16,27 @@ std::string g_program = "cascade";  // guarded by g_program_mutex
 
 const char* level_name(Level l) {
   switch (l) {
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::warn: return "warn";
-    case Level::error: return "error";
-    case Level::off: return "off";
+    case Level::debug:
+      return "debug";
+    case Level::info:
+      return "info";
+    case Level::warn:
+      return "warn";
+    case Level::error:
+      return "error";
+    case Level::off:
+      return "off";
   }
   return "?";
 }
 }  // namespace
 
-void set_level(Level level) { g_level.store(level); }
-Level level() { return g_level.load(std::memory_order_relaxed); }
+void set_level(Level level) {
+  g_level.store(level);
+}
+Level level() {
+  return g_level.load(std::memory_order_relaxed);
+}
 
 std::optional<Level> parse_level(std::string_view name) {
   for (Level l : {Level::debug, Level::info, Level::warn, Level::error, Level::off})

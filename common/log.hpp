@@ -28,9 +28,21 @@ void emit(Level lvl, const Args&... args) {
 }
 }  // namespace detail
 
-template <class... Args> void debug(const Args&... a) { detail::emit(Level::debug, a...); }
-template <class... Args> void info(const Args&... a) { detail::emit(Level::info, a...); }
-template <class... Args> void warn(const Args&... a) { detail::emit(Level::warn, a...); }
-template <class... Args> void error(const Args&... a) { detail::emit(Level::error, a...); }
+template <class... Args>
+void debug(const Args&... a) {
+  detail::emit(Level::debug, a...);
+}
+template <class... Args>
+void info(const Args&... a) {
+  detail::emit(Level::info, a...);
+}
+template <class... Args>
+void warn(const Args&... a) {
+  detail::emit(Level::warn, a...);
+}
+template <class... Args>
+void error(const Args&... a) {
+  detail::emit(Level::error, a...);
+}
 
 }  // namespace cascade::log

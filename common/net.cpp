@@ -1,8 +1,14 @@
 #include "common/net.hpp"
 
+#include <cstdlib>
+
+#include "common/log.hpp"
+
 namespace cascade::net {
 
-tcp::endpoint to_asio(const Endpoint& e) { return {asio::ip::address_v4(e.ip), e.port}; }
+tcp::endpoint to_asio(const Endpoint& e) {
+  return {asio::ip::address_v4(e.ip), e.port};
+}
 
 Endpoint from_asio(const tcp::endpoint& e) {
   auto a = e.address();
@@ -12,8 +18,8 @@ Endpoint from_asio(const tcp::endpoint& e) {
   return {0, e.port()};
 }
 
-tcp::acceptor listen(const asio::any_io_executor& ex, const std::string& address, std::uint16_t port,
-                     int backlog) {
+tcp::acceptor listen(const asio::any_io_executor& ex, const std::string& address,
+                     std::uint16_t port, int backlog) {
   const std::string where = address + ":" + std::to_string(port);
   std::error_code ec;
   auto addr = asio::ip::make_address(address, ec);
@@ -28,7 +34,36 @@ tcp::acceptor listen(const asio::any_io_executor& ex, const std::string& address
   return acceptor;
 }
 
-Deadline::Deadline(tcp::socket& socket, OnExpiry on_expiry) : state_(std::make_shared<State>(socket, on_expiry)) {
+asio::awaitable<std::error_code> accept_next(tcp::acceptor& acceptor, tcp::socket& socket,
+                                             tcp::endpoint& peer, bool& short_of_descriptors) {
+  // How long to wait for descriptors to free up before accepting again.
+  constexpr auto descriptor_backoff = std::chrono::milliseconds(20);
+  auto [ec] = co_await acceptor.async_accept(socket, peer, nothrow);
+  if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
+    if (!short_of_descriptors)
+      log::warn("accept: ", ec.message(), "; backing off until descriptors free up");
+    short_of_descriptors = true;
+    asio::steady_timer t(acceptor.get_executor(), descriptor_backoff);
+    co_await t.async_wait(nothrow);
+  } else if (!ec) {
+    short_of_descriptors = false;
+  }
+  co_return ec;
+}
+
+void on_stop_signals(asio::signal_set& signals, std::function<void(int)> on_first) {
+  signals.async_wait([&signals, on_first = std::move(on_first)](std::error_code ec, int sig) {
+    if (ec) return;
+    // Armed before the stop begins, so that the stop may cancel it once nothing is in flight.
+    signals.async_wait([](std::error_code ec2, int) {
+      if (!ec2) std::_Exit(1);
+    });
+    on_first(sig);
+  });
+}
+
+Deadline::Deadline(tcp::socket& socket, OnExpiry on_expiry)
+    : state_(std::make_shared<State>(socket, on_expiry)) {
   asio::co_spawn(socket.get_executor(), watch(state_), asio::detached);
 }
 
@@ -44,7 +79,9 @@ void Deadline::expires_after(Millis d) {
   if (s.deadline < s.timer.expiry()) s.timer.cancel();
 }
 
-void Deadline::clear() { state_->deadline = Clock::time_point::max(); }
+void Deadline::clear() {
+  state_->deadline = Clock::time_point::max();
+}
 
 void Deadline::reset() {
   clear();
@@ -60,8 +97,10 @@ asio::awaitable<void> Deadline::watch(std::shared_ptr<State> state) {
       state->expired = true;
       state->deadline = Clock::time_point::max();
       std::error_code ignored;
-      if (state->on_expiry == OnExpiry::cancel) state->socket->cancel(ignored);
-      else state->socket->close(ignored);
+      if (state->on_expiry == OnExpiry::cancel)
+        state->socket->cancel(ignored);
+      else
+        state->socket->close(ignored);
     }
   }
 }
@@ -73,16 +112,17 @@ std::error_code finish(const Deadline& d, std::error_code ec) {
 }
 }  // namespace
 
-asio::awaitable<std::error_code> read_exact(tcp::socket& s, Deadline& d, asio::mutable_buffer buffer,
-                                            Millis timeout) {
+asio::awaitable<std::error_code> read_exact(tcp::socket& s, Deadline& d,
+                                            asio::mutable_buffer buffer, Millis timeout) {
   d.expires_after(timeout);
   auto [ec, n] = co_await asio::async_read(s, buffer, nothrow);
   co_return finish(d, ec);
 }
 
 asio::awaitable<std::pair<std::error_code, std::size_t>> read_at_least(tcp::socket& s, Deadline& d,
-                                                                      asio::mutable_buffer buffer,
-                                                                      std::size_t at_least, Millis timeout) {
+                                                                       asio::mutable_buffer buffer,
+                                                                       std::size_t at_least,
+                                                                       Millis timeout) {
   d.expires_after(timeout);
   auto [ec, n] = co_await asio::async_read(s, buffer, asio::transfer_at_least(at_least), nothrow);
   co_return std::pair{finish(d, n >= at_least ? std::error_code{} : ec), n};
@@ -96,13 +136,15 @@ asio::awaitable<std::error_code> write_all(tcp::socket& s, Deadline& d, asio::co
 }
 
 asio::awaitable<std::error_code> write_all(tcp::socket& s, Deadline& d,
-                                           const std::vector<asio::const_buffer>& buffers, Millis timeout) {
+                                           const std::vector<asio::const_buffer>& buffers,
+                                           Millis timeout) {
   d.expires_after(timeout);
   auto [ec, n] = co_await asio::async_write(s, buffers, nothrow);
   co_return finish(d, ec);
 }
 
-asio::awaitable<std::error_code> write_last(tcp::socket& s, Deadline& d, asio::const_buffer buffer, Millis timeout) {
+asio::awaitable<std::error_code> write_last(tcp::socket& s, Deadline& d, asio::const_buffer buffer,
+                                            Millis timeout) {
   d.expires_after(timeout);
   while (buffer.size() > 0) {
     auto [ec, n] = co_await s.async_send(buffer, MSG_MORE, nothrow);
@@ -119,7 +161,8 @@ asio::awaitable<std::error_code> connect(tcp::socket& s, Deadline& d, const tcp:
   co_return finish(d, ec);
 }
 
-asio::awaitable<void> graceful_close(tcp::socket& s, Deadline& d, Millis timeout, std::size_t max_drain) {
+asio::awaitable<void> graceful_close(tcp::socket& s, Deadline& d, Millis timeout,
+                                     std::size_t max_drain) {
   std::error_code ec;
   // Fast path: nothing unread means close() sends a plain FIN, never a reset, so there is nothing
   // to drain. (A well-behaved client has sent exactly its request.)

@@ -9,6 +9,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <chrono>
 #include <exception>
+#include <functional>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -50,7 +51,8 @@ namespace asio {
 template <template <typename, typename> class Associator, typename Handler, typename Default>
 struct associator<Associator, cascade::net::continuation_handler<Handler>, Default> {
   using type = typename Associator<Handler, Default>::type;
-  static type get(const cascade::net::continuation_handler<Handler>& h, const Default& d = Default()) noexcept {
+  static type get(const cascade::net::continuation_handler<Handler>& h,
+                  const Default& d = Default()) noexcept {
     return Associator<Handler, Default>::get(h.handler, d);
   }
 };
@@ -62,8 +64,9 @@ struct async_result<cascade::net::as_continuation_t<Token>, Signatures...> {
     return async_initiate<Token, Signatures...>(
         [init = std::forward<Initiation>(initiation)](auto&& handler, auto&&... a) mutable {
           using H = std::decay_t<decltype(handler)>;
-          std::move(init)(cascade::net::continuation_handler<H>{std::forward<decltype(handler)>(handler)},
-                          std::forward<decltype(a)>(a)...);
+          std::move(init)(
+              cascade::net::continuation_handler<H>{std::forward<decltype(handler)>(handler)},
+              std::forward<decltype(a)>(a)...);
         },
         inner, std::forward<Args>(args)...);
   }
@@ -73,16 +76,29 @@ struct async_result<cascade::net::as_continuation_t<Token>, Signatures...> {
 namespace cascade::net {
 // Completion token that reports errors as values instead of throwing, and resumes the coroutine
 // as a continuation (above).
-inline constexpr auto nothrow = as_continuation_t<decltype(asio::experimental::as_tuple(asio::use_awaitable))>{
-    asio::experimental::as_tuple(asio::use_awaitable)};
+inline constexpr auto nothrow =
+    as_continuation_t<decltype(asio::experimental::as_tuple(asio::use_awaitable))>{
+        asio::experimental::as_tuple(asio::use_awaitable)};
 
 tcp::endpoint to_asio(const Endpoint& e);
 Endpoint from_asio(const tcp::endpoint& e);  // IPv4 only; a v6 endpoint maps to ip 0
 
 // Opens a listening socket: SO_REUSEADDR (never SO_REUSEPORT), a large backlog.
 // Throws std::system_error whose what() names the address.
-tcp::acceptor listen(const asio::any_io_executor& ex, const std::string& address, std::uint16_t port,
-                     int backlog = 4096);
+tcp::acceptor listen(const asio::any_io_executor& ex, const std::string& address,
+                     std::uint16_t port, int backlog = 4096);
+
+// Accepts the next connection into `socket` (whose executor is the strand it will live on), with
+// the client's address from accept() itself: no getpeername(). Running out of descriptors or
+// buffers is logged once per episode (`short_of_descriptors` remembers it) and waited out 20 ms
+// at a time instead of spinning; that error is then returned and the caller accepts again.
+asio::awaitable<std::error_code> accept_next(tcp::acceptor& acceptor, tcp::socket& socket,
+                                             tcp::endpoint& peer, bool& short_of_descriptors);
+
+// SIGINT/SIGTERM handling shared by both programs: the first signal calls `on_first(signal)`
+// (which should begin an orderly stop); a second one exits the process at once with status 1.
+// Cancelling the set disarms the second.
+void on_stop_signals(asio::signal_set& signals, std::function<void(int)> on_first);
 
 // A per-connection deadline: once it passes, the socket is closed (or, with OnExpiry::cancel, its
 // pending operations cancelled), which aborts whatever read or write is pending on it. Moving
@@ -121,22 +137,25 @@ class Deadline {
 };
 
 // Reads exactly buffer.size() bytes before the timeout. Returns asio::error::timed_out on expiry.
-asio::awaitable<std::error_code> read_exact(tcp::socket& s, Deadline& d, asio::mutable_buffer buffer,
-                                            Millis timeout);
+asio::awaitable<std::error_code> read_exact(tcp::socket& s, Deadline& d,
+                                            asio::mutable_buffer buffer, Millis timeout);
 // Reads at least `at_least` bytes and at most buffer.size() before the timeout (whatever has
 // arrived by then, in as few system calls as the data allows). Returns the error and the count.
 asio::awaitable<std::pair<std::error_code, std::size_t>> read_at_least(tcp::socket& s, Deadline& d,
-                                                                      asio::mutable_buffer buffer,
-                                                                      std::size_t at_least, Millis timeout);
+                                                                       asio::mutable_buffer buffer,
+                                                                       std::size_t at_least,
+                                                                       Millis timeout);
 // Writes every byte before the timeout.
 asio::awaitable<std::error_code> write_all(tcp::socket& s, Deadline& d, asio::const_buffer buffer,
                                            Millis timeout);
 asio::awaitable<std::error_code> write_all(tcp::socket& s, Deadline& d,
-                                           const std::vector<asio::const_buffer>& buffers, Millis timeout);
+                                           const std::vector<asio::const_buffer>& buffers,
+                                           Millis timeout);
 // Writes a connection's last bytes, held back (MSG_MORE) so that the FIN of the close or
 // shutdown that must follow at once leaves in the same TCP segment: one packet fewer, and the
 // peer sees the reply and the end of the stream together. Nothing is sent until that close.
-asio::awaitable<std::error_code> write_last(tcp::socket& s, Deadline& d, asio::const_buffer buffer, Millis timeout);
+asio::awaitable<std::error_code> write_last(tcp::socket& s, Deadline& d, asio::const_buffer buffer,
+                                            Millis timeout);
 asio::awaitable<std::error_code> connect(tcp::socket& s, Deadline& d, const tcp::endpoint& to,
                                          Millis timeout);
 
@@ -167,7 +186,8 @@ auto on_pool(ThreadPool& pool, F f) -> asio::awaitable<std::invoke_result_t<F>> 
       });
     });
   };
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, R)>(
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable),
+                                          void(std::exception_ptr, R)>(
       initiate, asio::use_awaitable, std::move(f));
 }
 

@@ -12,12 +12,16 @@
 
 namespace cascade {
 
-void ignore_sigpipe() { std::signal(SIGPIPE, SIG_IGN); }
+void ignore_sigpipe() {
+  std::signal(SIGPIPE, SIG_IGN);
+}
 
 double cpu_seconds(bool this_thread_only) {
   rusage u{};
   if (getrusage(this_thread_only ? RUSAGE_THREAD : RUSAGE_SELF, &u) != 0) return 0;
-  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  auto secs = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
   return secs(u.ru_utime) + secs(u.ru_stime);
 }
 
@@ -105,9 +109,14 @@ unsigned usable_cores() {
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0) cores = static_cast<unsigned>(std::max(1, CPU_COUNT(&set)));
+  if (sched_getaffinity(0, sizeof set, &set) == 0)
+    cores = static_cast<unsigned>(std::max(1, CPU_COUNT(&set)));
   if (const unsigned quota = cgroup_quota_cores(); quota > 0) cores = std::min(cores, quota);
   return cores;
+}
+
+std::size_t threads_or_cores(std::size_t requested) {
+  return requested ? requested : usable_cores();
 }
 
 }  // namespace cascade

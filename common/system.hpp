@@ -1,6 +1,7 @@
 // Process-level set-up shared by both programs.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -19,6 +20,8 @@ double cpu_seconds(bool this_thread_only = false);
 // CPUs in its affinity mask (taskset, cpusets), fewer still if its cgroup (or a parent) has a CPU
 // quota (a container's --cpus), rounded up; at least 1.
 unsigned usable_cores();
+// The thread count wherever a program takes --threads: `requested`, or usable_cores() for 0.
+std::size_t threads_or_cores(std::size_t requested);
 // The cores a CPU quota allows, quota / period rounded up; 0 when it sets no limit (a negative
 // quota, as cgroup v1 writes "no limit", or a zero quota or period).
 unsigned cores_from_quota(std::int64_t quota, std::int64_t period);

@@ -15,11 +15,16 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
   for (const char* p = end; p != text.data() + text.size(); ++p)
     suffix += static_cast<char>(std::tolower(static_cast<unsigned char>(*p)));
   int shift = 0;
-  if (suffix.empty() || suffix == "b") shift = 0;
-  else if (suffix == "k" || suffix == "kb" || suffix == "kib") shift = 10;
-  else if (suffix == "m" || suffix == "mb" || suffix == "mib") shift = 20;
-  else if (suffix == "g" || suffix == "gb" || suffix == "gib") shift = 30;
-  else return std::nullopt;
+  if (suffix.empty() || suffix == "b")
+    shift = 0;
+  else if (suffix == "k" || suffix == "kb" || suffix == "kib")
+    shift = 10;
+  else if (suffix == "m" || suffix == "mb" || suffix == "mib")
+    shift = 20;
+  else if (suffix == "g" || suffix == "gb" || suffix == "gib")
+    shift = 30;
+  else
+    return std::nullopt;
   if (value > (std::numeric_limits<std::uint64_t>::max() >> shift)) return std::nullopt;
   return value << shift;
 }
@@ -33,9 +38,21 @@ std::string format_size(std::uint64_t bytes) {
     ++u;
   }
   char buf[32];
-  if (u == 0) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
-  else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  if (u == 0)
+    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
   return buf;
+}
+
+std::string format_size_exact(std::uint64_t bytes) {
+  static constexpr const char* units[] = {"", "KiB", "MiB", "GiB"};
+  int u = 0;
+  while (u < 3 && bytes != 0 && bytes % 1024 == 0) {
+    bytes /= 1024;
+    ++u;
+  }
+  return std::to_string(bytes) + units[u];
 }
 
 }  // namespace cascade

@@ -13,5 +13,8 @@ namespace cascade {
 std::optional<std::uint64_t> parse_size(std::string_view text);
 // "1.5 MiB", "512 B".
 std::string format_size(std::uint64_t bytes);
+// `bytes` in the largest binary unit that divides it exactly, as parse_size reads it back
+// ("64MiB", "1536KiB", "0"): for defaults shown on the command line.
+std::string format_size_exact(std::uint64_t bytes);
 
 }  // namespace cascade

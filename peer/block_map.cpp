@@ -21,7 +21,11 @@ void BlockMap::IndexedSet::erase(std::uint64_t b) {
 }
 
 BlockMap::BlockMap(std::uint64_t count)
-    : count_(count), verified_(count, false), in_flight_(count, 0), available_(count), missing_(count) {
+    : count_(count),
+      verified_(count, false),
+      in_flight_(count, 0),
+      available_(count),
+      missing_(count) {
   for (std::uint64_t b = 0; b < count; ++b) {
     available_.insert(b);
     missing_.insert(b);
@@ -37,11 +41,13 @@ std::unique_ptr<BlockMap> BlockMap::from_string(std::string_view blocks) {
   auto p = std::make_unique<BlockMap>(blocks.size());
   BlockMap& m = *p;
   for (std::uint64_t b = 0; b < blocks.size(); ++b) {
-    if (blocks[b] == 'V') m.set_verified(b);
+    if (blocks[b] == 'V')
+      m.set_verified(b);
     else if (blocks[b] == '?') {
       m.available_.erase(b);
       m.in_flight_[b] = 1;
-    } else if (blocks[b] != '.') throw std::invalid_argument("block map fixture: use V, . or ?");
+    } else if (blocks[b] != '.')
+      throw std::invalid_argument("block map fixture: use V, . or ?");
   }
   return p;
 }
@@ -53,14 +59,16 @@ std::string BlockMap::to_string() const {
   return s;
 }
 
-std::optional<std::uint64_t> BlockMap::pick(std::mt19937_64& rng, const std::function<bool(std::uint64_t)>& skip,
+std::optional<std::uint64_t> BlockMap::pick(std::mt19937_64& rng, const PickExclusions& exclude,
                                             unsigned max_duplicates) {
+  // Random probes before the scan: cheap while most candidates are eligible.
+  constexpr int probes = 16;
   std::lock_guard lock(mutex_);
   // Among n candidates (the i-th is at(i)): a few random probes, then one pass from a random
   // start. Random order, bounded cost.
   auto choose = [&](std::uint64_t n, auto&& at, auto&& eligible) -> std::optional<std::uint64_t> {
     if (n == 0) return std::nullopt;
-    for (int probe = 0; probe < 16; ++probe)
+    for (int probe = 0; probe < probes; ++probe)
       if (const std::uint64_t b = at(rng() % n); eligible(b)) return b;
     const std::uint64_t start = rng() % n;
     for (std::uint64_t k = 0; k < n; ++k)
@@ -70,12 +78,16 @@ std::optional<std::uint64_t> BlockMap::pick(std::mt19937_64& rng, const std::fun
   auto in = [](const IndexedSet& set) { return [&set](std::uint64_t i) { return set.items[i]; }; };
   std::optional<std::uint64_t> picked;
   if (window_ > 0 && !available_.items.empty())
-    picked = choose(std::min(window_, count_ - prefix_), [this](std::uint64_t i) { return prefix_ + i; },
-                    [&](std::uint64_t b) { return available_.contains(b) && !skip(b); });
-  if (!picked) picked = choose(available_.items.size(), in(available_), [&](std::uint64_t b) { return !skip(b); });
+    picked = choose(
+        std::min(window_, count_ - prefix_), [this](std::uint64_t i) { return prefix_ + i; },
+        [&](std::uint64_t b) { return available_.contains(b) && !exclude.contains(b); });
+  if (!picked)
+    picked = choose(available_.items.size(), in(available_),
+                    [&](std::uint64_t b) { return !exclude.contains(b); });
   if (!picked && available_.items.empty())
-    picked = choose(missing_.items.size(), in(missing_),
-                    [&](std::uint64_t b) { return in_flight_[b] < max_duplicates && !skip(b); });
+    picked = choose(missing_.items.size(), in(missing_), [&](std::uint64_t b) {
+      return in_flight_[b] < max_duplicates && !exclude.contains(b);
+    });
   if (!picked) return std::nullopt;
   available_.erase(*picked);
   ++in_flight_[*picked];

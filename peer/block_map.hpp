@@ -16,7 +16,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -25,7 +24,20 @@
 #include <string_view>
 #include <vector>
 
+#include "peer/in_flight.hpp"
+
 namespace cascade {
+
+// What a pick passes over for one connection: the blocks it holds (InFlight::blocks()) and the
+// ones its peer said it does not have (LackMemory::blocks()). Plain data, read under the map's
+// lock; no caller code runs there.
+struct PickExclusions {
+  const BlockSet& held;
+  const BlockSet& lacking;
+  bool contains(std::uint64_t block) const {
+    return held.contains(block) || lacking.contains(block);
+  }
+};
 
 class BlockMap {
  public:
@@ -36,9 +48,9 @@ class BlockMap {
   static std::unique_ptr<BlockMap> from_string(std::string_view blocks);
   std::string to_string() const;
 
-  // Picks a block to request and counts it in flight: a random available block for which
-  // `skip` is false; in endgame a missing block in flight fewer than `max_duplicates` times.
-  std::optional<std::uint64_t> pick(std::mt19937_64& rng, const std::function<bool(std::uint64_t)>& skip,
+  // Picks a block to request and counts it in flight: a random available block not in
+  // `exclude`; in endgame a missing block in flight fewer than `max_duplicates` times.
+  std::optional<std::uint64_t> pick(std::mt19937_64& rng, const PickExclusions& exclude,
                                     unsigned max_duplicates = 2);
   // Ends one request for `block`. With verified == true (its hash matched and it is written),
   // the block becomes verified; returns true only the first time. Otherwise it returns to the
@@ -69,12 +81,12 @@ class BlockMap {
 
   std::uint64_t count_;
   mutable std::mutex mutex_;
-  std::uint64_t window_ = 0;             // guarded by mutex_
-  std::uint64_t prefix_ = 0;             // guarded by mutex_; blocks [0, prefix_) are verified
-  std::vector<bool> verified_;           // guarded by mutex_
-  std::vector<std::uint16_t> in_flight_; // guarded by mutex_; outstanding requests per block
-  IndexedSet available_;                 // guarded by mutex_; missing and not in flight
-  IndexedSet missing_;                   // guarded by mutex_; not verified
+  std::uint64_t window_ = 0;              // guarded by mutex_
+  std::uint64_t prefix_ = 0;              // guarded by mutex_; blocks [0, prefix_) are verified
+  std::vector<bool> verified_;            // guarded by mutex_
+  std::vector<std::uint16_t> in_flight_;  // guarded by mutex_; outstanding requests per block
+  IndexedSet available_;                  // guarded by mutex_; missing and not in flight
+  IndexedSet missing_;                    // guarded by mutex_; not verified
 };
 
 }  // namespace cascade

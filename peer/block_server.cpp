@@ -7,16 +7,16 @@
 #include <list>
 #include <unordered_map>
 
+#include "common/connection_limits.hpp"
 #include "common/hex.hpp"
-#include "common/ip_limiter.hpp"
 #include "common/log.hpp"
-#include "tracker/registry.hpp"  // HashKey
+#include "proto/wire.hpp"
 
 namespace cascade {
 
 namespace {
 using net::tcp;
-constexpr std::size_t chunk_size = 256 * 1024;        // bytes of a block read and sent at a time
+constexpr std::size_t chunk_size = 256 * 1024;  // bytes of a block read and sent at a time
 constexpr std::size_t request_buffer = 64 * peer_request_size;  // pipelined requests read at once
 }  // namespace
 
@@ -25,8 +25,13 @@ std::string not_held_message(std::uint64_t block) {
 }
 
 struct BlockServer::Impl : std::enable_shared_from_this<Impl> {
-  Impl(asio::io_context& io_, ThreadPool& pool_, std::vector<std::shared_ptr<SharedFile>> files_, Options o)
-      : io(io_), pool(pool_), options(o), per_ip(o.max_connections_per_ip), accept_strand(asio::make_strand(io_)),
+  Impl(asio::io_context& io_, ThreadPool& pool_, std::vector<std::shared_ptr<SharedFile>> files_,
+       Options o)
+      : io(io_),
+        pool(pool_),
+        options(o),
+        limits(o.max_connections, o.max_connections_per_ip),
+        accept_strand(asio::make_strand(io_)),
         acceptor(accept_strand) {
     for (auto& f : files_) files.emplace(f->cascade_hash, std::move(f));
   }
@@ -40,7 +45,7 @@ struct BlockServer::Impl : std::enable_shared_from_this<Impl> {
   asio::io_context& io;
   ThreadPool& pool;
   const Options options;
-  IpLimiter per_ip;
+  ConnectionLimits limits;
   // The acceptor is used only on this strand (the accept loop, and closing it in stop()).
   asio::strand<asio::io_context::executor_type> accept_strand;
   tcp::acceptor acceptor;
@@ -48,25 +53,29 @@ struct BlockServer::Impl : std::enable_shared_from_this<Impl> {
   std::atomic<bool> stopping{false};
   std::mutex conns_mutex;
   std::list<std::weak_ptr<Connection>> conns;  // guarded by conns_mutex; for stop()
-  std::atomic<std::size_t> active{0};
 
   asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self);
   asio::awaitable<void> serve(std::shared_ptr<Impl> self, std::shared_ptr<Connection> c,
-                              std::list<std::weak_ptr<Connection>>::iterator where, std::uint32_t ip);
+                              std::list<std::weak_ptr<Connection>>::iterator where,
+                              std::uint32_t ip);
   // Answers one decoded request; returns false when the connection must close afterwards.
-  asio::awaitable<bool> answer(Connection& c, const PeerRequest& req, std::vector<std::uint8_t>& chunk);
+  asio::awaitable<bool> answer(Connection& c, const PeerRequest& req,
+                               std::vector<std::uint8_t>& chunk);
   asio::awaitable<bool> send_error(Connection& c, PeerStatus status, const std::string& message);
   // Sends header + block by reading it on the pool in bounded chunks (no sendfile).
-  asio::awaitable<bool> send_copied(Connection& c, SharedFile& f, std::uint64_t base, std::uint64_t length,
-                                    std::span<const std::uint8_t> header, std::vector<std::uint8_t>& chunk);
+  asio::awaitable<bool> send_copied(Connection& c, SharedFile& f, std::uint64_t base,
+                                    std::uint64_t length, std::span<const std::uint8_t> header,
+                                    std::vector<std::uint8_t>& chunk);
   std::atomic<bool> use_sendfile{::getenv("CASCADE_NO_SENDFILE") == nullptr};
 };
 
-BlockServer::BlockServer(asio::io_context& io, ThreadPool& pool, std::vector<std::shared_ptr<SharedFile>> files,
-                         Options options)
+BlockServer::BlockServer(asio::io_context& io, ThreadPool& pool,
+                         std::vector<std::shared_ptr<SharedFile>> files, Options options)
     : impl_(std::make_shared<Impl>(io, pool, std::move(files), options)) {}
 
-BlockServer::~BlockServer() { stop(); }
+BlockServer::~BlockServer() {
+  stop();
+}
 
 std::uint16_t BlockServer::start(const std::string& address, std::uint16_t port) {
   impl_->acceptor = net::listen(impl_->accept_strand, address, port);
@@ -81,34 +90,29 @@ void BlockServer::stop() {
     impl->acceptor.close(ec);
     std::lock_guard lock(impl->conns_mutex);
     for (auto& w : impl->conns)
-      if (auto c = w.lock()) asio::post(c->socket.get_executor(), [c] {
+      if (auto c = w.lock())
+        asio::post(c->socket.get_executor(), [c] {
           std::error_code ignored;
           c->socket.close(ignored);
         });
   });
 }
 
-std::size_t BlockServer::connections() const { return impl_->active.load(); }
-
 asio::awaitable<void> BlockServer::Impl::accept_loop(std::shared_ptr<Impl> self) {
+  bool short_of_descriptors = false;
   while (!stopping) {
-    tcp::endpoint peer;  // from accept() itself: no getpeername()
-    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), peer, net::nothrow);
+    tcp::socket socket(asio::make_strand(io));
+    tcp::endpoint peer;
+    const std::error_code ec =
+        co_await net::accept_next(acceptor, socket, peer, short_of_descriptors);
     if (stopping) break;
-    if (ec) {
-      if (ec == asio::error::no_descriptors) {
-        asio::steady_timer t(io, std::chrono::milliseconds(20));
-        co_await t.async_wait(net::nothrow);
-      }
-      continue;
-    }
+    if (ec) continue;
     const std::uint32_t ip = net::from_asio(peer).ip;
-    if (active.load() >= options.max_connections || !per_ip.try_acquire(ip)) {
+    if (!limits.try_admit(ip)) {
       std::error_code ignored;
       socket.close(ignored);
       continue;
     }
-    ++active;
     std::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     socket.non_blocking(true, ignored);  // sendfile() must return EAGAIN, not block
@@ -123,7 +127,8 @@ asio::awaitable<void> BlockServer::Impl::accept_loop(std::shared_ptr<Impl> self)
   }
 }
 
-asio::awaitable<void> BlockServer::Impl::serve(std::shared_ptr<Impl> self, std::shared_ptr<Connection> c,
+asio::awaitable<void> BlockServer::Impl::serve(std::shared_ptr<Impl> self,
+                                               std::shared_ptr<Connection> c,
                                                std::list<std::weak_ptr<Connection>>::iterator where,
                                                std::uint32_t ip) {
   std::array<std::uint8_t, request_buffer> in{};
@@ -132,12 +137,14 @@ asio::awaitable<void> BlockServer::Impl::serve(std::shared_ptr<Impl> self, std::
   bool open = true;
   while (open && !stopping) {
     c->deadline.expires_after(options.idle_timeout);
-    auto [ec, n] = co_await c->socket.async_read_some(asio::buffer(in.data() + have, in.size() - have), net::nothrow);
+    auto [ec, n] = co_await c->socket.async_read_some(
+        asio::buffer(in.data() + have, in.size() - have), net::nothrow);
     if (ec == asio::error::eof && have > 0) {
       // The client ended its stream part-way through a request; it may still be reading.
       co_await send_error(*c, PeerStatus::malformed,
-                          "malformed request: the stream ended " + std::to_string(have) + " bytes into a " +
-                              std::to_string(peer_request_size) + "-byte request");
+                          "malformed request: the stream ended " + std::to_string(have) +
+                              " bytes into a " + std::to_string(peer_request_size) +
+                              "-byte request");
       break;
     }
     if (ec) break;
@@ -147,7 +154,8 @@ asio::awaitable<void> BlockServer::Impl::serve(std::shared_ptr<Impl> self, std::
       auto req = decode_peer_request(ByteSpan(in.data() + used, peer_request_size));
       used += peer_request_size;
       if (!req.ok()) {
-        open = co_await send_error(*c, PeerStatus::malformed, "malformed request: " + std::string(describe(req.error)));
+        open = co_await send_error(*c, PeerStatus::malformed,
+                                   "malformed request: " + std::string(describe(req.error)));
         break;
       }
       open = co_await answer(*c, *req.value, chunk);
@@ -160,25 +168,27 @@ asio::awaitable<void> BlockServer::Impl::serve(std::shared_ptr<Impl> self, std::
     std::lock_guard lock(conns_mutex);
     conns.erase(where);
   }
-  per_ip.release(ip);
-  --active;
+  limits.release(ip);
   (void)self;
 }
 
-asio::awaitable<bool> BlockServer::Impl::send_error(Connection& c, PeerStatus status, const std::string& message) {
+asio::awaitable<bool> BlockServer::Impl::send_error(Connection& c, PeerStatus status,
+                                                    const std::string& message) {
   const Bytes reply = encode_peer_error(status, message);
-  const std::error_code ec = co_await net::write_all(c.socket, c.deadline, asio::buffer(reply), options.write_timeout);
+  const std::error_code ec =
+      co_await net::write_all(c.socket, c.deadline, asio::buffer(reply), options.write_timeout);
   co_return !ec && !closes_connection(status);
 }
 
-asio::awaitable<bool> BlockServer::Impl::send_copied(Connection& c, SharedFile& f, std::uint64_t base,
-                                                     std::uint64_t length,
+asio::awaitable<bool> BlockServer::Impl::send_copied(Connection& c, SharedFile& f,
+                                                     std::uint64_t base, std::uint64_t length,
                                                      std::span<const std::uint8_t> header,
                                                      std::vector<std::uint8_t>& chunk) {
   if (chunk.empty()) chunk.resize(chunk_size);
   bool first = true;
   for (std::uint64_t done = 0; done < length || first;) {
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), length - done));
+    const std::size_t n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), length - done));
     bool read_ok = true;
     if (n > 0) {
       read_ok = co_await net::on_pool(pool, [&f, &chunk, base, done, n] {
@@ -194,14 +204,16 @@ asio::awaitable<bool> BlockServer::Impl::send_copied(Connection& c, SharedFile& 
     std::vector<asio::const_buffer> out;
     if (first && !header.empty()) out.push_back(asio::buffer(header.data(), header.size()));
     out.push_back(asio::buffer(chunk.data(), n));
-    if (!read_ok || co_await net::write_all(c.socket, c.deadline, out, options.write_timeout)) co_return false;
+    if (!read_ok || co_await net::write_all(c.socket, c.deadline, out, options.write_timeout))
+      co_return false;
     done += n;
     first = false;
   }
   co_return true;
 }
 
-asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, const PeerRequest& req, std::vector<std::uint8_t>& chunk) {
+asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, const PeerRequest& req,
+                                                std::vector<std::uint8_t>& chunk) {
   auto it = files.find(req.cascade_hash);
   if (it == files.end())
     co_return co_await send_error(c, PeerStatus::unknown_cascade,
@@ -209,9 +221,11 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, const PeerRequest
   SharedFile& f = *it->second;
   if (req.block >= f.meta.block_count())
     co_return co_await send_error(c, PeerStatus::out_of_range,
-                                  "block " + std::to_string(req.block) + " is out of range (the file has " +
+                                  "block " + std::to_string(req.block) +
+                                      " is out of range (the file has " +
                                       std::to_string(f.meta.block_count()) + " blocks)");
-  if (!f.blocks.verified(req.block)) co_return co_await send_error(c, PeerStatus::not_held, not_held_message(req.block));
+  if (!f.blocks.verified(req.block))
+    co_return co_await send_error(c, PeerStatus::not_held, not_held_message(req.block));
 
   const std::uint64_t length = f.meta.block_length(req.block);
   std::array<std::uint8_t, peer_response_header_size> header{};
@@ -222,12 +236,14 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, const PeerRequest
   } else {
     bool unsupported = false;
     // Zero copy: the header, then the verified bytes straight from the page cache to the socket.
-    if (co_await net::write_all(c.socket, c.deadline, asio::buffer(header), options.write_timeout)) co_return false;
+    if (co_await net::write_all(c.socket, c.deadline, asio::buffer(header), options.write_timeout))
+      co_return false;
     off_t offset = static_cast<off_t>(base);
     std::uint64_t left = length;
     c.deadline.expires_after(options.write_timeout);
     while (left > 0) {
-      const ssize_t n = ::sendfile(c.socket.native_handle(), f.storage->fd(), &offset, static_cast<std::size_t>(left));
+      const ssize_t n = ::sendfile(c.socket.native_handle(), f.storage->fd(), &offset,
+                                   static_cast<std::size_t>(left));
       if (n > 0) {
         left -= static_cast<std::uint64_t>(n);
         c.deadline.expires_after(options.write_timeout);
@@ -253,8 +269,8 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, const PeerRequest
       if (!co_await send_copied(c, f, base, length, none, chunk)) co_return false;
     }
   }
-  ++f.blocks_served;
-  f.bytes_served += length;
+  ++f.stats.blocks_served;
+  f.stats.bytes_served += length;
   co_return true;
 }
 

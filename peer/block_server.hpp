@@ -19,20 +19,19 @@ namespace cascade {
 class BlockServer {
  public:
   struct Options {
-    std::size_t max_connections = 512;
-    std::size_t max_connections_per_ip = 256;
-    net::Millis idle_timeout{60'000};   // waiting for the next request
-    net::Millis write_timeout{30'000};  // sending one chunk of an answer
+    std::size_t max_connections = 512;         // serving connections at once
+    std::size_t max_connections_per_ip = 256;  // serving connections from one address
+    net::Millis idle_timeout{60'000};          // waiting for the next request
+    net::Millis write_timeout{30'000};         // sending one chunk of an answer
   };
-  BlockServer(asio::io_context& io, ThreadPool& pool, std::vector<std::shared_ptr<SharedFile>> files,
-              Options options);
+  BlockServer(asio::io_context& io, ThreadPool& pool,
+              std::vector<std::shared_ptr<SharedFile>> files, Options options);
   ~BlockServer();
 
   // Binds and starts accepting; returns the bound port. Throws std::system_error.
   std::uint16_t start(const std::string& address, std::uint16_t port);
   // Stops accepting and closes every open connection. Call from any thread.
   void stop();
-  std::size_t connections() const;
 
  private:
   struct Impl;

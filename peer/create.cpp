@@ -57,27 +57,29 @@ CascadeFile make_cascade(const std::string& data_path, std::uint64_t block_size,
     in_flight.pop_front();
   };
   try {
-  for (std::uint64_t first = 0; first < out.block_count(); first += blocks_per_batch) {
-    const std::uint64_t last = std::min(out.block_count(), first + blocks_per_batch);
-    const std::uint64_t offset = out.block_offset(first);
-    const std::size_t bytes = static_cast<std::size_t>(out.block_offset(last - 1) + out.block_length(last - 1) - offset);
-    if (in_flight.size() >= max_in_flight) wait_oldest();
-    std::shared_ptr<std::vector<std::uint8_t>> buffer;
-    if (!spare.empty()) {
-      buffer = std::move(spare.back());
-      spare.pop_back();
-    } else {
-      buffer = std::make_shared<std::vector<std::uint8_t>>(batch_target > block_size ? batch_target : block_size);
+    for (std::uint64_t first = 0; first < out.block_count(); first += blocks_per_batch) {
+      const std::uint64_t last = std::min(out.block_count(), first + blocks_per_batch);
+      const std::uint64_t offset = out.block_offset(first);
+      const std::size_t bytes = static_cast<std::size_t>(out.block_offset(last - 1) +
+                                                         out.block_length(last - 1) - offset);
+      if (in_flight.size() >= max_in_flight) wait_oldest();
+      std::shared_ptr<std::vector<std::uint8_t>> buffer;
+      if (!spare.empty()) {
+        buffer = std::move(spare.back());
+        spare.pop_back();
+      } else {
+        buffer = std::make_shared<std::vector<std::uint8_t>>(
+            batch_target > block_size ? batch_target : block_size);
+      }
+      file.read_at(offset, {buffer->data(), bytes});
+      auto done = pool.submit([&out, buffer, first, last, offset] {
+        for (std::uint64_t i = first; i < last; ++i)
+          out.block_hashes[i] = sha256({buffer->data() + (out.block_offset(i) - offset),
+                                        static_cast<std::size_t>(out.block_length(i))});
+      });
+      whole.update({buffer->data(), bytes});
+      in_flight.push_back(Batch{std::move(buffer), std::move(done)});
     }
-    file.read_at(offset, {buffer->data(), bytes});
-    auto done = pool.submit([&out, buffer, first, last, offset] {
-      for (std::uint64_t i = first; i < last; ++i)
-        out.block_hashes[i] = sha256({buffer->data() + (out.block_offset(i) - offset),
-                                      static_cast<std::size_t>(out.block_length(i))});
-    });
-    whole.update({buffer->data(), bytes});
-    in_flight.push_back(Batch{std::move(buffer), std::move(done)});
-  }
   } catch (...) {
     // Pool tasks write into `out`: let them finish before it goes away.
     for (auto& b : in_flight) b.done.wait();
@@ -98,12 +100,15 @@ LoadedCascade load_cascade_file(const std::string& path, std::uint64_t max_block
   }
   const ByteSpan span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
   auto decoded = decode_cascade_file(span, CascadeLimits{max_block_size});
-  if (!decoded.ok() && decoded.error == ProtoError::bad_block_size && load_be64(span.data() + 24) > 0)
+  if (!decoded.ok() && decoded.error == ProtoError::bad_block_size &&
+      load_be64(span.data() + 24) > 0)
     throw CascadeLoadError(path + ": block size " + std::to_string(load_be64(span.data() + 24)) +
-                           " is above the limit of " + std::to_string(max_block_size) + " bytes (--max-block-size)");
+                           " is above the limit of " + std::to_string(max_block_size) +
+                           " bytes (--max-block-size)");
   if (!decoded.ok())
-    throw CascadeLoadError(path + ": invalid cascade file: " + std::string(describe(decoded.error)) + " (at byte " +
-                           std::to_string(decoded.offset) + ")");
+    throw CascadeLoadError(path +
+                           ": invalid cascade file: " + std::string(describe(decoded.error)) +
+                           " (at byte " + std::to_string(decoded.offset) + ")");
   return LoadedCascade{std::move(*decoded.value), sha256(span)};
 }
 

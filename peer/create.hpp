@@ -12,6 +12,7 @@
 
 namespace cascade {
 
+// The block size `cascade-peer make` uses unless told otherwise.
 inline constexpr std::uint64_t default_block_size = 1024 * 1024;
 
 // Reads `data_path` once: the whole-file SHA-256 on the calling thread, block hashes on `pool`
@@ -29,8 +30,9 @@ struct CascadeLoadError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 // Reads and decodes a cascade file, refusing block sizes above max_block_size.
-LoadedCascade load_cascade_file(const std::string& path,
-                                std::uint64_t max_block_size = std::numeric_limits<std::uint64_t>::max());
+LoadedCascade load_cascade_file(
+    const std::string& path,
+    std::uint64_t max_block_size = std::numeric_limits<std::uint64_t>::max());
 
 // The data file named by convention: the cascade path without its last extension.
 std::string default_data_path(const std::string& cascade_path);

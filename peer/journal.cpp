@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <asio.hpp>
 #include <cerrno>
 #include <cstring>
 
@@ -57,14 +58,16 @@ std::uint32_t crc32(ByteSpan data, std::uint32_t crc) {
   return ~crc;
 }
 
-Journal::Identity Journal::identify(const Hash256& cascade_hash, const CascadeFile& meta, int data_fd) {
-  struct stat st{};
+Journal::Identity Journal::identify(const Hash256& cascade_hash, const CascadeFile& meta,
+                                    int data_fd) {
+  struct stat st {};
   ::fstat(data_fd, &st);
   return Identity{cascade_hash, meta.target_size, static_cast<std::uint64_t>(st.st_dev),
                   static_cast<std::uint64_t>(st.st_ino), meta.block_count()};
 }
 
-std::optional<std::vector<bool>> Journal::replay(const std::string& path, const Identity& id, std::string* why) {
+std::optional<std::vector<bool>> Journal::replay(const std::string& path, const Identity& id,
+                                                 std::string* why) {
   std::string text;
   try {
     text = read_small_file(path, 1ull << 32);
@@ -86,9 +89,11 @@ std::optional<std::vector<bool>> Journal::replay(const std::string& path, const 
     return std::nullopt;
   };
   if (!r.ok() || magic != journal_magic) return fail("not a cascade journal");
-  if (got.cascade_hash != id.cascade_hash || got.target_size != id.target_size || got.block_count != id.block_count)
+  if (got.cascade_hash != id.cascade_hash || got.target_size != id.target_size ||
+      got.block_count != id.block_count)
     return fail("it belongs to another cascade file");
-  if (got.device != id.device || got.inode != id.inode) return fail("the data file was replaced since it was written");
+  if (got.device != id.device || got.inode != id.inode)
+    return fail("the data file was replaced since it was written");
   const ByteSpan bitmap = r.bytes((id.block_count + 7) / 8);
   const std::size_t header_end = r.offset();
   const std::uint32_t check = r.u32();
@@ -100,13 +105,15 @@ std::optional<std::vector<bool>> Journal::replay(const std::string& path, const 
     const std::uint64_t block = r.u64();
     const std::uint32_t crc = r.u32();
     const auto tag = r.array<4>();
-    if (tag != record_tag || block >= id.block_count || crc != record_check(id.cascade_hash, block)) break;
+    if (tag != record_tag || block >= id.block_count || crc != record_check(id.cascade_hash, block))
+      break;
     bits[block] = true;
   }
   return bits;
 }
 
-Journal::Journal(std::string path, Identity id, const std::vector<bool>& verified, std::function<void()> sync_data)
+Journal::Journal(std::string path, Identity id, const std::vector<bool>& verified,
+                 std::function<void()> sync_data)
     : path_(std::move(path)), id_(id), sync_data_(std::move(sync_data)), durable_(verified) {
   std::lock_guard lock(flush_mutex_);
   write_snapshot();
@@ -152,7 +159,75 @@ void Journal::flush() {
   log_.sync_data();
   log_end_ += records.size();
   records_ += batch.size();
-  if (records_ > std::max<std::uint64_t>(min_records_before_compaction, id_.block_count)) write_snapshot();
+  if (records_ > std::max<std::uint64_t>(min_records_before_compaction, id_.block_count))
+    write_snapshot();
+}
+
+struct Journal::Committer : std::enable_shared_from_this<Committer> {
+  Committer(asio::io_context& io, ThreadPool& p, std::function<void(const std::string&)> e,
+            std::chrono::milliseconds every)
+      : timer(asio::make_strand(io)), pool(p), on_error(std::move(e)), period(every) {}
+  asio::steady_timer timer;  // used on its strand only
+  ThreadPool& pool;
+  const std::function<void(const std::string&)> on_error;
+  const std::chrono::milliseconds period;
+  std::atomic<bool> queued{false};  // a flush is queued or running on the pool
+  std::mutex mutex;                 // held while a flush runs and while the journal detaches
+  Journal* journal = nullptr;       // guarded by mutex; null once the journal stopped commits
+
+  void arm() {
+    timer.expires_after(period);
+    timer.async_wait([self = shared_from_this()](std::error_code ec) {
+      if (!ec) self->tick();
+    });
+  }
+  void tick() {
+    bool post = false;
+    {
+      // A flush holds the mutex for its fdatasyncs: never wait for it on a network thread.
+      std::unique_lock lock(mutex, std::try_to_lock);
+      if (!lock.owns_lock()) return arm();
+      if (journal == nullptr) return;  // stopped
+      post = journal->pending() && !queued.exchange(true);
+    }
+    if (post) {
+      pool.post([self = shared_from_this()] {
+        std::lock_guard flush_lock(self->mutex);
+        if (self->journal != nullptr) {
+          try {
+            self->journal->flush();
+          } catch (const std::exception& e) {
+            self->on_error(std::string("journal: ") + e.what());
+          }
+        }
+        self->queued = false;
+      });
+    }
+    arm();
+  }
+};
+
+void Journal::commit_every(asio::io_context& io, ThreadPool& pool,
+                           std::function<void(const std::string&)> on_error,
+                           std::chrono::milliseconds period) {
+  stop_commits();
+  committer_ = std::make_shared<Committer>(io, pool, std::move(on_error), period);
+  committer_->journal = this;
+  asio::post(committer_->timer.get_executor(), [c = committer_] { c->arm(); });
+}
+
+void Journal::stop_commits() {
+  if (!committer_) return;
+  {
+    std::lock_guard lock(committer_->mutex);
+    committer_->journal = nullptr;
+  }
+  asio::post(committer_->timer.get_executor(), [c = committer_] { c->timer.cancel(); });
+  committer_.reset();
+}
+
+Journal::~Journal() {
+  stop_commits();
 }
 
 void Journal::remove() {

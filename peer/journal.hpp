@@ -14,18 +14,29 @@
 //           block count u64 | bitmap (ceil(count / 8) bytes) | CRC-32 of all the above (u32)
 //   record: block index u64 | CRC-32 of (cascade hash, block index) u32 | "VRFD"
 //
+// Group commit: commit_every() starts the journal's own timer, which queues one flush at a time on
+// the worker pool whenever blocks were added (the journal knows whether a flush is already
+// queued or running). The app only starts it.
+//
 // Thread-safety: add() from any thread; flush(), compact() and remove() are serialised inside.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/file.hpp"
+#include "common/thread_pool.hpp"
 #include "proto/cascade_file.hpp"
+
+namespace asio {
+class io_context;
+}
 
 namespace cascade {
 
@@ -39,15 +50,31 @@ class Journal {
     std::uint64_t target_size = 0, device = 0, inode = 0, block_count = 0;
   };
   static Identity identify(const Hash256& cascade_hash, const CascadeFile& meta, int data_fd);
-  static std::string path_for(const std::string& data_path) { return data_path + ".cascade-journal"; }
+  static std::string path_for(const std::string& data_path) {
+    return data_path + ".cascade-journal";
+  }
 
   // Replays an existing journal: the blocks it proves verified, or nullopt when there is none or
   // it belongs to another file (with `why` set to the reason for ignoring it).
-  static std::optional<std::vector<bool>> replay(const std::string& path, const Identity& id, std::string* why);
+  static std::optional<std::vector<bool>> replay(const std::string& path, const Identity& id,
+                                                 std::string* why);
 
   // Starts a fresh journal whose snapshot is `verified` (compaction on start-up).
   // `sync_data` makes the data file durable (fdatasync); it runs before records are written.
-  Journal(std::string path, Identity id, const std::vector<bool>& verified, std::function<void()> sync_data);
+  Journal(std::string path, Identity id, const std::vector<bool>& verified,
+          std::function<void()> sync_data);
+  ~Journal();  // stops the group commit, waiting for a flush that is running
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  // Starts the group commit: every `period`, if blocks were added and no flush is queued or
+  // running, one flush is queued on `pool`. A flush that fails calls on_error(message) on the
+  // pool thread. Runs until the Journal goes, stop_commits(), or `io` stops.
+  static constexpr std::chrono::milliseconds commit_period{50};
+  void commit_every(asio::io_context& io, ThreadPool& pool,
+                    std::function<void(const std::string&)> on_error,
+                    std::chrono::milliseconds period = commit_period);
+  void stop_commits();
 
   void add(std::uint64_t block);
   // Makes every block added so far durable: fdatasync(data), append records, fdatasync(journal).
@@ -56,9 +83,10 @@ class Journal {
   bool pending() const;
   // Deletes the journal (the file is complete and verified as a whole).
   void remove();
-  std::uint64_t records() const { return records_; }
 
  private:
+  struct Committer;  // the group-commit timer; lives in journal.cpp (Asio stays out of here)
+  std::shared_ptr<Committer> committer_;
   void write_snapshot();  // guarded by flush_mutex_
 
   std::string path_;
@@ -67,11 +95,11 @@ class Journal {
   mutable std::mutex add_mutex_;
   std::vector<std::uint64_t> queued_;  // guarded by add_mutex_
   std::mutex flush_mutex_;
-  File log_;                            // guarded by flush_mutex_
-  std::vector<bool> durable_;           // guarded by flush_mutex_
-  std::uint64_t log_end_ = 0;           // guarded by flush_mutex_; append offset
-  std::uint64_t records_ = 0;           // guarded by flush_mutex_; records since the snapshot
-  bool removed_ = false;                // guarded by flush_mutex_
+  File log_;                   // guarded by flush_mutex_
+  std::vector<bool> durable_;  // guarded by flush_mutex_
+  std::uint64_t log_end_ = 0;  // guarded by flush_mutex_; append offset
+  std::uint64_t records_ = 0;  // guarded by flush_mutex_; records since the snapshot
+  bool removed_ = false;       // guarded by flush_mutex_
 };
 
 }  // namespace cascade

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "common/exit.hpp"
 #include "common/file.hpp"
 #include "common/hex.hpp"
 #include "common/log.hpp"
@@ -19,41 +20,53 @@ using namespace cascade;
 
 namespace {
 
-// Exit codes: 0 success, 1 runtime failure, 2 usage or invalid input.
-struct Failure {
-  int code;
-  std::string message;
-};
-
 LoadedCascade load_cascade(const std::string& path) {
   try {
     return load_cascade_file(path);
   } catch (const CascadeLoadError& e) {
-    throw Failure{2, e.what()};
+    throw Fatal(ExitCode::usage, e.what());
   }
 }
 
-int cmd_make(const std::string& data, std::string out, const std::string& block_size_text, std::size_t threads) {
-  auto block_size = parse_size(block_size_text);
-  if (!block_size || *block_size == 0)
-    throw Failure{2, "--block-size: not a positive size: " + block_size_text};
+std::vector<std::string> split_colons(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (std::size_t colon; (colon = s.find(':', start)) != std::string::npos; start = colon + 1)
+    out.push_back(s.substr(start, colon - start));
+  out.push_back(s.substr(start));
+  return out;
+}
+
+std::uint64_t size_option(const std::string& name, const std::string& text, bool allow_zero) {
+  auto v = parse_size(text);
+  if (!v || (!allow_zero && *v == 0))
+    throw Fatal(ExitCode::usage,
+                name + ": not a" + (allow_zero ? "" : " positive") + " size: " + text);
+  return *v;
+}
+
+int cmd_make(const std::string& data, std::string out, const std::string& block_size_text,
+             std::size_t threads) {
+  const std::uint64_t block_size = size_option("--block-size", block_size_text, false);
   if (out.empty()) out = data + ".cascade";
-  if (out == data) throw Failure{2, "the cascade file would overwrite the data file: " + out};
-  ThreadPool pool(threads);
+  if (out == data)
+    throw Fatal(ExitCode::usage, "the cascade file would overwrite the data file: " + out);
+  ThreadPool pool(threads_or_cores(threads));
   CascadeFile file;
   try {
-    file = make_cascade(data, *block_size, pool);
+    file = make_cascade(data, block_size, pool);
   } catch (const FileError& e) {
-    throw Failure{e.error == ENOENT || e.error == EISDIR || e.error == EINVAL ? 2 : 1, e.what()};
+    const bool bad_input = e.error == ENOENT || e.error == EISDIR || e.error == EINVAL;
+    throw Fatal(bad_input ? ExitCode::usage : ExitCode::failure, e.what());
   }
   const Bytes encoded = encode_cascade_file(file);
   try {
     write_file_replace(out, encoded);
   } catch (const FileError& e) {
-    throw Failure{1, e.what()};
+    throw Fatal(ExitCode::failure, e.what());
   }
-  std::cerr << "wrote " << out << ": " << format_size(file.target_size) << " in " << file.block_count()
-            << " blocks of " << format_size(file.block_size) << "\n";
+  std::cerr << "wrote " << out << ": " << format_size(file.target_size) << " in "
+            << file.block_count() << " blocks of " << format_size(file.block_size) << "\n";
   std::cout << to_hex(sha256(encoded)) << "\n";
   return 0;
 }
@@ -76,7 +89,8 @@ int cmd_info(const std::string& path, bool as_json) {
   }
   std::cout << "file:          " << path << "\n"
             << "data file:     " << default_data_path(path) << "\n"
-            << "size:          " << f.target_size << " bytes (" << format_size(f.target_size) << ")\n"
+            << "size:          " << f.target_size << " bytes (" << format_size(f.target_size)
+            << ")\n"
             << "block size:    " << f.block_size << " bytes (" << format_size(f.block_size) << ")\n"
             << "blocks:        " << f.block_count() << " (last " << last << " bytes)\n"
             << "target sha256: " << to_hex(f.target_hash) << "\n"
@@ -87,7 +101,7 @@ int cmd_info(const std::string& path, bool as_json) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"cascade-peer: share and fetch files described by cascade files"};
+  CLI::App app{"cascade-peer: share and fetch files described by cascade files", "cascade-peer"};
   app.require_subcommand(1);
   log::set_program("peer");
   ignore_sigpipe();
@@ -97,12 +111,15 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
   auto* make = app.add_subcommand("make", "create DATA.cascade from a data file");
-  std::string make_data, make_out, make_block = "1MiB";
+  std::string make_data, make_out, make_block = format_size_exact(default_block_size);
   std::size_t make_threads = 0;
   make->add_option("DATA", make_data, "data file")->required();
   make->add_option("-o,--output", make_out, "cascade file to write (default DATA.cascade)");
-  make->add_option("--block-size", make_block, "block size, e.g. 64KiB, 1MiB (default 1MiB)");
-  make->add_option("--threads", make_threads, "hashing threads (default: one per core this process may use)");
+  make->add_option("--block-size", make_block, "block size, e.g. 64KiB, 1MiB")
+      ->capture_default_str();
+  make->add_option("--threads", make_threads,
+                   "hashing threads (0: one per core this process may use)")
+      ->capture_default_str();
 
   auto* info = app.add_subcommand("info", "describe a cascade file");
   std::string info_path;
@@ -110,88 +127,107 @@ int main(int argc, char** argv) {
   info->add_option("FILE", info_path, "cascade file")->required();
   info->add_flag("--json", info_json, "print JSON");
 
-  auto* run = app.add_subcommand("run", "download the missing blocks of files and serve the blocks held");
-  RunOptions ro;
+  auto* run =
+      app.add_subcommand("run", "download the missing blocks of files and serve the blocks held");
+  RunOptions ro;  // every default of `run` is here: the help below prints them
+  auto& d = ro.download;
   std::string sources, outputs, log_level = "info";
-  std::uint64_t announce = 600, list_interval = 30, connect_ms = 3000, block_ms = 30000, tracker_ms = 5000;
+  std::uint64_t announce = d.announce_interval.count(), list_interval = d.list_interval.count(),
+                connect_ms = d.connect_timeout.count(), block_ms = d.block_timeout.count(),
+                tracker_ms = d.tracker_timeout.count();
+  std::string window = format_size_exact(d.window_bytes),
+              max_block = format_size_exact(ro.max_block_size);
   run->add_option("SOURCE", sources, "cascade file(s), separated by ':'")->required();
   run->add_option("TRACKER", ro.tracker, "tracker host:port")->required();
-  run->add_option("SELF", ro.self, "ip:port this peer serves on and reports (port 0: any free port)")->required();
-  run->add_option("-o,--output", outputs, "data file(s), separated by ':' (default: SOURCE without its extension)");
-  run->add_flag("-c,--client-only", ro.client_only, "download only; exit 0 once every file is complete");
-  run->add_flag("--exit-when-done", ro.exit_when_done, "serve while downloading, but exit 0 once every file is complete");
+  run->add_option("SELF", ro.self,
+                  "ip:port this peer serves on and reports (port 0: any free port)")
+      ->required();
+  run->add_option("-o,--output", outputs,
+                  "data file(s), separated by ':' (default: SOURCE without its extension)");
+  run->add_flag("-c,--client-only", ro.client_only,
+                "download only; exit 0 once every file is complete");
+  run->add_flag("--exit-when-done", ro.exit_when_done,
+                "serve while downloading, but exit 0 once every file is complete");
   run->add_option("--listen", ro.listen, "address to bind instead of SELF's (e.g. 0.0.0.0)");
-  run->add_option("--connections", ro.download.connections, "download connections per file (8)")->check(CLI::Range(1, 256));
-  run->add_option("--pipeline", ro.download.pipeline,
-                  "outstanding requests per connection (default: 4 MiB's worth of blocks, 4 to 64)")
-      ->check(CLI::Range(1, 256));
-  run->add_option("--announce-interval", announce, "seconds between SUBSCRIBEs (600)")->check(CLI::Range(1, 86400));
-  run->add_option("--list-interval", list_interval, "minimum seconds between LISTs when peers run dry (30)");
-  run->add_option("--connect-timeout-ms", connect_ms, "connecting to a peer (3000)")->check(CLI::Range(1, 600000));
-  run->add_option("--block-timeout-ms", block_ms, "receiving one whole block (30000)")->check(CLI::Range(1, 3600000));
-  run->add_option("--tracker-timeout-ms", tracker_ms, "one tracker request (5000)")->check(CLI::Range(1, 600000));
-  run->add_option("--max-connections", ro.max_connections, "serving connections at once (512)")->check(CLI::Range(1, 1000000));
-  std::string window = "64MiB";
-  run->add_option("--window", window,
-                  "pick blocks at random within this much of the file after the first missing block, so the "
-                  "whole-file hash follows the download; 0: anywhere (64MiB)");
-  std::string max_block = "64MiB";
-  run->add_option("--max-block-size", max_block, "refuse cascade files with larger blocks (64MiB)");
-  run->add_option("--max-connections-per-ip", ro.max_connections_per_ip, "serving connections from one address (256)")
-      ->check(CLI::Range(1, 1000000));
-  run->add_option("--max-peers", ro.download.max_peers, "peers remembered per file (1000)")->check(CLI::Range(1, 1000000));
-  run->add_option("--threads", ro.threads, "network threads and worker threads (default: one per core this process may use)");
+  run->add_option("--connections", d.connections, "download connections per file")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  run->add_option("--pipeline", d.pipeline,
+                  "outstanding requests per connection (0: 4 MiB's worth of blocks, 4 to 64)")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
+  run->add_option("--announce-interval", announce, "seconds between SUBSCRIBEs")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  run->add_option("--list-interval", list_interval,
+                  "minimum seconds between LISTs when peers run dry")
+      ->capture_default_str();
+  run->add_option("--connect-timeout-ms", connect_ms, "connecting to a peer")
+      ->check(CLI::Range(1, 600000))
+      ->capture_default_str();
+  run->add_option("--block-timeout-ms", block_ms, "receiving one whole block")
+      ->check(CLI::Range(1, 3600000))
+      ->capture_default_str();
+  run->add_option("--tracker-timeout-ms", tracker_ms, "one tracker request")
+      ->check(CLI::Range(1, 600000))
+      ->capture_default_str();
+  run->add_option("--max-connections", ro.serve.max_connections, "serving connections at once")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  run->add_option(
+         "--window", window,
+         "pick blocks at random within this much of the file after the first missing block, so the "
+         "whole-file hash follows the download; 0: anywhere")
+      ->capture_default_str();
+  run->add_option("--max-block-size", max_block, "refuse cascade files with larger blocks")
+      ->capture_default_str();
+  run->add_option("--max-connections-per-ip", ro.serve.max_connections_per_ip,
+                  "serving connections from one address")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  run->add_option("--max-peers", d.max_peers, "peers remembered per file")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  run->add_option("--threads", ro.threads,
+                  "network threads and worker threads (0: one per core this process may use)")
+      ->capture_default_str();
   run->add_option("--port-file", ro.port_file, "write the serving port here once listening");
-  run->add_option("--stats-json", ro.stats_json, "keep per-file statistics (JSON) here: every 200 ms and at exit");
+  run->add_option("--stats-json", ro.stats_json,
+                  "keep per-file statistics (JSON) here: every 200 ms and at exit");
   run->add_flag("-q,--quiet", ro.quiet, "no progress output");
-  run->add_flag("--verify-all", ro.verify_all, "ignore the journal: hash every block present at start-up");
-  run->add_option("--log-level", log_level, "debug, info, warn, error or off");
+  run->add_flag("--verify-all", ro.verify_all,
+                "ignore the journal: hash every block present at start-up");
+  run->add_option("--log-level", log_level, "debug, info, warn, error or off")
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
-    std::cerr << "cascade-peer: " << e.what() << " (see --help)\n";
-    return 2;
+    return report_fatal("cascade-peer",
+                        Fatal(ExitCode::usage, std::string(e.what()) + " (see --help)"));
   }
   try {
     if (*make) return cmd_make(make_data, make_out, make_block, make_threads);
     if (*info) return cmd_info(info_path, info_json);
-    if (*run) {
-      auto level = log::parse_level(log_level);
-      if (!level) throw Failure{2, "--log-level must be debug, info, warn, error or off"};
-      log::set_level(ro.quiet && *level < log::Level::warn ? log::Level::warn : *level);
-      auto split = [](const std::string& s) {
-        std::vector<std::string> out;
-        std::size_t start = 0;
-        for (std::size_t colon; (colon = s.find(':', start)) != std::string::npos; start = colon + 1)
-          out.push_back(s.substr(start, colon - start));
-        out.push_back(s.substr(start));
-        return out;
-      };
-      ro.cascade_paths = split(sources);
-      if (!outputs.empty()) ro.data_paths = split(outputs);
-      for (const auto& p : ro.cascade_paths)
-        if (p.empty()) throw Failure{2, "SOURCE has an empty cascade path"};
-      auto mbs = parse_size(max_block);
-      if (!mbs || *mbs == 0) throw Failure{2, "--max-block-size: not a positive size: " + max_block};
-      ro.max_block_size = *mbs;
-      auto w = parse_size(window);
-      if (!w) throw Failure{2, "--window: not a size: " + window};
-      ro.download.window_bytes = *w;
-      ro.download.announce_interval = std::chrono::seconds(announce);
-      ro.download.list_interval = std::chrono::seconds(list_interval);
-      ro.download.connect_timeout = std::chrono::milliseconds(connect_ms);
-      ro.download.block_timeout = std::chrono::milliseconds(block_ms);
-      ro.download.tracker_timeout = std::chrono::milliseconds(tracker_ms);
-      return run_peer(std::move(ro));
-    }
-  } catch (const Failure& f) {
-    std::cerr << "cascade-peer: " << f.message << "\n";
-    return f.code;
+    auto level = log::parse_level(log_level);
+    if (!level) throw Fatal(ExitCode::usage, "--log-level must be debug, info, warn, error or off");
+    log::set_level(ro.quiet && *level < log::Level::warn ? log::Level::warn : *level);
+    ro.cascade_paths = split_colons(sources);
+    if (!outputs.empty()) ro.data_paths = split_colons(outputs);
+    for (const auto& p : ro.cascade_paths)
+      if (p.empty()) throw Fatal(ExitCode::usage, "SOURCE has an empty cascade path");
+    ro.max_block_size = size_option("--max-block-size", max_block, false);
+    d.window_bytes = size_option("--window", window, true);
+    d.announce_interval = std::chrono::seconds(announce);
+    d.list_interval = std::chrono::seconds(list_interval);
+    d.connect_timeout = std::chrono::milliseconds(connect_ms);
+    d.block_timeout = std::chrono::milliseconds(block_ms);
+    d.tracker_timeout = std::chrono::milliseconds(tracker_ms);
+    return run_peer(std::move(ro));
+  } catch (const Fatal& f) {
+    return report_fatal("cascade-peer", f);
   } catch (const std::exception& e) {
-    std::cerr << "cascade-peer: " << e.what() << "\n";
-    return 1;
+    return report_fatal("cascade-peer", Fatal(ExitCode::failure, e.what()));
   }
-  return 2;
 }

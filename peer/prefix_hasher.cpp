@@ -6,7 +6,8 @@
 
 namespace cascade {
 
-PrefixHasher::PrefixHasher(const BlockMap& blocks, const Storage& storage) : blocks_(blocks), storage_(storage) {}
+PrefixHasher::PrefixHasher(const BlockMap& blocks, const Storage& storage)
+    : blocks_(blocks), storage_(storage) {}
 
 void PrefixHasher::hash_prefix(std::uint64_t block, ByteSpan data) {
   if (broken_) return;
@@ -65,7 +66,8 @@ Hash256 PrefixHasher::finish() {
     }
   } release{*this};
   const std::uint64_t count = storage_.meta().block_count();
-  if (blocks_.verified_prefix() != count) throw std::logic_error("whole-file hash before every block is verified");
+  if (blocks_.verified_prefix() != count)
+    throw std::logic_error("whole-file hash before every block is verified");
   try {
     hash_prefix(no_block, {});
   } catch (...) {

@@ -50,10 +50,10 @@ class PrefixHasher {
   const Storage& storage_;
   std::mutex mutex_;
   std::condition_variable idle_;
-  bool busy_ = false;   // guarded by mutex_; a thread owns sha_ and next_
-  bool again_ = false;  // guarded by mutex_; more blocks were verified while busy
-  bool broken_ = false; // owner only; a read failed, so the running hash is unusable
-  Sha256 sha_;          // owner only
+  bool busy_ = false;       // guarded by mutex_; a thread owns sha_ and next_
+  bool again_ = false;      // guarded by mutex_; more blocks were verified while busy
+  bool broken_ = false;     // owner only; a read failed, so the running hash is unusable
+  Sha256 sha_;              // owner only
   std::uint64_t next_ = 0;  // owner only; the first block not in sha_
   std::atomic<std::uint64_t> hashed_{0}, from_memory_{0};
 };

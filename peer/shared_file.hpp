@@ -1,5 +1,6 @@
 // The state of one file that a peer process shares: its cascade file, its data on disk, which
-// blocks are verified, and counters. Shared by the block server, the downloader and the app.
+// blocks are verified, its journal, and its statistics. Shared by the block server, the
+// downloader and the app; each field says who writes it.
 #pragma once
 
 #include <atomic>
@@ -14,8 +15,58 @@
 
 namespace cascade {
 
+// Counters of one shared file. Every counter has one kind of writer, named beside it; anyone
+// may read them at any time (each is atomic; together they are not a consistent snapshot).
+struct FileStats {
+  // Written by the verifier (worker pool) once a block's hash matched and it was written:
+  std::atomic<std::uint64_t> bytes_downloaded{0};
+  // Written by the verifier: blocks received whose hash or length was wrong.
+  std::atomic<std::uint64_t> bad_blocks{0};
+  // Written by the block server's connections after each block sent:
+  std::atomic<std::uint64_t> blocks_served{0}, bytes_served{0};
+  // Written by the fetch connections as they open and close:
+  std::atomic<int> active_sources{0};
+
+  // Written by the verifier: verified blocks received from each source ("ip:port" -> count).
+  void count_source(const std::string& source) {
+    std::lock_guard lock(sources_mutex_);
+    ++blocks_from_[source];
+  }
+  std::map<std::string, std::uint64_t> sources() const {
+    std::lock_guard lock(sources_mutex_);
+    return blocks_from_;
+  }
+
+ private:
+  mutable std::mutex sources_mutex_;
+  std::map<std::string, std::uint64_t> blocks_from_;  // guarded by sources_mutex_
+};
+
+// Memory for the block buffers of one file's download connections: each connection always gets
+// its first buffer, and more only while all of them together stay within the budget, so peak
+// memory stays bounded however many peers we fetch from. Thread-safe.
+class BufferBudget {
+ public:
+  static constexpr std::uint64_t bytes = 8ull << 20;
+  // Takes `n` bytes for a connection's first buffer (always granted).
+  void take_first(std::uint64_t n) { used_ += n; }
+  // Takes `n` bytes for one more buffer, if the budget allows.
+  bool try_take(std::uint64_t n) {
+    if (used_.fetch_add(n) + n > bytes) {
+      used_ -= n;
+      return false;
+    }
+    return true;
+  }
+  void give_back(std::uint64_t n) { used_ -= n; }
+
+ private:
+  std::atomic<std::uint64_t> used_{0};
+};
+
 struct SharedFile {
-  SharedFile(std::string cascade_path_, std::string data_path_, CascadeFile meta_, Hash256 cascade_hash_)
+  SharedFile(std::string cascade_path_, std::string data_path_, CascadeFile meta_,
+             Hash256 cascade_hash_)
       : cascade_path(std::move(cascade_path_)),
         data_path(std::move(data_path_)),
         meta(std::move(meta_)),
@@ -27,32 +78,12 @@ struct SharedFile {
   const Hash256 cascade_hash;
   std::unique_ptr<Storage> storage;  // set once at start-up, before any network activity
   std::unique_ptr<Journal> journal;  // set at start-up unless the file is complete; may be null
-  std::atomic<bool> journal_busy{false};  // a flush is queued or running on the pool
-  BlockMap blocks;
-
-  std::atomic<bool> complete{false};       // every block verified and the whole file's hash matched
-  std::atomic<std::uint64_t> bytes_downloaded{0};
-  std::atomic<std::uint64_t> blocks_served{0}, bytes_served{0};
-  std::atomic<std::uint64_t> bad_blocks{0};  // blocks received whose hash or length was wrong
-  std::atomic<int> active_sources{0};        // download connections open now
-  // Block buffers of this file's download connections: each has one, and more while the total
-  // stays within the budget (peak memory stays bounded however many peers we fetch from).
-  static constexpr std::uint64_t buffer_budget = 8ull << 20;
-  std::atomic<std::uint64_t> buffer_bytes{0};
-
-  // Verified blocks received from each source ("ip:port" -> count).
-  void count_source(const std::string& source) {
-    std::lock_guard lock(sources_mutex);
-    ++blocks_from[source];
-  }
-  std::map<std::string, std::uint64_t> sources() const {
-    std::lock_guard lock(sources_mutex);
-    return blocks_from;
-  }
-
- private:
-  mutable std::mutex sources_mutex;
-  std::map<std::string, std::uint64_t> blocks_from;  // guarded by sources_mutex
+  BlockMap blocks;                   // verified: by the start-up scan, then by the verifier only
+  FileStats stats;
+  BufferBudget buffers;
+  // Every block verified and the whole file's hash matched. Written once, by the downloader's
+  // whole-file check (or at start-up for a file found complete).
+  std::atomic<bool> complete{false};
 };
 
 }  // namespace cascade

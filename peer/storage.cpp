@@ -3,8 +3,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <cerrno>
+#include <cstdlib>
 #include <future>
 
 #include "common/sha256.hpp"
@@ -15,7 +15,7 @@ namespace {
 // Bytes read and hashed at a time: small enough to stay in the L2 cache between the copy out of
 // the page cache and the hash, large enough to keep system calls rare.
 constexpr std::size_t chunk_size = 128 * 1024;
-}
+}  // namespace
 
 Storage::Storage(const std::string& path, const CascadeFile& meta)
     : file_(path, File::Mode::read_write_create), meta_(meta) {
@@ -69,7 +69,8 @@ void Storage::write_block(std::uint64_t index, std::span<const std::uint8_t> dat
 void Storage::hash_range(Sha256& h, std::uint64_t offset, std::uint64_t length) const {
   thread_local std::vector<std::uint8_t> buf(chunk_size);
   for (std::uint64_t done = 0; done < length;) {
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), length - done));
+    const std::size_t n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), length - done));
     file_.read_at(offset + done, {buf.data(), n});
     h.update({buf.data(), n});
     done += n;
@@ -80,11 +81,6 @@ Hash256 Storage::hash_whole() const {
   Sha256 h;
   hash_range(h, 0, meta_.target_size);
   return h.finish();
-}
-
-void Storage::finalise_size() {
-  if (::ftruncate(file_.fd(), static_cast<off_t>(meta_.target_size)) != 0)
-    throw FileError(path() + ": cannot set length: " + std::to_string(errno), errno);
 }
 
 }  // namespace cascade

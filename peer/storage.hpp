@@ -27,7 +27,8 @@ class Storage {
   // spread over `pool`; returns `known` plus the blocks whose SHA-256 matches.
   std::vector<bool> scan(ThreadPool& pool, std::vector<bool> known = {}) const;
   std::uint64_t current_size() const { return file_.size(); }
-  // True when block `index` of `data` hashes to the cascade file's hash for it (and has its length).
+  // True when block `index` of `data` hashes to the cascade file's hash for it (and has its
+  // length).
   bool block_matches(std::uint64_t index, std::span<const std::uint8_t> data) const;
   void read(std::uint64_t offset, std::span<std::uint8_t> out) const { file_.read_at(offset, out); }
   void write_block(std::uint64_t index, std::span<const std::uint8_t> data);
@@ -35,8 +36,6 @@ class Storage {
   Hash256 hash_whole() const;
   // Feeds bytes [offset, offset + length) of the file to `h`, read in cache-sized chunks.
   void hash_range(Sha256& h, std::uint64_t offset, std::uint64_t length) const;
-  // Sets the file's length to exactly the target size (after the last block is written).
-  void finalise_size();
   void sync() { file_.sync_data(); }
 
   const std::string& path() const { return file_.path(); }

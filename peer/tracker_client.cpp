@@ -2,8 +2,8 @@
 
 namespace cascade {
 
-asio::awaitable<TrackerReply> call_tracker(const std::string& host, const std::string& port, TrackerRequest req,
-                                           net::Millis timeout) {
+asio::awaitable<TrackerReply> call_tracker(const std::string& host, const std::string& port,
+                                           TrackerRequest req, net::Millis timeout) {
   TrackerReply reply;
   auto ex = co_await asio::this_coro::executor;
   net::tcp::resolver resolver(ex);
@@ -14,7 +14,8 @@ asio::awaitable<TrackerReply> call_tracker(const std::string& host, const std::s
   }
   net::tcp::socket socket(ex);
   net::Deadline deadline(socket);
-  std::error_code ec = co_await net::connect(socket, deadline, results.begin()->endpoint(), timeout);
+  std::error_code ec =
+      co_await net::connect(socket, deadline, results.begin()->endpoint(), timeout);
   const Bytes request = encode_tracker_request(req);
   if (!ec) ec = co_await net::write_all(socket, deadline, asio::buffer(request), timeout);
   std::array<std::uint8_t, tracker_response_header_size> head{};
@@ -35,7 +36,8 @@ asio::awaitable<TrackerReply> call_tracker(const std::string& host, const std::s
     co_return reply;
   }
   if (h.value->status != tracker_status_ok) {
-    reply.error = "tracker says: " + printable({reinterpret_cast<const char*>(payload.data()), payload.size()});
+    reply.error = "tracker says: " +
+                  printable({reinterpret_cast<const char*>(payload.data()), payload.size()});
     co_return reply;
   }
   reply.peers = std::move(*decode_peer_entries(payload).value);

@@ -19,7 +19,7 @@ struct TrackerReply {
 inline constexpr std::size_t max_tracker_peers = 1000;
 
 // Resolves `host:port` (a name or dotted quad), sends `req`, reads and validates the answer.
-asio::awaitable<TrackerReply> call_tracker(const std::string& host, const std::string& port, TrackerRequest req,
-                                           net::Millis timeout);
+asio::awaitable<TrackerReply> call_tracker(const std::string& host, const std::string& port,
+                                           TrackerRequest req, net::Millis timeout);
 
 }  // namespace cascade

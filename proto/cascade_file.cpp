@@ -20,7 +20,8 @@ Decoded<CascadeFile> decode_cascade_file(ByteSpan in, const CascadeLimits& limit
   f.target_hash = r.array<32>();
   if (!r.ok()) {
     // Report bad magic before truncation when the magic itself is present and wrong.
-    if (in.size() >= magic.size() && magic != cascade_magic) return D::fail(ProtoError::bad_magic, 0);
+    if (in.size() >= magic.size() && magic != cascade_magic)
+      return D::fail(ProtoError::bad_magic, 0);
     return D::fail(ProtoError::truncated, r.offset());
   }
   if (magic != cascade_magic) return D::fail(ProtoError::bad_magic, 0);

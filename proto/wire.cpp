@@ -21,11 +21,13 @@ Decoded<TrackerCommand> decode_tracker_header(ByteSpan header) {
   const std::uint32_t command = r.u32();
   const std::uint32_t body_length = r.u32();
   // A wrong magic is reported as soon as its four bytes are there, even if the rest is not.
-  if (header.size() >= magic.size() && magic != tracker_magic) return D::fail(ProtoError::bad_magic, 0);
+  if (header.size() >= magic.size() && magic != tracker_magic)
+    return D::fail(ProtoError::bad_magic, 0);
   if (!r.ok()) return D::fail(ProtoError::truncated, r.offset());
   if (version != tracker_version) return D::fail(ProtoError::bad_version, offset_version);
   if (command != 1 && command != 2) return D::fail(ProtoError::unknown_command, offset_command);
-  if (body_length != tracker_body_size) return D::fail(ProtoError::bad_body_length, offset_body_length);
+  if (body_length != tracker_body_size)
+    return D::fail(ProtoError::bad_body_length, offset_body_length);
   return D{static_cast<TrackerCommand>(command), ProtoError::none, 0};
 }
 
@@ -114,7 +116,8 @@ Decoded<std::vector<PeerEntry>> decode_peer_entries(ByteSpan payload) {
 
 Decoded<TrackerResponse> decode_tracker_response(ByteSpan in, std::size_t max_peers) {
   using D = Decoded<TrackerResponse>;
-  auto header = decode_tracker_response_header(in.first(std::min(in.size(), tracker_response_header_size)), max_peers);
+  auto header = decode_tracker_response_header(
+      in.first(std::min(in.size(), tracker_response_header_size)), max_peers);
   if (!header.ok()) return D::fail(header.error, header.offset);
   ByteReader r(in);
   r.bytes(tracker_response_header_size);
@@ -152,7 +155,8 @@ void encode_peer_request(const PeerRequest& req, std::span<std::uint8_t, peer_re
 
 Bytes encode_peer_request(const PeerRequest& req) {
   Bytes out(peer_request_size);
-  encode_peer_request(req, std::span<std::uint8_t, peer_request_size>(out.data(), peer_request_size));
+  encode_peer_request(req,
+                      std::span<std::uint8_t, peer_request_size>(out.data(), peer_request_size));
   return out;
 }
 
@@ -165,13 +169,15 @@ void encode_peer_response_header(PeerStatus status, std::uint64_t length,
 Bytes encode_peer_error(PeerStatus status, std::string_view message) {
   message = message.substr(0, max_error_message);
   Bytes out(peer_response_header_size);
-  encode_peer_response_header(status, message.size(),
-                              std::span<std::uint8_t, peer_response_header_size>(out.data(), out.size()));
+  encode_peer_response_header(
+      status, message.size(),
+      std::span<std::uint8_t, peer_response_header_size>(out.data(), out.size()));
   ByteWriter(out).bytes({reinterpret_cast<const std::uint8_t*>(message.data()), message.size()});
   return out;
 }
 
-Decoded<ResponseHeader> decode_peer_response_header(ByteSpan header, std::uint64_t expected_length) {
+Decoded<ResponseHeader> decode_peer_response_header(ByteSpan header,
+                                                    std::uint64_t expected_length) {
   using D = Decoded<ResponseHeader>;
   ByteReader r(header);
   ResponseHeader h;

@@ -96,7 +96,9 @@ enum class PeerStatus : std::uint8_t {
   malformed = 4,        // closes
 };
 // True for statuses after which the serving side closes the connection.
-constexpr bool closes_connection(PeerStatus s) { return s != PeerStatus::ok && s != PeerStatus::not_held; }
+constexpr bool closes_connection(PeerStatus s) {
+  return s != PeerStatus::ok && s != PeerStatus::not_held;
+}
 
 struct PeerRequest {
   std::uint64_t block = 0;

@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
-# Builds each decoder's libFuzzer harness with clang (ASan + UBSan) and runs it for N seconds.
-#   scripts/fuzz.sh [SECONDS]   (default 60 per harness)
+# Builds each decoder's libFuzzer fuzzer with the fuzz preset (clang, ASan + UBSan; the harnesses
+# are listed once, in tests/fuzz/CMakeLists.txt) and runs each for N seconds.
+#   scripts/fuzz.sh [SECONDS]   (default 60 per fuzzer)
 # New inputs go to build-fuzz/corpus/<target>; crashes to build-fuzz/crash-<target>-*.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
 seconds=${1:-60}
 "$root/scripts/setup.sh"
 if ! command -v clang++ >/dev/null || ! dpkg-query -W libclang-rt-14-dev >/dev/null 2>&1; then
   apt-get install -y -qq clang libclang-rt-14-dev >/dev/null
 fi
 out="$root/build-fuzz"
-mkdir -p "$out"
-srcs=("$root"/proto/*.cpp "$root"/tracker/config.cpp "$root"/common/hex.cpp "$root"/common/endpoint.cpp)
+if [[ ! -f "$out/CMakeCache.txt" ]]; then
+  cmake --preset fuzz >"$out.configure.log" 2>&1 || { cat "$out.configure.log" >&2; exit 1; }
+fi
+cmake --build --preset fuzz -j "$(nproc)"
 status=0
-for target in cascade_file tracker_request tracker_response peer_request peer_response tracker_config; do
-  bin="$out/fuzz_$target"
-  clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -DFUZZ_TARGET="\"$target\"" -I"$root" \
-    "$root/tests/fuzz/fuzz_targets.cpp" "${srcs[@]}" -o "$bin"
+for bin in "$out"/bin/fuzz_*; do
+  target=${bin##*/fuzz_}
   mkdir -p "$out/corpus/$target"
   cp -n "$root/tests/fuzz/corpus/$target/"* "$out/corpus/$target/" 2>/dev/null || true
   echo "== $target: ${seconds}s"

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(g++ cmake ninja-build ccache libssl-dev nlohmann-json3-dev libcli11-dev libasio-dev
-          googletest libgtest-dev python3 procps)
+          googletest libgtest-dev python3 procps clang-format)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -24,9 +24,7 @@ done
 [[ -n $file ]] && file=$(cd "$(dirname "$file")" && pwd)/$(basename "$file")
 
 "$root/scripts/setup.sh"
-if true; then  # incremental: a no-op when nothing changed
-  "$root/scripts/build.sh" --release >/dev/null
-fi
+"$root/scripts/build.sh" --release >/dev/null  # incremental: a no-op when nothing changed
 bin="$root/build/bin"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/cascade-swarm.XXXXXX")

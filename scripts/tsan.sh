@@ -1,26 +1,22 @@
 #!/usr/bin/env bash
 # ThreadSanitizer run (on demand, not part of scripts/test.sh: a third build would double CI's
-# build time). Builds every test and program with -fsanitize=thread into build-tsan/ and runs
-# each test binary; the real processes the tests start are TSan builds too. Every report, from
-# any process, lands in one directory; the script fails if there is any.
+# build time). Builds every test and program with the tsan preset into build-tsan/ and runs each
+# test binary; the real processes the tests start are TSan builds too. Every report, from any
+# process, lands in one directory; the script fails if there is any.
 #   scripts/tsan.sh
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
 "$root/scripts/setup.sh"
 dir="$root/build-tsan"
-generator=()
-command -v ninja >/dev/null && generator=(-G Ninja)
 if [[ ! -f "$dir/CMakeCache.txt" ]]; then
-  # g++ warns that TSan does not model atomic_thread_fence (used inside Asio): not an error here.
-  cmake -S "$root" -B "$dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_CXX_FLAGS="-fsanitize=thread -O1 -g1 -Wno-tsan" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" \
-    -DCASCADE_BENCH_TOOLS=OFF >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log" >&2; exit 1; }
+  cmake --preset tsan >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log" >&2; exit 1; }
 fi
-cmake --build "$dir" -j "$(nproc)"
+cmake --build --preset tsan -j "$(nproc)"
 reports=$(mktemp -d)
 trap 'rm -rf "$reports"' EXIT
 status=0
-for t in proto_test common_test tracker_test peer_test; do
+for t in proto_test common_test tracker_unit_test peer_unit_test tracker_process_test peer_process_test; do
   echo "== $t"
   TSAN_OPTIONS="log_path=$reports/tsan halt_on_error=0" timeout 1200 "$dir/bin/$t" --gtest_brief=1 || status=1
 done

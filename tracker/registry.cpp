@@ -39,7 +39,8 @@ Registry::SubscribeResult Registry::subscribe(const Hash256& hash, Endpoint peer
   return SubscribeResult::recorded;
 }
 
-void Registry::list(const Hash256& hash, Endpoint asker, std::uint64_t now, std::vector<PeerEntry>& out) {
+void Registry::list(const Hash256& hash, Endpoint asker, std::uint64_t now,
+                    std::vector<PeerEntry>& out) {
   std::lock_guard lock(mutex_);
   auto it = swarms_.find(hash);
   if (it == swarms_.end()) return;
@@ -51,8 +52,8 @@ void Registry::list(const Hash256& hash, Endpoint asker, std::uint64_t now, std:
   if (sw.index.empty()) swarms_.erase(it);
 }
 
-void Registry::sample(const std::vector<Slot>& from, Endpoint asker, std::uint64_t now, std::size_t want,
-                      std::vector<PeerEntry>& out, bool good) {
+void Registry::sample(const std::vector<Slot>& from, Endpoint asker, std::uint64_t now,
+                      std::size_t want, std::vector<PeerEntry>& out, bool good) {
   if (want == 0 || from.empty()) return;
   auto emit = [&](const Slot& s) {
     out.push_back(PeerEntry{s.peer.ip, s.peer.port, static_cast<std::uint32_t>(s.last_seen), good});

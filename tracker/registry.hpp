@@ -23,20 +23,21 @@
 
 namespace cascade {
 
-struct HashKey {
-  std::size_t operator()(const Hash256& h) const noexcept {
-    std::size_t v = 0;
-    for (int i = 0; i < 8; ++i) v = v << 8 | h[i];  // a SHA-256 is already uniformly spread
-    return v;
-  }
-};
+// The registry's defaults; the tracker's configuration takes its own from here.
+namespace registry_defaults {
+inline constexpr std::uint64_t peer_ttl_seconds = 1800;  // 30 min: three missed 10-min announces
+inline constexpr std::size_t max_reported = 20;          // what existing trackers send
+inline constexpr std::size_t max_peers = 1'000'000;      // about 100 MB of registry at most
+}  // namespace registry_defaults
 
 class Registry {
  public:
   struct Options {
-    std::uint64_t peer_ttl_seconds = 1800;  // a peer not seen for this long is gone
-    std::size_t max_reported = 20;          // peers per answer
-    std::size_t max_peers = 1'000'000;      // peers remembered in all swarms together
+    std::uint64_t peer_ttl_seconds =
+        registry_defaults::peer_ttl_seconds;                     // not seen this long: gone
+    std::size_t max_reported = registry_defaults::max_reported;  // peers per answer
+    std::size_t max_peers =
+        registry_defaults::max_peers;  // peers remembered in all swarms together
     std::uint64_t seed = std::random_device{}();
   };
   enum class SubscribeResult { recorded, full };
@@ -77,7 +78,9 @@ class Registry {
     std::deque<Queued> expiry;                       // one entry per peer, oldest first
   };
 
-  bool live(const Slot& s, std::uint64_t now) const { return s.last_seen + options_.peer_ttl_seconds > now; }
+  bool live(const Slot& s, std::uint64_t now) const {
+    return s.last_seen + options_.peer_ttl_seconds > now;
+  }
   Slot& slot(Swarm& sw, const Where& w) { return w.good ? sw.good[w.pos] : sw.other[w.pos]; }
   std::size_t sweep_swarm(Swarm& sw, std::uint64_t now);
   void remove(Swarm& sw, std::uint64_t key);

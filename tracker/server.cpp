@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "common/ip_limiter.hpp"
+#include "common/connection_limits.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"
 #include "common/system.hpp"
@@ -17,20 +17,22 @@ namespace {
 using net::tcp;
 
 std::uint64_t unix_now() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
 }
 
 // What went wrong with requests, for the stats line.
 enum ErrorKind { bad_header, not_tracked, refused, full, timed_out, io_error, kinds };
-constexpr const char* error_names[] = {"bad_header", "not_tracked", "refused", "full", "timeout", "io_error"};
+constexpr const char* error_names[] = {"bad_header", "not_tracked", "refused",
+                                       "full",       "timeout",     "io_error"};
 
 struct Connection {
   // The deadline cancels rather than closes: a request that stalls part-way is still told why.
-  explicit Connection(tcp::socket s) : socket(std::move(s)), deadline(socket, net::Deadline::OnExpiry::cancel) {}
+  explicit Connection(tcp::socket s)
+      : socket(std::move(s)), deadline(socket, net::Deadline::OnExpiry::cancel) {}
   tcp::socket socket;
-  net::Deadline deadline;  // after the socket: destroyed first
+  net::Deadline deadline;        // after the socket: destroyed first
   std::uint32_t counted_ip = 0;  // the address counted against max-connections-per-ip
   Endpoint from;                 // the client, as accept() reported it
 };
@@ -40,9 +42,9 @@ struct TrackerServer::Impl {
   Impl(TrackerConfig c, Options o)
       : config(std::move(c)),
         options(o),
-        per_ip(config.max_connections_per_ip),
-        registry(Registry::Options{config.peer_ttl_seconds, config.max_peers_reported, config.max_peers,
-                                   std::random_device{}()}),
+        limits(config.max_connections, config.max_connections_per_ip),
+        registry(Registry::Options{config.peer_ttl_seconds, config.max_peers_reported,
+                                   config.max_peers, std::random_device{}()}),
         control(asio::make_strand(io)),
         acceptor(control),
         signals(control, SIGINT, SIGTERM),
@@ -52,7 +54,7 @@ struct TrackerServer::Impl {
 
   TrackerConfig config;
   Options options;
-  IpLimiter per_ip;
+  ConnectionLimits limits;
   Registry registry;
   asio::io_context io;
   // The acceptor, signals and timers are used only on this strand (accept loops, stats, sweeps,
@@ -62,11 +64,12 @@ struct TrackerServer::Impl {
   asio::signal_set signals;
   asio::steady_timer stats_timer, sweep_timer, shutdown_timer;
   std::atomic<bool> stopping{false};
-  std::atomic<std::size_t> active{0};
+  std::atomic<std::size_t> active{0};  // connections being served (admitted or not yet released)
   std::atomic<std::uint64_t> requests{0}, answered_ok{0}, rejected_connections{0};
   std::array<std::atomic<std::uint64_t>, kinds> errors{};
   std::mutex spare_mutex;
-  std::vector<std::shared_ptr<Connection>> spare;  // guarded by spare_mutex; closed, ready for reuse
+  std::vector<std::shared_ptr<Connection>>
+      spare;  // guarded by spare_mutex; closed, ready for reuse
 
   net::Millis timeout() const { return net::Millis(config.request_timeout_ms); }
 
@@ -95,19 +98,16 @@ void TrackerServer::stop() {
 
 void TrackerServer::run() {
   Impl& m = *impl_;
-  m.signals.async_wait([&m](std::error_code ec, int sig) {
-    if (ec) return;
-    log::info("signal ", sig, ": stopping (in-flight requests finish; a second signal exits at once)");
-    // Arm the second-signal exit first: begin_stop() cancels it once nothing is in flight.
-    m.signals.async_wait([](std::error_code ec2, int) {
-      if (!ec2) std::_Exit(1);
-    });
-    m.begin_stop();
+  net::on_stop_signals(m.signals, [&m](int sig) {
+    log::info("signal ", sig,
+              ": stopping (in-flight requests finish; a second signal exits at once)");
+    m.begin_stop();  // cancels the second-signal exit once nothing is in flight
   });
-  std::size_t threads = m.options.threads ? m.options.threads : usable_cores();
+  const std::size_t threads = threads_or_cores(m.options.threads);
   // One accept outstanding per network thread, so a burst of connections is taken at once; the
   // loops share the control strand (each connection is then served on its own strand).
-  for (std::size_t i = 0; i < threads; ++i) asio::co_spawn(m.control, m.accept_loop(), asio::detached);
+  for (std::size_t i = 0; i < threads; ++i)
+    asio::co_spawn(m.control, m.accept_loop(), asio::detached);
   asio::co_spawn(m.control, m.sweep_loop(), asio::detached);
   if (m.options.stats_interval_s > 0) asio::co_spawn(m.control, m.stats_loop(), asio::detached);
   net::run_threads(m.io, threads);
@@ -144,7 +144,7 @@ void TrackerServer::Impl::begin_stop() {
 // Accepts straight into a reused connection object's socket, and takes the client's address
 // from accept() itself: no getpeername(), and the socket is registered with epoll once.
 asio::awaitable<void> TrackerServer::Impl::accept_loop() {
-  bool warned_fd = false;
+  bool short_of_descriptors = false;
   std::shared_ptr<Connection> conn;  // the object the next connection is accepted into
   while (!stopping) {
     if (!conn) {
@@ -156,20 +156,12 @@ asio::awaitable<void> TrackerServer::Impl::accept_loop() {
     }
     if (!conn) conn = std::make_shared<Connection>(tcp::socket(asio::make_strand(io)));
     tcp::endpoint peer;
-    auto [ec] = co_await acceptor.async_accept(conn->socket, peer, net::nothrow);
+    const std::error_code ec =
+        co_await net::accept_next(acceptor, conn->socket, peer, short_of_descriptors);
     if (stopping) break;
-    if (ec) {
-      if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
-        if (!warned_fd) log::warn("accept: ", ec.message(), "; backing off until descriptors free up");
-        warned_fd = true;
-        asio::steady_timer t(io, std::chrono::milliseconds(20));
-        co_await t.async_wait(net::nothrow);
-      }
-      continue;
-    }
-    warned_fd = false;
+    if (ec) continue;
     const Endpoint from = net::from_asio(peer);
-    if (active.load() >= config.max_connections || !per_ip.try_acquire(from.ip)) {
+    if (!limits.try_admit(from.ip)) {
       ++rejected_connections;
       std::error_code ignored;
       conn->socket.close(ignored);  // the object takes the next connection
@@ -198,12 +190,14 @@ asio::awaitable<void> TrackerServer::Impl::serve(std::shared_ptr<Connection> c) 
   // The whole request shares one deadline: a slow drip of bytes gets no more time than a stall.
   const auto request_deadline = net::Clock::now() + timeout();
   auto left = [&] {
-    return std::max(net::Millis(1), std::chrono::duration_cast<net::Millis>(request_deadline - net::Clock::now()));
+    return std::max(net::Millis(1),
+                    std::chrono::duration_cast<net::Millis>(request_deadline - net::Clock::now()));
   };
   bool replied = false;
   // The header, and the body too if it came with it (one system call for most requests); never
   // more than the 16 + 38 bytes of a request.
-  auto [first_ec, got] = co_await net::read_at_least(c->socket, c->deadline, asio::buffer(in), tracker_header_size, left());
+  auto [first_ec, got] = co_await net::read_at_least(c->socket, c->deadline, asio::buffer(in),
+                                                     tracker_header_size, left());
   ec = first_ec;
   if (!ec) {
     auto header = decode_tracker_header(ByteSpan(in.data(), tracker_header_size));
@@ -214,7 +208,8 @@ asio::awaitable<void> TrackerServer::Impl::serve(std::shared_ptr<Connection> c) 
     } else {
       if (got < in.size()) {
         const std::size_t rest = in.size() - got;
-        auto [rest_ec, more] = co_await net::read_at_least(c->socket, c->deadline, asio::buffer(in.data() + got, rest), rest, left());
+        auto [rest_ec, more] = co_await net::read_at_least(
+            c->socket, c->deadline, asio::buffer(in.data() + got, rest), rest, left());
         ec = rest_ec;
         got += more;
       }
@@ -232,10 +227,11 @@ asio::awaitable<void> TrackerServer::Impl::serve(std::shared_ptr<Connection> c) 
     ++errors[eof ? bad_header : timed_out];
     c->deadline.reset();
     const std::string n = std::to_string(got), size = std::to_string(tracker_request_size);
-    encode_tracker_error(eof ? "bad request: it ended after " + n + " of the " + size + " bytes of a request"
-                             : "bad request: only " + n + " of its " + size + " bytes arrived within " +
-                                   std::to_string(config.request_timeout_ms) + " ms",
-                         out);
+    encode_tracker_error(
+        eof ? "bad request: it ended after " + n + " of the " + size + " bytes of a request"
+            : "bad request: only " + n + " of its " + size + " bytes arrived within " +
+                  std::to_string(config.request_timeout_ms) + " ms",
+        out);
     replied = true;
   } else if (ec) {
     ++errors[ec == asio::error::timed_out ? timed_out : io_error];
@@ -243,10 +239,13 @@ asio::awaitable<void> TrackerServer::Impl::serve(std::shared_ptr<Connection> c) 
   if (replied) {
     ++requests;
     ec = co_await net::write_last(c->socket, c->deadline, asio::buffer(out), timeout());
-    if (ec) ++errors[ec == asio::error::timed_out ? timed_out : io_error];
-    else co_await net::graceful_close(c->socket, c->deadline, std::min(timeout(), net::Millis(1000)), 4096);
+    if (ec)
+      ++errors[ec == asio::error::timed_out ? timed_out : io_error];
+    else
+      co_await net::graceful_close(c->socket, c->deadline, std::min(timeout(), net::Millis(1000)),
+                                   4096);
   }
-  per_ip.release(c->counted_ip);
+  limits.release(c->counted_ip);
   std::error_code ignored;
   c->socket.close(ignored);
   {
@@ -274,12 +273,15 @@ void TrackerServer::Impl::answer(const TrackerRequest& req, const Endpoint& from
     if (peer.ip == 0 || peer.port == 0)
       return refuse(refused, "SUBSCRIBE must report a non-zero IPv4 address and port");
     if (config.ban_private && is_private_ipv4(peer.ip))
-      return refuse(refused, "This tracker does not accept private addresses (" + format_ipv4(peer.ip) + ")");
+      return refuse(
+          refused, "This tracker does not accept private addresses (" + format_ipv4(peer.ip) + ")");
     if (config.require_source_ip && peer.ip != from.ip)
-      return refuse(refused, "SUBSCRIBE must report the address it comes from (" + format_ipv4(from.ip) + ")");
+      return refuse(refused, "SUBSCRIBE must report the address it comes from (" +
+                                 format_ipv4(from.ip) + ")");
     const bool good = config.good_ips.contains(peer.ip);
     if (good && peer.ip != from.ip)
-      return refuse(refused, "A SUBSCRIBE for good address " + format_ipv4(peer.ip) + " must come from it");
+      return refuse(refused,
+                    "A SUBSCRIBE for good address " + format_ipv4(peer.ip) + " must come from it");
     if (registry.subscribe(req.cascade_hash, peer, good, now) == Registry::SubscribeResult::full)
       return refuse(full, "This tracker is full and cannot record more peers");
   }
@@ -291,7 +293,8 @@ void TrackerServer::Impl::answer(const TrackerRequest& req, const Endpoint& from
 }
 
 asio::awaitable<void> TrackerServer::Impl::sweep_loop() {
-  const auto period = std::chrono::seconds(std::clamp<std::uint64_t>(config.peer_ttl_seconds / 4, 1, 60));
+  const auto period =
+      std::chrono::seconds(std::clamp<std::uint64_t>(config.peer_ttl_seconds / 4, 1, 60));
   while (!stopping) {
     sweep_timer.expires_after(period);
     auto [ec] = co_await sweep_timer.async_wait(net::nothrow);
@@ -312,7 +315,8 @@ asio::awaitable<void> TrackerServer::Impl::stats_loop() {
     const double secs = std::chrono::duration<double>(now - last_time).count();
     const auto counts = registry.counts();
     std::ostringstream line;
-    line << "stats: swarms=" << counts.swarms << " peers=" << counts.peers << " connections=" << active.load()
+    line << "stats: swarms=" << counts.swarms << " peers=" << counts.peers
+         << " connections=" << active.load()
          << " requests/s=" << static_cast<std::uint64_t>((total - last) / std::max(secs, 1e-3))
          << " requests=" << total << " ok=" << answered_ok.load()
          << " rejected_connections=" << rejected_connections.load() << " errors:";

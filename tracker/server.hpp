@@ -15,7 +15,7 @@ namespace cascade {
 class TrackerServer {
  public:
   struct Options {
-    std::size_t threads = 0;             // 0: one per core
+    std::size_t threads = 0;              // 0: one per core
     std::uint64_t stats_interval_s = 60;  // 0: no periodic stats line
   };
   TrackerServer(TrackerConfig config, Options options);

@@ -83,6 +83,8 @@ def main():
     ap.add_argument("--size", default="1GiB")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--workloads", default="W1,W2,W3")
+    ap.add_argument("--baseline-bin", help="an older build's bin/ to A/B against: its cascade-peer runs "
+                    "each workload in the same run, alternating with this one")
     args = ap.parse_args()
     size = parse_size(args.size)
     b = args.bin
@@ -124,17 +126,20 @@ def main():
         tport = wait_file(os.path.join(work, "t.port")).strip()
         workloads = {"W1": ("1MiB", 1), "W2": ("1MiB", 4), "W3": ("64KiB", 1)}
         rows = []
+        variants = [("", b)] + ([("base", args.baseline_bin)] if args.baseline_bin else [])
         for name in args.workloads.split(","):
-            bs, n = workloads[name]
-            times, lcpu, scpu, lrss, srss = [], [], [], [], []
-            for run in range(args.runs):
+          bs, n = workloads[name]
+          per = {label: ([], [], [], [], []) for label, _ in variants}
+          for run in range(args.runs):
+            for label, pb in variants:
+                times, lcpu, scpu, lrss, srss = per[label]
                 for f in os.listdir(work):
                     if f.startswith("copy") or f.endswith(".port") and f != "t.port":
                         os.remove(os.path.join(work, f))
                 seed_stats = os.path.join(work, "seed.json")
                 if os.path.exists(seed_stats):
                     os.remove(seed_stats)
-                seed = Proc([f"{b}/cascade-peer", "run", cascades[bs], f"127.0.0.1:{tport}", "127.0.0.1:0", "-o", data,
+                seed = Proc([f"{pb}/cascade-peer", "run", cascades[bs], f"127.0.0.1:{tport}", "127.0.0.1:0", "-o", data,
                              "--port-file", os.path.join(work, "seed.port"), "--stats-json", seed_stats, "-q"],
                             os.path.join(work, "seed.log"))
                 procs.append(seed)
@@ -144,7 +149,7 @@ def main():
                 start = time.time()
                 # With several leechers they serve each other while downloading (and exit when done).
                 mode = ["-c"] if n == 1 else ["--exit-when-done", "--list-interval", "1"]
-                leechers = [Proc([f"{b}/cascade-peer", "run", cascades[bs], f"127.0.0.1:{tport}", "127.0.0.1:0", "-q"] + mode + [
+                leechers = [Proc([f"{pb}/cascade-peer", "run", cascades[bs], f"127.0.0.1:{tport}", "127.0.0.1:0", "-q"] + mode + [
                                   "-o", os.path.join(work, f"copy{i}")], os.path.join(work, f"leecher{i}.log"))
                             for i in range(n)]
                 procs.extend(leechers)
@@ -160,21 +165,28 @@ def main():
                     for i in range(n):
                         if subprocess.run(["cmp", "-s", data, os.path.join(work, f"copy{i}")]).returncode != 0:
                             sys.exit(f"{name}: copy{i} differs from the original")
-                print(f"{name} run {run + 1}: {times[-1]:.3f} s", flush=True)
+                print(f"{name}{' ' + label if label else ''} run {run + 1}: {times[-1]:.3f} s", flush=True)
+          for label, _ in variants:
+            times, lcpu, scpu, lrss, srss = per[label]
             med = statistics.median(times)
             # A lower bound no peer can beat here: each leecher takes every byte out of a socket,
             # hashes it twice (each block, then the whole file) and puts it into the page cache, all
             # on this box's cores (sending the bytes is not even counted).
             floor = (n * 2 * size / (sha_mbps * 1e6) + n * receive_cpu
                      + n * size / (fills[n if n in fills else 1] * 1e6)) / (os.cpu_count() or 1)
-            rows.append((name, bs, n, min(times), med, size / med / 1e6, statistics.median(lcpu), statistics.median(scpu),
+            rows.append((name + ("/" + label if label else ""), bs, n, min(times), med, size / med / 1e6, statistics.median(lcpu), statistics.median(scpu),
                          max(lrss), max(srss), floor))
         print()
-        print(f"{'load':4} {'blocks':>6} {'leech':>5} {'min s':>7} {'median s':>8} {'floor s':>7} {'MB/s/leecher':>12} "
+        print(f"{'load':9} {'blocks':>6} {'leech':>5} {'min s':>7} {'median s':>8} {'floor s':>7} {'MB/s/leecher':>12} "
               f"{'/sha':>5} {'/tcp':>5} {'leech cpu s':>11} {'seed cpu s':>10} {'leech RSS MiB':>13} {'seed RSS MiB':>12}")
         for name, bs, n, mn, med, mbps, lc, sc, lr, sr, floor in rows:
-            print(f"{name:4} {bs:>6} {n:>5} {mn:7.3f} {med:8.3f} {floor:7.3f} {mbps:12.0f} {mbps / sha_mbps:5.2f} {mbps / tcp_mbps:5.2f} "
+            print(f"{name:9} {bs:>6} {n:>5} {mn:7.3f} {med:8.3f} {floor:7.3f} {mbps:12.0f} {mbps / sha_mbps:5.2f} {mbps / tcp_mbps:5.2f} "
                   f"{lc:11.2f} {sc:10.2f} {lr:13.1f} {sr:12.1f}")
+        if args.baseline_bin:
+            meds = {r[0]: r[4] for r in rows}
+            for name in args.workloads.split(","):
+                print(f"A/B {name}: median {meds[name]:.3f} s against the baseline's {meds[name + '/base']:.3f} s: "
+                      f"{meds[name] / meds[name + '/base']:.3f} x")
         print(f"floor s: each leecher's SHA-256 of every byte twice at the single-core rate, its receiving CPU as in "
               f"the TCP ceiling and its page-cache fill at the measured rate, divided over {os.cpu_count()} cores; "
               f"sending not counted")

@@ -45,7 +45,8 @@ TEST(Hex, RoundTripsAndRejectsJunk) {
 TEST(Endpoint, ParsesStrictDottedQuadsAndPorts) {
   EXPECT_EQ(parse_ipv4("127.0.0.1"), 0x7f000001u);
   EXPECT_EQ(parse_ipv4("255.255.255.255"), 0xffffffffu);
-  for (const char* bad : {"256.0.0.1", "1.2.3", "1.2.3.4.5", "1..2.3", "a.b.c.d", " 1.2.3.4", "1.2.3.4 ", "", "1234.1.1.1"})
+  for (const char* bad : {"256.0.0.1", "1.2.3", "1.2.3.4.5", "1..2.3", "a.b.c.d", " 1.2.3.4",
+                          "1.2.3.4 ", "", "1234.1.1.1"})
     EXPECT_FALSE(parse_ipv4(bad)) << bad;
   auto e = parse_endpoint("10.0.0.5:7001");
   ASSERT_TRUE(e);
@@ -113,7 +114,8 @@ TEST(ThreadPool, RunsTasksOnSeveralThreadsAtOnce) {
     fs.push_back(pool.submit([&] {
       const int now = ++inside;
       int p = peak.load();
-      while (now > p && !peak.compare_exchange_weak(p, now)) {}
+      while (now > p && !peak.compare_exchange_weak(p, now)) {
+      }
       const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
       while (std::chrono::steady_clock::now() < until && peak.load() < 2) std::this_thread::yield();
       --inside;
@@ -131,16 +133,29 @@ TEST(ThreadPool, AcceptsMoveOnlyTasks) {
   EXPECT_EQ(fut.get(), 5);
 }
 
-#include "common/ip_limiter.hpp"
+#include "common/connection_limits.hpp"
 
-TEST(IpLimiter, CountsPerAddressAndReleases) {
-  IpLimiter l(2);
-  EXPECT_TRUE(l.try_acquire(1));
-  EXPECT_TRUE(l.try_acquire(1));
-  EXPECT_FALSE(l.try_acquire(1));
-  EXPECT_TRUE(l.try_acquire(2));
+TEST(ConnectionLimits, CountsPerAddressAndReleases) {
+  ConnectionLimits l(100, 2);
+  EXPECT_TRUE(l.try_admit(1));
+  EXPECT_TRUE(l.try_admit(1));
+  EXPECT_FALSE(l.try_admit(1));
+  EXPECT_TRUE(l.try_admit(2));
+  EXPECT_EQ(l.active(), 3u);
   l.release(1);
-  EXPECT_TRUE(l.try_acquire(1));
+  EXPECT_TRUE(l.try_admit(1));
+}
+
+TEST(ConnectionLimits, TheWholeCapRefusesEveryAddressAndCountsNothing) {
+  ConnectionLimits l(2, 10);
+  EXPECT_TRUE(l.try_admit(1));
+  EXPECT_TRUE(l.try_admit(2));
+  EXPECT_FALSE(l.try_admit(3));
+  EXPECT_EQ(l.active(), 2u);
+  l.release(3);  // never admitted: no effect
+  EXPECT_EQ(l.active(), 2u);
+  l.release(2);
+  EXPECT_TRUE(l.try_admit(3));
 }
 
 #include <thread>
@@ -161,7 +176,7 @@ TEST(System, CpuSecondsCountsWorkAndSeparatesThreads) {
   std::thread other([&] { spin(0.1); });
   other.join();
   EXPECT_LT(cpu_seconds(true) - thread_before, 0.05);  // the other thread's work is not ours
-  EXPECT_GE(cpu_seconds() - process_before, 0.09);      // but it is the process's
+  EXPECT_GE(cpu_seconds() - process_before, 0.09);     // but it is the process's
 }
 
 TEST(System, CpuQuotasRoundUpToWholeCores) {
@@ -170,7 +185,8 @@ TEST(System, CpuQuotasRoundUpToWholeCores) {
   EXPECT_EQ(cores_from_cpu_max("100000 100000"), 1u);
   EXPECT_EQ(cores_from_cpu_max("50000 100000"), 1u);
   EXPECT_EQ(cores_from_cpu_max("400000 100000"), 4u);
-  for (const char* bad : {"", "max", "100000", "x 100000", "100000 y", "-5 100000", "0 100000", "100000 0", "1 2 3"})
+  for (const char* bad :
+       {"", "max", "100000", "x 100000", "100000 y", "-5 100000", "0 100000", "100000 0", "1 2 3"})
     EXPECT_EQ(cores_from_cpu_max(bad), 0u) << '"' << bad << '"';
   EXPECT_EQ(cores_from_quota(-1, 100000), 0u);  // cgroup v1: no limit
   EXPECT_EQ(cores_from_quota(250000, 100000), 3u);

@@ -23,11 +23,14 @@ TEST(Net, ReadExactTimesOutWhenThePeerSendsTooLittle) {
   asio::write(client, asio::buffer("abc", 3));
   std::error_code result;
   auto start = net::Clock::now();
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    net::Deadline d(server);
-    std::array<char, 10> buf;
-    result = co_await net::read_exact(server, d, asio::buffer(buf), net::Millis(200));
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        net::Deadline d(server);
+        std::array<char, 10> buf;
+        result = co_await net::read_exact(server, d, asio::buffer(buf), net::Millis(200));
+      },
+      asio::detached);
   io.run();
   const auto took = net::Clock::now() - start;
   EXPECT_EQ(result, asio::error::timed_out);
@@ -41,16 +44,20 @@ TEST(Net, ADeadlineThatCancelsLeavesTheSocketOpenForALastWord) {
     auto [client, server] = socket_pair(io);
     std::error_code read_result, write_result;
     bool open_after = false;
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-      net::Deadline d(server, how);
-      std::array<char, 10> buf;
-      read_result = co_await net::read_exact(server, d, asio::buffer(buf), net::Millis(100));
-      open_after = server.is_open();
-      d.reset();
-      write_result = co_await net::write_all(server, d, asio::buffer("late", 4), net::Millis(1000));
-      std::error_code ignored;
-      server.close(ignored);
-    }, asio::detached);
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          net::Deadline d(server, how);
+          std::array<char, 10> buf;
+          read_result = co_await net::read_exact(server, d, asio::buffer(buf), net::Millis(100));
+          open_after = server.is_open();
+          d.reset();
+          write_result =
+              co_await net::write_all(server, d, asio::buffer("late", 4), net::Millis(1000));
+          std::error_code ignored;
+          server.close(ignored);
+        },
+        asio::detached);
     io.run();
     EXPECT_EQ(read_result, asio::error::timed_out);
     std::array<char, 4> got{};
@@ -73,12 +80,15 @@ TEST(Net, ReadExactAssemblesOneByteWrites) {
   auto [client, server] = socket_pair(io);
   std::string got;
   std::error_code result;
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    net::Deadline d(server);
-    std::array<char, 5> buf;
-    result = co_await net::read_exact(server, d, asio::buffer(buf), net::Millis(2000));
-    got.assign(buf.data(), buf.size());
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        net::Deadline d(server);
+        std::array<char, 5> buf;
+        result = co_await net::read_exact(server, d, asio::buffer(buf), net::Millis(2000));
+        got.assign(buf.data(), buf.size());
+      },
+      asio::detached);
   std::thread writer([&client] {
     for (char c : std::string("hello")) {
       asio::write(client, asio::buffer(&c, 1));
@@ -97,12 +107,16 @@ TEST(Net, ReadAtLeastWaitsForTheMinimumAndNeverReadsPastTheBuffer) {
   std::string got;
   std::size_t n = 0;
   std::error_code result;
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    net::Deadline d(server);
-    std::array<char, 8> buf{};
-    std::tie(result, n) = co_await net::read_at_least(server, d, asio::buffer(buf), 4, net::Millis(2000));
-    got.assign(buf.data(), n);
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        net::Deadline d(server);
+        std::array<char, 8> buf{};
+        std::tie(result, n) =
+            co_await net::read_at_least(server, d, asio::buffer(buf), 4, net::Millis(2000));
+        got.assign(buf.data(), n);
+      },
+      asio::detached);
   std::thread writer([&client] {
     asio::write(client, asio::buffer("ab", 2));  // not enough yet
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -123,11 +137,14 @@ static std::error_code read_at_least_4_of_2(bool then_close, net::Millis timeout
   asio::write(client, asio::buffer("ab", 2));
   if (then_close) client.shutdown(tcp::socket::shutdown_send);
   std::error_code result;
-  asio::co_spawn(io, [&, &server = server]() -> asio::awaitable<void> {
-    net::Deadline d(server);
-    std::array<char, 8> buf{};
-    result = (co_await net::read_at_least(server, d, asio::buffer(buf), 4, timeout)).first;
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&, &server = server]() -> asio::awaitable<void> {
+        net::Deadline d(server);
+        std::array<char, 8> buf{};
+        result = (co_await net::read_at_least(server, d, asio::buffer(buf), 4, timeout)).first;
+      },
+      asio::detached);
   io.run();
   return result;
 }
@@ -144,17 +161,20 @@ TEST(Net, OnPoolRunsElsewhereAndResumesWithTheResult) {
   std::thread::id io_thread = std::this_thread::get_id(), worker;
   int value = 0;
   bool caught = false;
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    value = co_await net::on_pool(pool, [&] {
-      worker = std::this_thread::get_id();
-      return 41 + 1;
-    });
-    try {
-      co_await net::on_pool(pool, []() -> int { throw std::runtime_error("x"); });
-    } catch (const std::runtime_error&) {
-      caught = true;
-    }
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        value = co_await net::on_pool(pool, [&] {
+          worker = std::this_thread::get_id();
+          return 41 + 1;
+        });
+        try {
+          co_await net::on_pool(pool, []() -> int { throw std::runtime_error("x"); });
+        } catch (const std::runtime_error&) {
+          caught = true;
+        }
+      },
+      asio::detached);
   io.run();  // must not return before the pool's result arrives
   EXPECT_EQ(value, 42);
   EXPECT_NE(worker, io_thread);
@@ -165,11 +185,14 @@ TEST(Net, GracefulCloseDeliversTheReplyBeforeClosing) {
   asio::io_context io;
   auto [client, server] = socket_pair(io);
   asio::write(client, asio::buffer(std::string(10000, 'x')));  // unread input would cause a RST
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    net::Deadline d(server);
-    co_await net::write_all(server, d, asio::buffer("reply", 5), net::Millis(1000));
-    co_await net::graceful_close(server, d, net::Millis(500));
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        net::Deadline d(server);
+        co_await net::write_all(server, d, asio::buffer("reply", 5), net::Millis(1000));
+        co_await net::graceful_close(server, d, net::Millis(500));
+      },
+      asio::detached);
   std::thread closer([&client] {
     std::array<char, 16> buf;
     std::error_code ec;
@@ -187,28 +210,33 @@ TEST(Net, GracefulCloseDeliversTheReplyBeforeClosing) {
 TEST(Net, NothrowHandlersAreContinuationsThatKeepTheCoroutinesExecutor) {
   asio::io_context io;
   auto strand = asio::make_strand(io);
-  bool continuation = false, plain_continuation = true, same_executor = false, ran_in_strand = false;
+  bool continuation = false, plain_continuation = true, same_executor = false,
+       ran_in_strand = false;
   std::error_code got;
   std::size_t n = 0;
-  asio::co_spawn(strand, [&]() -> asio::awaitable<void> {
-    auto my_executor = co_await asio::this_coro::executor;
-    std::tie(got, n) = co_await asio::async_initiate<decltype(net::nothrow), void(std::error_code, std::size_t)>(
-        [&](auto handler) {
-          continuation = asio_handler_cont_helpers::is_continuation(handler);
-          same_executor = asio::get_associated_executor(handler) == my_executor;
-          std::move(handler)(asio::error::eof, std::size_t{7});
-        },
-        net::nothrow);
-    ran_in_strand = my_executor.template target<decltype(strand)>()->running_in_this_thread();
-    // The same operation with the plain token, to show the check above can tell them apart.
-    auto plain = asio::experimental::as_tuple(asio::use_awaitable);
-    co_await asio::async_initiate<decltype(plain), void(std::error_code)>(
-        [&](auto handler) {
-          plain_continuation = asio_handler_cont_helpers::is_continuation(handler);
-          std::move(handler)(std::error_code{});
-        },
-        plain);
-  }, asio::detached);
+  asio::co_spawn(
+      strand,
+      [&]() -> asio::awaitable<void> {
+        auto my_executor = co_await asio::this_coro::executor;
+        std::tie(got, n) = co_await asio::async_initiate<decltype(net::nothrow),
+                                                         void(std::error_code, std::size_t)>(
+            [&](auto handler) {
+              continuation = asio_handler_cont_helpers::is_continuation(handler);
+              same_executor = asio::get_associated_executor(handler) == my_executor;
+              std::move(handler)(asio::error::eof, std::size_t{7});
+            },
+            net::nothrow);
+        ran_in_strand = my_executor.template target<decltype(strand)>()->running_in_this_thread();
+        // The same operation with the plain token, to show the check above can tell them apart.
+        auto plain = asio::experimental::as_tuple(asio::use_awaitable);
+        co_await asio::async_initiate<decltype(plain), void(std::error_code)>(
+            [&](auto handler) {
+              plain_continuation = asio_handler_cont_helpers::is_continuation(handler);
+              std::move(handler)(std::error_code{});
+            },
+            plain);
+      },
+      asio::detached);
   io.run();
   EXPECT_TRUE(continuation);
   EXPECT_FALSE(plain_continuation);
@@ -235,16 +263,20 @@ std::pair<std::int64_t, std::string> segments_for_reply_and_fin(bool last) {
   };
   server.set_option(tcp::no_delay(true));
   std::int64_t sent = 0;
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    net::Deadline d(server);
-    const std::int64_t before = segs_out();
-    const std::string reply(300, 'r');
-    const auto ec = last ? co_await net::write_last(server, d, asio::buffer(reply), net::Millis(1000))
-                         : co_await net::write_all(server, d, asio::buffer(reply), net::Millis(1000));
-    EXPECT_FALSE(ec) << ec.message();
-    server.shutdown(tcp::socket::shutdown_send);
-    sent = segs_out() - before;
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        net::Deadline d(server);
+        const std::int64_t before = segs_out();
+        const std::string reply(300, 'r');
+        const auto ec =
+            last ? co_await net::write_last(server, d, asio::buffer(reply), net::Millis(1000))
+                 : co_await net::write_all(server, d, asio::buffer(reply), net::Millis(1000));
+        EXPECT_FALSE(ec) << ec.message();
+        server.shutdown(tcp::socket::shutdown_send);
+        sent = segs_out() - before;
+      },
+      asio::detached);
   io.run();
   std::string got;
   std::error_code ec;

@@ -26,7 +26,8 @@ int fuzz_cascade_file(ByteSpan in) {
   }
   Bytes re = encode_cascade_file(*d.value);
   check(re.size() <= in.size());
-  for (std::size_t i = 0; i < re.size(); ++i) check((i >= 8 && i < 16) || re[i] == in[i]);  // reserved is zeroed
+  for (std::size_t i = 0; i < re.size(); ++i)
+    check((i >= 8 && i < 16) || re[i] == in[i]);  // reserved is zeroed
   return 0;
 }
 
@@ -63,14 +64,17 @@ int fuzz_peer_response(ByteSpan in) {
   std::uint64_t expected = 0;
   if (in.size() > 9) expected = in[9];  // a block length chosen by the input itself
   auto d = decode_peer_response_header(in.first(std::min<std::size_t>(in.size(), 9)), expected);
-  if (d.ok()) check(d.value->status == 0 ? d.value->length == expected : d.value->length <= max_error_message);
+  if (d.ok())
+    check(d.value->status == 0 ? d.value->length == expected
+                               : d.value->length <= max_error_message);
   return 0;
 }
 
 int fuzz_tracker_config(ByteSpan in) {
   std::vector<std::string> warnings;
   try {
-    parse_tracker_config(std::string(reinterpret_cast<const char*>(in.data()), in.size()), warnings);
+    parse_tracker_config(std::string(reinterpret_cast<const char*>(in.data()), in.size()),
+                         warnings);
   } catch (const ConfigError&) {
   }
   return 0;

@@ -7,9 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <vector>
-
 #include <string>
+#include <vector>
 
 #include "proto/byte_io.hpp"
 
@@ -36,7 +35,8 @@ int main(int argc, char** argv) {
       for (std::size_t n = 0; n <= data.size(); ++n, ++runs) LLVMFuzzerTestOneInput(data.data(), n);
       for (std::size_t i = 0; i < data.size(); ++i) {
         const std::uint8_t original = data[i];
-        for (std::uint8_t v : {std::uint8_t{0}, std::uint8_t{0xff}, static_cast<std::uint8_t>(original ^ 0x80)}) {
+        for (std::uint8_t v :
+             {std::uint8_t{0}, std::uint8_t{0xff}, static_cast<std::uint8_t>(original ^ 0x80)}) {
           data[i] = v;
           LLVMFuzzerTestOneInput(data.data(), data.size());
           ++runs;

@@ -43,7 +43,8 @@ int main(int argc, char** argv) {
     Sha256 h;
     const auto start = Clock::now();
     for (std::uint64_t done = 0; done < bytes;) {
-      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), bytes - done));
+      const std::size_t n =
+          static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), bytes - done));
       h.update({buf.data(), n});
       done += n;
     }
@@ -55,12 +56,15 @@ int main(int argc, char** argv) {
     std::vector<std::thread> writers;
     for (int k = 0; k < files; ++k)
       writers.emplace_back([&, k] {
-        const std::string path = dir + "/ceilings-fill." + std::to_string(::getpid()) + "." + std::to_string(k);
+        const std::string path =
+            dir + "/ceilings-fill." + std::to_string(::getpid()) + "." + std::to_string(k);
         const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0) std::abort();
         for (std::uint64_t done = 0; done < bytes;) {
-          const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(1 << 20, bytes - done));
-          if (::pwrite(fd, buf.data() + done % (buf.size() - n + 1), n, static_cast<off_t>(done)) != static_cast<ssize_t>(n))
+          const std::size_t n =
+              static_cast<std::size_t>(std::min<std::uint64_t>(1 << 20, bytes - done));
+          if (::pwrite(fd, buf.data() + done % (buf.size() - n + 1), n, static_cast<off_t>(done)) !=
+              static_cast<ssize_t>(n))
             std::abort();
           done += n;
         }
@@ -86,7 +90,8 @@ int main(int argc, char** argv) {
     out.connect({asio::ip::address_v4::loopback(), port});
     const auto start = Clock::now();
     for (std::uint64_t done = 0; done < bytes;) {
-      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(1 << 20, bytes - done));
+      const std::size_t n =
+          static_cast<std::size_t>(std::min<std::uint64_t>(1 << 20, bytes - done));
       asio::write(out, asio::buffer(buf.data() + done % (buf.size() - n + 1), n));
       done += n;
     }
@@ -94,7 +99,9 @@ int main(int argc, char** argv) {
     receiver.join();
     seconds = std::chrono::duration<double>(Clock::now() - start).count();
   }
-  const char* name = what == "sha" ? "sha256_single_core" : what == "tcp" ? "tcp_loopback" : "page_cache_fill";
+  const char* name = what == "sha"   ? "sha256_single_core"
+                     : what == "tcp" ? "tcp_loopback"
+                                     : "page_cache_fill";
   std::printf("%s_MBps=%.0f", name, static_cast<double>(bytes) / seconds / 1e6);
   if (receive_cpu >= 0) std::printf(" receive_cpu_s=%.3f", receive_cpu);
   std::printf("\n");

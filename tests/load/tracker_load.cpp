@@ -1,12 +1,13 @@
 // Tracker load generator (a benchmark instrument, not a test).
 //
-//   tracker_load load --port P --concurrency N --seconds S [--threads 2] [--peers 1000] [--hashes 8]
+//   tracker_load load --port P --concurrency N --seconds S [--threads 2] [--peers 1000] [--hashes
+//   8]
 //                     [--strict]    also check that no answer lists the asker
 //   tracker_load trivial-server --port-file F [--threads 2] [--peers 1000] [--hashes 8]
 //
-// Simulated peer i belongs to swarm i % hashes and is 10.(i>>16).(i>>8).(i&255):(10000 + i % 50000).
-// `load` first SUBSCRIBEs every peer once, then for S seconds runs N connections in a loop of
-// one request each (90% LIST, 10% SUBSCRIBE, random peers), validating every response: status 0,
+// Simulated peer i belongs to swarm i % hashes and is 10.(i>>16).(i>>8).(i&255):(10000 + i %
+// 50000). `load` first SUBSCRIBEs every peer once, then for S seconds runs N connections in a loop
+// of one request each (90% LIST, 10% SUBSCRIBE, random peers), validating every response: status 0,
 // whole 12-byte entries, at most 20, and every listed peer a member of the asked swarm.
 // `trivial-server` answers each request with a fixed valid list for its swarm and closes (the reply
 // and the FIN in one segment, as the tracker sends them): the ceiling of this instrument on this
@@ -37,7 +38,8 @@ struct Swarms {
     return h;
   }
   Endpoint peer(std::size_t i) const {
-    return Endpoint{0x0a000000u | static_cast<std::uint32_t>(i), static_cast<std::uint16_t>(10000 + i % 50000)};
+    return Endpoint{0x0a000000u | static_cast<std::uint32_t>(i),
+                    static_cast<std::uint16_t>(10000 + i % 50000)};
   }
   // Which simulated peer this is, or -1.
   long index_of(const PeerEntry& e) const {
@@ -57,9 +59,9 @@ struct Totals {
   std::atomic<std::uint64_t> ok{0}, errors{0}, timeouts{0}, invalid{0};
 };
 
-asio::awaitable<void> client(Swarms sw, tcp::endpoint target, net::Clock::time_point until, bool strict,
-                             bool warmup, std::size_t first, std::size_t step, Latencies* latencies,
-                             Totals* totals, std::uint64_t seed) {
+asio::awaitable<void> client(Swarms sw, tcp::endpoint target, net::Clock::time_point until,
+                             bool strict, bool warmup, std::size_t first, std::size_t step,
+                             Latencies* latencies, Totals* totals, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   auto ex = co_await asio::this_coro::executor;
   // One socket object and deadline per client, reused for every request (a new connection each).
@@ -93,14 +95,20 @@ asio::awaitable<void> client(Swarms sw, tcp::endpoint target, net::Clock::time_p
     // whatever came with it at once, then the rest of the list if it came later.
     std::array<std::uint8_t, tracker_response_header_size + 20 * peer_entry_size> reply{};
     std::size_t got = 0;
-    if (!ec) std::tie(ec, got) = co_await net::read_at_least(s, d, asio::buffer(reply), tracker_response_header_size, timeout);
+    if (!ec)
+      std::tie(ec, got) = co_await net::read_at_least(s, d, asio::buffer(reply),
+                                                      tracker_response_header_size, timeout);
     bool valid = false;
     ByteSpan payload;
     if (!ec) {
-      auto h = decode_tracker_response_header(ByteSpan(reply.data(), tracker_response_header_size), 20);
+      auto h =
+          decode_tracker_response_header(ByteSpan(reply.data(), tracker_response_header_size), 20);
       if (h.ok() && h.value->status == 0) {
-        const std::size_t total = tracker_response_header_size + h.value->length;  // checked against 20 entries
-        if (got < total) ec = co_await net::read_exact(s, d, asio::buffer(reply.data() + got, total - got), timeout);
+        const std::size_t total =
+            tracker_response_header_size + h.value->length;  // checked against 20 entries
+        if (got < total)
+          ec = co_await net::read_exact(s, d, asio::buffer(reply.data() + got, total - got),
+                                        timeout);
         payload = ByteSpan(reply.data() + tracker_response_header_size, h.value->length);
         if (!ec) {
           auto peers = decode_peer_entries(payload);
@@ -115,14 +123,19 @@ asio::awaitable<void> client(Swarms sw, tcp::endpoint target, net::Clock::time_p
     }
     std::error_code ignored;
     s.close(ignored);
-    if (ec == asio::error::timed_out) ++totals->timeouts;
-    else if (ec) ++totals->errors;
-    else if (!valid) ++totals->invalid;
+    if (ec == asio::error::timed_out)
+      ++totals->timeouts;
+    else if (ec)
+      ++totals->errors;
+    else if (!valid)
+      ++totals->invalid;
     else {
       ++totals->ok;
       if (!warmup) {
         const auto end = net::Clock::now();
-        auto ms = [](net::Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+        auto ms = [](net::Clock::duration d) {
+          return std::chrono::duration<double, std::milli>(d).count();
+        };
         latencies->total.push_back(ms(end - start));
         latencies->connect.push_back(ms(connected - start));
         latencies->write.push_back(ms(written - connected));
@@ -132,7 +145,8 @@ asio::awaitable<void> client(Swarms sw, tcp::endpoint target, net::Clock::time_p
   }
 }
 
-int run_load(Swarms sw, std::uint16_t port, std::size_t concurrency, double seconds, std::size_t threads, bool strict) {
+int run_load(Swarms sw, std::uint16_t port, std::size_t concurrency, double seconds,
+             std::size_t threads, bool strict) {
   const tcp::endpoint target(asio::ip::address_v4::loopback(), port);
   // Warm-up: every simulated peer subscribes once.
   {
@@ -140,7 +154,8 @@ int run_load(Swarms sw, std::uint16_t port, std::size_t concurrency, double seco
     Totals warm;
     Latencies none;
     for (std::size_t c = 0; c < 16; ++c)
-      asio::co_spawn(io, client(sw, target, {}, false, true, c, 16, &none, &warm, c), asio::detached);
+      asio::co_spawn(io, client(sw, target, {}, false, true, c, 16, &none, &warm, c),
+                     asio::detached);
     io.run();
     if (warm.ok != sw.peers) {
       std::cerr << "warm-up failed: " << warm.ok << " of " << sw.peers << " subscribed\n";
@@ -152,13 +167,15 @@ int run_load(Swarms sw, std::uint16_t port, std::size_t concurrency, double seco
   const double cpu_before = cpu_seconds();  // to report what the instrument itself costs
   std::vector<std::thread> workers;
   const auto start = net::Clock::now();
-  const auto until = start + std::chrono::duration_cast<net::Clock::duration>(std::chrono::duration<double>(seconds));
+  const auto until = start + std::chrono::duration_cast<net::Clock::duration>(
+                                 std::chrono::duration<double>(seconds));
   for (std::size_t t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       asio::io_context io;
       for (std::size_t c = t; c < concurrency; c += threads)
-        asio::co_spawn(io, client(sw, target, until, strict, false, 0, 1, &latencies[t], &totals, 1000 + c),
-                       asio::detached);
+        asio::co_spawn(
+            io, client(sw, target, until, strict, false, 0, 1, &latencies[t], &totals, 1000 + c),
+            asio::detached);
       io.run();
     });
   }
@@ -176,35 +193,44 @@ int run_load(Swarms sw, std::uint16_t port, std::size_t concurrency, double seco
     return v.empty() ? 0.0 : v[std::min(v.size() - 1, static_cast<std::size_t>(p * v.size()))];
   };
   auto pct = [&](double p) { return pct_of(all, p); };
-  std::printf("concurrency=%zu requests=%llu requests/s=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f errors=%llu timeouts=%llu invalid=%llu load_cpu_s=%.2f",
-              concurrency, static_cast<unsigned long long>(totals.ok.load()), totals.ok.load() / elapsed, pct(0.50),
-              pct(0.90), pct(0.99), pct(0.999), all.empty() ? 0.0 : all.back(), static_cast<unsigned long long>(totals.errors.load()),
-              static_cast<unsigned long long>(totals.timeouts.load()), static_cast<unsigned long long>(totals.invalid.load()), cpu);
+  std::printf(
+      "concurrency=%zu requests=%llu requests/s=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f "
+      "p999_ms=%.3f max_ms=%.3f errors=%llu timeouts=%llu invalid=%llu load_cpu_s=%.2f",
+      concurrency, static_cast<unsigned long long>(totals.ok.load()), totals.ok.load() / elapsed,
+      pct(0.50), pct(0.90), pct(0.99), pct(0.999), all.empty() ? 0.0 : all.back(),
+      static_cast<unsigned long long>(totals.errors.load()),
+      static_cast<unsigned long long>(totals.timeouts.load()),
+      static_cast<unsigned long long>(totals.invalid.load()), cpu);
   // Where the time went: a closed loop's mean latency is fixed by its throughput (Little's law);
   // these show whose queues hold the requests. On loopback the connect and the write are done
   // in the kernel at once, so their time is this instrument's own queueing.
-  for (auto [name, which] : {std::pair{"connect", &Latencies::connect}, std::pair{"write", &Latencies::write},
-                             std::pair{"reply", &Latencies::reply}}) {
+  for (auto [name, which] :
+       {std::pair{"connect", &Latencies::connect}, std::pair{"write", &Latencies::write},
+        std::pair{"reply", &Latencies::reply}}) {
     const auto v = merged(which);
-    const double mean = v.empty() ? 0.0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+    const double mean =
+        v.empty() ? 0.0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
     std::printf(" %s_mean_ms=%.3f %s_p99_ms=%.3f", name, mean, name, pct_of(v, 0.99));
   }
   std::printf("\n");
   return 0;
 }
 
-asio::awaitable<void> trivial_serve(tcp::socket s, const std::vector<Bytes>* answers, std::size_t hashes) {
+asio::awaitable<void> trivial_serve(tcp::socket s, const std::vector<Bytes>* answers,
+                                    std::size_t hashes) {
   net::Deadline d(s);
   std::array<std::uint8_t, tracker_request_size> req{};
   if (!co_await net::read_exact(s, d, asio::buffer(req), net::Millis(5000))) {
     const std::size_t swarm = req[16] % hashes;
-    co_await net::write_last(s, d, asio::buffer((*answers)[swarm]), net::Millis(5000));  // as the tracker does
+    co_await net::write_last(s, d, asio::buffer((*answers)[swarm]),
+                             net::Millis(5000));  // as the tracker does
   }
   std::error_code ignored;
   s.close(ignored);
 }
 
-asio::awaitable<void> trivial_accept(tcp::acceptor& acc, const std::vector<Bytes>* answers, std::size_t hashes) {
+asio::awaitable<void> trivial_accept(tcp::acceptor& acc, const std::vector<Bytes>* answers,
+                                     std::size_t hashes) {
   for (;;) {
     auto [ec, s] = co_await acc.async_accept(asio::make_strand(acc.get_executor()), net::nothrow);
     if (ec) continue;
@@ -255,7 +281,8 @@ int main(int argc, char** argv) {
   load->add_option("--peers", sw.peers);
   load->add_option("--hashes", sw.hashes);
   load->add_flag("--strict", strict);
-  auto* trivial = app.add_subcommand("trivial-server", "answer every request with a fixed valid list");
+  auto* trivial =
+      app.add_subcommand("trivial-server", "answer every request with a fixed valid list");
   trivial->add_option("--port-file", port_file)->required();
   trivial->add_option("--threads", threads);
   trivial->add_option("--peers", sw.peers);

@@ -11,8 +11,16 @@
 using namespace cascade;
 
 namespace {
-auto none = [](std::uint64_t) { return false; };
+const BlockSet nothing;
+const PickExclusions none{nothing, nothing};
+// The "don't have" set of a peer that holds only block `keep` of `count`.
+BlockSet all_but(std::uint64_t count, std::uint64_t keep) {
+  BlockSet s;
+  for (std::uint64_t b = 0; b < count; ++b)
+    if (b != keep) s.insert(b);
+  return s;
 }
+}  // namespace
 
 TEST(BlockMap, FixtureRoundTrips) {
   EXPECT_EQ(BlockMap::from_string("VV.?V")->to_string(), "VV.?V");
@@ -32,12 +40,14 @@ TEST(BlockMap, SkipsBlocksThePeerDoesNotHave) {
   auto m = BlockMap::from_string("....");
   std::mt19937_64 rng(2);
   for (int i = 0; i < 20; ++i) {
-    auto b = m->pick(rng, [](std::uint64_t x) { return x != 3; });
+    const BlockSet lacks = all_but(4, 3);
+    auto b = m->pick(rng, {nothing, lacks});
     ASSERT_TRUE(b);
     EXPECT_EQ(*b, 3u);
     m->finish(*b, false);
   }
-  EXPECT_FALSE(m->pick(rng, [](std::uint64_t) { return true; }));
+  const BlockSet everything = all_but(4, 99);
+  EXPECT_FALSE(m->pick(rng, {nothing, everything}));
 }
 
 TEST(BlockMap, PickOrderIsRandomSoConcurrentDownloadersDiffer) {
@@ -88,7 +98,8 @@ TEST(BlockMap, WindowWithNothingLeftFallsBackToAnyAvailableBlock) {
   ASSERT_TRUE(b);
   EXPECT_TRUE(*b == 2 || *b == 4 || *b == 5) << *b;
   // A peer that holds only block 5: the window is skipped for it, block 5 is still picked.
-  const auto c = m->pick(rng, [](std::uint64_t x) { return x != 5; });
+  const BlockSet lacks = all_but(6, 5);
+  const auto c = m->pick(rng, {nothing, lacks});
   ASSERT_TRUE(c);
   EXPECT_EQ(*c, 5u);
 }
@@ -103,15 +114,32 @@ TEST(BlockMap, EndgameRequestsAnInFlightBlockFromASecondSourceAtMostTwice) {
   EXPECT_FALSE(m->pick(rng, none, 1)) << "no duplicates allowed";
 }
 
+// The connection's own record: in endgame it is never given a block it has asked for or is
+// still verifying, whichever of the two states the block is in.
+TEST(BlockMap, EndgameNeverGivesAConnectionABlockItHolds) {
+  auto m = BlockMap::from_string("V??");
+  std::mt19937_64 rng(7);
+  InFlight record;
+  record.requested(1);
+  record.requested(2);
+  record.received();  // block 1 arrived and is being verified; block 2 is still outstanding
+  EXPECT_FALSE(m->pick(rng, {record.blocks(), nothing})) << m->to_string();
+  record.verdict(1);  // block 1's verdict came back (not verified here): it may be asked again
+  const auto b = m->pick(rng, {record.blocks(), nothing});
+  ASSERT_TRUE(b);
+  EXPECT_EQ(*b, 1u);
+}
+
 TEST(BlockMap, FinishVerifiedCountsOnceAndFailedReturnsTheBlock) {
   auto m = BlockMap::from_string("..");
   std::mt19937_64 rng(4);
-  const auto a = *m->pick(rng, [](std::uint64_t x) { return x != 0; });
+  const BlockSet only_0 = all_but(2, 0);
+  const auto a = *m->pick(rng, {nothing, only_0});
   EXPECT_EQ(m->to_string(), "?.");
   EXPECT_FALSE(m->finish(a, false));
   EXPECT_EQ(m->to_string(), "..");
   EXPECT_FALSE(m->verified(0));
-  m->pick(rng, [](std::uint64_t x) { return x != 0; });
+  m->pick(rng, {nothing, only_0});
   m->pick(rng, none);  // endgame duplicate of block 0? no: block 1 is still available
   EXPECT_EQ(m->to_string(), "??");
   EXPECT_TRUE(m->finish(0, true));
@@ -139,7 +167,8 @@ TEST(BlockMap, EmptyFileIsCompleteAtOnce) {
 }
 
 TEST(ServingMessages, NotHeldMessageMatchesTheVector) {
-  EXPECT_EQ(not_held_message(2), test::vectors()["peer_error_response_not_held"]["message"].get<std::string>());
+  EXPECT_EQ(not_held_message(2),
+            test::vectors()["peer_error_response_not_held"]["message"].get<std::string>());
 }
 
 TEST(DataPath, IsTheCascadePathWithoutItsLastExtension) {

@@ -43,7 +43,8 @@ TEST(Faults, KillNineAtTwentyMomentsNeverLosesDurableBlocksAndEndsCorrect) {
     p.wait(5s);
     auto [present, journal] = present_and_journal(p.err());
     if (present < 0) continue;  // killed before it finished starting
-    EXPECT_GE(present, last_present) << "round " << round << ": blocks that were on disk went missing";
+    EXPECT_GE(present, last_present)
+        << "round " << round << ": blocks that were on disk went missing";
     last_present = present;
   }
   Process& last = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c"});
@@ -65,7 +66,8 @@ TEST(Faults, SigintFlushesTheJournalAndExitsZero) {
   Process& again = lab.peer("leech2", cascade, lab.dir.file("copy.bin"), {"-c"});
   ASSERT_EQ(again.wait(60s), 0) << again.err();
   auto [present, journal] = present_and_journal(again.err());
-  EXPECT_GE(journal, had) << "every block verified before SIGINT is in the journal: " << again.err();
+  EXPECT_GE(journal, had) << "every block verified before SIGINT is in the journal: "
+                          << again.err();
 }
 
 TEST(Faults, TrackerDownAtStartUpThenUp) {
@@ -77,8 +79,8 @@ TEST(Faults, TrackerDownAtStartUpThenUp) {
   std::this_thread::sleep_for(1500ms);
   EXPECT_TRUE(l.running());
   lab.dir.write("late.json", R"({"port": )" + std::to_string(port) + "}");
-  Process tracker(bin_dir() + "/cascade-tracker", {"--config", lab.dir.file("late.json"), "--bind", "127.0.0.1"},
-                  lab.dir.path());
+  Process tracker(bin_dir() + "/cascade-tracker",
+                  {"--config", lab.dir.file("late.json"), "--bind", "127.0.0.1"}, lab.dir.path());
   ASSERT_EQ(l.wait(60s), 0) << l.err();
   EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("copy.bin")));
   EXPECT_NE(l.err().find("failed"), std::string::npos) << "one line when the tracker fails";
@@ -89,18 +91,20 @@ TEST(Faults, TrackerRestartsEmptyAndPeersReannounce) {
   Lab lab;
   const std::uint16_t port = free_port();
   lab.dir.write("t.json", R"({"port": )" + std::to_string(port) + "}");
-  auto tracker = std::make_unique<Process>(bin_dir() + "/cascade-tracker",
-                                           std::vector<std::string>{"--config", lab.dir.file("t.json"), "--bind", "127.0.0.1"},
-                                           lab.dir.path());
+  auto tracker = std::make_unique<Process>(
+      bin_dir() + "/cascade-tracker",
+      std::vector<std::string>{"--config", lab.dir.file("t.json"), "--bind", "127.0.0.1"},
+      lab.dir.path());
   const std::string cascade = lab.make_file("data.bin", 300000, "16KiB");
   std::this_thread::sleep_for(300ms);
   lab.peer("seed", cascade, lab.dir.file("data.bin"), {"--announce-interval", "1"}, port);
   ASSERT_NE(lab.port_of("seed"), 0);
   tracker->signal(SIGKILL);
   tracker->wait(5s);
-  tracker = std::make_unique<Process>(bin_dir() + "/cascade-tracker",
-                                      std::vector<std::string>{"--config", lab.dir.file("t.json"), "--bind", "127.0.0.1"},
-                                      lab.dir.path());
+  tracker = std::make_unique<Process>(
+      bin_dir() + "/cascade-tracker",
+      std::vector<std::string>{"--config", lab.dir.file("t.json"), "--bind", "127.0.0.1"},
+      lab.dir.path());
   Process& l = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c"}, port);
   ASSERT_EQ(l.wait(60s), 0) << l.err();
   EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("copy.bin")));

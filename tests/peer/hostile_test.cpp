@@ -20,7 +20,9 @@ namespace {
 
 std::size_t open_fds(pid_t pid) {
   std::size_t n = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) ++n;
+  for ([[maybe_unused]] const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+    ++n;
   return n;
 }
 
@@ -134,7 +136,9 @@ TEST_F(HostileServing, AChurnOfAThousandShortConnectionsLeaksNothing) {
       if (i % 3 == 0) c.send(request(static_cast<std::uint64_t>(i % 16)));
       if (i % 3 == 1) c.send(std::string(7, 'x'));
     } catch (const std::exception& e) {
-      FAIL() << "connection " << i << ": " << e.what() << "; seed running: " << seed->running() << "\n" << seed->err();
+      FAIL() << "connection " << i << ": " << e.what() << "; seed running: " << seed->running()
+             << "\n"
+             << seed->err();
     }
   }
   std::this_thread::sleep_for(1500ms);  // half-requests time out? no: the clients closed them
@@ -196,7 +200,8 @@ TEST(HostileTracker, BadRepliesAreRefusedAndRetriedWithoutBusyLooping) {
     Lab lab;
     const std::string cascade = lab.make_file("data.bin", 50000, "16KiB");
     FakeTracker t(reply, false);
-    Process& p = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c", "--tracker-timeout-ms", "500"}, t.port);
+    Process& p = lab.peer("leech", cascade, lab.dir.file("copy.bin"),
+                          {"-c", "--tracker-timeout-ms", "500"}, t.port);
     std::this_thread::sleep_for(2500ms);
     EXPECT_TRUE(p.running()) << what << ": " << p.err();
     EXPECT_GE(t.requests.load(), 1) << what;
@@ -227,11 +232,21 @@ TEST(HostileTracker, ListedPeersAtPortZeroOrOurOwnAddressAreNeverContacted) {
     return a.local_endpoint().port();
   }();
   Bytes reply;
-  encode_tracker_ok(std::vector<PeerEntry>{{0x7f000001, self, 1, true}, {0x7f000001, 0, 1, true}}, reply);
+  encode_tracker_ok(std::vector<PeerEntry>{{0x7f000001, self, 1, true}, {0x7f000001, 0, 1, true}},
+                    reply);
   FakeTracker t(reply, false);
-  std::vector<std::string> args = {"run", cascade, "127.0.0.1:" + std::to_string(t.port), "127.0.0.1:" + std::to_string(self),
-                                   "-o", lab.dir.file("copy.bin"), "--stats-json", lab.dir.file("s.json"),
-                                   "--list-interval", "1", "--log-level", "debug"};
+  std::vector<std::string> args = {"run",
+                                   cascade,
+                                   "127.0.0.1:" + std::to_string(t.port),
+                                   "127.0.0.1:" + std::to_string(self),
+                                   "-o",
+                                   lab.dir.file("copy.bin"),
+                                   "--stats-json",
+                                   lab.dir.file("s.json"),
+                                   "--list-interval",
+                                   "1",
+                                   "--log-level",
+                                   "debug"};
   Process p(peer_bin(), args, lab.dir.path());
   std::this_thread::sleep_for(2000ms);
   EXPECT_TRUE(p.running()) << p.err();
@@ -241,7 +256,8 @@ TEST(HostileTracker, ListedPeersAtPortZeroOrOurOwnAddressAreNeverContacted) {
 }
 
 TEST(HostileLimits, HittingTheDescriptorLimitRecoversOnceClientsLeave) {
-  if (!std::filesystem::exists("/usr/bin/prlimit")) GTEST_SKIP() << "prlimit (util-linux) is not installed";
+  if (!std::filesystem::exists("/usr/bin/prlimit"))
+    GTEST_SKIP() << "prlimit (util-linux) is not installed";
 #ifdef CASCADE_SANITIZED
   // The sanitizer runtimes open pipes to probe memory; with no descriptors left they report
   // false errors. The Release build runs this test.
@@ -250,11 +266,13 @@ TEST(HostileLimits, HittingTheDescriptorLimitRecoversOnceClientsLeave) {
   Lab lab;
   const std::string cascade = lab.make_file("data.bin", 1 << 20, "64KiB");
   const std::string text = read_text(cascade);
-  const Hash256 hash = sha256(ByteSpan(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
-  Process seed("/usr/bin/prlimit",
-               {"--nofile=48:48", peer_bin(), "run", cascade, lab.tracker(), "127.0.0.1:0", "-o", lab.dir.file("data.bin"),
-                "--port-file", lab.dir.file("seed.port"), "--threads", "1"},
-               lab.dir.path());
+  const Hash256 hash =
+      sha256(ByteSpan(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+  Process seed(
+      "/usr/bin/prlimit",
+      {"--nofile=48:48", peer_bin(), "run", cascade, lab.tracker(), "127.0.0.1:0", "-o",
+       lab.dir.file("data.bin"), "--port-file", lab.dir.file("seed.port"), "--threads", "1"},
+      lab.dir.path());
   const std::uint16_t port = lab.port_of("seed");
   ASSERT_NE(port, 0) << seed.err();
   {

@@ -24,7 +24,9 @@ std::vector<bool> bits(std::uint64_t n, std::initializer_list<std::uint64_t> set
   for (auto b : set) v[b] = true;
   return v;
 }
-std::size_t file_size(const std::string& p) { return std::filesystem::file_size(p); }
+std::size_t file_size(const std::string& p) {
+  return std::filesystem::file_size(p);
+}
 }  // namespace
 
 TEST(Crc32, MatchesTheStandardCheckValue) {
@@ -89,7 +91,9 @@ TEST(Journal, ReplayingTwiceIsHarmlessAndDuplicatesAreIdempotent) {
 TEST(Journal, IsIgnoredForAnotherFileOrAReplacedDataFile) {
   test::TempDir d;
   const auto path = d.file("j");
-  { Journal j(path, identity(), bits(100, {7}), [] {}); }
+  {
+    Journal j(path, identity(), bits(100, {7}), [] {});
+  }
   std::string why;
   auto other = identity();
   other.cascade_hash[0] = 0;

@@ -20,13 +20,13 @@ using namespace cascade::test;
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
-
 TEST(PeerSwarm, SeedAndThreeLeechersAtOnceGiveIdenticalCopiesAndLeechersTrade) {
   Lab lab;
   const std::string cascade = lab.make_file("data.bin", 16 * 1024 * 1024 + 777, "16KiB");
   lab.peer("seed", cascade, lab.dir.file("data.bin"));
   ASSERT_NE(lab.port_of("seed"), 0);
-  for (int i = 1; i <= 3; ++i) lab.peer("l" + std::to_string(i), cascade, lab.dir.file("l" + std::to_string(i)));
+  for (int i = 1; i <= 3; ++i)
+    lab.peer("l" + std::to_string(i), cascade, lab.dir.file("l" + std::to_string(i)));
   std::vector<std::uint16_t> ports;
   for (int i = 1; i <= 3; ++i) ports.push_back(lab.port_of("l" + std::to_string(i)));
   std::uint64_t traded = 0;
@@ -34,9 +34,13 @@ TEST(PeerSwarm, SeedAndThreeLeechersAtOnceGiveIdenticalCopiesAndLeechersTrade) {
     ASSERT_TRUE(lab.wait_complete("l" + std::to_string(i))) << lab.procs.back()->err();
     EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("l" + std::to_string(i))));
   }
-  std::this_thread::sleep_for(1100ms);  // let the final statistics be written
-  for (int i = 1; i <= 3; ++i)
-    for (auto p : ports) traded += blocks_from_port(lab.stats("l" + std::to_string(i)), p);
+  // The statistics files are rewritten every 200 ms: wait (bounded) for the trade to show.
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (traded == 0 && std::chrono::steady_clock::now() < until) {
+    for (int i = 1; i <= 3; ++i)
+      for (auto p : ports) traded += blocks_from_port(lab.stats("l" + std::to_string(i)), p);
+    if (traded == 0) std::this_thread::sleep_for(50ms);
+  }
   EXPECT_GT(traded, 0u) << "no leecher received a block from another leecher";
 }
 
@@ -64,14 +68,20 @@ TEST(PeerSwarm, LeecherFinishesDespiteLiarStallerCloserWrongLengthAndDripAndBans
   lab.fake("wronglen", cascade, lab.dir.file("data.bin"), "wrong-length");
   lab.fake("drip", cascade, lab.dir.file("data.bin"), "drip");
   const std::uint16_t liar = lab.port_of("liar");
-  for (const char* n : {"honest", "stall", "closer", "wronglen", "drip"}) ASSERT_NE(lab.port_of(n), 0);
-  std::this_thread::sleep_for(300ms);  // every fake has subscribed
-  Process& l = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c", "--block-timeout-ms", "1000"});
+  std::vector<std::uint16_t> fakes = {liar};
+  for (const char* n : {"honest", "stall", "closer", "wronglen", "drip"}) {
+    fakes.push_back(lab.port_of(n));
+    ASSERT_NE(fakes.back(), 0);
+  }
+  ASSERT_TRUE(lab.wait_listed(cascade, fakes)) << "every fake has subscribed";
+  Process& l =
+      lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c", "--block-timeout-ms", "1000"});
   auto code = l.wait(90s);
   ASSERT_EQ(code, 0) << l.err();
   EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("copy.bin")));
   const std::string err = l.err();
-  EXPECT_NE(err.find("127.0.0.1:" + std::to_string(liar) + ": banned after "), std::string::npos) << err;
+  EXPECT_NE(err.find("127.0.0.1:" + std::to_string(liar) + ": banned after "), std::string::npos)
+      << err;
   json s = lab.stats("leech");
   EXPECT_EQ(blocks_from_port(s, liar), 0u);
   EXPECT_EQ(blocks_from_port(s, lab.port_of("wronglen")), 0u);
@@ -92,13 +102,16 @@ TEST(PeerSwarm, PartialSeedingLeecherCompletesFromALeecherStillDownloading) {
     std::string t = read_text(cascade);
     return Bytes(t.begin(), t.end());
   }())));
-  ASSERT_EQ(tracker_call(t2, TrackerRequest{TrackerCommand::subscribe, hash, 0x7f000001, a_port}).status, 0);
+  ASSERT_EQ(
+      tracker_call(t2, TrackerRequest{TrackerCommand::subscribe, hash, 0x7f000001, a_port}).status,
+      0);
   Process& b = lab.peer("b", cascade, lab.dir.file("b.bin"), {"-c"}, t2);
   bool b_had_blocks_while_a_incomplete = false;
   const auto until = std::chrono::steady_clock::now() + 60s;
   while (b.running() && std::chrono::steady_clock::now() < until) {
     json bs = lab.stats("b");
-    if (bs.contains("files") && bs["files"][0]["verified_blocks"].get<int>() > 0 && !lab.complete("a"))
+    if (bs.contains("files") && bs["files"][0]["verified_blocks"].get<int>() > 0 &&
+        !lab.complete("a"))
       b_had_blocks_while_a_incomplete = true;
     std::this_thread::sleep_for(20ms);
   }
@@ -144,7 +157,8 @@ TEST(PeerSwarm, ResumeAfterKillFetchesOnlyWhatIsMissing) {
   ASSERT_NE(journal_at, std::string::npos) << err;
   const int from_journal = std::stoi(err.substr(err.rfind('(', journal_at) + 1));
   EXPECT_GT(from_journal, 0) << err;
-  EXPECT_FALSE(std::filesystem::exists(lab.dir.file("copy.bin.cascade-journal"))) << "removed once complete";
+  EXPECT_FALSE(std::filesystem::exists(lab.dir.file("copy.bin.cascade-journal")))
+      << "removed once complete";
   json s = lab.stats("leech");
   EXPECT_EQ(s["files"][0]["bytes_downloaded"].get<std::uint64_t>(), (blocks - present) * block);
 }
@@ -172,13 +186,15 @@ TEST(PeerSwarm, TheWholeFileHashFollowsTheDownloadWithinThePickingWindow) {
 
 TEST(PeerSwarm, OneProcessSharesSeveralFilesIncludingAnEmptyOne) {
   Lab lab;
-  const std::string a = lab.make_file("a.bin", 10000, "4KiB", 1);      // not a multiple
-  const std::string b = lab.make_file("b.bin", 8 * 4096, "4KiB", 2);   // a multiple
-  const std::string e = lab.make_file("e.bin", 0, "1KiB", 3);          // empty
-  lab.peer("seed", a + ":" + b + ":" + e, lab.dir.file("a.bin") + ":" + lab.dir.file("b.bin") + ":" + lab.dir.file("e.bin"));
+  const std::string a = lab.make_file("a.bin", 10000, "4KiB", 1);     // not a multiple
+  const std::string b = lab.make_file("b.bin", 8 * 4096, "4KiB", 2);  // a multiple
+  const std::string e = lab.make_file("e.bin", 0, "1KiB", 3);         // empty
+  lab.peer("seed", a + ":" + b + ":" + e,
+           lab.dir.file("a.bin") + ":" + lab.dir.file("b.bin") + ":" + lab.dir.file("e.bin"));
   ASSERT_NE(lab.port_of("seed"), 0);
-  Process& l = lab.peer("leech", a + ":" + b + ":" + e,
-                        lab.dir.file("a2") + ":" + lab.dir.file("b2") + ":" + lab.dir.file("e2"), {"-c"});
+  Process& l =
+      lab.peer("leech", a + ":" + b + ":" + e,
+               lab.dir.file("a2") + ":" + lab.dir.file("b2") + ":" + lab.dir.file("e2"), {"-c"});
   ASSERT_EQ(l.wait(60s), 0) << l.err();
   EXPECT_TRUE(lab.same_file(lab.dir.file("a.bin"), lab.dir.file("a2")));
   EXPECT_TRUE(lab.same_file(lab.dir.file("b.bin"), lab.dir.file("b2")));
@@ -192,7 +208,8 @@ class Serving : public ::testing::Test {
  protected:
   void SetUp() override {
     std::filesystem::copy_file(vectors_dir() + "/sample.txt", lab.dir.file("sample.txt"));
-    std::filesystem::copy_file(vectors_dir() + "/sample.txt.cascade", lab.dir.file("sample.txt.cascade"));
+    std::filesystem::copy_file(vectors_dir() + "/sample.txt.cascade",
+                               lab.dir.file("sample.txt.cascade"));
     lab.peer("seed", lab.dir.file("sample.txt.cascade"), lab.dir.file("sample.txt"));
     port = lab.port_of("seed");
     ASSERT_NE(port, 0);
@@ -227,7 +244,8 @@ TEST_F(Serving, PipelinedRequestsAreAnsweredInOrderOnOneConnection) {
     const std::uint64_t len = b == 2 ? 1808 : 4096;
     auto h = decode_peer_response_header(c.read_exact(peer_response_header_size), len);
     ASSERT_TRUE(h.ok()) << b;
-    EXPECT_EQ(c.read_exact(len), Bytes(data.begin() + static_cast<long>(b * 4096), data.begin() + static_cast<long>(b * 4096 + len)));
+    EXPECT_EQ(c.read_exact(len), Bytes(data.begin() + static_cast<long>(b * 4096),
+                                       data.begin() + static_cast<long>(b * 4096 + len)));
   }
 }
 
@@ -262,7 +280,10 @@ TEST_F(Serving, MalformedRequestIsStatusFourAndClosesAndTheSeedKeepsServing) {
     ASSERT_GE(resp.size(), peer_response_header_size);
     EXPECT_EQ(resp[0], 4);
   }
-  { Conn c(port); c.send(std::string(10, 'z')); }  // half a request, then gone
+  {
+    Conn c(port);
+    c.send(std::string(10, 'z'));
+  }  // half a request, then gone
   Conn ok(port);
   ok.send(request(1));
   EXPECT_EQ(ok.read_exact(peer_response_header_size)[0], 0);
@@ -283,7 +304,8 @@ TEST_F(Serving, ARequestCutShortByTheEndOfTheStreamIsStatusFour) {
     const std::size_t at = peer_response_header_size + 4096;
     EXPECT_EQ(resp[at], 4) << cut;
     EXPECT_EQ(load_be64(resp.data() + at + 1), resp.size() - at - peer_response_header_size) << cut;
-    const std::string msg(resp.begin() + static_cast<long>(at + peer_response_header_size), resp.end());
+    const std::string msg(resp.begin() + static_cast<long>(at + peer_response_header_size),
+                          resp.end());
     EXPECT_NE(msg.find("ended " + std::to_string(cut) + " bytes into"), std::string::npos) << msg;
   }
   Conn c(port);
@@ -294,7 +316,8 @@ TEST_F(Serving, ARequestCutShortByTheEndOfTheStreamIsStatusFour) {
 
 TEST_F(Serving, NotHeldIsStatusTwoWithTheVectorBytesAndKeepsTheConnection) {
   // A leecher with no seed holds nothing: it answers every block with status 2.
-  lab.peer("empty", lab.dir.file("sample.txt.cascade"), lab.dir.file("nothing.txt"), {}, lab.start_tracker("lonely"));
+  lab.peer("empty", lab.dir.file("sample.txt.cascade"), lab.dir.file("nothing.txt"), {},
+           lab.start_tracker("lonely"));
   Conn c(lab.port_of("empty"));
   const Bytes expect = vector_hex("peer_error_response_not_held");
   c.send(vector_hex("peer_request_block_2"));
@@ -324,7 +347,9 @@ TEST(PeerCli, MakeReproducesTheVectorCascadeFilesByteForByte) {
     std::filesystem::copy_file(vectors_dir() + "/" + name, d.file(name));
     auto r = run(peer_bin(), {"make", d.file(name), "--block-size", block});
     ASSERT_EQ(r.code, 0) << r.err;
-    EXPECT_EQ(read_text(d.file(name + ".cascade")), read_text(vectors_dir() + "/" + name + ".cascade")) << name;
+    EXPECT_EQ(read_text(d.file(name + ".cascade")),
+              read_text(vectors_dir() + "/" + name + ".cascade"))
+        << name;
     EXPECT_EQ(r.out, vectors()[name]["cascade_hash"].get<std::string>() + "\n");
   }
 }
@@ -332,16 +357,22 @@ TEST(PeerCli, MakeReproducesTheVectorCascadeFilesByteForByte) {
 TEST(PeerCli, MakeMatchesForManyBatchesAndHugeBlocks) {
   TempDir d;
   write_random(d.file("big"), 9 * 1024 * 1024 + 5, 11);
-  const Bytes data = [&] { std::string t = read_text(d.file("big")); return Bytes(t.begin(), t.end()); }();
+  const Bytes data = [&] {
+    std::string t = read_text(d.file("big"));
+    return Bytes(t.begin(), t.end());
+  }();
   for (const std::string block : {"4KiB", "1MiB", "8MiB", "16MiB"}) {
     auto r = run(peer_bin(), {"make", d.file("big"), "--block-size", block, "-o", d.file("big.c")});
     ASSERT_EQ(r.code, 0) << r.err;
     const std::string text = read_text(d.file("big.c"));
-    auto f = decode_cascade_file(ByteSpan(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+    auto f = decode_cascade_file(
+        ByteSpan(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
     ASSERT_TRUE(f.ok());
     EXPECT_EQ(f.value->target_hash, sha256(data)) << block;
     for (std::uint64_t i = 0; i < f.value->block_count(); ++i)
-      ASSERT_EQ(f.value->block_hashes[i], sha256(ByteSpan(data).subspan(f.value->block_offset(i), f.value->block_length(i)))) << block << " " << i;
+      ASSERT_EQ(f.value->block_hashes[i],
+                sha256(ByteSpan(data).subspan(f.value->block_offset(i), f.value->block_length(i))))
+          << block << " " << i;
   }
 }
 
@@ -355,8 +386,10 @@ TEST(PeerCli, InfoDescribesAVectorAndRejectsBadFilesWithExitTwo) {
   TempDir d;
   d.write("short.cascade", "CASCADE1");
   d.write("magic.cascade", std::string(100, 'x'));
-  for (const auto& [file, word] : std::vector<std::pair<std::string, std::string>>{
-           {"short.cascade", "truncated"}, {"magic.cascade", "bad magic"}, {"none.cascade", "cannot open"}}) {
+  for (const auto& [file, word] :
+       std::vector<std::pair<std::string, std::string>>{{"short.cascade", "truncated"},
+                                                        {"magic.cascade", "bad magic"},
+                                                        {"none.cascade", "cannot open"}}) {
     auto e = run(peer_bin(), {"info", d.file(file)});
     EXPECT_EQ(e.code, 2) << file;
     EXPECT_NE(e.err.find(word), std::string::npos) << e.err;
@@ -369,7 +402,8 @@ TEST(PeerCli, RunRejectsBadInputWithExitTwo) {
   d.write("bad.cascade", "nonsense");
   std::filesystem::copy_file(vectors_dir() + "/sample.txt.cascade", d.file("s.cascade"));
   d.write("s", std::string(20000, 'x'));  // longer than the 10000 bytes described
-  const auto r1 = run(peer_bin(), {"run", d.file("bad.cascade"), "127.0.0.1:1", "127.0.0.1:0", "-c"});
+  const auto r1 =
+      run(peer_bin(), {"run", d.file("bad.cascade"), "127.0.0.1:1", "127.0.0.1:0", "-c"});
   EXPECT_EQ(r1.code, 2);
   EXPECT_NE(r1.err.find("bad.cascade"), std::string::npos) << r1.err;
   const auto r2 = run(peer_bin(), {"run", d.file("s.cascade"), "127.0.0.1:1", "127.0.0.1:0", "-c"});
@@ -379,7 +413,8 @@ TEST(PeerCli, RunRejectsBadInputWithExitTwo) {
   EXPECT_EQ(run(peer_bin(), {"run", d.file("s.cascade"), "nohostport", "127.0.0.1:0"}).code, 2);
   EXPECT_EQ(run(peer_bin(), {"run", d.file("s.cascade"), "127.0.0.1:1", "localhost:x"}).code, 2);
   EXPECT_EQ(run(peer_bin(), {"run"}).code, 2);
-  const auto r3 = run(peer_bin(), {"run", d.file("s.cascade"), "127.0.0.1:1", "127.0.0.1:0", "--window", "lots"});
+  const auto r3 = run(
+      peer_bin(), {"run", d.file("s.cascade"), "127.0.0.1:1", "127.0.0.1:0", "--window", "lots"});
   EXPECT_EQ(r3.code, 2);
   EXPECT_NE(r3.err.find("--window"), std::string::npos) << r3.err;
 }
@@ -395,7 +430,9 @@ TEST(PeerCli, RunRefusesAbsurdBlockSizesWithAClearMessage) {
   auto r = run(peer_bin(), {"run", d.file("huge.cascade"), "127.0.0.1:1", "127.0.0.1:0", "-c"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("above the limit"), std::string::npos) << r.err;
-  auto ok = run(peer_bin(), {"run", d.file("huge.cascade"), "127.0.0.1:1", "127.0.0.1:0", "-c", "--max-block-size", "1G",
-                             "--tracker-timeout-ms", "100"}, 1500ms);
+  auto ok = run(peer_bin(),
+                {"run", d.file("huge.cascade"), "127.0.0.1:1", "127.0.0.1:0", "-c",
+                 "--max-block-size", "1G", "--tracker-timeout-ms", "100"},
+                1500ms);
   EXPECT_EQ(ok.code, -1) << "with a higher limit it starts (and waits for peers): " << ok.err;
 }

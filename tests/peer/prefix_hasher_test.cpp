@@ -21,8 +21,8 @@ struct Fixture {
     std::mt19937_64 rng(size);
     bytes.resize(size);
     for (auto& b : bytes) b = static_cast<std::uint8_t>(rng());
-    std::ofstream(dir.file("src"), std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
-                                                           static_cast<std::streamsize>(size));
+    std::ofstream(dir.file("src"), std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(size));
     ThreadPool pool(2);
     meta = make_cascade(dir.file("src"), block_size, pool);
     storage = std::make_unique<Storage>(dir.file("dst"), meta);
@@ -61,7 +61,8 @@ TEST(PrefixHasher, FollowsTheVerifiedPrefixInAnyOrderAndMatchesTheTargetHash) {
   }
   EXPECT_EQ(h.hashed_blocks(), f.meta.block_count());
   EXPECT_GT(h.hashed_from_memory(), 0u);
-  EXPECT_LT(h.hashed_from_memory(), f.meta.block_count()) << "a shuffled order must need some read-back";
+  EXPECT_LT(h.hashed_from_memory(), f.meta.block_count())
+      << "a shuffled order must need some read-back";
   EXPECT_EQ(h.finish(), f.meta.target_hash);
 }
 

@@ -28,7 +28,8 @@ class CascadeVector : public ::testing::TestWithParam<std::string> {};
 TEST_P(CascadeVector, DecodesToTheRecordedFactsAndReencodesByteForByte) {
   const std::string name = GetParam();
   const auto& v = vectors().at(name);
-  const Bytes bytes = vector_file(v.contains("cascade_file") ? v["cascade_file"].get<std::string>() : name + ".cascade");
+  const Bytes bytes = vector_file(v.contains("cascade_file") ? v["cascade_file"].get<std::string>()
+                                                             : name + ".cascade");
   auto d = decode_cascade_file(bytes);
   ASSERT_TRUE(d.ok()) << describe(d.error);
   const CascadeFile& f = *d.value;
@@ -64,10 +65,12 @@ TEST_P(CascadeVector, BlockHashesMatchTheDataFile) {
   EXPECT_EQ(covered, f.target_size);
 }
 
-INSTANTIATE_TEST_SUITE_P(Vectors, CascadeVector, ::testing::Values("sample.txt", "even.bin", "empty.bin"),
+INSTANTIATE_TEST_SUITE_P(Vectors, CascadeVector,
+                         ::testing::Values("sample.txt", "even.bin", "empty.bin"),
                          [](const auto& info) {
                            std::string n = info.param;
-                           for (char& c : n) if (c == '.') c = '_';
+                           for (char& c : n)
+                             if (c == '.') c = '_';
                            return n;
                          });
 
@@ -78,7 +81,8 @@ TEST(CascadeFileDecode, EveryProperPrefixOfAVectorIsTruncatedAtItsEnd) {
     ASSERT_FALSE(d.ok()) << n;
     EXPECT_EQ(d.error, ProtoError::truncated) << n;
     // The offset is where the data ran out, rounded down to a whole hash inside the table.
-    const std::size_t expect = n < cascade_header_size ? n : cascade_header_size + (n - cascade_header_size) / 32 * 32;
+    const std::size_t expect =
+        n < cascade_header_size ? n : cascade_header_size + (n - cascade_header_size) / 32 * 32;
     EXPECT_EQ(d.offset, expect) << n;
   }
 }
@@ -177,7 +181,8 @@ TEST(CascadeFileEncode, RoundTripsArbitraryFiles) {
     f.target_size = size;
     f.block_size = 4096;
     f.block_hashes.resize(block_count_for(size, 4096));
-    for (std::size_t i = 0; i < f.block_hashes.size(); ++i) f.block_hashes[i][i % 32] = static_cast<std::uint8_t>(i + 1);
+    for (std::size_t i = 0; i < f.block_hashes.size(); ++i)
+      f.block_hashes[i][i % 32] = static_cast<std::uint8_t>(i + 1);
     f.target_hash[5] = 9;
     const Bytes b = encode_cascade_file(f);
     EXPECT_EQ(b.size(), cascade_header_size + 32 * f.block_count());

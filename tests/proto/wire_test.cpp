@@ -12,9 +12,13 @@ using cascade::test::vector_hex;
 using cascade::test::vectors;
 
 namespace {
-Hash256 sample_hash() { return *hash_from_hex(vectors()["sample.txt"]["cascade_hash"].get<std::string>()); }
+Hash256 sample_hash() {
+  return *hash_from_hex(vectors()["sample.txt"]["cascade_hash"].get<std::string>());
+}
 
-std::uint32_t ip_of(const std::string& key) { return *parse_ipv4(vectors()[key]["ip"].get<std::string>()); }
+std::uint32_t ip_of(const std::string& key) {
+  return *parse_ipv4(vectors()[key]["ip"].get<std::string>());
+}
 }  // namespace
 
 // ---- Tracker requests ----
@@ -24,7 +28,8 @@ TEST(TrackerRequestVectors, ListAndSubscribeDecodeAndReencodeByteForByte) {
     const Bytes bytes = vector_hex(key);
     auto d = decode_tracker_request(bytes);
     ASSERT_TRUE(d.ok()) << key << ": " << describe(d.error);
-    EXPECT_EQ(static_cast<std::uint32_t>(d.value->command), vectors()[key]["command"].get<std::uint32_t>());
+    EXPECT_EQ(static_cast<std::uint32_t>(d.value->command),
+              vectors()[key]["command"].get<std::uint32_t>());
     EXPECT_EQ(d.value->cascade_hash, sample_hash());
     EXPECT_EQ(d.value->ip, ip_of(key));
     EXPECT_EQ(d.value->port, vectors()[key]["port"].get<std::uint16_t>());
@@ -209,7 +214,8 @@ TEST(PeerResponseVectors, OkHeaderForBlock2MatchesByteForByte) {
   auto d = decode_peer_response_header(bytes, 1808);
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d.value->status, 0);
-  EXPECT_EQ(d.value->length, vectors()["peer_ok_response_header_block_2"]["length"].get<std::uint64_t>());
+  EXPECT_EQ(d.value->length,
+            vectors()["peer_ok_response_header_block_2"]["length"].get<std::uint64_t>());
   std::array<std::uint8_t, peer_response_header_size> out{};
   encode_peer_response_header(PeerStatus::ok, 1808, out);
   EXPECT_EQ(Bytes(out.begin(), out.end()), bytes);
@@ -217,7 +223,8 @@ TEST(PeerResponseVectors, OkHeaderForBlock2MatchesByteForByte) {
 
 TEST(PeerResponseVectors, NotHeldErrorMatchesByteForByte) {
   const Bytes bytes = vector_hex("peer_error_response_not_held");
-  const std::string message = vectors()["peer_error_response_not_held"]["message"].get<std::string>();
+  const std::string message =
+      vectors()["peer_error_response_not_held"]["message"].get<std::string>();
   EXPECT_EQ(encode_peer_error(PeerStatus::not_held, message), bytes);
   auto d = decode_peer_response_header(ByteSpan(bytes).first(peer_response_header_size), 1808);
   ASSERT_TRUE(d.ok());

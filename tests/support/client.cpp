@@ -12,17 +12,23 @@ struct Conn::Impl {
   tcp::socket socket{io};
 };
 
-Conn::Conn(std::uint16_t port, std::chrono::milliseconds timeout) : impl_(std::make_unique<Impl>()) {
+Conn::Conn(std::uint16_t port, std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<Impl>()) {
   impl_->socket.connect(tcp::endpoint(asio::ip::address_v4::loopback(), port));
-  const timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+  const timeval tv{static_cast<time_t>(timeout.count() / 1000),
+                   static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
   ::setsockopt(impl_->socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(impl_->socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 Conn::~Conn() = default;
 Conn::Conn(Conn&&) noexcept = default;
 
-void Conn::send(ByteSpan bytes) { asio::write(impl_->socket, asio::buffer(bytes.data(), bytes.size())); }
-void Conn::send(const std::string& text) { asio::write(impl_->socket, asio::buffer(text)); }
+void Conn::send(ByteSpan bytes) {
+  asio::write(impl_->socket, asio::buffer(bytes.data(), bytes.size()));
+}
+void Conn::send(const std::string& text) {
+  asio::write(impl_->socket, asio::buffer(text));
+}
 
 Bytes Conn::read_exact(std::size_t n) {
   Bytes out(n);
@@ -49,7 +55,9 @@ bool Conn::closed_by_peer() {
   return ec == asio::error::eof || ec == asio::error::connection_reset;
 }
 
-void Conn::shutdown_send() { impl_->socket.shutdown(tcp::socket::shutdown_send); }
+void Conn::shutdown_send() {
+  impl_->socket.shutdown(tcp::socket::shutdown_send);
+}
 
 Bytes tracker_exchange(std::uint16_t port, ByteSpan request) {
   Conn c(port);

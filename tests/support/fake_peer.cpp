@@ -5,7 +5,8 @@
 // Modes: honest (correct blocks, after --delay-ms each), liar (wrong bytes of the right length
 // for every block), stall (reads requests, never answers), close-mid (sends the header and half
 // a block, then closes), wrong-length (status 0 with one byte more than the block), drip (a
-// correct answer at one byte every 1.5 s). It SUBSCRIBEs 127.0.0.1:its port to the tracker every second.
+// correct answer at one byte every 1.5 s). It SUBSCRIBEs 127.0.0.1:its port to the tracker every
+// second.
 #include <CLI/CLI.hpp>
 #include <fstream>
 #include <iostream>
@@ -87,8 +88,10 @@ asio::awaitable<void> announce(std::uint16_t tracker_port, std::uint16_t my_port
   for (;;) {
     tcp::socket s(ex);
     net::Deadline d(s);
-    const Bytes req = encode_tracker_request(TrackerRequest{TrackerCommand::subscribe, hash, 0x7f000001, my_port});
-    if (!co_await net::connect(s, d, tcp::endpoint(asio::ip::address_v4::loopback(), tracker_port), net::Millis(1000))) {
+    const Bytes req = encode_tracker_request(
+        TrackerRequest{TrackerCommand::subscribe, hash, 0x7f000001, my_port});
+    if (!co_await net::connect(s, d, tcp::endpoint(asio::ip::address_v4::loopback(), tracker_port),
+                               net::Millis(1000))) {
       co_await net::write_all(s, d, asio::buffer(req), net::Millis(1000));
       std::array<std::uint8_t, 512> sink;
       co_await s.async_read_some(asio::buffer(sink), net::nothrow);
@@ -111,7 +114,8 @@ int main(int argc, char** argv) {
   app.add_option("--data", data_path)->required();
   app.add_option("--tracker-port", tracker_port)->required();
   app.add_option("--port-file", port_file)->required();
-  app.add_option("--mode", st.mode)->check(CLI::IsMember({"honest", "liar", "stall", "close-mid", "wrong-length", "drip"}));
+  app.add_option("--mode", st.mode)
+      ->check(CLI::IsMember({"honest", "liar", "stall", "close-mid", "wrong-length", "drip"}));
   app.add_option("--delay-ms", st.delay_ms);
   CLI11_PARSE(app, argc, argv);
   const Bytes cascade = slurp(cascade_path);

@@ -17,7 +17,9 @@ namespace cascade::test {
 
 namespace fs = std::filesystem;
 
-std::string bin_dir() { return CASCADE_BIN_DIR; }
+std::string bin_dir() {
+  return CASCADE_BIN_DIR;
+}
 
 TempDir::TempDir() {
   static std::atomic<int> counter{0};
@@ -44,7 +46,8 @@ std::string read_text(const std::string& path) {
   return s.str();
 }
 
-Process::Process(const std::string& program, const std::vector<std::string>& args, const std::string& log_dir) {
+Process::Process(const std::string& program, const std::vector<std::string>& args,
+                 const std::string& log_dir) {
   static std::atomic<int> counter{0};
   const std::string stem = log_dir + "/proc" + std::to_string(counter++);
   out_path_ = stem + ".out";
@@ -95,11 +98,18 @@ std::optional<int> Process::wait(std::chrono::milliseconds timeout) {
   return status_;
 }
 
-bool Process::running() { return !wait(std::chrono::milliseconds(0)).has_value(); }
-std::string Process::out() const { return read_text(out_path_); }
-std::string Process::err() const { return read_text(err_path_); }
+bool Process::running() {
+  return !wait(std::chrono::milliseconds(0)).has_value();
+}
+std::string Process::out() const {
+  return read_text(out_path_);
+}
+std::string Process::err() const {
+  return read_text(err_path_);
+}
 
-RunResult run(const std::string& program, const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+RunResult run(const std::string& program, const std::vector<std::string>& args,
+              std::chrono::milliseconds timeout) {
   TempDir logs;
   Process p(program, args, logs.path());
   auto code = p.wait(timeout);

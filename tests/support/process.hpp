@@ -28,7 +28,8 @@ class TempDir {
 // A child process whose stdout and stderr go to files. The destructor kills it (SIGKILL).
 class Process {
  public:
-  Process(const std::string& program, const std::vector<std::string>& args, const std::string& log_dir);
+  Process(const std::string& program, const std::vector<std::string>& args,
+          const std::string& log_dir);
   ~Process();
   Process(const Process&) = delete;
 
@@ -55,7 +56,8 @@ RunResult run(const std::string& program, const std::vector<std::string>& args,
               std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 // Polls until `path` holds a number (a port file); 0 on timeout.
-int wait_for_port_file(const std::string& path, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+int wait_for_port_file(const std::string& path,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 std::string read_text(const std::string& path);
 

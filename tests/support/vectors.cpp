@@ -8,7 +8,9 @@
 
 namespace cascade::test {
 
-std::string vectors_dir() { return CASCADE_VECTORS_DIR; }
+std::string vectors_dir() {
+  return CASCADE_VECTORS_DIR;
+}
 
 const nlohmann::json& vectors() {
   static const nlohmann::json j = [] {

@@ -9,8 +9,8 @@
 namespace cascade::test {
 
 std::string vectors_dir();
-const nlohmann::json& vectors();              // vectors.json
-Bytes vector_file(const std::string& name);   // raw bytes of a file in tests/vectors
-Bytes vector_hex(const std::string& key);     // vectors()[key]["hex"] decoded
+const nlohmann::json& vectors();             // vectors.json
+Bytes vector_file(const std::string& name);  // raw bytes of a file in tests/vectors
+Bytes vector_hex(const std::string& key);    // vectors()[key]["hex"] decoded
 
 }  // namespace cascade::test

@@ -25,7 +25,8 @@ std::string error_of(const std::string& text) {
 }  // namespace
 
 TEST(TrackerConfig, AcceptsTheExistingFormatUnchanged) {
-  auto c = parse(R"({"port": 8888, "allowedhashes": [")" + hash64 + R"("], "good-ips": ["1.2.3.4"], "ban-private": true})");
+  auto c = parse(R"({"port": 8888, "allowedhashes": [")" + hash64 +
+                 R"("], "good-ips": ["1.2.3.4"], "ban-private": true})");
   EXPECT_EQ(c.port, 8888);
   EXPECT_FALSE(c.open);
   EXPECT_EQ(c.allowed_hashes.size(), 1u);
@@ -40,7 +41,8 @@ TEST(TrackerConfig, IsOpenWithoutAllowedHashesAndHonoursExplicitOpen) {
 }
 
 TEST(TrackerConfig, ReadsCascadeKeys) {
-  auto c = parse(R"({"port": 1, "peer-ttl-seconds": 5, "max-peers-reported": 7, "require-source-ip": true,
+  auto c = parse(
+      R"({"port": 1, "peer-ttl-seconds": 5, "max-peers-reported": 7, "require-source-ip": true,
                      "max-connections": 9, "request-timeout-ms": 250, "bind": "127.0.0.1", "max-peers": 11})");
   EXPECT_EQ(c.peer_ttl_seconds, 5u);
   EXPECT_EQ(c.max_peers_reported, 7u);
@@ -62,12 +64,17 @@ TEST(TrackerConfig, ErrorsNameTheOffendingKey) {
   EXPECT_NE(error_of(R"({"port": "8888"})").find("\"port\""), std::string::npos);
   EXPECT_NE(error_of(R"({"port": 70000})").find("\"port\""), std::string::npos);
   EXPECT_NE(error_of(R"({"port": -1})").find("\"port\""), std::string::npos);
-  EXPECT_NE(error_of(R"({"port": 1, "allowedhashes": ["abc"]})").find("\"allowedhashes\""), std::string::npos);
-  EXPECT_NE(error_of(R"({"port": 1, "allowedhashes": "x"})").find("\"allowedhashes\""), std::string::npos);
-  EXPECT_NE(error_of(R"({"port": 1, "good-ips": ["1.2.3"]})").find("\"good-ips\""), std::string::npos);
-  EXPECT_NE(error_of(R"({"port": 1, "ban-private": "yes"})").find("\"ban-private\""), std::string::npos);
+  EXPECT_NE(error_of(R"({"port": 1, "allowedhashes": ["abc"]})").find("\"allowedhashes\""),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"port": 1, "allowedhashes": "x"})").find("\"allowedhashes\""),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"port": 1, "good-ips": ["1.2.3"]})").find("\"good-ips\""),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"port": 1, "ban-private": "yes"})").find("\"ban-private\""),
+            std::string::npos);
   EXPECT_NE(error_of(R"({"port": 1, "bind": "localhost"})").find("\"bind\""), std::string::npos);
-  EXPECT_NE(error_of(R"({"port": 1, "peer-ttl-seconds": 0})").find("\"peer-ttl-seconds\""), std::string::npos);
+  EXPECT_NE(error_of(R"({"port": 1, "peer-ttl-seconds": 0})").find("\"peer-ttl-seconds\""),
+            std::string::npos);
   EXPECT_NE(error_of("{not json").find("JSON"), std::string::npos);
   EXPECT_NE(error_of("[1,2]").find("object"), std::string::npos);
 }

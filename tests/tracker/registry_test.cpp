@@ -12,8 +12,11 @@ Hash256 hash_of(std::uint8_t b) {
   h.fill(b);
   return h;
 }
-Endpoint ep(std::uint32_t n) { return Endpoint{0x0a000000 + n, static_cast<std::uint16_t>(7000 + n)}; }
-Registry make(std::uint64_t ttl = 1800, std::size_t report = 20, std::size_t max_peers = 1'000'000) {
+Endpoint ep(std::uint32_t n) {
+  return Endpoint{0x0a000000 + n, static_cast<std::uint16_t>(7000 + n)};
+}
+Registry make(std::uint64_t ttl = 1800, std::size_t report = 20,
+              std::size_t max_peers = 1'000'000) {
   return Registry(Registry::Options{ttl, report, max_peers, 42});
 }
 std::vector<PeerEntry> list(Registry& r, const Hash256& h, Endpoint asker, std::uint64_t now) {
@@ -37,8 +40,10 @@ TEST(Registry, ListsAtMostTheConfiguredNumberNeverTheAskerGoodFirst) {
       EXPECT_FALSE(p.ip == ep(3).ip && p.port == ep(3).port);
       EXPECT_TRUE(seen.insert(Endpoint{p.ip, p.port}.key()).second) << "duplicate";
       EXPECT_EQ(p.last_seen, 1000u);
-      if (!p.good) in_good = false;
-      else EXPECT_TRUE(in_good) << "good peer after an ordinary one";
+      if (!p.good)
+        in_good = false;
+      else
+        EXPECT_TRUE(in_good) << "good peer after an ordinary one";
       goods += p.good;
     }
     EXPECT_EQ(goods, 5);  // all five good peers always make the cut

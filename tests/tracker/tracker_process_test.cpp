@@ -12,6 +12,7 @@
 #include "common/system.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/tracker.hpp"
 #include "tests/support/vectors.hpp"
 
 using namespace cascade;
@@ -26,24 +27,19 @@ const std::string other_hex = "588b1aed4a9e66d06332f34c85df85fce07c0569c16025e80
 class Tracker {
  public:
   explicit Tracker(const std::string& config_json, std::vector<std::string> extra = {}) {
-    dir_.write("tracker.json", config_json);
-    std::vector<std::string> args = {"--config", dir_.file("tracker.json"), "--port", "0", "--bind", "127.0.0.1",
-                                     "--port-file", dir_.file("port"), "--threads", "2"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    proc_ = std::make_unique<Process>(bin_dir() + "/cascade-tracker", args, dir_.path());
-    port_ = static_cast<std::uint16_t>(wait_for_port_file(dir_.file("port")));
-    if (port_ == 0) ADD_FAILURE() << "tracker did not start: " << proc_->err();
+    extra.insert(extra.begin(), {"--threads", "2"});
+    t_ = start_tracker(dir_, "tracker", config_json, extra);
   }
-  std::uint16_t port() const { return port_; }
-  Process& process() { return *proc_; }
+  std::uint16_t port() const { return t_.port; }
+  Process& process() { return *t_.process; }
 
  private:
   TempDir dir_;
-  std::unique_ptr<Process> proc_;
-  std::uint16_t port_ = 0;
+  StartedTracker t_;
 };
 
-TrackerRequest request(TrackerCommand cmd, const std::string& hash_hex, const std::string& ip, std::uint16_t port) {
+TrackerRequest request(TrackerCommand cmd, const std::string& hash_hex, const std::string& ip,
+                       std::uint16_t port) {
   return TrackerRequest{cmd, *hash_from_hex(hash_hex), *parse_ipv4(ip), port};
 }
 
@@ -62,29 +58,38 @@ Bytes with_byte(Bytes b, std::size_t offset, std::uint8_t value) {
 TEST(TrackerProcess, AnswersTheVectorRequestsAndRecordsSubscribers) {
   Tracker t(closed_config());
   // SUBSCRIBE from the vector: nobody else is there yet, so the list is empty.
-  EXPECT_EQ(to_hex(tracker_exchange(t.port(), vector_hex("tracker_subscribe_request"))), "0000000000");
+  EXPECT_EQ(to_hex(tracker_exchange(t.port(), vector_hex("tracker_subscribe_request"))),
+            "0000000000");
   // A LIST for another port now sees the vector's peer 127.0.0.1:7001.
   auto r = tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 7002));
   ASSERT_EQ(r.status, 0);
   ASSERT_EQ(r.peers.size(), 1u);
   EXPECT_EQ(to_string(Endpoint{r.peers[0].ip, r.peers[0].port}), "127.0.0.1:7001");
   EXPECT_FALSE(r.peers[0].good);
-  EXPECT_NEAR(static_cast<double>(r.peers[0].last_seen), static_cast<double>(std::time(nullptr)), 5.0);
+  EXPECT_NEAR(static_cast<double>(r.peers[0].last_seen), static_cast<double>(std::time(nullptr)),
+              5.0);
   // The vector LIST request is the subscriber itself: never listed to itself.
   EXPECT_EQ(to_hex(tracker_exchange(t.port(), vector_hex("tracker_list_request"))), "0000000000");
 }
 
 TEST(TrackerProcess, UnknownHashGetsTheVectorErrorResponseByteForByte) {
   Tracker t(R"({"port": 0, "allowedhashes": [")" + other_hex + R"("]})");
-  EXPECT_EQ(tracker_exchange(t.port(), vector_hex("tracker_list_request")), vector_hex("tracker_error_response"));
+  EXPECT_EQ(tracker_exchange(t.port(), vector_hex("tracker_list_request")),
+            vector_hex("tracker_error_response"));
 }
 
 TEST(TrackerProcess, TwentyFiveSubscribersListTwentyGoodFirstNeverTheAsker) {
   Tracker t(closed_config(R"(, "good-ips": ["127.0.0.1"])"));
   for (int i = 0; i < 5; ++i)
-    ASSERT_EQ(tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "127.0.0.1", 9000 + i)).status, 0);
+    ASSERT_EQ(tracker_call(t.port(),
+                           request(TrackerCommand::subscribe, sample_hex, "127.0.0.1", 9000 + i))
+                  .status,
+              0);
   for (int i = 0; i < 20; ++i)
-    ASSERT_EQ(tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "8.8.4." + std::to_string(i), 9100)).status, 0);
+    ASSERT_EQ(tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex,
+                                             "8.8.4." + std::to_string(i), 9100))
+                  .status,
+              0);
   for (int round = 0; round < 5; ++round) {
     auto r = tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 9000));
     ASSERT_EQ(r.status, 0);
@@ -100,10 +105,8 @@ TEST(TrackerProcess, EachMalformedHeaderGetsAnErrorAndTheTrackerKeepsServing) {
   Tracker t(closed_config());
   const Bytes good = vector_hex("tracker_list_request");
   const std::vector<std::pair<Bytes, std::string>> cases = {
-      {with_byte(good, 0, 'X'), "magic"},
-      {with_byte(good, 7, 2), "version"},
-      {with_byte(good, 11, 9), "command"},
-      {with_byte(good, 15, 37), "38"},
+      {with_byte(good, 0, 'X'), "magic"},  {with_byte(good, 7, 2), "version"},
+      {with_byte(good, 11, 9), "command"}, {with_byte(good, 15, 37), "38"},
       {with_byte(good, 12, 0xff), "38"},
   };
   for (const auto& [bytes, word] : cases) {
@@ -114,9 +117,17 @@ TEST(TrackerProcess, EachMalformedHeaderGetsAnErrorAndTheTrackerKeepsServing) {
     EXPECT_NE(d.value->message.find(word), std::string::npos) << d.value->message;
   }
   // Garbage, then a half request that is abandoned: the next good request is still answered.
-  { Conn c(t.port()); c.send(std::string(100, '\x00')); EXPECT_EQ(c.read_to_end()[0], 1); }
-  { Conn c(t.port()); c.send(ByteSpan(good).first(20)); }
-  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).status, 0);
+  {
+    Conn c(t.port());
+    c.send(std::string(100, '\x00'));
+    EXPECT_EQ(c.read_to_end()[0], 1);
+  }
+  {
+    Conn c(t.port());
+    c.send(ByteSpan(good).first(20));
+  }
+  EXPECT_EQ(
+      tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).status, 0);
 }
 
 TEST(TrackerProcess, ARequestCutShortByTheEndOfTheStreamGetsAnError) {
@@ -131,13 +142,15 @@ TEST(TrackerProcess, ARequestCutShortByTheEndOfTheStreamGetsAnError) {
     auto d = decode_tracker_response(c.read_to_end(), 20);
     ASSERT_TRUE(d.ok()) << cut;
     EXPECT_EQ(d.value->status, 1) << cut;
-    EXPECT_NE(d.value->message.find("ended after " + std::to_string(cut) + " of the 54 bytes"), std::string::npos)
+    EXPECT_NE(d.value->message.find("ended after " + std::to_string(cut) + " of the 54 bytes"),
+              std::string::npos)
         << d.value->message;
   }
   Conn silent(t.port());
   silent.shutdown_send();
   EXPECT_TRUE(silent.read_to_end().empty());
-  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).status, 0);
+  EXPECT_EQ(
+      tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).status, 0);
 }
 
 TEST(TrackerProcess, AssemblesARequestSentOneByteAtATime) {
@@ -149,15 +162,21 @@ TEST(TrackerProcess, AssemblesARequestSentOneByteAtATime) {
     std::this_thread::sleep_for(1ms);
   }
   EXPECT_EQ(to_hex(c.read_to_end()), "0000000000");
-  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).peers.size(), 1u);
+  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1))
+                .peers.size(),
+            1u);
 }
 
 TEST(TrackerProcess, PeersExpireAfterTheConfiguredTtl) {
   Tracker t(closed_config(R"(, "peer-ttl-seconds": 1)"));
   tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "127.0.0.1", 5000));
-  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).peers.size(), 1u);
+  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1))
+                .peers.size(),
+            1u);
   std::this_thread::sleep_for(2100ms);
-  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).peers.size(), 0u);
+  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1))
+                .peers.size(),
+            0u);
 }
 
 TEST(TrackerProcess, RefusesASubscribeThatSpoofsAGoodAddress) {
@@ -165,9 +184,14 @@ TEST(TrackerProcess, RefusesASubscribeThatSpoofsAGoodAddress) {
   auto r = tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "1.2.3.4", 5000));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.message.find("1.2.3.4"), std::string::npos);
-  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).peers.size(), 0u);
+  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1))
+                .peers.size(),
+            0u);
   // From the good address itself it is accepted and flagged good.
-  ASSERT_EQ(tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "127.0.0.1", 5000)).status, 0);
+  ASSERT_EQ(
+      tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "127.0.0.1", 5000))
+          .status,
+      0);
   auto l = tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1));
   ASSERT_EQ(l.peers.size(), 1u);
   EXPECT_TRUE(l.peers[0].good);
@@ -176,19 +200,37 @@ TEST(TrackerProcess, RefusesASubscribeThatSpoofsAGoodAddress) {
 TEST(TrackerProcess, BanPrivateRefusesRfc1918Addresses) {
   Tracker t(closed_config(R"(, "ban-private": true)"));
   for (const char* ip : {"10.0.0.1", "172.16.5.5", "192.168.1.20"})
-    EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, ip, 5000)).status, 1) << ip;
-  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "8.8.8.8", 5000)).status, 0);
+    EXPECT_EQ(
+        tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, ip, 5000)).status, 1)
+        << ip;
+  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "8.8.8.8", 5000))
+                .status,
+            0);
   Tracker lenient(closed_config());
-  EXPECT_EQ(tracker_call(lenient.port(), request(TrackerCommand::subscribe, sample_hex, "10.0.0.1", 5000)).status, 0);
+  EXPECT_EQ(
+      tracker_call(lenient.port(), request(TrackerCommand::subscribe, sample_hex, "10.0.0.1", 5000))
+          .status,
+      0);
 }
 
 TEST(TrackerProcess, OpenModeTracksAnyHashClosedModeOnlyTheAllowedOnes) {
   Tracker closed(closed_config());
-  EXPECT_EQ(tracker_call(closed.port(), request(TrackerCommand::subscribe, other_hex, "127.0.0.1", 5000)).status, 1);
-  EXPECT_EQ(tracker_call(closed.port(), request(TrackerCommand::subscribe, sample_hex, "127.0.0.1", 5000)).status, 0);
+  EXPECT_EQ(
+      tracker_call(closed.port(), request(TrackerCommand::subscribe, other_hex, "127.0.0.1", 5000))
+          .status,
+      1);
+  EXPECT_EQ(
+      tracker_call(closed.port(), request(TrackerCommand::subscribe, sample_hex, "127.0.0.1", 5000))
+          .status,
+      0);
   Tracker open(R"({"port": 0, "open": true})");
-  EXPECT_EQ(tracker_call(open.port(), request(TrackerCommand::subscribe, other_hex, "127.0.0.1", 5000)).status, 0);
-  EXPECT_EQ(tracker_call(open.port(), request(TrackerCommand::list, other_hex, "127.0.0.1", 1)).peers.size(), 1u);
+  EXPECT_EQ(
+      tracker_call(open.port(), request(TrackerCommand::subscribe, other_hex, "127.0.0.1", 5000))
+          .status,
+      0);
+  EXPECT_EQ(tracker_call(open.port(), request(TrackerCommand::list, other_hex, "127.0.0.1", 1))
+                .peers.size(),
+            1u);
 }
 
 TEST(TrackerProcess, RequireSourceIpRefusesThirdPartyAddresses) {
@@ -196,12 +238,17 @@ TEST(TrackerProcess, RequireSourceIpRefusesThirdPartyAddresses) {
   auto r = tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "8.8.8.8", 5000));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.message.find("127.0.0.1"), std::string::npos) << r.message;
-  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "127.0.0.1", 5000)).status, 0);
+  EXPECT_EQ(
+      tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "127.0.0.1", 5000))
+          .status,
+      0);
 }
 
 TEST(TrackerProcess, SubscribeWithPortZeroIsRefused) {
   Tracker t(closed_config());
-  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "127.0.0.1", 0)).status, 1);
+  EXPECT_EQ(
+      tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "127.0.0.1", 0)).status,
+      1);
 }
 
 TEST(TrackerProcess, HoldsTwoHundredIdleConnectionsWhileAnsweringWithin100ms) {
@@ -210,7 +257,8 @@ TEST(TrackerProcess, HoldsTwoHundredIdleConnectionsWhileAnsweringWithin100ms) {
   for (int i = 0; i < 200; ++i) idle.emplace_back(t.port());
   for (int i = 0; i < 20; ++i) {
     const auto start = std::chrono::steady_clock::now();
-    auto r = tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "127.0.0.1", 6000 + i));
+    auto r = tracker_call(t.port(),
+                          request(TrackerCommand::subscribe, sample_hex, "127.0.0.1", 6000 + i));
     const auto took = std::chrono::steady_clock::now() - start;
     EXPECT_EQ(r.status, 0);
     EXPECT_LT(took, 100ms) << "request " << i;
@@ -238,11 +286,13 @@ TEST(TrackerProcess, ARequestThatStallsPartWayIsToldWhyAtTheTimeout) {
     EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
     ASSERT_TRUE(d.ok()) << cut;
     EXPECT_EQ(d.value->status, 1);
-    EXPECT_NE(d.value->message.find("only " + std::to_string(cut) + " of its 54 bytes arrived within 300 ms"),
+    EXPECT_NE(d.value->message.find("only " + std::to_string(cut) +
+                                    " of its 54 bytes arrived within 300 ms"),
               std::string::npos)
         << d.value->message;
   }
-  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).status, 0);
+  EXPECT_EQ(
+      tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).status, 0);
 }
 
 // With `open` idle connections held, one more is closed at once; once they go, requests work.
@@ -254,7 +304,8 @@ void expect_refuses_beyond(Tracker& t, int open) {
   EXPECT_TRUE(extra.closed_by_peer());
   idle.clear();
   std::this_thread::sleep_for(200ms);
-  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).status, 0);
+  EXPECT_EQ(
+      tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).status, 0);
 }
 
 TEST(TrackerProcess, RefusesConnectionsAboveTheCap) {
@@ -299,8 +350,9 @@ TEST(TrackerProcess, RunsOneThreadPerCoreItMayUse) {
   for (const bool pinned : {true, false}) {
     TempDir d;
     d.write("tracker.json", closed_config());
-    const std::vector<std::string> args = {"--config", d.file("tracker.json"), "--port", "0", "--bind", "127.0.0.1",
-                                           "--port-file", d.file("port")};
+    const std::vector<std::string> args = {
+        "--config",  d.file("tracker.json"), "--port",      "0", "--bind",
+        "127.0.0.1", "--port-file",          d.file("port")};
     std::unique_ptr<Process> p;
     unsigned expected = 0;
     std::thread([&] {
@@ -315,8 +367,10 @@ TEST(TrackerProcess, RunsOneThreadPerCoreItMayUse) {
     if (pinned) {
       EXPECT_EQ(expected, 1u);
     }
-    const std::string said = ", " + std::to_string(expected) + (expected == 1 ? " thread," : " threads,");
-    EXPECT_NE(p->err().find(said), std::string::npos) << "expected \"" << said << "\" in: " << p->err();
+    const std::string said =
+        ", " + std::to_string(expected) + (expected == 1 ? " thread," : " threads,");
+    EXPECT_NE(p->err().find(said), std::string::npos)
+        << "expected \"" << said << "\" in: " << p->err();
   }
 }
 
@@ -329,8 +383,9 @@ TEST(TrackerProcess, RunsOneThreadUnderAHalfCoreQuota) {
     std::string dir, quota_file, quota, join_file;
   };
   std::optional<Kind> made;
-  for (const Kind& k : {Kind{"/sys/fs/cgroup/cpu/" + name, "cpu.cfs_quota_us", "50000", "tasks"},
-                        Kind{"/sys/fs/cgroup/" + name, "cpu.max", "50000 100000", "cgroup.procs"}}) {
+  for (const Kind& k :
+       {Kind{"/sys/fs/cgroup/cpu/" + name, "cpu.cfs_quota_us", "50000", "tasks"},
+        Kind{"/sys/fs/cgroup/" + name, "cpu.max", "50000 100000", "cgroup.procs"}}) {
     std::error_code ec;
     if (!fs::create_directory(k.dir, ec)) continue;
     std::ofstream q(k.dir + "/" + k.quota_file);
@@ -340,14 +395,16 @@ TEST(TrackerProcess, RunsOneThreadUnderAHalfCoreQuota) {
     }
     fs::remove(k.dir, ec);
   }
-  if (!made) GTEST_SKIP() << "cannot make a cgroup with a CPU quota here (not root, or no cpu controller)";
+  if (!made)
+    GTEST_SKIP() << "cannot make a cgroup with a CPU quota here (not root, or no cpu controller)";
   TempDir d;
   d.write("tracker.json", closed_config());
   {
     // The shell joins the cgroup, then becomes the tracker.
-    Process p("/bin/sh", {"-c", "echo $$ > " + made->dir + "/" + made->join_file + " && exec " + bin_dir() +
-                                    "/cascade-tracker --config " + d.file("tracker.json") +
-                                    " --port 0 --bind 127.0.0.1 --port-file " + d.file("port")},
+    Process p("/bin/sh",
+              {"-c", "echo $$ > " + made->dir + "/" + made->join_file + " && exec " + bin_dir() +
+                         "/cascade-tracker --config " + d.file("tracker.json") +
+                         " --port 0 --bind 127.0.0.1 --port-file " + d.file("port")},
               d.path());
     EXPECT_NE(wait_for_port_file(d.file("port")), 0) << p.err();
     EXPECT_NE(p.err().find(", 1 thread,"), std::string::npos) << p.err();
@@ -364,8 +421,11 @@ TEST(TrackerCli, InvalidConfigsExitWithCodeTwoAndOneLine) {
   d.write("noport.json", "{}");
   d.write("badhex.json", R"({"port": 1, "allowedhashes": ["xyz"]})");
   d.write("notjson.json", "{port");
-  for (const auto& [file, word] : std::vector<std::pair<std::string, std::string>>{
-           {"noport.json", "port"}, {"badhex.json", "allowedhashes"}, {"notjson.json", "JSON"}, {"missing.json", "cannot open"}}) {
+  for (const auto& [file, word] :
+       std::vector<std::pair<std::string, std::string>>{{"noport.json", "port"},
+                                                        {"badhex.json", "allowedhashes"},
+                                                        {"notjson.json", "JSON"},
+                                                        {"missing.json", "cannot open"}}) {
     auto r = run(bin_dir() + "/cascade-tracker", {"--config", d.file(file)});
     EXPECT_EQ(r.code, 2) << file;
     EXPECT_NE(r.err.find(word), std::string::npos) << r.err;
@@ -385,7 +445,8 @@ TEST(TrackerProcess, ASecondSignalExitsAtOnce) {
   c.send(ByteSpan(vector_hex("tracker_subscribe_request")).first(10));  // in flight: holds the stop
   std::this_thread::sleep_for(100ms);
   t.process().signal(SIGTERM);
-  EXPECT_FALSE(t.process().wait(500ms).has_value()) << "the first signal waits for the request in flight";
+  EXPECT_FALSE(t.process().wait(500ms).has_value())
+      << "the first signal waits for the request in flight";
   const auto start = std::chrono::steady_clock::now();
   t.process().signal(SIGTERM);
   EXPECT_EQ(t.process().wait(5s), 1);
@@ -405,11 +466,13 @@ TEST(TrackerProcess, FiveHundredConcurrentClientsAndAChurnOfAThousandAreAllAnswe
     if (i % 2 == 0) c.send(req);
     if (i % 4 == 1) c.send(ByteSpan(req).first(7));
   }
-  EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).status, 0);
+  EXPECT_EQ(
+      tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).status, 0);
 }
 
 TEST(TrackerProcess, HittingTheDescriptorLimitRecoversOnceClientsLeave) {
-  if (!std::filesystem::exists("/usr/bin/prlimit")) GTEST_SKIP() << "prlimit (util-linux) is not installed";
+  if (!std::filesystem::exists("/usr/bin/prlimit"))
+    GTEST_SKIP() << "prlimit (util-linux) is not installed";
 #ifdef CASCADE_SANITIZED
   // The sanitizer runtimes open pipes to probe memory; with no descriptors left they report
   // false errors. The Release build runs this test.
@@ -417,8 +480,9 @@ TEST(TrackerProcess, HittingTheDescriptorLimitRecoversOnceClientsLeave) {
 #endif
   TempDir d;
   d.write("t.json", closed_config());
-  Process p("/usr/bin/prlimit", {"--nofile=40:40", bin_dir() + "/cascade-tracker", "--config", d.file("t.json"),
-                                 "--bind", "127.0.0.1", "--port", "0", "--port-file", d.file("port"), "--threads", "1"},
+  Process p("/usr/bin/prlimit",
+            {"--nofile=40:40", bin_dir() + "/cascade-tracker", "--config", d.file("t.json"),
+             "--bind", "127.0.0.1", "--port", "0", "--port-file", d.file("port"), "--threads", "1"},
             d.path());
   const auto port = static_cast<std::uint16_t>(wait_for_port_file(d.file("port")));
   ASSERT_NE(port, 0) << p.err();
@@ -428,6 +492,7 @@ TEST(TrackerProcess, HittingTheDescriptorLimitRecoversOnceClientsLeave) {
     std::this_thread::sleep_for(300ms);
   }
   std::this_thread::sleep_for(500ms);
-  EXPECT_EQ(tracker_call(port, request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).status, 0);
+  EXPECT_EQ(tracker_call(port, request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).status,
+            0);
   EXPECT_NE(p.err().find("backing off"), std::string::npos) << p.err();
 }

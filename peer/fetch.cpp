@@ -1,0 +1,189 @@
+#include "peer/fetch.hpp"
+
+#include <random>
+
+#include "common/log.hpp"
+#include "peer/check_queue.hpp"
+#include "peer/fetch_policy.hpp"
+
+namespace cascade {
+
+namespace {
+using net::tcp;
+using namespace std::chrono_literals;
+
+// A connection with nothing to ask for gives its slot to another peer after this long.
+constexpr auto idle_before_release = 1500ms;
+// How often such a connection looks again for something to ask.
+constexpr auto idle_poll = 50ms;
+
+// The peer closed the connection: the end of its stream, or a reset (a close with our next
+// requests unread reaches us as one), or a broken pipe on our next write.
+bool closed_by_peer(const std::error_code& ec) {
+  return ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe;
+}
+
+class Fetch {
+ public:
+  Fetch(std::shared_ptr<SharedFile> file, const FetchSettings& settings,
+        const std::atomic<bool>& stopping, Endpoint from, LackMemory& lacks, tcp::socket& socket)
+      : file_(std::move(file)),
+        f_(*file_),
+        settings_(settings),
+        stopping_(stopping),
+        lacks_(lacks),
+        socket_(socket),
+        deadline_(socket),
+        rng_(std::random_device{}() ^ from.key()),
+        source_(to_string(from)) {}
+
+  InFlight& record() { return record_; }
+  const std::string& source() const { return source_; }
+
+  asio::awaitable<void> run(CheckQueue& checks, const Endpoint& from) {
+    log::debug("connecting to ", source_);
+    ec_ = co_await net::connect(socket_, deadline_, net::to_asio(from), settings_.connect_timeout);
+    if (ec_) {
+      log::debug(source_, ": connect failed: ", ec_.message());
+      outcome_.failed = true;
+      co_return;
+    }
+    std::error_code ignored;
+    socket_.set_option(tcp::no_delay(true), ignored);
+    auto idle_since = net::Clock::now();
+    while (!stopping_ && !f_.blocks.complete()) {
+      if (!co_await send_requests()) break;
+      if (!record_.waiting()) {
+        // Nothing this peer can give us right now; give the slot to another peer after a while.
+        if (net::Clock::now() - idle_since > idle_before_release) break;
+        asio::steady_timer t(socket_.get_executor(), idle_poll);
+        co_await t.async_wait(net::nothrow);
+        continue;
+      }
+      idle_since = net::Clock::now();
+      if (!co_await read_answer(checks)) break;
+    }
+  }
+
+  // Books the end of the connection: unanswered requests go back to the block map.
+  PeerTable::Outcome finish(const CheckQueue& checks) {
+    outcome_.strikes += checks.bad();
+    outcome_.delivered = static_cast<std::uint64_t>(checks.delivered());
+    if (checks.bad() > 0) outcome_.failed = true;
+    outcome_.closed_by_peer = closed_by_peer(ec_);
+    for (std::uint64_t b : record_.abandon()) f_.blocks.finish(b, false);
+    return outcome_;
+  }
+
+ private:
+  // Tops the pipeline up in one write; false when the write failed.
+  asio::awaitable<bool> send_requests() {
+    requests_.clear();
+    lacks_.forget_expired(net::Clock::now());
+    while (ask_for_more(record_.outstanding(), requests_.size(), settings_.pipeline)) {
+      const auto b = f_.blocks.pick(rng_, PickExclusions{record_.blocks(), lacks_.blocks()});
+      if (!b) break;
+      record_.requested(*b);
+      const std::size_t at = requests_.size();
+      requests_.resize(at + peer_request_size);
+      encode_peer_request(
+          PeerRequest{*b, f_.cascade_hash},
+          std::span<std::uint8_t, peer_request_size>(requests_.data() + at, peer_request_size));
+    }
+    if (requests_.empty()) co_return true;
+    ec_ = co_await net::write_all(socket_, deadline_, asio::buffer(requests_),
+                                  settings_.block_timeout);
+    if (ec_) outcome_.failed = true;
+    co_return !ec_;
+  }
+
+  // Reads the answer to the oldest request; false when the connection must end.
+  asio::awaitable<bool> read_answer(CheckQueue& checks) {
+    const std::uint64_t b = record_.oldest();
+    const std::uint64_t length = f_.meta.block_length(b);
+    std::array<std::uint8_t, peer_response_header_size> head{};
+    if ((ec_ = co_await net::read_exact(socket_, deadline_, asio::buffer(head),
+                                        settings_.block_timeout)))
+      co_return fail();
+    auto h = decode_peer_response_header(head, length);
+    if (!h.ok()) {
+      log::warn(source_, ": bad answer for block ", b, ": ", describe(h.error));
+      ++outcome_.strikes;
+      co_return fail();
+    }
+    if (h.value->status != 0)
+      co_return co_await read_refusal(b, static_cast<PeerStatus>(h.value->status), h.value->length);
+    std::vector<std::uint8_t>* buffer = co_await checks.buffer();
+    if (buffer == nullptr) co_return fail();  // a verdict said stop: a wrong block, a disk error
+    if ((ec_ = co_await net::read_exact(socket_, deadline_, asio::buffer(buffer->data(), length),
+                                        settings_.block_timeout))) {
+      checks.give_back(buffer);
+      co_return fail();
+    }
+    record_.received();
+    checks.submit(buffer, b, length);
+    co_return true;
+  }
+
+  // An error status for block `b`, with its message of `length` bytes (bounded by the decoder).
+  asio::awaitable<bool> read_refusal(std::uint64_t b, PeerStatus status, std::uint64_t length) {
+    std::string message(length, '\0');
+    if ((ec_ = co_await net::read_exact(socket_, deadline_, asio::buffer(message),
+                                        settings_.block_timeout)))
+      co_return fail();
+    record_.refused();
+    f_.blocks.finish(b, false);
+    if (status == PeerStatus::not_held) {
+      lacks_.note(b, net::Clock::now() + PeerTable::lack_memory);
+      co_return true;
+    }
+    log::warn(source_, ": status ", int(status), " for block ", b, ": ", printable(message));
+    if (status == PeerStatus::out_of_range) ++outcome_.strikes;
+    if (status == PeerStatus::unknown_cascade) outcome_.refuses_file = true;
+    co_return fail();
+  }
+
+  bool fail() {
+    outcome_.failed = true;
+    return false;
+  }
+
+  const std::shared_ptr<SharedFile> file_;
+  SharedFile& f_;
+  const FetchSettings& settings_;
+  const std::atomic<bool>& stopping_;
+  LackMemory& lacks_;
+  tcp::socket& socket_;
+  net::Deadline deadline_;
+  std::mt19937_64 rng_;
+  const std::string source_;
+  InFlight record_;
+  Bytes requests_;
+  std::error_code ec_;  // the last network error
+  PeerTable::Outcome outcome_;
+};
+}  // namespace
+
+asio::awaitable<PeerTable::Outcome> fetch_from(std::shared_ptr<SharedFile> file,
+                                               std::shared_ptr<Verifier> verifier, ThreadPool& pool,
+                                               FetchSettings settings,
+                                               const std::atomic<bool>& stopping, Endpoint from,
+                                               LackMemory& lacks) {
+  tcp::socket socket(co_await asio::this_coro::executor);
+  ++file->stats.active_sources;
+  Fetch fetch(file, settings, stopping, from, lacks, socket);
+  auto checks = std::make_shared<CheckQueue>(socket.get_executor(), pool, std::move(verifier), file,
+                                             fetch.record(), fetch.source());
+  co_await fetch.run(*checks, from);
+  // Let the verifications of this connection finish, so their verdicts count for or against the
+  // peer.
+  co_await checks->drain();
+  const PeerTable::Outcome outcome = fetch.finish(*checks);
+  std::error_code ignored;
+  socket.close(ignored);
+  --file->stats.active_sources;
+  co_return outcome;
+}
+
+}  // namespace cascade

@@ -1,0 +1,33 @@
+// One fetch connection: speaks the fetch protocol (PROTOCOL.md section 3) to one peer, keeping
+// several requests in flight on one kept-alive connection, and hands every block it receives
+// to its CheckQueue. Framing and pipelining only: which block to ask for comes from the file's
+// BlockMap (given the connection's InFlight record and the peer's LackMemory), what the end of
+// the connection means for the peer is the PeerTable's business.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "common/net.hpp"
+#include "peer/peer_table.hpp"
+#include "peer/verifier.hpp"
+
+namespace cascade {
+
+struct FetchSettings {
+  std::size_t pipeline = 4;  // requests kept outstanding (fetch_policy.hpp: pipeline_depth)
+  net::Millis connect_timeout{3000};
+  net::Millis block_timeout{30000};  // a whole block (header and bytes) must arrive in this
+};
+
+// Fetches blocks of `file` from `from` until the file is complete, `stopping` is set, the peer
+// has nothing left that we need for a while, or the connection fails. `lacks` is the peer's
+// "don't have" memory, kept up to date. Returns what the connection came to. Runs on its own
+// strand; returns only once every block it received has its verdict.
+asio::awaitable<PeerTable::Outcome> fetch_from(std::shared_ptr<SharedFile> file,
+                                               std::shared_ptr<Verifier> verifier, ThreadPool& pool,
+                                               FetchSettings settings,
+                                               const std::atomic<bool>& stopping, Endpoint from,
+                                               LackMemory& lacks);
+
+}  // namespace cascade

@@ -1,0 +1,47 @@
+// How much one fetch connection keeps in flight: pure rules, unit-tested.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+namespace cascade {
+
+// How many blocks make up `bytes`, kept within [least, most].
+constexpr std::size_t blocks_worth(std::uint64_t bytes, std::uint64_t block_size,
+                                   std::uint64_t least, std::uint64_t most) {
+  return static_cast<std::size_t>(
+      std::clamp<std::uint64_t>(bytes / std::max<std::uint64_t>(block_size, 1), least, most));
+}
+
+// Requests a connection keeps outstanding by default: about 4 MiB in flight, enough to fill a
+// fast link's bandwidth-delay product, within 4 to 64 requests. `requested` (--pipeline) wins.
+inline constexpr std::uint64_t pipeline_bytes = 4ull << 20;
+constexpr std::size_t pipeline_depth(std::size_t requested, std::uint64_t block_size) {
+  return requested > 0 ? requested : blocks_worth(pipeline_bytes, block_size, 4, 64);
+}
+
+// Block buffers a connection may use: about 2 MiB's worth (3 to 64), so the socket is read while
+// earlier blocks are checked.
+inline constexpr std::uint64_t buffer_bytes_per_connection = 2ull << 20;
+constexpr std::size_t buffers_for(std::uint64_t block_size) {
+  return blocks_worth(buffer_bytes_per_connection, block_size, 3, 64);
+}
+
+// Requests go out in batches (one write for several): a connection tops its pipeline up once half
+// of it has been answered, and then fills it. Given `outstanding` requests and `batch` picked so
+// far in this top-up, whether to pick one more.
+constexpr bool ask_for_more(std::size_t outstanding, std::size_t batch, std::size_t pipeline) {
+  return outstanding < pipeline && (outstanding <= pipeline / 2 || batch > 0);
+}
+
+// The picking window, in blocks: `window_bytes` (0: none), but at least twice what all of a
+// file's connections may have in flight, so they never run out of distinct blocks to ask for.
+constexpr std::uint64_t window_blocks(std::uint64_t window_bytes, std::uint64_t block_size,
+                                      std::size_t connections, std::size_t pipeline) {
+  if (window_bytes == 0) return 0;
+  return std::max<std::uint64_t>(window_bytes / std::max<std::uint64_t>(block_size, 1),
+                                 2 * connections * pipeline);
+}
+
+}  // namespace cascade

@@ -1,0 +1,103 @@
+#include "peer/peer_table.hpp"
+
+#include <algorithm>
+
+namespace cascade {
+
+void LackMemory::note(std::uint64_t block, SteadyClock::time_point until) {
+  until_[block] = until;
+  set_.insert(block);
+  expiry_.emplace_back(until, block);
+}
+
+void LackMemory::forget_expired(SteadyClock::time_point now) {
+  while (!expiry_.empty() && expiry_.front().first <= now) {
+    const std::uint64_t b = expiry_.front().second;
+    expiry_.pop_front();
+    // A later note for the same block keeps it (its own entry comes later in the queue).
+    auto it = until_.find(b);
+    if (it != until_.end() && it->second <= now) {
+      until_.erase(it);
+      set_.erase(b);
+    }
+  }
+}
+
+void PeerTable::merge(const std::vector<PeerEntry>& entries) {
+  std::lock_guard lock(mutex_);
+  for (const auto& e : entries) {
+    const Endpoint ep{e.ip, e.port};
+    if (ep.ip == 0 || ep.port == 0 || ep == options_.self) continue;
+    if (peers_.size() >= options_.max_peers && !peers_.contains(ep.key())) continue;
+    auto [it, added] = peers_.try_emplace(ep.key());
+    if (added) it->second.ep = ep;
+    it->second.good = e.good;
+  }
+}
+
+std::vector<Endpoint> PeerTable::choose(std::size_t want, Clock::time_point now,
+                                        std::mt19937_64& rng) {
+  std::lock_guard lock(mutex_);
+  std::vector<Peer*> candidates;
+  for (auto& [key, p] : peers_)
+    if (!p.connected && !p.banned && p.retry_at <= now) candidates.push_back(&p);
+  std::shuffle(candidates.begin(), candidates.end(), rng);
+  std::stable_sort(candidates.begin(), candidates.end(), [](const Peer* a, const Peer* b) {
+    if (a->good != b->good) return a->good;
+    return (a->delivered > 0) > (b->delivered > 0);
+  });
+  std::vector<Endpoint> out;
+  for (std::size_t i = 0; i < candidates.size() && out.size() < want; ++i) {
+    candidates[i]->connected = true;
+    out.push_back(candidates[i]->ep);
+  }
+  return out;
+}
+
+LackMemory PeerTable::take_lacks(const Endpoint& peer) {
+  std::lock_guard lock(mutex_);
+  auto it = peers_.find(peer.key());
+  return it == peers_.end() ? LackMemory{} : std::move(it->second.lacks);
+}
+
+PeerTable::Clock::duration PeerTable::retry_delay(const Outcome& o, int failures) {
+  if (o.failed && o.delivered == 0)
+    return failure_backoff * (1 << std::min(failures, max_backoff_doublings));
+  if (o.closed_by_peer && o.strikes == 0) return Clock::duration::zero();
+  return o.failed ? Clock::duration(pause_after_failure) : Clock::duration(pause_after_end);
+}
+
+PeerTable::Standing PeerTable::release(const Endpoint& peer, const Outcome& o, LackMemory lacks,
+                                       Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  Peer& p = peers_[peer.key()];
+  if (p.ep.port == 0) p.ep = peer;
+  const bool was_banned = p.banned;
+  p.connected = false;
+  p.delivered += o.delivered;
+  p.strikes += o.strikes;
+  p.lacks = std::move(lacks);
+  if (p.strikes >= max_strikes || o.refuses_file) p.banned = true;
+  if (o.failed && o.delivered == 0)
+    ++p.failures;
+  else if (o.closed_by_peer && o.strikes == 0)
+    p.failures = 0;
+  else
+    p.failures = o.failed ? 1 : 0;
+  p.retry_at = now + retry_delay(o, p.failures);
+  return p.banned && !was_banned ? Standing::banned_now : Standing::fine;
+}
+
+PeerTable::Counts PeerTable::counts(Clock::time_point now) const {
+  std::lock_guard lock(mutex_);
+  Counts c;
+  c.known = peers_.size();
+  for (const auto& [key, p] : peers_) {
+    c.banned += p.banned;
+    c.connected += p.connected;
+    c.ready += !p.banned && !p.connected && p.retry_at <= now;
+  }
+  return c;
+}
+
+}  // namespace cascade

@@ -1,0 +1,118 @@
+// The peers one file's downloader knows: where they are, how they behaved, when each may be tried
+// again, and which blocks each said it does not hold. Pure state: the clock is passed in, like
+// the tracker's Registry, so every decision here (which peer next, when to retry, when to ban)
+// is unit-tested with a fake clock.
+//
+// Rules:
+// - choose() prefers peers the tracker flags good, then peers that delivered before; ties in
+//   random order (so leechers spread over the swarm).
+// - a peer that sent wrong blocks gets a strike for each; max_strikes ban it for good, and so
+//   does an answer that it does not serve this file at all.
+// - retry delays: a connection that failed before delivering anything backs off exponentially
+//   (failure_backoff x 2^failures, up to 2^max_backoff_doublings); one that delivered and was
+//   then closed by the peer (some serve a few blocks per connection) is asked again at once,
+//   since each such connection makes progress; any other end waits a short pause.
+//
+// Thread-safety: every public method is safe from any thread (one mutex, short sections).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+#include "common/endpoint.hpp"
+#include "peer/in_flight.hpp"
+#include "proto/wire.hpp"
+
+namespace cascade {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// Blocks a peer said it does not hold ("don't have", status 2), each believed until its time is
+// up: peers gain blocks as they download, so the answer goes stale.
+class LackMemory {
+ public:
+  void note(std::uint64_t block, SteadyClock::time_point until);
+  // Forgets every answer whose time is up.
+  void forget_expired(SteadyClock::time_point now);
+  const BlockSet& blocks() const { return set_; }
+
+ private:
+  std::deque<std::pair<SteadyClock::time_point, std::uint64_t>> expiry_;  // in the order noted
+  std::unordered_map<std::uint64_t, SteadyClock::time_point> until_;
+  BlockSet set_;
+};
+
+class PeerTable {
+ public:
+  using Clock = SteadyClock;
+  static constexpr int max_strikes = 3;  // wrong blocks before a peer is banned
+  // How long a "don't have" answer is believed: long enough not to ask again at once, short
+  // enough that a leecher which has since got the block is asked again within a second.
+  static constexpr auto lack_memory = std::chrono::milliseconds(750);
+  // Retry after a connection that failed without delivering: failure_backoff x 2^failures,
+  // doubling at most max_backoff_doublings times (250 ms ... 64 s).
+  static constexpr auto failure_backoff = std::chrono::milliseconds(250);
+  static constexpr int max_backoff_doublings = 8;
+  // Retry after a failure that came after some delivery, and after an orderly end (the
+  // connection had nothing to ask for, or the download stopped).
+  static constexpr auto pause_after_failure = std::chrono::milliseconds(500);
+  static constexpr auto pause_after_end = std::chrono::milliseconds(200);
+
+  struct Options {
+    std::size_t max_peers = 1000;  // peers remembered; more are not added
+    Endpoint self;                 // our own address: never a source
+  };
+  // What one connection to a peer came to.
+  struct Outcome {
+    std::uint64_t delivered = 0;  // blocks it sent that verified
+    int strikes = 0;              // wrong blocks, out-of-range or undecodable answers
+    bool failed = false;          // it ended in an error, not because we were done with it
+    bool closed_by_peer = false;  // the peer closed the connection (end of stream, reset)
+    bool refuses_file = false;    // the peer does not serve this file at all
+  };
+  enum class Standing { fine, banned_now };
+
+  explicit PeerTable(Options options) : options_(options) {}
+
+  // Adds peers from a tracker's answer (never ourselves, never address or port 0), refreshing the
+  // good flag of those known.
+  void merge(const std::vector<PeerEntry>& entries);
+  // Up to `want` peers to connect to now, each marked connected until release().
+  std::vector<Endpoint> choose(std::size_t want, Clock::time_point now, std::mt19937_64& rng);
+  // The "don't have" answers remembered for `peer`, handed to its connection (which keeps them
+  // up to date and hands them back with release()).
+  LackMemory take_lacks(const Endpoint& peer);
+  // Ends a connection chosen by choose(): books its outcome and decides when the peer may be
+  // tried again. Returns banned_now when this outcome banned it.
+  Standing release(const Endpoint& peer, const Outcome& outcome, LackMemory lacks,
+                   Clock::time_point now);
+
+  struct Counts {
+    std::size_t known = 0, banned = 0, connected = 0;
+    std::size_t ready = 0;  // neither banned nor connected, and due for a try
+  };
+  Counts counts(Clock::time_point now) const;
+  // When a peer that ended with `outcome` after `failures` consecutive failures may be retried.
+  static Clock::duration retry_delay(const Outcome& outcome, int failures);
+
+ private:
+  struct Peer {
+    Endpoint ep;
+    bool good = false, connected = false, banned = false;
+    int strikes = 0;
+    int failures = 0;              // consecutive connections that failed without delivering
+    Clock::time_point retry_at{};  // not before
+    std::uint64_t delivered = 0;   // verified blocks received from it, over all connections
+    LackMemory lacks;
+  };
+  const Options options_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::uint64_t, Peer> peers_;  // guarded by mutex_; Endpoint::key() ->
+};
+
+}  // namespace cascade

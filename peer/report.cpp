@@ -1,0 +1,96 @@
+#include "peer/report.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "common/file.hpp"
+#include "common/log.hpp"
+
+namespace cascade {
+
+std::string short_name(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// Progress: one live line per file on a terminal, else a log line per file at most once a second.
+Progress::Progress(const std::vector<std::shared_ptr<SharedFile>>& files, bool quiet)
+    : files_(files),
+      tty_(::isatty(STDERR_FILENO) == 1),
+      quiet_(quiet),
+      last_(files.size(), 0),
+      last_time_(net::Clock::now()) {}
+
+void Progress::tick(bool final) {
+  if (quiet_) return;
+  const auto now = net::Clock::now();
+  const double dt = std::max(1e-3, std::chrono::duration<double>(now - last_time_).count());
+  std::string out;
+  for (std::size_t i = 0; i < files_.size(); ++i) {
+    const SharedFile& f = *files_[i];
+    const std::uint64_t have = f.blocks.verified_count(), total = f.meta.block_count();
+    const double pct =
+        total ? 100.0 * static_cast<double>(have) / static_cast<double>(total) : 100.0;
+    const std::uint64_t bytes = f.stats.bytes_downloaded.load();
+    const double rate = static_cast<double>(bytes - last_[i]) / dt;
+    last_[i] = bytes;
+    const std::uint64_t left_bytes =
+        f.meta.target_size - std::min(f.meta.target_size, have * f.meta.block_size);
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "%-24.24s %6.1f%% %8.1f MB/s  ETA %5s  peers %2d  served %llu blocks%s",
+                  short_name(f.data_path).c_str(), pct, rate / 1e6,
+                  rate > 0 && left_bytes
+                      ? (std::to_string(static_cast<long>(left_bytes / rate)) + "s").c_str()
+                      : (f.complete ? "done" : "-"),
+                  f.stats.active_sources.load(),
+                  static_cast<unsigned long long>(f.stats.blocks_served.load()),
+                  f.complete ? "  verified" : "");
+    if (tty_) {
+      out += "\r\x1b[2K";
+      out += line;
+      out += i + 1 < files_.size() ? "\n" : "";
+    } else if (final || !f.complete || !reported_complete_.contains(i)) {
+      log::info(line);
+      if (f.complete) reported_complete_.insert(i);
+    }
+  }
+  if (tty_) {
+    if (files_.size() > 1 && !final) out += "\x1b[" + std::to_string(files_.size() - 1) + "A";
+    if (final) out += "\n";
+    std::fputs(out.c_str(), stderr);
+    std::fflush(stderr);
+  }
+  last_time_ = now;
+}
+
+void write_stats(const std::string& path, const std::vector<std::shared_ptr<SharedFile>>& files,
+                 double seconds) {
+  nlohmann::json j;
+  j["seconds"] = seconds;
+  for (const auto& f : files) {
+    nlohmann::json sources = nlohmann::json::object();
+    for (const auto& [src, n] : f->stats.sources()) sources[src] = n;
+    j["files"].push_back({{"cascade", f->cascade_path},
+                          {"data", f->data_path},
+                          {"complete", f->complete.load()},
+                          {"blocks", f->meta.block_count()},
+                          {"verified_blocks", f->blocks.verified_count()},
+                          {"bytes_downloaded", f->stats.bytes_downloaded.load()},
+                          {"blocks_served", f->stats.blocks_served.load()},
+                          {"bytes_served", f->stats.bytes_served.load()},
+                          {"bad_blocks", f->stats.bad_blocks.load()},
+                          {"blocks_from", sources}});
+  }
+  const std::string text = j.dump(2) + "\n";
+  try {
+    write_file_replace(path, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()},
+                       /*durable=*/false);
+  } catch (const std::exception& e) {
+    log::warn("cannot write statistics: ", e.what());
+  }
+}
+
+}  // namespace cascade

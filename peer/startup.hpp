@@ -1,0 +1,26 @@
+// Start-up of `cascade-peer run`: open each shared file without truncating it, find the blocks
+// already present (the journal's, then hashing the rest on every core), and start a fresh journal
+// for a file that is not complete.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/thread_pool.hpp"
+#include "peer/shared_file.hpp"
+
+namespace cascade {
+
+// Opens the cascade file and its data file. Throws Fatal: exit 2 for a bad cascade file or a data
+// file longer than it says, 1 for other disk errors.
+std::shared_ptr<SharedFile> open_shared_file(const std::string& cascade_path,
+                                             const std::string& data_path,
+                                             std::uint64_t max_block_size);
+
+// Marks the blocks already present as verified (those the journal proves durable without
+// hashing, unless `verify_all`; the rest by hashing them on `pool`), logs what it found, and
+// starts the file's journal unless it is complete. Throws Fatal (exit 1) on a disk error.
+void find_present_blocks(SharedFile& file, ThreadPool& pool, bool verify_all);
+
+}  // namespace cascade

@@ -1,0 +1,39 @@
+#include "peer/tracker_schedule.hpp"
+
+#include <algorithm>
+
+namespace cascade {
+
+std::optional<TrackerCommand> TrackerSchedule::due(Clock::time_point now, const Need& need) const {
+  if (now >= next_announce_) return announce_command();
+  if (now >= next_list_ && (need.starving || need.usable_peers < need.wanted_peers))
+    return TrackerCommand::list;
+  return std::nullopt;
+}
+
+void TrackerSchedule::answered(TrackerCommand cmd, Clock::time_point now,
+                               std::size_t usable_peers) {
+  failures_ = 0;
+  // Only the announce itself moves the next announce: a LIST does not refresh our entry in the
+  // tracker's registry, so LISTs in between must not postpone the SUBSCRIBE.
+  if (cmd == announce_command()) next_announce_ = now + options_.announce_interval;
+  next_list_ = now + options_.list_interval;
+  if (usable_peers == 0) {
+    next_list_ = now + std::min<Clock::duration>(
+                           options_.list_interval,
+                           std::chrono::seconds(1 << std::min(empty_lists_, max_doublings)));
+    ++empty_lists_;
+  } else {
+    empty_lists_ = 0;
+  }
+}
+
+void TrackerSchedule::failed(Clock::time_point now) {
+  ++failures_;
+  const auto backoff = std::min<Clock::duration>(
+      max_failure_backoff, std::chrono::seconds(1 << std::min(failures_ - 1, max_doublings)));
+  next_announce_ = now + backoff;
+  next_list_ = now + backoff;
+}
+
+}  // namespace cascade

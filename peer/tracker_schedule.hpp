@@ -1,0 +1,62 @@
+// When one file's downloader talks to one tracker: SUBSCRIBE every announce interval (LIST
+// instead for a client-only peer, which is never listed), LIST between announces when it knows
+// too few peers, and back off while the tracker fails. Pure: the clock is passed in. One schedule
+// per tracker, so a file with several trackers keeps one for each.
+//
+// Rules:
+// - the announce is due once its interval has passed since the last successful one;
+// - a LIST is due, at most once per list interval, when no connection runs and no known peer is
+//   ready to try (starving), or when fewer usable peers are known than connections are wanted;
+// - an answer that leaves us with no usable peer (we came before any seed) makes the next LIST
+//   come sooner: 1, 2, 4 ... s, up to the list interval;
+// - a failed exchange retries after 1, 2, 4 ... s, up to max_failure_backoff, for both kinds.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+
+#include "proto/wire.hpp"
+
+namespace cascade {
+
+class TrackerSchedule {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::chrono::seconds max_failure_backoff{60};
+  static constexpr int max_doublings = 6;  // 1 s x 2^6 = 64 s: the longest a retry step grows
+
+  struct Options {
+    std::chrono::seconds announce_interval{600};
+    std::chrono::seconds list_interval{30};
+    bool client_only = false;  // never SUBSCRIBE: a peer that serves nothing must not be listed
+  };
+  // What the downloader has now, for deciding whether to LIST.
+  struct Need {
+    std::size_t usable_peers = 0;  // known and not banned
+    std::size_t wanted_peers = 0;  // connections it would like to run
+    bool starving = false;         // no connection running and no known peer ready to try
+  };
+
+  explicit TrackerSchedule(Options options) : options_(options) {}
+
+  // The exchange to make now, if any.
+  std::optional<TrackerCommand> due(Clock::time_point now, const Need& need) const;
+  // The tracker answered `cmd`; `usable_peers` is what we know after merging its answer.
+  void answered(TrackerCommand cmd, Clock::time_point now, std::size_t usable_peers);
+  void failed(Clock::time_point now);
+  int failures() const { return failures_; }
+  Clock::time_point next_announce() const { return next_announce_; }
+  Clock::time_point next_list() const { return next_list_; }
+
+ private:
+  TrackerCommand announce_command() const {
+    return options_.client_only ? TrackerCommand::list : TrackerCommand::subscribe;
+  }
+  const Options options_;
+  Clock::time_point next_announce_{}, next_list_{};
+  int failures_ = 0;     // consecutive failed exchanges
+  int empty_lists_ = 0;  // consecutive answers that left us without a usable peer
+};
+
+}  // namespace cascade

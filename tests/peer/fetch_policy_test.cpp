@@ -1,0 +1,75 @@
+// The pipeline rules and a connection's InFlight record.
+#include "peer/fetch_policy.hpp"
+
+#include <gtest/gtest.h>
+
+#include "peer/in_flight.hpp"
+
+using namespace cascade;
+
+TEST(FetchPolicy, PipelineKeepsAbout4MiBInFlightWithinBounds) {
+  EXPECT_EQ(pipeline_depth(0, 1 << 20), 4u);
+  EXPECT_EQ(pipeline_depth(0, 256 << 10), 16u);
+  EXPECT_EQ(pipeline_depth(0, 64 << 10), 64u);
+  EXPECT_EQ(pipeline_depth(0, 4 << 10), 64u) << "at most 64 requests";
+  EXPECT_EQ(pipeline_depth(0, 16 << 20), 4u) << "at least 4";
+  EXPECT_EQ(pipeline_depth(7, 64 << 10), 7u) << "--pipeline wins";
+  EXPECT_EQ(pipeline_depth(0, 0), 64u) << "no division by zero";
+}
+
+TEST(FetchPolicy, BuffersHoldAbout2MiBWithinBounds) {
+  EXPECT_EQ(buffers_for(1 << 20), 3u);
+  EXPECT_EQ(buffers_for(256 << 10), 8u);
+  EXPECT_EQ(buffers_for(16 << 10), 64u);
+}
+
+TEST(FetchPolicy, RequestsGoOutInBatchesOnceHalfThePipelineIsAnswered) {
+  const std::size_t pipeline = 8;
+  EXPECT_TRUE(ask_for_more(0, 0, pipeline));
+  EXPECT_TRUE(ask_for_more(4, 0, pipeline)) << "half answered: top up";
+  EXPECT_FALSE(ask_for_more(5, 0, pipeline)) << "not yet half: wait, so requests go out together";
+  EXPECT_TRUE(ask_for_more(7, 3, pipeline)) << "a top-up fills the pipeline";
+  EXPECT_FALSE(ask_for_more(8, 4, pipeline));
+  // A whole top-up from 4 outstanding picks exactly 4.
+  std::size_t outstanding = 4, batch = 0;
+  while (ask_for_more(outstanding, batch, pipeline)) ++outstanding, ++batch;
+  EXPECT_EQ(batch, 4u);
+}
+
+TEST(FetchPolicy, TheWindowHoldsAtLeastTwiceWhatAllConnectionsHaveInFlight) {
+  EXPECT_EQ(window_blocks(0, 1 << 20, 8, 4), 0u) << "0: no window";
+  EXPECT_EQ(window_blocks(64ull << 20, 1 << 20, 8, 4), 64u);
+  EXPECT_EQ(window_blocks(64ull << 20, 64 << 10, 8, 64), 1024u);
+  EXPECT_EQ(window_blocks(1 << 20, 64 << 10, 8, 64), 1024u) << "a small window grows to 2 x 8 x 64";
+}
+
+TEST(InFlight, TracksRequestsInOrderUntilEachVerdict) {
+  InFlight r;
+  EXPECT_FALSE(r.waiting());
+  r.requested(5);
+  r.requested(9);
+  r.requested(2);
+  EXPECT_EQ(r.oldest(), 5u);
+  EXPECT_EQ(r.outstanding(), 3u);
+  r.received();  // 5 arrived: it is checked now, still held
+  EXPECT_EQ(r.oldest(), 9u);
+  EXPECT_EQ(r.checking(), 1u);
+  EXPECT_EQ(r.blocks(), (BlockSet{5, 9, 2}));
+  r.refused();  // 9: "don't have"
+  EXPECT_EQ(r.blocks(), (BlockSet{5, 2}));
+  r.verdict(5);
+  EXPECT_EQ(r.checking(), 0u);
+  EXPECT_EQ(r.blocks(), (BlockSet{2}));
+  EXPECT_EQ(r.abandon(), (std::vector<std::uint64_t>{2}));
+  EXPECT_TRUE(r.blocks().empty());
+  EXPECT_FALSE(r.waiting());
+}
+
+TEST(InFlight, AbandonKeepsTheBlocksStillBeingVerified) {
+  InFlight r;
+  r.requested(1);
+  r.requested(2);
+  r.received();
+  EXPECT_EQ(r.abandon(), (std::vector<std::uint64_t>{2}));
+  EXPECT_EQ(r.blocks(), (BlockSet{1})) << "its verdict is still to come";
+}

@@ -1,0 +1,187 @@
+// PeerTable and LackMemory: which peer next, when to retry, when to ban. A fake clock throughout.
+#include "peer/peer_table.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+using namespace cascade;
+using namespace std::chrono_literals;
+
+namespace {
+using Clock = PeerTable::Clock;
+const Clock::time_point t0 = Clock::time_point{} + 1000s;
+
+PeerEntry entry(std::uint32_t ip, std::uint16_t port, bool good = false) {
+  return PeerEntry{ip, port, 0, good};
+}
+Endpoint ep(std::uint32_t ip, std::uint16_t port) {
+  return Endpoint{ip, port};
+}
+
+PeerTable table(std::size_t max_peers = 1000) {
+  return PeerTable(PeerTable::Options{max_peers, ep(1, 1)});
+}
+
+std::set<std::uint64_t> keys(const std::vector<Endpoint>& v) {
+  std::set<std::uint64_t> out;
+  for (const auto& e : v) out.insert(e.key());
+  return out;
+}
+PeerTable::Outcome failed_before_delivering() {
+  return {.delivered = 0, .failed = true};
+}
+}  // namespace
+
+TEST(PeerTable, MergeSkipsOurselvesAndNonsenseAndStopsAtMaxPeers) {
+  auto t = table(3);
+  t.merge(
+      {entry(1, 1), entry(0, 5), entry(5, 0), entry(2, 2), entry(3, 3), entry(4, 4), entry(2, 2)});
+  EXPECT_EQ(t.counts(t0).known,
+            3u);  // 2, 3, 4: not ourselves, not ip or port 0; 4 fits, nothing more
+  t.merge({entry(9, 9)});
+  EXPECT_EQ(t.counts(t0).known, 3u);
+}
+
+TEST(PeerTable, ChooseGivesEachPeerToOneConnectionAtATime) {
+  auto t = table();
+  t.merge({entry(2, 2), entry(3, 3), entry(4, 4)});
+  std::mt19937_64 rng(1);
+  const auto first = t.choose(2, t0, rng);
+  EXPECT_EQ(first.size(), 2u);
+  const auto second = t.choose(5, t0, rng);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_FALSE(keys(first).contains(second[0].key()));
+  EXPECT_TRUE(t.choose(5, t0, rng).empty());
+  EXPECT_EQ(t.counts(t0).connected, 3u);
+}
+
+TEST(PeerTable, ChoosePrefersGoodPeersThenPeersThatDelivered) {
+  auto t = table();
+  t.merge({entry(2, 2), entry(3, 3), entry(4, 4, /*good=*/true), entry(5, 5)});
+  std::mt19937_64 rng(2);
+  // Peer 3 delivered on an earlier connection.
+  ASSERT_EQ(t.choose(4, t0, rng).size(), 4u);
+  for (std::uint32_t p : {2u, 3u, 4u, 5u})
+    t.release(ep(p, p), {.delivered = p == 3 ? 10u : 0u}, {}, t0 - 1s);
+  for (int round = 0; round < 10; ++round) {
+    const auto two = t.choose(2, t0, rng);
+    ASSERT_EQ(two.size(), 2u);
+    EXPECT_EQ(two[0], ep(4, 4));
+    EXPECT_EQ(two[1], ep(3, 3));
+    for (const auto& e : two) t.release(e, {}, {}, t0 - 1s);
+  }
+}
+
+TEST(PeerTable, ThreeStrikesBanForGood) {
+  auto t = table();
+  t.merge({entry(2, 2)});
+  std::mt19937_64 rng(3);
+  for (int i = 1; i <= PeerTable::max_strikes; ++i) {
+    ASSERT_EQ(t.choose(1, t0 + 10s * i, rng).size(), 1u) << i;
+    const auto standing = t.release(ep(2, 2), {.strikes = 1, .failed = true}, {}, t0 + 10s * i);
+    EXPECT_EQ(standing == PeerTable::Standing::banned_now, i == PeerTable::max_strikes) << i;
+  }
+  EXPECT_TRUE(t.choose(1, t0 + 1h, rng).empty());
+  EXPECT_EQ(t.counts(t0).banned, 1u);
+  t.merge({entry(2, 2, true)});  // the tracker listing it again does not lift the ban
+  EXPECT_TRUE(t.choose(1, t0 + 2h, rng).empty());
+}
+
+TEST(PeerTable, APeerThatDoesNotServeTheFileIsBannedAtOnce) {
+  auto t = table();
+  t.merge({entry(2, 2)});
+  std::mt19937_64 rng(4);
+  t.choose(1, t0, rng);
+  EXPECT_EQ(t.release(ep(2, 2), {.failed = true, .refuses_file = true}, {}, t0),
+            PeerTable::Standing::banned_now);
+  EXPECT_TRUE(t.choose(1, t0 + 1h, rng).empty());
+}
+
+TEST(PeerTable, FailuresBeforeDeliveringBackOffExponentiallyUpToACap) {
+  auto t = table();
+  t.merge({entry(2, 2)});
+  std::mt19937_64 rng(5);
+  Clock::time_point now = t0;
+  Clock::duration expected = PeerTable::failure_backoff * 2;
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_EQ(t.choose(1, now, rng).size(), 1u) << i;
+    t.release(ep(2, 2), failed_before_delivering(), {}, now);
+    EXPECT_TRUE(t.choose(1, now + expected - 1ms, rng).empty()) << i;
+    now += expected;
+    expected = std::min<Clock::duration>(expected * 2, PeerTable::failure_backoff * 256);
+  }
+  EXPECT_EQ(PeerTable::retry_delay(failed_before_delivering(), 30), 64s);
+}
+
+TEST(PeerTable, APeerThatDeliveredAndClosedIsAskedAgainAtOnce) {
+  auto t = table();
+  t.merge({entry(2, 2)});
+  std::mt19937_64 rng(6);
+  t.choose(1, t0, rng);
+  t.release(ep(2, 2), failed_before_delivering(), {}, t0);
+  t.choose(1, t0 + 1s, rng);
+  t.release(ep(2, 2), {.delivered = 3, .failed = true, .closed_by_peer = true}, {}, t0 + 1s);
+  EXPECT_EQ(t.choose(1, t0 + 1s, rng).size(), 1u) << "a reset after delivering is not a failure";
+  // ... but a peer that closed after a wrong block waits like any failure.
+  EXPECT_EQ(PeerTable::retry_delay(
+                {.delivered = 3, .strikes = 1, .failed = true, .closed_by_peer = true}, 1),
+            PeerTable::pause_after_failure);
+}
+
+TEST(PeerTable, OtherEndsWaitAShortPause) {
+  EXPECT_EQ(PeerTable::retry_delay({.delivered = 5}, 0), PeerTable::pause_after_end);
+  EXPECT_EQ(PeerTable::retry_delay({.delivered = 5, .failed = true}, 1),
+            PeerTable::pause_after_failure);
+  EXPECT_GT(PeerTable::pause_after_failure, PeerTable::pause_after_end);
+}
+
+TEST(PeerTable, LackMemoryIsHandedToTheNextConnectionAndBack) {
+  auto t = table();
+  t.merge({entry(2, 2)});
+  std::mt19937_64 rng(7);
+  t.choose(1, t0, rng);
+  LackMemory lacks = t.take_lacks(ep(2, 2));
+  EXPECT_TRUE(lacks.blocks().empty());
+  lacks.note(7, t0 + PeerTable::lack_memory);
+  t.release(ep(2, 2), {}, std::move(lacks), t0);
+  t.choose(1, t0 + 1s, rng);
+  EXPECT_TRUE(t.take_lacks(ep(2, 2)).blocks().contains(7));
+  EXPECT_TRUE(t.take_lacks(ep(9, 9)).blocks().empty()) << "an unknown peer has no memory";
+}
+
+TEST(LackMemory, AnswersAreBelievedUntilTheirTimeIsUp) {
+  LackMemory m;
+  m.note(1, t0 + 750ms);
+  m.note(2, t0 + 800ms);
+  m.forget_expired(t0 + 749ms);
+  EXPECT_EQ(m.blocks(), (BlockSet{1, 2}));
+  m.forget_expired(t0 + 750ms);
+  EXPECT_EQ(m.blocks(), (BlockSet{2}));
+  m.forget_expired(t0 + 1s);
+  EXPECT_TRUE(m.blocks().empty());
+}
+
+TEST(LackMemory, ANewerAnswerForTheSameBlockKeepsIt) {
+  LackMemory m;
+  m.note(1, t0 + 750ms);
+  m.note(1, t0 + 1500ms);  // asked again and told again
+  m.forget_expired(t0 + 1s);
+  EXPECT_EQ(m.blocks(), (BlockSet{1}));
+  m.forget_expired(t0 + 1500ms);
+  EXPECT_TRUE(m.blocks().empty());
+}
+
+TEST(PeerTable, CountsSayWhoIsReadyNow) {
+  auto t = table();
+  t.merge({entry(2, 2), entry(3, 3), entry(4, 4)});
+  std::mt19937_64 rng(8);
+  EXPECT_EQ(t.counts(t0).ready, 3u);
+  const auto one = t.choose(1, t0, rng);
+  EXPECT_EQ(t.counts(t0).ready, 2u);
+  t.release(one[0], failed_before_delivering(), {}, t0);
+  const auto c = t.counts(t0);
+  EXPECT_EQ(c.ready, 2u);
+  EXPECT_EQ(c.connected, 0u);
+  EXPECT_EQ(t.counts(t0 + 1s).ready, 3u);
+}

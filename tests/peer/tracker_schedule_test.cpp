@@ -1,0 +1,88 @@
+// TrackerSchedule: when a downloader SUBSCRIBEs and LISTs, with a fake clock.
+#include "peer/tracker_schedule.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace cascade;
+using namespace std::chrono_literals;
+
+namespace {
+using Clock = TrackerSchedule::Clock;
+const Clock::time_point t0 = Clock::time_point{} + 1000s;
+const TrackerSchedule::Need enough{8, 8, false};   // as many peers as connections wanted
+const TrackerSchedule::Need starving{0, 8, true};  // nothing running, nobody to try
+const TrackerSchedule::Need too_few{3, 8, false};  // some, but fewer than wanted
+
+TrackerSchedule schedule(bool client_only = false) {
+  return TrackerSchedule({600s, 30s, client_only});
+}
+}  // namespace
+
+TEST(TrackerSchedule, AnnouncesFirstAndAgainAfterTheInterval) {
+  auto s = schedule();
+  EXPECT_EQ(s.due(t0, enough), TrackerCommand::subscribe);
+  s.answered(TrackerCommand::subscribe, t0, 8);
+  EXPECT_FALSE(s.due(t0 + 599s, enough));
+  EXPECT_EQ(s.due(t0 + 600s, enough), TrackerCommand::subscribe);
+}
+
+TEST(TrackerSchedule, AClientOnlyPeerOnlyLists) {
+  auto s = schedule(true);
+  EXPECT_EQ(s.due(t0, enough), TrackerCommand::list);
+  s.answered(TrackerCommand::list, t0, 8);
+  EXPECT_FALSE(s.due(t0 + 599s, enough));
+  EXPECT_EQ(s.due(t0 + 600s, starving), TrackerCommand::list);
+}
+
+TEST(TrackerSchedule, ListsWhenStarvingButAtMostOncePerListInterval) {
+  auto s = schedule();
+  s.answered(TrackerCommand::subscribe, t0, 2);
+  EXPECT_FALSE(s.due(t0 + 29s, starving));
+  EXPECT_EQ(s.due(t0 + 30s, starving), TrackerCommand::list);
+  EXPECT_FALSE(s.due(t0 + 30s, enough)) << "a full peer set needs no list";
+  EXPECT_EQ(s.due(t0 + 30s, too_few), TrackerCommand::list);
+  s.answered(TrackerCommand::list, t0 + 30s, 2);
+  EXPECT_FALSE(s.due(t0 + 59s, starving));
+}
+
+TEST(TrackerSchedule, AListDoesNotPostponeTheAnnounce) {
+  // LIST does not refresh our registry entry: if it moved the SUBSCRIBE, a leecher listing every
+  // 30 s would never announce again and would expire from the tracker.
+  auto s = schedule();
+  s.answered(TrackerCommand::subscribe, t0, 2);
+  for (auto t = t0 + 30s; t < t0 + 600s; t += 30s) {
+    ASSERT_EQ(s.due(t, starving), TrackerCommand::list);
+    s.answered(TrackerCommand::list, t, 2);
+  }
+  EXPECT_EQ(s.due(t0 + 600s, starving), TrackerCommand::subscribe);
+}
+
+TEST(TrackerSchedule, AnEmptySwarmIsListedAgainSoonerBackingOff) {
+  auto s = schedule();
+  s.answered(TrackerCommand::subscribe, t0, 0);
+  Clock::time_point t = t0;
+  for (auto expected : {1s, 2s, 4s, 8s, 16s, 30s, 30s}) {
+    EXPECT_EQ(s.next_list() - t, expected);
+    t = s.next_list();
+    ASSERT_EQ(s.due(t, starving), TrackerCommand::list);
+    s.answered(TrackerCommand::list, t, 0);
+  }
+  s.answered(TrackerCommand::list, t, 1);  // a peer at last: back to the interval
+  EXPECT_EQ(s.next_list() - t, 30s);
+}
+
+TEST(TrackerSchedule, FailuresBackOffExponentiallyUpToAMinute) {
+  auto s = schedule();
+  Clock::time_point t = t0;
+  for (auto expected : {1s, 2s, 4s, 8s, 16s, 32s, 60s, 60s}) {
+    ASSERT_TRUE(s.due(t, enough));
+    s.failed(t);
+    EXPECT_EQ(s.next_announce() - t, expected);
+    EXPECT_FALSE(s.due(t + expected - 1ms, starving)) << "no list during the backoff either";
+    t += expected;
+  }
+  EXPECT_EQ(s.failures(), 8);
+  s.answered(TrackerCommand::subscribe, t, 5);
+  EXPECT_EQ(s.failures(), 0);
+  EXPECT_EQ(s.next_announce() - t, 600s);
+}
