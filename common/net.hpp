@@ -166,6 +166,9 @@ asio::awaitable<void> graceful_close(tcp::socket& s, Deadline& d, Millis timeout
                                      std::size_t max_drain = 64 * 1024);
 
 // Runs f() on the worker pool and resumes the coroutine on its own executor with the result.
+// f must not own anything (capture references or plain pointers; the caller keeps the objects
+// alive across the co_await): g++ 12 can destroy a coroutine's by-value parameter twice, and a
+// captured shared_ptr then loses a reference (seen as a use-after-free of the Verifier at exit).
 // Exceptions thrown by f are rethrown in the coroutine. R must be default-constructible.
 template <class F>
 auto on_pool(ThreadPool& pool, F f) -> asio::awaitable<std::invoke_result_t<F>> {

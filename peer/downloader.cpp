@@ -138,8 +138,8 @@ asio::awaitable<void> Downloader::Impl::fetch_one(std::shared_ptr<Impl> self, En
 }
 
 asio::awaitable<void> Downloader::Impl::check_whole() {
-  std::optional<Fatal> failure =
-      co_await net::on_pool(pool, [v = verifier] { return v->check_whole(); });
+  std::optional<Fatal> failure = co_await net::on_pool(
+      pool, [v = verifier.get()] { return v->check_whole(); });  // see on_pool
   if (failure)
     on_fatal(*failure);
   else
