@@ -51,11 +51,12 @@ int run(Args a) {
   try {
     TrackerServer server(std::move(config), a.server);
     const std::uint16_t bound = server.bind();
-    if (!a.port_file.empty()) write_port_file(a.port_file, bound);
     log::info("listening on ", bind_addr, " port ", bound, ", mode ", mode,
               mode == "closed" ? ", " + std::to_string(hashes) + " allowed hashes" : std::string(),
               ", ", a.server.threads, a.server.threads == 1 ? " thread" : " threads", ", fd limit ",
               fds);
+    // Last: the port file says "started", so whoever waits for it also finds the start line.
+    if (!a.port_file.empty()) write_port_file(a.port_file, bound);
     server.run();
   } catch (const std::exception& e) {
     throw Fatal(ExitCode::failure, e.what());
