@@ -199,18 +199,36 @@ def read_block_response(sock, limit):
 class Seed(Server):
     """Serves the blocks of one complete data file (section 3): pipelined requests answered in
     order; status 1 and 3 and 4 close the connection, status 2 does not. `held` limits which
-    blocks it claims to hold."""
+    blocks it claims to hold. The other arguments give it the habits real peers have:
+    - blocks_per_connection: closes after that many answers, whatever else was asked (a stingy
+      peer; with requests still unread, its close reaches the other side as a reset);
+    - busy: blocks answered with status 2 the first time anyone asks for them, served after (a
+      peer that holds them but will not send them yet);
+    - rate: bytes per second, over all its connections (a slow uplink);
+    - delay: seconds it waits before each answer (a slow disk, a busy host)."""
 
-    def __init__(self, cascade, data, held=None, blocks_per_connection=None):
+    def __init__(self, cascade, data, held=None, blocks_per_connection=None, busy=(), rate=None, delay=0.0):
         self.cascade, self.data = cascade, data
-        self.blocks_per_connection = blocks_per_connection  # then it closes: a stingy peer
+        self.blocks_per_connection = blocks_per_connection
         self.held = set(range(cascade.count)) if held is None else set(held)
+        self.busy = set(busy)
+        self.delay = delay
+        self.pacer = Pacer(rate) if rate else None
         self.served = []  # block indexes answered with status 0
+        self.refused = []  # block indexes answered with status 2
+        self.lock = threading.Lock()
         super().__init__()
+
+    def _send(self, conn, data):
+        if self.pacer is None:
+            return conn.sendall(data)
+        for off in range(0, len(data), 8192):
+            self.pacer.wait(len(data[off:off + 8192]))
+            conn.sendall(data[off:off + 8192])
 
     def _serve(self, conn, from_ip):
         def reply(status, payload):
-            conn.sendall(struct.pack(">BQ", status, len(payload)) + payload)
+            self._send(conn, struct.pack(">BQ", status, len(payload)) + payload)
         with conn:
             conn.settimeout(TIMEOUT)
             answered = 0
@@ -221,13 +239,19 @@ class Seed(Server):
                         return
                     req = first + recv_exact(conn, 63)
                     index, h = struct.unpack(">Q", req[24:32])[0], req[32:64]
+                    if self.delay:
+                        time.sleep(self.delay)
                     if req[:8] != MAGIC or req[8:24] != bytes(16):
                         return reply(4, b"malformed request")
                     if h != self.cascade.cascade_hash:
                         return reply(1, b"this peer does not serve that cascade hash")
                     if index >= self.cascade.count:
                         return reply(3, b"block index out of range")
-                    if index not in self.held:
+                    with self.lock:
+                        busy = index in self.busy
+                        self.busy.discard(index)
+                    if index not in self.held or busy:
+                        self.refused.append(index)
                         reply(2, f"{index} is not currently held by this peer".encode())
                         continue
                     off = index * self.cascade.block_size
@@ -238,6 +262,49 @@ class Seed(Server):
                         return
             except (ProtocolError, OSError):
                 return
+
+
+class Pacer:
+    """A token bucket shared by threads: wait(n) returns when n more bytes fit the rate."""
+
+    def __init__(self, rate):
+        self.rate, self.lock, self.next = float(rate), threading.Lock(), time.monotonic()
+
+    def wait(self, n):
+        with self.lock:
+            now = time.monotonic()
+            start = max(now, self.next)
+            self.next = start + n / self.rate
+        if start > now:
+            time.sleep(start - now)
+
+
+def fetch_block(cascade, peer, index):
+    """One block over a connection of its own (the simple leecher's way): (status, payload)."""
+    with socket.create_connection(peer, timeout=TIMEOUT) as s:
+        s.sendall(block_request(index, cascade.cascade_hash))
+        return read_block_response(s, cascade.block_size)
+
+
+def fetch_per_block(cascade, peer, tries=1000):
+    """Every block of `cascade` from one peer, one connection per block, in order; a "don't
+    have" answer is asked again at once (up to `tries` times in all). Returns the data."""
+    blocks = []
+    for i in range(cascade.count):
+        for _ in range(tries):
+            status, payload = fetch_block(cascade, peer, i)
+            if status != 2:
+                break
+            tries -= 1
+        if status != 0:
+            raise ProtocolError(f"block {i}: status {status}: {payload.decode(errors='replace')}")
+        if len(payload) != cascade.block_length(i) or hashlib.sha256(payload).digest() != cascade.hashes[i]:
+            raise ProtocolError(f"block {i}: wrong length or hash")
+        blocks.append(payload)
+    data = b"".join(blocks)
+    if hashlib.sha256(data).digest() != cascade.whole:
+        raise ProtocolError("the whole file's hash does not match")
+    return data
 
 
 def fetch(cascade, peer, pipeline=8):
@@ -260,3 +327,16 @@ def fetch(cascade, peer, pipeline=8):
     if hashlib.sha256(data).digest() != cascade.whole:
         raise ProtocolError("the whole file's hash does not match")
     return data
+
+
+if __name__ == "__main__":
+    # The simple leecher as a program: reference.py fetch-per-block FILE.cascade HOST:PORT OUTPUT
+    import sys
+    if len(sys.argv) != 5 or sys.argv[1] != "fetch-per-block":
+        sys.exit("usage: reference.py fetch-per-block FILE.cascade HOST:PORT OUTPUT")
+    with open(sys.argv[2], "rb") as f:
+        c = Cascade(f.read())
+    host, port = sys.argv[3].rsplit(":", 1)
+    data = fetch_per_block(c, (host, int(port)))
+    with open(sys.argv[4], "wb") as f:
+        f.write(data)
