@@ -125,10 +125,10 @@ asio::awaitable<void> Downloader::Impl::manage(std::shared_ptr<Impl> self) {
 }
 
 asio::awaitable<void> Downloader::Impl::fetch_one(std::shared_ptr<Impl> self, Endpoint from) {
-  LackMemory lacks = peers.take_lacks(from);
+  PeerMemory memory = peers.take_memory(from);
   const PeerTable::Outcome outcome =
-      co_await fetch_from(file, verifier, pool, fetch, stopping, from, lacks);
-  if (peers.release(from, outcome, std::move(lacks), net::Clock::now()) ==
+      co_await fetch_from(file, verifier, pool, fetch, stopping, from, memory);
+  if (peers.release(from, outcome, std::move(memory.lacks), net::Clock::now()) ==
       PeerTable::Standing::banned_now)
     log::warn(to_string(from), ": banned",
               outcome.refuses_file ? " (it does not serve this file)" : " after bad blocks");

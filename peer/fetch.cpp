@@ -27,12 +27,13 @@ bool closed_by_peer(const std::error_code& ec) {
 class Fetch {
  public:
   Fetch(std::shared_ptr<SharedFile> file, const FetchSettings& settings,
-        const std::atomic<bool>& stopping, Endpoint from, LackMemory& lacks, tcp::socket& socket)
+        const std::atomic<bool>& stopping, Endpoint from, PeerMemory& memory, tcp::socket& socket)
       : file_(std::move(file)),
         f_(*file_),
         settings_(settings),
         stopping_(stopping),
-        lacks_(lacks),
+        lacks_(memory.lacks),
+        answer_limit_(memory.answer_limit),
         socket_(socket),
         deadline_(socket),
         rng_(std::random_device{}() ^ from.key()),
@@ -57,6 +58,9 @@ class Fetch {
       if (!record_.waiting()) {
         // Nothing this peer can give us right now; give the slot to another peer after a while.
         if (net::Clock::now() - idle_since > idle_before_release) break;
+        // Meanwhile its "don't have" answers go stale sooner: it may have the blocks by now.
+        lacks_.forget_expired(net::Clock::now() + PeerTable::lack_memory -
+                              PeerTable::lack_memory_idle);
         asio::steady_timer t(socket_.get_executor(), idle_poll);
         co_await t.async_wait(net::nothrow);
         continue;
@@ -70,6 +74,8 @@ class Fetch {
   PeerTable::Outcome finish(const CheckQueue& checks) {
     outcome_.strikes += checks.bad();
     outcome_.delivered = static_cast<std::uint64_t>(checks.delivered());
+    outcome_.answered = answered_;
+    outcome_.unanswered = record_.outstanding();
     if (checks.bad() > 0) outcome_.failed = true;
     outcome_.closed_by_peer = closed_by_peer(ec_);
     for (std::uint64_t b : record_.abandon()) f_.blocks.finish(b, false);
@@ -81,7 +87,9 @@ class Fetch {
   asio::awaitable<bool> send_requests() {
     requests_.clear();
     lacks_.forget_expired(net::Clock::now());
-    while (ask_for_more(record_.outstanding(), requests_.size(), settings_.pipeline)) {
+    while (ask_for_more(record_.outstanding(), requests_.size() / peer_request_size,
+                        settings_.pipeline) &&
+           may_ask(answer_limit_, answered_, record_.outstanding())) {
       const auto b = f_.blocks.pick(rng_, PickExclusions{record_.blocks(), lacks_.blocks()});
       if (!b) break;
       record_.requested(*b);
@@ -122,6 +130,7 @@ class Fetch {
       co_return fail();
     }
     record_.received();
+    ++answered_;
     checks.submit(buffer, b, length);
     co_return true;
   }
@@ -154,6 +163,8 @@ class Fetch {
   const FetchSettings& settings_;
   const std::atomic<bool>& stopping_;
   LackMemory& lacks_;
+  const std::size_t answer_limit_;  // the peer's answers per connection (0: no limit seen)
+  std::uint64_t answered_ = 0;      // blocks it sent on this connection
   tcp::socket& socket_;
   net::Deadline deadline_;
   std::mt19937_64 rng_;
@@ -169,10 +180,10 @@ asio::awaitable<PeerTable::Outcome> fetch_from(std::shared_ptr<SharedFile> file,
                                                std::shared_ptr<Verifier> verifier, ThreadPool& pool,
                                                FetchSettings settings,
                                                const std::atomic<bool>& stopping, Endpoint from,
-                                               LackMemory& lacks) {
+                                               PeerMemory& memory) {
   tcp::socket socket(co_await asio::this_coro::executor);
   ++file->stats.active_sources;
-  Fetch fetch(file, settings, stopping, from, lacks, socket);
+  Fetch fetch(file, settings, stopping, from, memory, socket);
   auto checks = std::make_shared<CheckQueue>(socket.get_executor(), pool, std::move(verifier), file,
                                              fetch.record(), fetch.source());
   co_await fetch.run(*checks, from);

@@ -35,6 +35,17 @@ constexpr bool ask_for_more(std::size_t outstanding, std::size_t batch, std::siz
   return outstanding < pipeline && (outstanding <= pipeline / 2 || batch > 0);
 }
 
+// A peer that closes after `limit` answers per connection (PeerTable learns it; 0: none seen) is
+// asked for no more than that at once, so its close never finds our requests unread (which turns
+// the close into a reset that can take the block in flight with it). Past the limit, one request
+// at a time: each answer there shows the limit was too low, and twice the limit answered shows
+// the peer keeps going, so the pipeline is whole again. Given the answers this connection got and
+// its requests outstanding, whether it may ask for one more.
+constexpr bool may_ask(std::size_t limit, std::uint64_t answered, std::size_t outstanding) {
+  if (limit == 0 || answered >= 2 * limit) return true;
+  return answered + outstanding < limit || (answered >= limit && outstanding == 0);
+}
+
 // The picking window, in blocks: `window_bytes` (0: none), but at least twice what all of a
 // file's connections may have in flight, so they never run out of distinct blocks to ask for.
 constexpr std::uint64_t window_blocks(std::uint64_t window_bytes, std::uint64_t block_size,

@@ -54,13 +54,15 @@ std::vector<Endpoint> PeerTable::choose(std::size_t want, Clock::time_point now,
   return out;
 }
 
-LackMemory PeerTable::take_lacks(const Endpoint& peer) {
+PeerMemory PeerTable::take_memory(const Endpoint& peer) {
   std::lock_guard lock(mutex_);
   auto it = peers_.find(peer.key());
-  return it == peers_.end() ? LackMemory{} : std::move(it->second.lacks);
+  if (it == peers_.end()) return {};
+  return PeerMemory{std::move(it->second.lacks), it->second.answer_limit};
 }
 
-PeerTable::Clock::duration PeerTable::retry_delay(const Outcome& o, int failures) {
+PeerTable::Clock::duration PeerTable::retry_delay(const Outcome& o, int failures, bool forgiven) {
+  if (forgiven) return Clock::duration::zero();
   if (o.failed && o.delivered == 0)
     return failure_backoff * (1 << std::min(failures, max_backoff_doublings));
   if (o.closed_by_peer && o.strikes == 0) return Clock::duration::zero();
@@ -73,18 +75,27 @@ PeerTable::Standing PeerTable::release(const Endpoint& peer, const Outcome& o, L
   Peer& p = peers_[peer.key()];
   if (p.ep.port == 0) p.ep = peer;
   const bool was_banned = p.banned;
+  const bool delivered_before = p.delivered > 0;
   p.connected = false;
   p.delivered += o.delivered;
   p.strikes += o.strikes;
   p.lacks = std::move(lacks);
   if (p.strikes >= max_strikes || o.refuses_file) p.banned = true;
+  // A close with our requests pending: the peer's habit, or a failure (see the header).
+  const bool early_close = o.closed_by_peer && o.strikes == 0 && o.unanswered > 0;
+  const bool forgiven = early_close && o.delivered == 0 && p.failures == 0 &&
+                        (delivered_before || p.answer_limit == 0);
+  if (early_close)
+    p.answer_limit = std::max<std::size_t>(o.answered, 1);
+  else if (p.answer_limit > 0 && o.answered > p.answer_limit)
+    p.answer_limit = 0;  // it answered past its limit and did not close: no limit after all
   if (o.failed && o.delivered == 0)
     ++p.failures;
   else if (o.closed_by_peer && o.strikes == 0)
     p.failures = 0;
   else
     p.failures = o.failed ? 1 : 0;
-  p.retry_at = now + retry_delay(o, p.failures);
+  p.retry_at = now + retry_delay(o, p.failures, forgiven);
   return p.banned && !was_banned ? Standing::banned_now : Standing::fine;
 }
 

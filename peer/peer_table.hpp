@@ -12,6 +12,13 @@
 //   (failure_backoff x 2^failures, up to 2^max_backoff_doublings); one that delivered and was
 //   then closed by the peer (some serve a few blocks per connection) is asked again at once,
 //   since each such connection makes progress; any other end waits a short pause.
+// - peers that close early: some serve N answers per connection and close, and a close with our
+//   next requests unread reaches us as a reset that may take the block in flight with it. A
+//   close with requests pending teaches the peer's answer limit (the answers that connection
+//   got, at least 1), which its next connections keep to (fetch_policy.hpp: may_ask); such a
+//   close is no failure when the peer delivered on that connection or before, or when it is the
+//   first sign of a limit, and only once in a row without a delivery, so a peer that closes
+//   every connection without delivering still backs off.
 //
 // Thread-safety: every public method is safe from any thread (one mutex, short sections).
 #pragma once
@@ -47,6 +54,13 @@ class LackMemory {
   BlockSet set_;
 };
 
+// What a connection is handed about its peer: the "don't have" answers (which it keeps up to date
+// and hands back), and how many answers the peer gives on one connection (0: no limit seen).
+struct PeerMemory {
+  LackMemory lacks;
+  std::size_t answer_limit = 0;
+};
+
 class PeerTable {
  public:
   using Clock = SteadyClock;
@@ -54,6 +68,9 @@ class PeerTable {
   // How long a "don't have" answer is believed: long enough not to ask again at once, short
   // enough that a leecher which has since got the block is asked again within a second.
   static constexpr auto lack_memory = std::chrono::milliseconds(750);
+  // ... and while a connection to the peer has nothing else to ask for, this long: asking again
+  // costs a request and a short answer, waiting may cost the end of a small download.
+  static constexpr auto lack_memory_idle = std::chrono::milliseconds(40);
   // Retry after a connection that failed without delivering: failure_backoff x 2^failures,
   // doubling at most max_backoff_doublings times (250 ms ... 64 s).
   static constexpr auto failure_backoff = std::chrono::milliseconds(250);
@@ -69,11 +86,13 @@ class PeerTable {
   };
   // What one connection to a peer came to.
   struct Outcome {
-    std::uint64_t delivered = 0;  // blocks it sent that verified
-    int strikes = 0;              // wrong blocks, out-of-range or undecodable answers
-    bool failed = false;          // it ended in an error, not because we were done with it
-    bool closed_by_peer = false;  // the peer closed the connection (end of stream, reset)
-    bool refuses_file = false;    // the peer does not serve this file at all
+    std::uint64_t delivered = 0;   // blocks it sent that verified
+    std::uint64_t answered = 0;    // blocks it sent, verified or not
+    std::uint64_t unanswered = 0;  // requests still pending when the connection ended
+    int strikes = 0;               // wrong blocks, out-of-range or undecodable answers
+    bool failed = false;           // it ended in an error, not because we were done with it
+    bool closed_by_peer = false;   // the peer closed the connection (end of stream, reset)
+    bool refuses_file = false;     // the peer does not serve this file at all
   };
   enum class Standing { fine, banned_now };
 
@@ -84,9 +103,9 @@ class PeerTable {
   void merge(const std::vector<PeerEntry>& entries);
   // Up to `want` peers to connect to now, each marked connected until release().
   std::vector<Endpoint> choose(std::size_t want, Clock::time_point now, std::mt19937_64& rng);
-  // The "don't have" answers remembered for `peer`, handed to its connection (which keeps them
-  // up to date and hands them back with release()).
-  LackMemory take_lacks(const Endpoint& peer);
+  // What is remembered of `peer`, handed to its connection; the "don't have" answers come back
+  // with release().
+  PeerMemory take_memory(const Endpoint& peer);
   // Ends a connection chosen by choose(): books its outcome and decides when the peer may be
   // tried again. Returns banned_now when this outcome banned it.
   Standing release(const Endpoint& peer, const Outcome& outcome, LackMemory lacks,
@@ -97,8 +116,9 @@ class PeerTable {
     std::size_t ready = 0;  // neither banned nor connected, and due for a try
   };
   Counts counts(Clock::time_point now) const;
-  // When a peer that ended with `outcome` after `failures` consecutive failures may be retried.
-  static Clock::duration retry_delay(const Outcome& outcome, int failures);
+  // When a peer that ended with `outcome` after `failures` consecutive failures may be retried;
+  // `forgiven`: an early close that is the peer's habit (see above), retried at once.
+  static Clock::duration retry_delay(const Outcome& outcome, int failures, bool forgiven = false);
 
  private:
   struct Peer {
@@ -108,6 +128,7 @@ class PeerTable {
     int failures = 0;              // consecutive connections that failed without delivering
     Clock::time_point retry_at{};  // not before
     std::uint64_t delivered = 0;   // verified blocks received from it, over all connections
+    std::size_t answer_limit = 0;  // answers it gives on one connection; 0: no limit seen
     LackMemory lacks;
   };
   const Options options_;

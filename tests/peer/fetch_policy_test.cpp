@@ -36,6 +36,24 @@ TEST(FetchPolicy, RequestsGoOutInBatchesOnceHalfThePipelineIsAnswered) {
   EXPECT_EQ(batch, 4u);
 }
 
+TEST(FetchPolicy, APeerWithAnAnswerLimitIsAskedForNoMoreThanItAnswers) {
+  EXPECT_TRUE(may_ask(0, 0, 63)) << "no limit seen";
+  // Limit 5: five requests at once, no sixth while any is pending.
+  std::size_t outstanding = 0;
+  while (may_ask(5, 0, outstanding)) ++outstanding;
+  EXPECT_EQ(outstanding, 5u);
+  EXPECT_FALSE(may_ask(5, 4, 1));
+  // Past the limit: one at a time ...
+  EXPECT_TRUE(may_ask(5, 5, 0));
+  EXPECT_FALSE(may_ask(5, 6, 1));
+  EXPECT_TRUE(may_ask(5, 9, 0));
+  // ... until twice the limit is answered: then the pipeline is whole again.
+  EXPECT_TRUE(may_ask(5, 10, 7));
+  // Limit 1: one request per connection's first answer, as the simple leecher does.
+  EXPECT_TRUE(may_ask(1, 0, 0));
+  EXPECT_FALSE(may_ask(1, 0, 1));
+}
+
 TEST(FetchPolicy, TheWindowHoldsAtLeastTwiceWhatAllConnectionsHaveInFlight) {
   EXPECT_EQ(window_blocks(0, 1 << 20, 8, 4), 0u) << "0: no window";
   EXPECT_EQ(window_blocks(64ull << 20, 1 << 20, 8, 4), 64u);

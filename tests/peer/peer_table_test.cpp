@@ -141,13 +141,88 @@ TEST(PeerTable, LackMemoryIsHandedToTheNextConnectionAndBack) {
   t.merge({entry(2, 2)});
   std::mt19937_64 rng(7);
   t.choose(1, t0, rng);
-  LackMemory lacks = t.take_lacks(ep(2, 2));
+  LackMemory lacks = t.take_memory(ep(2, 2)).lacks;
   EXPECT_TRUE(lacks.blocks().empty());
   lacks.note(7, t0 + PeerTable::lack_memory);
   t.release(ep(2, 2), {}, std::move(lacks), t0);
   t.choose(1, t0 + 1s, rng);
-  EXPECT_TRUE(t.take_lacks(ep(2, 2)).blocks().contains(7));
-  EXPECT_TRUE(t.take_lacks(ep(9, 9)).blocks().empty()) << "an unknown peer has no memory";
+  EXPECT_TRUE(t.take_memory(ep(2, 2)).lacks.blocks().contains(7));
+  EXPECT_TRUE(t.take_memory(ep(9, 9)).lacks.blocks().empty()) << "an unknown peer has no memory";
+}
+
+namespace {
+// A connection the peer closed (a reset) with `unanswered` of our requests pending.
+PeerTable::Outcome closed_early(std::uint64_t answered, std::uint64_t unanswered) {
+  return {.delivered = answered,
+          .answered = answered,
+          .unanswered = unanswered,
+          .failed = true,
+          .closed_by_peer = true};
+}
+}  // namespace
+
+TEST(PeerTable, AnEarlyCloseTeachesThePeersAnswerLimit) {
+  auto t = table();
+  t.merge({entry(2, 2)});
+  std::mt19937_64 rng(8);
+  EXPECT_EQ(t.take_memory(ep(2, 2)).answer_limit, 0u) << "no limit until one is seen";
+  t.choose(1, t0, rng);
+  t.release(ep(2, 2), closed_early(3, 29), {}, t0);
+  EXPECT_EQ(t.take_memory(ep(2, 2)).answer_limit, 3u);
+  EXPECT_EQ(t.choose(1, t0, rng).size(), 1u) << "it delivered: asked again at once";
+  // Probing past the limit, it answered 2 more before closing: the limit follows.
+  t.release(ep(2, 2), closed_early(5, 1), {}, t0);
+  EXPECT_EQ(t.take_memory(ep(2, 2)).answer_limit, 5u);
+  // A close with nothing pending (an idle connection) teaches nothing.
+  t.choose(1, t0, rng);
+  t.release(ep(2, 2), {.delivered = 1, .answered = 1, .closed_by_peer = true}, {}, t0);
+  EXPECT_EQ(t.take_memory(ep(2, 2)).answer_limit, 5u);
+  // Answering past the limit on a connection it did not close: no limit after all.
+  t.choose(1, t0, rng);
+  t.release(ep(2, 2), {.delivered = 11, .answered = 11}, {}, t0);
+  EXPECT_EQ(t.take_memory(ep(2, 2)).answer_limit, 0u);
+}
+
+TEST(PeerTable, TheFirstEarlyCloseWithoutADeliveryIsForgivenOnceInARow) {
+  auto t = table();
+  t.merge({entry(2, 2)});
+  std::mt19937_64 rng(9);
+  // A seed that answers one block per connection: our deep pipeline's close was a reset that
+  // lost the block it was sending. The first sign of a limit, so no back-off; the limit is 1.
+  t.choose(1, t0, rng);
+  t.release(ep(2, 2), closed_early(0, 31), {}, t0);
+  EXPECT_EQ(t.take_memory(ep(2, 2)).answer_limit, 1u);
+  ASSERT_EQ(t.choose(1, t0, rng).size(), 1u);
+  // With the limit known, another close without a delivery is a failure: it backs off.
+  t.release(ep(2, 2), closed_early(0, 1), {}, t0);
+  EXPECT_TRUE(t.choose(1, t0 + PeerTable::failure_backoff, rng).empty());
+  ASSERT_EQ(t.choose(1, t0 + 1s, rng).size(), 1u);
+  // It delivers again; a reset while its next block arrives is forgiven, but not twice in a row.
+  t.release(ep(2, 2), closed_early(1, 1), {}, t0 + 1s);
+  ASSERT_EQ(t.choose(1, t0 + 1s, rng).size(), 1u);
+  t.release(ep(2, 2), closed_early(0, 1), {}, t0 + 1s);
+  ASSERT_EQ(t.choose(1, t0 + 1s, rng).size(), 1u) << "it has delivered before: forgiven";
+  t.release(ep(2, 2), closed_early(0, 1), {}, t0 + 1s);
+  EXPECT_TRUE(t.choose(1, t0 + 1s + PeerTable::failure_backoff, rng).empty())
+      << "twice in a row without a delivery: a failure";
+}
+
+TEST(PeerTable, APeerThatClosesEveryConnectionAtOnceStillBacksOff) {
+  auto t = table();
+  t.merge({entry(2, 2)});
+  std::mt19937_64 rng(10);
+  Clock::time_point now = t0;
+  int tries = 0;
+  // Over 10 simulated seconds, a peer that never delivers is tried a handful of times, not
+  // once per round trip.
+  while (now < t0 + 10s) {
+    if (!t.choose(1, now, rng).empty()) {
+      ++tries;
+      t.release(ep(2, 2), closed_early(0, 8), {}, now);
+    }
+    now += 10ms;
+  }
+  EXPECT_LE(tries, 7);
 }
 
 TEST(LackMemory, AnswersAreBelievedUntilTheirTimeIsUp) {
