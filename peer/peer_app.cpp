@@ -1,5 +1,6 @@
 #include "peer/peer_app.hpp"
 
+#include <cmath>
 #include <csignal>
 
 #include "common/file.hpp"
@@ -113,10 +114,14 @@ int run_peer(RunOptions o) {
   // Completion is signalled by each downloader once its whole file is verified.
   std::atomic<std::size_t> completed{0};
   const bool exit_when_complete = o.client_only || o.exit_when_done;
-  auto on_complete = [&] {
-    if (++completed == files.size() && exit_when_complete) shutdown(0);
-  };
   for (auto& f : files) {
+    auto on_complete = [&, file = f.get()] {
+      const double seconds = std::chrono::duration<double>(net::Clock::now() - started).count();
+      file->stats.complete_seconds = seconds;
+      log::info(file->data_path, ": complete and verified after ",
+                std::to_string(std::lround(seconds * 1000)), " ms");
+      if (++completed == files.size() && exit_when_complete) shutdown(0);
+    };
     if (f->journal)
       f->journal->commit_every(io, pool, [&](const std::string& message) {
         on_fatal(Fatal(ExitCode::failure, message));

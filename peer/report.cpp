@@ -82,6 +82,7 @@ void write_stats(const std::string& path, const std::vector<std::shared_ptr<Shar
                           {"blocks_served", f->stats.blocks_served.load()},
                           {"bytes_served", f->stats.bytes_served.load()},
                           {"bad_blocks", f->stats.bad_blocks.load()},
+                          {"complete_seconds", f->stats.complete_seconds.load()},
                           {"blocks_from", sources}});
   }
   const std::string text = j.dump(2) + "\n";

@@ -26,6 +26,9 @@ struct FileStats {
   std::atomic<std::uint64_t> blocks_served{0}, bytes_served{0};
   // Written by the fetch connections as they open and close:
   std::atomic<int> active_sources{0};
+  // Written once by the app when the download completed (its whole file verified): seconds since
+  // the program started; negative until then, and for a file complete at start-up.
+  std::atomic<double> complete_seconds{-1};
 
   // Written by the verifier: verified blocks received from each source ("ip:port" -> count).
   void count_source(const std::string& source) {

@@ -11,6 +11,8 @@ import shutil
 import subprocess
 import sys
 
+from netlab import parse_rate
+
 ENV = "CASCADE_PRIVATE_LINK"
 NEEDS_ROOT = 77  # the exit code of a program that cannot make a namespace (ctest: skipped)
 
@@ -34,12 +36,3 @@ def enter_private_link(rate, mtu=1500):
     bits = parse_rate(rate)
     burst = max(32 * 1024, bits // 8 // 100)
     _run("tc", "qdisc", "replace", "dev", "lo", "root", "tbf", "rate", rate, "burst", str(burst), "latency", "100ms")
-
-
-def parse_rate(rate):
-    """Bits per second of tc's rate notation: 20mbit, 1mbit, 500kbit, 1gbit."""
-    r = rate.lower()
-    for suffix, scale in (("gbit", 10**9), ("mbit", 10**6), ("kbit", 10**3), ("bit", 1)):
-        if r.endswith(suffix):
-            return int(float(r[:-len(suffix)]) * scale)
-    raise ValueError(f"not a rate: {rate}")

@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""A swarm across hosts with bandwidth-limited links (the network lab, tests/netlab/netlab.py):
+a tracker, one seed and N leechers, each on its own host, each uplink shaped with tbf. Runs
+Cascade peer-to-peer (leechers serve what they hold; they keep serving until every leecher is
+done, unless --exit-when-done) and client-server (leechers with -c), in the same run, and prints
+per run: the time until every leecher had its file verified, the bound T*, time / T*, the copies
+the seed sent (bytes it served / F), each leecher's time, and the bytes each got from the seed
+and from other peers.
+
+T* = max(F/u_seed, F/min(d_i), N*F/(u_seed + sum u_i)) (Kumar and Ross, 2006), with the links'
+raw rates: Ethernet and TCP/IP headers cost about 4.7 % of them, so 1.05 x T* is about the best
+any schedule can do.
+
+Every wait is bounded; the lab is torn down on any exit."""
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(here, "../../tests/netlab"))
+import netlab  # noqa: E402
+
+PORT = 7000
+
+
+def parse_size(text):
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    t = text.lower().rstrip("ib")
+    return int(float(t[:-1]) * units[t[-1]]) if t[-1] in units else int(t)
+
+
+def uplinks(n, rate, mixed):
+    """Each leecher's uplink in bits/s: all `rate`, or with --mixed a quarter at 20 Mbit/s, half
+    at 100, a quarter at 400 (8 leechers: two, four, two)."""
+    if not mixed:
+        return [netlab.parse_rate(rate)] * n
+    slow = n // 4
+    fast = n // 4
+    return [20_000_000] * slow + [100_000_000] * (n - slow - fast) + [400_000_000] * fast
+
+
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def wait_until(what, predicate, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        v = predicate()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise RuntimeError(f"timed out after {seconds} s waiting for {what}")
+
+
+def run_once(args, binary, mode, work, data_path, cascade, size, ups, seed_up, timeout):
+    """One swarm on a fresh lab. mode: p2p or cs. Returns a dict of figures."""
+    with netlab.Lab() as lab:
+        tracker_host = lab.add_host("tracker")
+        seed = lab.add_host("seed", up=seed_up)
+        leechers = [lab.add_host(f"l{i + 1}", up=ups[i], down=args.down) for i in range(len(ups))]
+        log = open(os.path.join(work, f"{mode}.log"), "wb")
+        with open(os.path.join(work, "tracker.json"), "w") as f:
+            json.dump({"port": PORT, "open": True}, f)
+        tracker_host.start([f"{binary}/cascade-tracker", "--config", os.path.join(work, "tracker.json"),
+                            "--bind", tracker_host.ip, "--stats-interval", "0"], log)
+        tracker = f"{tracker_host.ip}:{PORT}"
+        seed_stats = os.path.join(work, "seed.json")
+        for p in (seed_stats,):
+            if os.path.exists(p):
+                os.remove(p)
+        seed_proc = seed.start([f"{binary}/cascade-peer", "run", cascade, tracker, f"{seed.ip}:{PORT}", "-o", data_path,
+                                "--stats-json", seed_stats, "-q"], log)
+        # The seed has checked its file once its statistics say so (it serves only after).
+        wait_until("the seed to check its file",
+                   lambda: (read_json(seed_stats) or {}).get("files", [{}])[0].get("verified_blocks") ==
+                   -(-size // args.block_size_bytes), 60)
+        outs, stats, procs, starts = [], [], [], []
+        for i, h in enumerate(leechers):
+            out = os.path.join(work, f"leecher{i + 1}")
+            st = os.path.join(work, f"leecher{i + 1}.json")
+            for p in (out, st, out + ".cascade-journal"):
+                if os.path.exists(p):
+                    os.remove(p)
+            outs.append(out)
+            stats.append(st)
+        extra = ["-c"] if mode == "cs" else (["--exit-when-done"] if args.exit_when_done else [])
+        t0 = time.monotonic()
+        for i, h in enumerate(leechers):
+            starts.append(time.monotonic())
+            procs.append(h.start([f"{binary}/cascade-peer", "run", cascade, tracker, f"{h.ip}:{PORT}", "-o", outs[i],
+                                  "--stats-json", stats[i], "-q", *extra, *args.peer_args], log))
+
+        def done_times():
+            out = []
+            for st in stats:
+                j = read_json(st)
+                s = j["files"][0].get("complete_seconds", -1) if j else -1
+                if s is None or s < 0:
+                    return None
+                out.append(s)
+            return out
+        try:
+            wait_until("every leecher to complete", done_times, timeout)
+        except RuntimeError:
+            for p in procs:
+                p.terminate()
+            raise
+        finish = time.monotonic()
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in procs:
+            p.wait(20)
+        seed_proc.terminate()
+        seed_proc.wait(20)
+        times = [starts[i] - t0 + s for i, s in enumerate(done_times())]
+        seed_served = read_json(seed_stats)["files"][0]["bytes_served"]
+        per = []
+        seed_key = f"{seed.ip}:{PORT}"
+        for i, st in enumerate(stats):
+            j = read_json(st)["files"][0]
+            from_seed = j["blocks_from"].get(seed_key, 0)
+            from_peers = sum(n for k, n in j["blocks_from"].items() if k != seed_key)
+            per.append((times[i], from_seed * args.block_size_bytes, from_peers * args.block_size_bytes,
+                        j["bytes_served"]))
+            with open(outs[i], "rb") as f:
+                if f.read() != open(data_path, "rb").read():
+                    raise RuntimeError(f"leecher {i + 1}'s copy differs")
+        log.close()
+        return {"total": max(times), "copies": seed_served / size, "per": per, "wall": finish - t0}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--peers", type=int, default=8)
+    ap.add_argument("--size", default="64MiB")
+    ap.add_argument("--block-size", default="256KiB")
+    ap.add_argument("--rate", default="100mbit", help="every uplink (tc notation)")
+    ap.add_argument("--down", default=None, help="shape the leechers' downlinks too")
+    ap.add_argument("--mixed", action="store_true", help="leecher uplinks 20/100/400 Mbit/s, seed at --rate")
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--modes", default="p2p,cs")
+    ap.add_argument("--exit-when-done", action="store_true", help="leechers leave once done")
+    ap.add_argument("--peer-args", default="", help="extra options for the leechers")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = ap.parse_args()
+    args.peer_args = args.peer_args.split()
+    netlab.require_lab_or_exit()
+    size = parse_size(args.size)
+    args.block_size_bytes = parse_size(args.block_size)
+    work = tempfile.mkdtemp(prefix="cascade-netswarm-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    try:
+        data_path = os.path.join(work, "seed-data")
+        with open(data_path, "wb") as f:
+            f.write(random.Random(7).randbytes(size))
+        cascade = data_path + ".cascade"
+        subprocess.run([f"{args.bin}/cascade-peer", "make", data_path, "-o", cascade, "--block-size", args.block_size],
+                       check=True, capture_output=True)
+        ups = uplinks(args.peers, args.rate, args.mixed)
+        seed_up = netlab.parse_rate(args.rate)
+        downs = [netlab.parse_rate(args.down)] * args.peers if args.down else []
+        t_seed = size * 8 / seed_up
+        t_down = size * 8 / min(downs) if downs else 0
+        t_all = args.peers * size * 8 / (seed_up + sum(ups))
+        t_star = max(t_seed, t_down, t_all)
+        print(f"netswarm: {args.peers} leechers, {size >> 20} MiB in {args.block_size} blocks; seed uplink "
+              f"{seed_up / 1e6:g} Mbit/s, leecher uplinks {', '.join(f'{u / 1e6:g}' for u in ups)} Mbit/s"
+              f"{', downlinks ' + args.down if args.down else ''}; "
+              f"leechers {'leave when done' if args.exit_when_done else 'serve until all are done'}")
+        print(f"T* = max(F/u_seed {t_seed:.2f} s, F/min d {t_down:.2f} s, N*F/(u_seed+sum u) {t_all:.2f} s) = "
+              f"{t_star:.2f} s")
+        results = {m: [] for m in args.modes.split(",")}
+        for run in range(args.runs):
+            for mode in results:
+                r = run_once(args, args.bin, mode, work, data_path, cascade, size, ups, seed_up, timeout=600)
+                results[mode].append(r)
+                print(f"run {run + 1} {mode:>3}: {r['total']:6.2f} s = {r['total'] / t_star:.2f} x T*, "
+                      f"seed sent {r['copies']:.2f} copies", flush=True)
+                for i, (t, fs, fp, served) in enumerate(r["per"]):
+                    print(f"    leecher {i + 1:>2} ({ups[i] / 1e6:g} Mbit/s up): {t:6.2f} s, from seed "
+                          f"{fs / 2**20:6.1f} MiB, from peers {fp / 2**20:6.1f} MiB, served {served / 2**20:6.1f} MiB")
+        print("medians:")
+        for mode, rs in results.items():
+            total = statistics.median(r["total"] for r in rs)
+            copies = statistics.median(r["copies"] for r in rs)
+            print(f"  {mode:>3}: {total:6.2f} s = {total / t_star:.2f} x T*, seed sent {copies:.2f} copies"
+                  f"  (runs: {' '.join('%.2f' % r['total'] for r in rs)})")
+        if "p2p" in results and "cs" in results:
+            p = statistics.median(r["total"] for r in results["p2p"])
+            c = statistics.median(r["total"] for r in results["cs"])
+            print(f"  peer-to-peer is {c / p:.2f} x faster than client-server")
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
