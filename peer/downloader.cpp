@@ -1,5 +1,6 @@
 #include "peer/downloader.hpp"
 
+#include <deque>
 #include <random>
 
 #include "common/log.hpp"
@@ -15,6 +16,10 @@ namespace {
 // The manager looks at its fetches and trackers this often, and whenever something it waits
 // for happens (a fetch ended, the last block was verified, a stop).
 constexpr auto manager_tick = std::chrono::milliseconds(100);
+// Connection attempts in flight at once, per connection wanted (see ConnectionSlots), and how
+// long a pending attempt holds a slot before another peer is tried for it.
+constexpr std::size_t attempts_per_connection = 4;
+constexpr auto attempt_holds_slot = std::chrono::milliseconds(250);
 }  // namespace
 
 struct Downloader::Impl : std::enable_shared_from_this<Impl> {
@@ -31,7 +36,7 @@ struct Downloader::Impl : std::enable_shared_from_this<Impl> {
         rng(std::random_device{}()),
         peers(PeerTable::Options{options.max_peers, options.self}),
         fetch{pipeline_depth(options.pipeline, file->meta.block_size), options.connect_timeout,
-              options.block_timeout} {
+              options.block_timeout, options.connections, options.pipeline == 0} {
     trackers.emplace_back(TrackerSession::Options{options.tracker_host,
                                                   options.tracker_port,
                                                   options.tracker_timeout,
@@ -50,12 +55,27 @@ struct Downloader::Impl : std::enable_shared_from_this<Impl> {
   asio::steady_timer wake;                               // the manager sleeps on it
   std::mt19937_64 rng;                                   // manager strand only
   std::atomic<bool> stopping{false};
-  std::atomic<int> running{0};  // fetches running
+  std::atomic<int> running{0};  // fetches running: connecting, established or ending
+  ConnectionSlots slots;
   PeerTable peers;
   const FetchSettings fetch;
-  std::vector<TrackerSession> trackers;  // manager strand only
-  std::shared_ptr<Verifier> verifier;    // set in start()
-  bool verifying = false;                // manager strand only
+  std::vector<TrackerSession> trackers;         // manager strand only
+  std::shared_ptr<Verifier> verifier;           // set in start()
+  bool verifying = false;                       // manager strand only
+  std::deque<net::Clock::time_point> attempts;  // manager strand only: recent connection attempts
+
+  // New connections to start now: the free slots, less the attempts of the last
+  // attempt_holds_slot still pending; within the cap on attempts pending at once.
+  std::size_t attempts_wanted(net::Clock::time_point now) {
+    while (!attempts.empty() && now - attempts.front() > attempt_holds_slot) attempts.pop_front();
+    const std::ptrdiff_t pending = running.load() - slots.established.load();
+    const std::ptrdiff_t young = std::min<std::ptrdiff_t>(attempts.size(), pending);
+    const std::ptrdiff_t free_slots =
+        static_cast<std::ptrdiff_t>(options.connections) - slots.established.load() - young;
+    const std::ptrdiff_t room =
+        static_cast<std::ptrdiff_t>(options.connections * attempts_per_connection) - pending;
+    return static_cast<std::size_t>(std::max<std::ptrdiff_t>(0, std::min(free_slots, room)));
+  }
 
   asio::awaitable<void> manage(std::shared_ptr<Impl> self);
   asio::awaitable<void> fetch_one(std::shared_ptr<Impl> self, Endpoint from);
@@ -96,9 +116,7 @@ void Downloader::stop() {
 asio::awaitable<void> Downloader::Impl::manage(std::shared_ptr<Impl> self) {
   while (!stopping) {
     const int now_running = running.load();
-    const std::size_t want = options.connections > static_cast<std::size_t>(now_running)
-                                 ? options.connections - now_running
-                                 : 0;
+    const auto want = attempts_wanted(net::Clock::now());
     const auto c = peers.counts(net::Clock::now());
     // A complete file needs no peers: its sessions only keep announcing it.
     const bool complete = file->blocks.complete();
@@ -116,6 +134,7 @@ asio::awaitable<void> Downloader::Impl::manage(std::shared_ptr<Impl> self) {
     } else {
       for (const auto& ep : peers.choose(want, net::Clock::now(), rng)) {
         ++running;
+        attempts.push_back(net::Clock::now());
         asio::co_spawn(asio::make_strand(io), fetch_one(self, ep), asio::detached);
       }
     }
@@ -127,7 +146,7 @@ asio::awaitable<void> Downloader::Impl::manage(std::shared_ptr<Impl> self) {
 asio::awaitable<void> Downloader::Impl::fetch_one(std::shared_ptr<Impl> self, Endpoint from) {
   PeerMemory memory = peers.take_memory(from);
   const PeerTable::Outcome outcome =
-      co_await fetch_from(file, verifier, pool, fetch, stopping, from, memory);
+      co_await fetch_from(file, verifier, pool, fetch, stopping, slots, from, memory);
   if (peers.release(from, outcome, std::move(memory.lacks), net::Clock::now()) ==
       PeerTable::Standing::banned_now)
     log::warn(to_string(from), ": banned",

@@ -34,6 +34,7 @@ class Fetch {
         stopping_(stopping),
         lacks_(memory.lacks),
         answer_limit_(memory.answer_limit),
+        depth_(settings.adaptive ? std::min(least_depth, settings.pipeline) : settings.pipeline),
         socket_(socket),
         deadline_(socket),
         rng_(std::random_device{}() ^ from.key()),
@@ -42,14 +43,26 @@ class Fetch {
   InFlight& record() { return record_; }
   const std::string& source() const { return source_; }
 
-  asio::awaitable<void> run(CheckQueue& checks, const Endpoint& from) {
+  asio::awaitable<void> run(CheckQueue& checks, const Endpoint& from, ConnectionSlots& slots) {
     log::debug("connecting to ", source_);
+    ++slots.connecting;
     ec_ = co_await net::connect(socket_, deadline_, net::to_asio(from), settings_.connect_timeout);
+    --slots.connecting;
     if (ec_) {
       log::debug(source_, ": connect failed: ", ec_.message());
       outcome_.failed = true;
       co_return;
     }
+    if (++slots.established > static_cast<int>(settings_.connections)) {
+      --slots.established;  // every slot taken meanwhile: an orderly end, tried again later
+      co_return;
+    }
+    co_await exchange(checks);
+    --slots.established;
+  }
+
+ private:
+  asio::awaitable<void> exchange(CheckQueue& checks) {
     std::error_code ignored;
     socket_.set_option(tcp::no_delay(true), ignored);
     auto idle_since = net::Clock::now();
@@ -70,6 +83,7 @@ class Fetch {
     }
   }
 
+ public:
   // Books the end of the connection: unanswered requests go back to the block map.
   PeerTable::Outcome finish(const CheckQueue& checks) {
     outcome_.strikes += checks.bad();
@@ -87,8 +101,8 @@ class Fetch {
   asio::awaitable<bool> send_requests() {
     requests_.clear();
     lacks_.forget_expired(net::Clock::now());
-    while (ask_for_more(record_.outstanding(), requests_.size() / peer_request_size,
-                        settings_.pipeline) &&
+    if (!record_.waiting()) busy_since_ = net::Clock::now();
+    while (ask_for_more(record_.outstanding(), requests_.size() / peer_request_size, depth_) &&
            may_ask(answer_limit_, answered_, record_.outstanding())) {
       const auto b = f_.blocks.pick(rng_, PickExclusions{record_.blocks(), lacks_.blocks()});
       if (!b) break;
@@ -131,6 +145,7 @@ class Fetch {
     }
     record_.received();
     ++answered_;
+    follow_rate(length);
     checks.submit(buffer, b, length);
     co_return true;
   }
@@ -153,6 +168,18 @@ class Fetch {
     co_return fail();
   }
 
+  // Books one block's arrival in the connection's rate, and sets the pipeline depth from it.
+  void follow_rate(std::uint64_t length) {
+    const auto now = net::Clock::now();
+    const double seconds =
+        std::chrono::duration<double>(now - std::max(last_answer_, busy_since_)).count();
+    last_answer_ = now;
+    if (!settings_.adaptive || seconds <= 0) return;
+    const double sample = static_cast<double>(length) / seconds;
+    rate_ = rate_ == 0 ? sample : 0.75 * rate_ + 0.25 * sample;
+    depth_ = depth_for_rate(rate_, f_.meta.block_size, settings_.pipeline);
+  }
+
   bool fail() {
     outcome_.failed = true;
     return false;
@@ -165,6 +192,9 @@ class Fetch {
   LackMemory& lacks_;
   const std::size_t answer_limit_;  // the peer's answers per connection (0: no limit seen)
   std::uint64_t answered_ = 0;      // blocks it sent on this connection
+  std::size_t depth_;               // requests to keep outstanding now (fetch_policy.hpp)
+  double rate_ = 0;                 // bytes per second, a moving average over its answers
+  net::Clock::time_point busy_since_{}, last_answer_{};
   tcp::socket& socket_;
   net::Deadline deadline_;
   std::mt19937_64 rng_;
@@ -179,14 +209,15 @@ class Fetch {
 asio::awaitable<PeerTable::Outcome> fetch_from(std::shared_ptr<SharedFile> file,
                                                std::shared_ptr<Verifier> verifier, ThreadPool& pool,
                                                FetchSettings settings,
-                                               const std::atomic<bool>& stopping, Endpoint from,
+                                               const std::atomic<bool>& stopping,
+                                               ConnectionSlots& slots, Endpoint from,
                                                PeerMemory& memory) {
   tcp::socket socket(co_await asio::this_coro::executor);
   ++file->stats.active_sources;
   Fetch fetch(file, settings, stopping, from, memory, socket);
   auto checks = std::make_shared<CheckQueue>(socket.get_executor(), pool, std::move(verifier), file,
                                              fetch.record(), fetch.source());
-  co_await fetch.run(*checks, from);
+  co_await fetch.run(*checks, from, slots);
   // Let the verifications of this connection finish, so their verdicts count for or against the
   // peer.
   co_await checks->drain();

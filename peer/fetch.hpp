@@ -14,10 +14,21 @@
 
 namespace cascade {
 
+// One file's fetch connections, counted as they connect and run. Connecting ones do not hold a
+// download slot: a listed peer that never answers (gone, or behind a dead address whose connect
+// hangs until it times out) must not keep the live ones waiting, so the downloader tries many
+// at once and a connection that finds every slot taken once it is up ends at once.
+struct ConnectionSlots {
+  std::atomic<int> connecting{0};
+  std::atomic<int> established{0};
+};
+
 struct FetchSettings {
-  std::size_t pipeline = 4;  // requests kept outstanding (fetch_policy.hpp: pipeline_depth)
+  std::size_t pipeline = 4;  // most requests kept outstanding (fetch_policy.hpp: pipeline_depth)
   net::Millis connect_timeout{3000};
   net::Millis block_timeout{30000};  // a whole block (header and bytes) must arrive in this
+  std::size_t connections = 8;       // established connections at once, per file
+  bool adaptive = true;  // follow the measured rate up to `pipeline` (else always `pipeline`)
 };
 
 // Fetches blocks of `file` from `from` until the file is complete, `stopping` is set, the peer
@@ -28,7 +39,8 @@ struct FetchSettings {
 asio::awaitable<PeerTable::Outcome> fetch_from(std::shared_ptr<SharedFile> file,
                                                std::shared_ptr<Verifier> verifier, ThreadPool& pool,
                                                FetchSettings settings,
-                                               const std::atomic<bool>& stopping, Endpoint from,
+                                               const std::atomic<bool>& stopping,
+                                               ConnectionSlots& slots, Endpoint from,
                                                PeerMemory& memory);
 
 }  // namespace cascade

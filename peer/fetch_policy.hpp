@@ -21,6 +21,20 @@ constexpr std::size_t pipeline_depth(std::size_t requested, std::uint64_t block_
   return requested > 0 ? requested : blocks_worth(pipeline_bytes, block_size, 4, 64);
 }
 
+// Unless --pipeline fixes it, a connection keeps about this much of its measured rate in flight
+// (at least 2 requests, so the peer always has the next one when it finishes a block; at most
+// pipeline_depth): on a slow link a deep pipeline only queues blocks at the peer, seconds ahead,
+// where nobody else can get them. It starts at the least and follows each answer.
+inline constexpr double in_flight_seconds = 0.25;
+inline constexpr std::size_t least_depth = 2;
+constexpr std::size_t depth_for_rate(double bytes_per_second, std::uint64_t block_size,
+                                     std::size_t most) {
+  const double blocks = bytes_per_second * in_flight_seconds / static_cast<double>(block_size);
+  const double wanted = blocks + 1;
+  if (wanted >= static_cast<double>(most)) return std::max(most, least_depth);
+  return std::max(least_depth, static_cast<std::size_t>(wanted));
+}
+
 // Block buffers a connection may use: about 2 MiB's worth (3 to 64), so the socket is read while
 // earlier blocks are checked.
 inline constexpr std::uint64_t buffer_bytes_per_connection = 2ull << 20;

@@ -32,6 +32,7 @@ void PeerTable::merge(const std::vector<PeerEntry>& entries) {
     auto [it, added] = peers_.try_emplace(ep.key());
     if (added) it->second.ep = ep;
     it->second.good = e.good;
+    it->second.last_seen = std::max(it->second.last_seen, e.last_seen);
   }
 }
 
@@ -41,10 +42,14 @@ std::vector<Endpoint> PeerTable::choose(std::size_t want, Clock::time_point now,
   std::vector<Peer*> candidates;
   for (auto& [key, p] : peers_)
     if (!p.connected && !p.banned && p.retry_at <= now) candidates.push_back(&p);
+  std::uint32_t newest = 0;
+  for (const Peer* p : candidates) newest = std::max(newest, p->last_seen);
+  const auto fresh = [&](const Peer* p) { return p->last_seen + stale_after_seconds >= newest; };
   std::shuffle(candidates.begin(), candidates.end(), rng);
-  std::stable_sort(candidates.begin(), candidates.end(), [](const Peer* a, const Peer* b) {
+  std::stable_sort(candidates.begin(), candidates.end(), [&](const Peer* a, const Peer* b) {
     if (a->good != b->good) return a->good;
-    return (a->delivered > 0) > (b->delivered > 0);
+    if ((a->delivered > 0) != (b->delivered > 0)) return a->delivered > 0;
+    return fresh(a) > fresh(b);
   });
   std::vector<Endpoint> out;
   for (std::size_t i = 0; i < candidates.size() && out.size() < want; ++i) {

@@ -4,8 +4,10 @@
 // is unit-tested with a fake clock.
 //
 // Rules:
-// - choose() prefers peers the tracker flags good, then peers that delivered before; ties in
-//   random order (so leechers spread over the swarm).
+// - choose() prefers peers the tracker flags good, then peers that delivered before, then fresh
+//   ones (seen by the tracker within stale_after of the newest entry: an old entry is likely a
+//   peer that left, whose connect may hang until it times out); ties in random order (so
+//   leechers spread over the swarm).
 // - a peer that sent wrong blocks gets a strike for each; max_strikes ban it for good, and so
 //   does an answer that it does not serve this file at all.
 // - retry delays: a connection that failed before delivering anything backs off exponentially
@@ -65,6 +67,8 @@ class PeerTable {
  public:
   using Clock = SteadyClock;
   static constexpr int max_strikes = 3;  // wrong blocks before a peer is banned
+  // An entry the tracker saw this much longer ago than its newest is stale (see choose()).
+  static constexpr std::uint32_t stale_after_seconds = 120;
   // How long a "don't have" answer is believed: long enough not to ask again at once, short
   // enough that a leecher which has since got the block is asked again within a second.
   static constexpr auto lack_memory = std::chrono::milliseconds(750);
@@ -124,6 +128,7 @@ class PeerTable {
   struct Peer {
     Endpoint ep;
     bool good = false, connected = false, banned = false;
+    std::uint32_t last_seen = 0;  // the tracker's, Unix seconds
     int strikes = 0;
     int failures = 0;              // consecutive connections that failed without delivering
     Clock::time_point retry_at{};  // not before

@@ -11,20 +11,19 @@ std::optional<TrackerCommand> TrackerSchedule::due(Clock::time_point now, const 
   return std::nullopt;
 }
 
-void TrackerSchedule::answered(TrackerCommand cmd, Clock::time_point now,
-                               std::size_t usable_peers) {
+void TrackerSchedule::answered(TrackerCommand cmd, Clock::time_point now, const Need& after) {
   failures_ = 0;
   // Only the announce itself moves the next announce: a LIST does not refresh our entry in the
   // tracker's registry, so LISTs in between must not postpone the SUBSCRIBE.
   if (cmd == announce_command()) next_announce_ = now + options_.announce_interval;
   next_list_ = now + options_.list_interval;
-  if (usable_peers == 0) {
+  if (after.usable_peers < after.wanted_peers) {
     next_list_ = now + std::min<Clock::duration>(
                            options_.list_interval,
-                           std::chrono::seconds(1 << std::min(empty_lists_, max_doublings)));
-    ++empty_lists_;
+                           std::chrono::seconds(1 << std::min(short_lists_, max_doublings)));
+    ++short_lists_;
   } else {
-    empty_lists_ = 0;
+    short_lists_ = 0;
   }
 }
 

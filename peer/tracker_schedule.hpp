@@ -7,8 +7,10 @@
 // - the announce is due once its interval has passed since the last successful one;
 // - a LIST is due, at most once per list interval, when no connection runs and no known peer is
 //   ready to try (starving), or when fewer usable peers are known than connections are wanted;
-// - an answer that leaves us with no usable peer (we came before any seed) makes the next LIST
-//   come sooner: 1, 2, 4 ... s, up to the list interval;
+// - while the swarm forms, an answer that leaves us with fewer usable peers than connections
+//   wanted (we came before most of the swarm; the tracker knew only those who came before us)
+//   makes the next LIST come sooner: 1, 2, 4 ... s, up to the list interval, backing off as
+//   answers keep coming up short and back to the interval once enough peers are known;
 // - a failed exchange retries after 1, 2, 4 ... s, up to max_failure_backoff, for both kinds.
 #pragma once
 
@@ -42,8 +44,8 @@ class TrackerSchedule {
 
   // The exchange to make now, if any.
   std::optional<TrackerCommand> due(Clock::time_point now, const Need& need) const;
-  // The tracker answered `cmd`; `usable_peers` is what we know after merging its answer.
-  void answered(TrackerCommand cmd, Clock::time_point now, std::size_t usable_peers);
+  // The tracker answered `cmd`; `after` is what we have after merging its answer.
+  void answered(TrackerCommand cmd, Clock::time_point now, const Need& after);
   void failed(Clock::time_point now);
   int failures() const { return failures_; }
   Clock::time_point next_announce() const { return next_announce_; }
@@ -56,7 +58,7 @@ class TrackerSchedule {
   const Options options_;
   Clock::time_point next_announce_{}, next_list_{};
   int failures_ = 0;     // consecutive failed exchanges
-  int empty_lists_ = 0;  // consecutive answers that left us without a usable peer
+  int short_lists_ = 0;  // consecutive answers that left us with too few usable peers
 };
 
 }  // namespace cascade

@@ -27,7 +27,7 @@ asio::awaitable<void> TrackerSession::step(const TrackerSchedule::Need& need, Pe
     answered_once_ = true;
     peers.merge(reply.peers);
     const auto c = peers.counts(now);
-    schedule_.answered(*cmd, now, c.known - c.banned);
+    schedule_.answered(*cmd, now, {c.known - c.banned, need.wanted_peers, false});
     co_return;
   }
   if (schedule_.failures() == 0)

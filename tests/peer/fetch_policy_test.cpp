@@ -36,6 +36,17 @@ TEST(FetchPolicy, RequestsGoOutInBatchesOnceHalfThePipelineIsAnswered) {
   EXPECT_EQ(batch, 4u);
 }
 
+TEST(FetchPolicy, TheDepthFollowsTheMeasuredRateWithinBounds) {
+  const std::uint64_t block = 256 << 10;
+  // A share of a 100 Mbit/s uplink: 1.5 MB/s keeps a quarter second's 1.4 blocks, + 1: 2.
+  EXPECT_EQ(depth_for_rate(1.5e6, block, 16), 2u);
+  EXPECT_EQ(depth_for_rate(0, block, 16), least_depth) << "never fewer than two";
+  // 12.5 MB/s (a whole 100 Mbit/s link): 3.1 MB in a quarter second, 11 blocks + 1.
+  EXPECT_EQ(depth_for_rate(12.5e6, block, 16), 12u);
+  EXPECT_EQ(depth_for_rate(2e9, block, 16), 16u) << "loopback: the most";
+  EXPECT_EQ(depth_for_rate(2e9, block, 1), least_depth) << "the least wins over a tiny most";
+}
+
 TEST(FetchPolicy, APeerWithAnAnswerLimitIsAskedForNoMoreThanItAnswers) {
   EXPECT_TRUE(may_ask(0, 0, 63)) << "no limit seen";
   // Limit 5: five requests at once, no sixth while any is pending.

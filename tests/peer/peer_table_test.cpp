@@ -73,6 +73,20 @@ TEST(PeerTable, ChoosePrefersGoodPeersThenPeersThatDelivered) {
   }
 }
 
+TEST(PeerTable, ChoosePrefersFreshEntriesToStaleOnes) {
+  auto t = table();
+  const std::uint32_t now = 1'700'000'000;
+  std::vector<PeerEntry> entries;
+  for (std::uint16_t i = 0; i < 20; ++i)  // left long ago
+    entries.push_back(PeerEntry{100, static_cast<std::uint16_t>(1000 + i), now - 3600, false});
+  entries.push_back(PeerEntry{2, 2, now, false});
+  entries.push_back(PeerEntry{3, 3, now - 30, false});
+  t.merge(entries);
+  std::mt19937_64 rng(11);
+  EXPECT_EQ(keys(t.choose(2, t0, rng)), keys({ep(2, 2), ep(3, 3)}));
+  EXPECT_EQ(t.choose(30, t0, rng).size(), 20u) << "stale ones are still tried, after";
+}
+
 TEST(PeerTable, ThreeStrikesBanForGood) {
   auto t = table();
   t.merge({entry(2, 2)});

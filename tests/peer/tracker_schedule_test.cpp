@@ -16,12 +16,16 @@ const TrackerSchedule::Need too_few{3, 8, false};  // some, but fewer than wante
 TrackerSchedule schedule(bool client_only = false) {
   return TrackerSchedule({600s, 30s, client_only});
 }
+// What a downloader that wants 8 connections has after an answer that left it `usable` peers.
+TrackerSchedule::Need knowing(std::size_t usable) {
+  return {usable, 8, false};
+}
 }  // namespace
 
 TEST(TrackerSchedule, AnnouncesFirstAndAgainAfterTheInterval) {
   auto s = schedule();
   EXPECT_EQ(s.due(t0, enough), TrackerCommand::subscribe);
-  s.answered(TrackerCommand::subscribe, t0, 8);
+  s.answered(TrackerCommand::subscribe, t0, knowing(8));
   EXPECT_FALSE(s.due(t0 + 599s, enough));
   EXPECT_EQ(s.due(t0 + 600s, enough), TrackerCommand::subscribe);
 }
@@ -29,19 +33,19 @@ TEST(TrackerSchedule, AnnouncesFirstAndAgainAfterTheInterval) {
 TEST(TrackerSchedule, AClientOnlyPeerOnlyLists) {
   auto s = schedule(true);
   EXPECT_EQ(s.due(t0, enough), TrackerCommand::list);
-  s.answered(TrackerCommand::list, t0, 8);
+  s.answered(TrackerCommand::list, t0, knowing(8));
   EXPECT_FALSE(s.due(t0 + 599s, enough));
   EXPECT_EQ(s.due(t0 + 600s, starving), TrackerCommand::list);
 }
 
 TEST(TrackerSchedule, ListsWhenStarvingButAtMostOncePerListInterval) {
   auto s = schedule();
-  s.answered(TrackerCommand::subscribe, t0, 2);
+  s.answered(TrackerCommand::subscribe, t0, knowing(8));  // peers enough, for now
   EXPECT_FALSE(s.due(t0 + 29s, starving));
   EXPECT_EQ(s.due(t0 + 30s, starving), TrackerCommand::list);
   EXPECT_FALSE(s.due(t0 + 30s, enough)) << "a full peer set needs no list";
   EXPECT_EQ(s.due(t0 + 30s, too_few), TrackerCommand::list);
-  s.answered(TrackerCommand::list, t0 + 30s, 2);
+  s.answered(TrackerCommand::list, t0 + 30s, knowing(8));
   EXPECT_FALSE(s.due(t0 + 59s, starving));
 }
 
@@ -49,26 +53,31 @@ TEST(TrackerSchedule, AListDoesNotPostponeTheAnnounce) {
   // LIST does not refresh our registry entry: if it moved the SUBSCRIBE, a leecher listing every
   // 30 s would never announce again and would expire from the tracker.
   auto s = schedule();
-  s.answered(TrackerCommand::subscribe, t0, 2);
+  s.answered(TrackerCommand::subscribe, t0, knowing(8));
   for (auto t = t0 + 30s; t < t0 + 600s; t += 30s) {
     ASSERT_EQ(s.due(t, starving), TrackerCommand::list);
-    s.answered(TrackerCommand::list, t, 2);
+    s.answered(TrackerCommand::list, t, knowing(8));
   }
   EXPECT_EQ(s.due(t0 + 600s, starving), TrackerCommand::subscribe);
 }
 
-TEST(TrackerSchedule, AnEmptySwarmIsListedAgainSoonerBackingOff) {
-  auto s = schedule();
-  s.answered(TrackerCommand::subscribe, t0, 0);
-  Clock::time_point t = t0;
-  for (auto expected : {1s, 2s, 4s, 8s, 16s, 30s, 30s}) {
-    EXPECT_EQ(s.next_list() - t, expected);
-    t = s.next_list();
-    ASSERT_EQ(s.due(t, starving), TrackerCommand::list);
-    s.answered(TrackerCommand::list, t, 0);
+TEST(TrackerSchedule, AFormingSwarmIsListedAgainSoonerBackingOff) {
+  // We came early: the tracker knew only those before us (none, then one, then a few).
+  for (std::size_t usable : {0, 1, 7}) {
+    auto s = schedule();
+    s.answered(TrackerCommand::subscribe, t0, knowing(usable));
+    Clock::time_point t = t0;
+    for (auto expected : {1s, 2s, 4s, 8s, 16s, 30s, 30s}) {
+      EXPECT_EQ(s.next_list() - t, expected) << usable;
+      t = s.next_list();
+      ASSERT_EQ(s.due(t, starving), TrackerCommand::list);
+      s.answered(TrackerCommand::list, t, knowing(usable));
+    }
+    s.answered(TrackerCommand::list, t, knowing(8));  // enough at last: back to the interval
+    EXPECT_EQ(s.next_list() - t, 30s);
+    s.answered(TrackerCommand::list, t, knowing(3));  // short again (bans): soon, from 1 s
+    EXPECT_EQ(s.next_list() - t, 1s);
   }
-  s.answered(TrackerCommand::list, t, 1);  // a peer at last: back to the interval
-  EXPECT_EQ(s.next_list() - t, 30s);
 }
 
 TEST(TrackerSchedule, FailuresBackOffExponentiallyUpToAMinute) {
@@ -82,7 +91,7 @@ TEST(TrackerSchedule, FailuresBackOffExponentiallyUpToAMinute) {
     t += expected;
   }
   EXPECT_EQ(s.failures(), 8);
-  s.answered(TrackerCommand::subscribe, t, 5);
+  s.answered(TrackerCommand::subscribe, t, knowing(5));
   EXPECT_EQ(s.failures(), 0);
   EXPECT_EQ(s.next_announce() - t, 600s);
 }
