@@ -20,6 +20,11 @@ constexpr std::size_t chunk_size = 256 * 1024;  // bytes of a block read and sen
 constexpr std::size_t request_buffer = 64 * peer_request_size;  // pipelined requests read at once
 }  // namespace
 
+std::string elsewhere_message(std::uint64_t block) {
+  return "block " + std::to_string(block) +
+         " is in the swarm already: ask other peers first (asked again, this seed sends it)";
+}
+
 std::string not_held_message(std::uint64_t block) {
   return std::to_string(block) + " is not currently held by this peer";
 }
@@ -59,7 +64,7 @@ struct BlockServer::Impl : std::enable_shared_from_this<Impl> {
                               std::list<std::weak_ptr<Connection>>::iterator where,
                               std::uint32_t ip);
   // Answers one decoded request; returns false when the connection must close afterwards.
-  asio::awaitable<bool> answer(Connection& c, const PeerRequest& req,
+  asio::awaitable<bool> answer(Connection& c, std::uint32_t ip, const PeerRequest& req,
                                std::vector<std::uint8_t>& chunk);
   asio::awaitable<bool> send_error(Connection& c, PeerStatus status, const std::string& message);
   // Sends header + block by reading it on the pool in bounded chunks (no sendfile).
@@ -158,7 +163,7 @@ asio::awaitable<void> BlockServer::Impl::serve(std::shared_ptr<Impl> self,
                                    "malformed request: " + std::string(describe(req.error)));
         break;
       }
-      open = co_await answer(*c, *req.value, chunk);
+      open = co_await answer(*c, ip, *req.value, chunk);
     }
     std::memmove(in.data(), in.data() + used, have - used);
     have -= used;
@@ -212,7 +217,8 @@ asio::awaitable<bool> BlockServer::Impl::send_copied(Connection& c, SharedFile& 
   co_return true;
 }
 
-asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, const PeerRequest& req,
+asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
+                                                const PeerRequest& req,
                                                 std::vector<std::uint8_t>& chunk) {
   auto it = files.find(req.cascade_hash);
   if (it == files.end())
@@ -226,6 +232,10 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, const PeerRequest
                                       std::to_string(f.meta.block_count()) + " blocks)");
   if (!f.blocks.verified(req.block))
     co_return co_await send_error(c, PeerStatus::not_held, not_held_message(req.block));
+  if (f.first_copies && !f.first_copies->serve(ip, req.block)) {
+    ++f.stats.asked_elsewhere;
+    co_return co_await send_error(c, PeerStatus::not_held, elsewhere_message(req.block));
+  }
 
   const std::uint64_t length = f.meta.block_length(req.block);
   std::array<std::uint8_t, peer_response_header_size> header{};

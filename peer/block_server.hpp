@@ -40,5 +40,6 @@ class BlockServer {
 
 // The one-line reasons sent with error statuses.
 std::string not_held_message(std::uint64_t block);
+std::string elsewhere_message(std::uint64_t block);  // FirstCopies: sent once already
 
 }  // namespace cascade

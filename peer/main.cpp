@@ -153,14 +153,16 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   run->add_option("--pipeline", d.pipeline,
-                  "outstanding requests per connection (0: 4 MiB's worth of blocks, 4 to 64)")
+                  "outstanding requests per connection (0: follow each connection's rate, a "
+                  "quarter second's worth, 2 to 4 MiB's worth of blocks)")
       ->check(CLI::Range(0, 256))
       ->capture_default_str();
   run->add_option("--announce-interval", announce, "seconds between SUBSCRIBEs")
       ->check(CLI::Range(1, 86400))
       ->capture_default_str();
   run->add_option("--list-interval", list_interval,
-                  "minimum seconds between LISTs when peers run dry")
+                  "seconds between LISTs while too few peers are known (sooner while the swarm "
+                  "forms: 1, 2, 4 ... s)")
       ->capture_default_str();
   run->add_option("--connect-timeout-ms", connect_ms, "connecting to a peer")
       ->check(CLI::Range(1, 600000))
@@ -197,6 +199,10 @@ int main(int argc, char** argv) {
   run->add_flag("-q,--quiet", ro.quiet, "no progress output");
   run->add_flag("--verify-all", ro.verify_all,
                 "ignore the journal: hash every block present at start-up");
+  run->add_flag("!--no-spread", ro.spread,
+                "a seed serves every request at once (by default, a file complete at start-up "
+                "sends every block once before any twice: a block already sent is answered "
+                "\"ask other peers first\" until the same address asks again)");
   run->add_option("--log-level", log_level, "debug, info, warn, error or off")
       ->capture_default_str();
 

@@ -77,7 +77,11 @@ int run_peer(RunOptions o) {
   // io_context goes, since pool jobs may reference coroutine frames.
   asio::io_context io;
   ThreadPool pool(threads);
-  for (auto& f : files) find_present_blocks(*f, pool, o.verify_all);
+  for (auto& f : files) {
+    find_present_blocks(*f, pool, o.verify_all);
+    if (o.spread && f->blocks.complete())
+      f->first_copies = std::make_unique<FirstCopies>(f->meta.block_count());
+  }
 
   std::atomic<int> exit_code{0};
   std::atomic<bool> stopping{false};

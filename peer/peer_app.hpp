@@ -21,6 +21,7 @@ struct RunOptions {
   bool exit_when_done = false;  // serve while downloading, exit 0 once every file is complete
   bool quiet = false;
   bool verify_all = false;  // ignore journals: hash every block present at start-up
+  bool spread = true;       // a file complete at start-up: every block out once before any twice
   std::size_t threads = 0;  // network and worker threads each (0: one per core)
   std::uint64_t max_block_size = 64ull << 20;  // cascade files with larger blocks are refused
   std::string port_file;                       // write the bound port here once listening

@@ -73,17 +73,20 @@ void write_stats(const std::string& path, const std::vector<std::shared_ptr<Shar
   for (const auto& f : files) {
     nlohmann::json sources = nlohmann::json::object();
     for (const auto& [src, n] : f->stats.sources()) sources[src] = n;
-    j["files"].push_back({{"cascade", f->cascade_path},
-                          {"data", f->data_path},
-                          {"complete", f->complete.load()},
-                          {"blocks", f->meta.block_count()},
-                          {"verified_blocks", f->blocks.verified_count()},
-                          {"bytes_downloaded", f->stats.bytes_downloaded.load()},
-                          {"blocks_served", f->stats.blocks_served.load()},
-                          {"bytes_served", f->stats.bytes_served.load()},
-                          {"bad_blocks", f->stats.bad_blocks.load()},
-                          {"complete_seconds", f->stats.complete_seconds.load()},
-                          {"blocks_from", sources}});
+    j["files"].push_back(
+        {{"cascade", f->cascade_path},
+         {"data", f->data_path},
+         {"complete", f->complete.load()},
+         {"blocks", f->meta.block_count()},
+         {"verified_blocks", f->blocks.verified_count()},
+         {"bytes_downloaded", f->stats.bytes_downloaded.load()},
+         {"blocks_served", f->stats.blocks_served.load()},
+         {"bytes_served", f->stats.bytes_served.load()},
+         {"bad_blocks", f->stats.bad_blocks.load()},
+         {"complete_seconds", f->stats.complete_seconds.load()},
+         {"asked_elsewhere", f->stats.asked_elsewhere.load()},
+         {"first_copy_unsent", f->first_copies ? f->first_copies->unsent() : std::uint64_t{0}},
+         {"blocks_from", sources}});
   }
   const std::string text = j.dump(2) + "\n";
   try {

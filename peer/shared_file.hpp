@@ -10,6 +10,7 @@
 #include <string>
 
 #include "peer/block_map.hpp"
+#include "peer/first_copies.hpp"
 #include "peer/journal.hpp"
 #include "peer/storage.hpp"
 
@@ -24,6 +25,8 @@ struct FileStats {
   std::atomic<std::uint64_t> bad_blocks{0};
   // Written by the block server's connections after each block sent:
   std::atomic<std::uint64_t> blocks_served{0}, bytes_served{0};
+  // Written by the block server: requests answered "ask other peers first" (FirstCopies).
+  std::atomic<std::uint64_t> asked_elsewhere{0};
   // Written by the fetch connections as they open and close:
   std::atomic<int> active_sources{0};
   // Written once by the app when the download completed (its whole file verified): seconds since
@@ -81,7 +84,10 @@ struct SharedFile {
   const Hash256 cascade_hash;
   std::unique_ptr<Storage> storage;  // set once at start-up, before any network activity
   std::unique_ptr<Journal> journal;  // set at start-up unless the file is complete; may be null
-  BlockMap blocks;                   // verified: by the start-up scan, then by the verifier only
+  // Set at start-up when the file is complete then (we bring it to the swarm) and spreading is
+  // on: the block server sends every block once before any twice.
+  std::unique_ptr<FirstCopies> first_copies;
+  BlockMap blocks;  // verified: by the start-up scan, then by the verifier only
   FileStats stats;
   BufferBudget buffers;
   // Every block verified and the whole file's hash matched. Written once, by the downloader's

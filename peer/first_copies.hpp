@@ -1,0 +1,47 @@
+// A seed's serving rule while its file is new to the swarm: every block goes out once before any
+// goes out twice. With equal links the swarm can finish in about one file-time of the seed's
+// uplink only if the seed never sends a block twice (SWARM-NOTES.md: the bound); leechers that
+// pick at random would otherwise ask it for the same blocks, and it sent each about three times.
+//
+// So, until every block has been sent once, a request for a block already sent is answered
+// "not held" (status 2): the block is in the swarm, ask the leechers. It is a hint, never a
+// refusal: the same address asking again for the same block gets it (a leecher that cannot find
+// it elsewhere, or another implementation that retries at once, is served on its second ask).
+// Once every block has been sent, everything is served and the rule costs nothing.
+//
+// Used only by a peer whose file was complete at start-up (the seed that brings the file); a
+// leecher that completes later keeps serving everything. Pure state, thread-safe (one mutex).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace cascade {
+
+class FirstCopies {
+ public:
+  // Addresses remembered with the blocks they were told to ask elsewhere; past this, a new
+  // address is served whatever it asks.
+  static constexpr std::size_t max_addresses = 4096;
+
+  explicit FirstCopies(std::uint64_t blocks) : sent_(blocks, false), unsent_(blocks) {}
+
+  // Whether to send `block` to `ip` now (and it counts as sent), or tell it to ask elsewhere.
+  bool serve(std::uint32_t ip, std::uint64_t block);
+  // Every block has gone out at least once: the rule is over.
+  bool over() const { return over_.load(std::memory_order_relaxed); }
+  std::uint64_t unsent() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<bool> sent_;                                                     // guarded by mutex_
+  std::uint64_t unsent_;                                                       // guarded by mutex_
+  std::unordered_map<std::uint32_t, std::unordered_set<std::uint64_t>> told_;  // guarded
+  std::atomic<bool> over_{false};
+};
+
+}  // namespace cascade
