@@ -132,6 +132,7 @@ int main(int argc, char** argv) {
   RunOptions ro;  // every default of `run` is here: the help below prints them
   auto& d = ro.download;
   std::string sources, outputs, log_level = "info";
+  bool no_spread = !ro.spread;
   std::uint64_t announce = d.announce_interval.count(), list_interval = d.list_interval.count(),
                 connect_ms = d.connect_timeout.count(), block_ms = d.block_timeout.count(),
                 tracker_ms = d.tracker_timeout.count();
@@ -199,7 +200,7 @@ int main(int argc, char** argv) {
   run->add_flag("-q,--quiet", ro.quiet, "no progress output");
   run->add_flag("--verify-all", ro.verify_all,
                 "ignore the journal: hash every block present at start-up");
-  run->add_flag("!--no-spread", ro.spread,
+  run->add_flag("--no-spread", no_spread,
                 "a seed serves every request at once (by default, a file complete at start-up "
                 "sends every block once before any twice: a block already sent is answered "
                 "\"ask other peers first\" until the same address asks again)");
@@ -226,6 +227,7 @@ int main(int argc, char** argv) {
     ro.max_block_size = size_option("--max-block-size", max_block, false);
     d.window_bytes = size_option("--window", window, true);
     d.announce_interval = std::chrono::seconds(announce);
+    ro.spread = !no_spread;
     d.list_interval = std::chrono::seconds(list_interval);
     d.connect_timeout = std::chrono::milliseconds(connect_ms);
     d.block_timeout = std::chrono::milliseconds(block_ms);

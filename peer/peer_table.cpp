@@ -23,17 +23,22 @@ void LackMemory::forget_expired(SteadyClock::time_point now) {
   }
 }
 
-void PeerTable::merge(const std::vector<PeerEntry>& entries) {
+std::size_t PeerTable::merge(const std::vector<PeerEntry>& entries) {
   std::lock_guard lock(mutex_);
+  std::size_t new_peers = 0;
   for (const auto& e : entries) {
     const Endpoint ep{e.ip, e.port};
     if (ep.ip == 0 || ep.port == 0 || ep == options_.self) continue;
     if (peers_.size() >= options_.max_peers && !peers_.contains(ep.key())) continue;
     auto [it, added] = peers_.try_emplace(ep.key());
-    if (added) it->second.ep = ep;
+    if (added) {
+      it->second.ep = ep;
+      ++new_peers;
+    }
     it->second.good = e.good;
     it->second.last_seen = std::max(it->second.last_seen, e.last_seen);
   }
+  return new_peers;
 }
 
 std::vector<Endpoint> PeerTable::choose(std::size_t want, Clock::time_point now,

@@ -103,8 +103,8 @@ class PeerTable {
   explicit PeerTable(Options options) : options_(options) {}
 
   // Adds peers from a tracker's answer (never ourselves, never address or port 0), refreshing the
-  // good flag of those known.
-  void merge(const std::vector<PeerEntry>& entries);
+  // good flag and last-seen time of those known. Returns how many were new.
+  std::size_t merge(const std::vector<PeerEntry>& entries);
   // Up to `want` peers to connect to now, each marked connected until release().
   std::vector<Endpoint> choose(std::size_t want, Clock::time_point now, std::mt19937_64& rng);
   // What is remembered of `peer`, handed to its connection; the "don't have" answers come back

@@ -7,10 +7,11 @@
 // - the announce is due once its interval has passed since the last successful one;
 // - a LIST is due, at most once per list interval, when no connection runs and no known peer is
 //   ready to try (starving), or when fewer usable peers are known than connections are wanted;
-// - while the swarm forms, an answer that leaves us with fewer usable peers than connections
-//   wanted (we came before most of the swarm; the tracker knew only those who came before us)
-//   makes the next LIST come sooner: 1, 2, 4 ... s, up to the list interval, backing off as
-//   answers keep coming up short and back to the interval once enough peers are known;
+// - while the swarm forms, an answer that brought new peers, or left us with fewer usable peers
+//   than connections wanted (we came before most of the swarm; the tracker knew only those who
+//   came before us), makes the next LIST come sooner: 1, 2, 4 ... s, up to the list interval,
+//   backing off while answers keep doing so, and back to the interval after one that brings
+//   nothing new to a full set; a LIST is then due while too few peers are known, as above;
 // - a failed exchange retries after 1, 2, 4 ... s, up to max_failure_backoff, for both kinds.
 #pragma once
 
@@ -38,6 +39,7 @@ class TrackerSchedule {
     std::size_t usable_peers = 0;  // known and not banned
     std::size_t wanted_peers = 0;  // connections it would like to run
     bool starving = false;         // no connection running and no known peer ready to try
+    std::size_t new_peers = 0;     // for answered(): peers the answer added
   };
 
   explicit TrackerSchedule(Options options) : options_(options) {}
@@ -58,7 +60,7 @@ class TrackerSchedule {
   const Options options_;
   Clock::time_point next_announce_{}, next_list_{};
   int failures_ = 0;     // consecutive failed exchanges
-  int short_lists_ = 0;  // consecutive answers that left us with too few usable peers
+  int forming_ = 0;  // consecutive answers that found the swarm still forming
 };
 
 }  // namespace cascade

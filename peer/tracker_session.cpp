@@ -25,9 +25,9 @@ asio::awaitable<void> TrackerSession::step(const TrackerSchedule::Need& need, Pe
     if (schedule_.failures() > 0 || !answered_once_)
       log::info(label_, ": tracker ", where, " answered (", reply.peers.size(), " peers)");
     answered_once_ = true;
-    peers.merge(reply.peers);
+    const std::size_t new_peers = peers.merge(reply.peers);
     const auto c = peers.counts(now);
-    schedule_.answered(*cmd, now, {c.known - c.banned, need.wanted_peers, false});
+    schedule_.answered(*cmd, now, {c.known - c.banned, need.wanted_peers, false, new_peers});
     co_return;
   }
   if (schedule_.failures() == 0)

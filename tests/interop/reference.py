@@ -329,14 +329,49 @@ def fetch(cascade, peer, pipeline=8):
     return data
 
 
-if __name__ == "__main__":
-    # The simple leecher as a program: reference.py fetch-per-block FILE.cascade HOST:PORT OUTPUT
+def main(argv):
+    """The reference as a program, for tests that run it inside a network namespace:
+      reference.py fetch-per-block FILE.cascade HOST:PORT OUTPUT
+      reference.py list HOST:PORT HASH [--as IP:PORT] [--from IP]
+      reference.py subscribe HOST:PORT HASH IP:PORT [--from IP]
+    list and subscribe print the answer as JSON: {"status", "peers": [[ip, port, seen, good]]}
+    or {"status", "message"}."""
+    import json
     import sys
-    if len(sys.argv) != 5 or sys.argv[1] != "fetch-per-block":
-        sys.exit("usage: reference.py fetch-per-block FILE.cascade HOST:PORT OUTPUT")
-    with open(sys.argv[2], "rb") as f:
-        c = Cascade(f.read())
-    host, port = sys.argv[3].rsplit(":", 1)
-    data = fetch_per_block(c, (host, int(port)))
-    with open(sys.argv[4], "wb") as f:
-        f.write(data)
+
+    def endpoint(text):
+        host, port = text.rsplit(":", 1)
+        return host, int(port)
+    if len(argv) == 4 and argv[0] == "fetch-per-block":
+        with open(argv[1], "rb") as f:
+            c = Cascade(f.read())
+        data = fetch_per_block(c, endpoint(argv[2]))
+        with open(argv[3], "wb") as f:
+            f.write(data)
+        return 0
+    if len(argv) >= 3 and argv[0] in ("list", "subscribe"):
+        rest = argv[3:]
+        source = None
+        if "--from" in rest:
+            i = rest.index("--from")
+            source, rest = rest[i + 1], rest[:i] + rest[i + 2:]
+        if argv[0] == "subscribe":
+            ip, port = endpoint(rest[0])
+        elif "--as" in rest:
+            ip, port = endpoint(rest[rest.index("--as") + 1])
+        else:
+            ip, port = "0.0.0.0", 0
+        command = SUBSCRIBE if argv[0] == "subscribe" else LIST
+        with socket.create_connection(endpoint(argv[1]), timeout=TIMEOUT,
+                                      source_address=(source, 0) if source else None) as s:
+            s.sendall(tracker_request(command, bytes.fromhex(argv[2]), ip, port))
+            status, body = parse_tracker_response(recv_to_eof(s, 5 + 65536 + 20 * 12))
+        print(json.dumps({"status": status, "peers": body} if status == 0 else {"status": status, "message": body}))
+        return 0
+    print(main.__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(main(sys.argv[1:]))

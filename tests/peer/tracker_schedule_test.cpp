@@ -80,6 +80,28 @@ TEST(TrackerSchedule, AFormingSwarmIsListedAgainSoonerBackingOff) {
   }
 }
 
+TEST(TrackerSchedule, AnswersThatBringNewPeersAreFollowedSoonUntilOneBringsNone) {
+  // Enough peers for our connections, but the swarm is still growing: the leechers that came
+  // after us are known only to those who list again.
+  auto s = schedule();
+  TrackerSchedule::Need growing{12, 8, false, 4};
+  s.answered(TrackerCommand::subscribe, t0, growing);
+  Clock::time_point t = t0;
+  for (auto expected : {1s, 2s, 4s}) {
+    EXPECT_EQ(s.next_list() - t, expected);
+    t = s.next_list();
+    ASSERT_EQ(s.due(t, enough), TrackerCommand::list) << "due though enough peers are known";
+    s.answered(TrackerCommand::list, t, growing);
+  }
+  s.answered(TrackerCommand::list, t, knowing(16));  // nothing new: the swarm has formed
+  EXPECT_EQ(s.next_list() - t, 30s);
+  EXPECT_FALSE(s.due(t + 30s, enough));
+  // A complete file wants no peers: new ones do not make it list.
+  auto seed = schedule();
+  seed.answered(TrackerCommand::subscribe, t0, {5, 0, false, 5});
+  EXPECT_FALSE(seed.due(t0 + 1s, {5, 0, false}));
+}
+
 TEST(TrackerSchedule, FailuresBackOffExponentiallyUpToAMinute) {
   auto s = schedule();
   Clock::time_point t = t0;

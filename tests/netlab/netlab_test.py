@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""Cascade across hosts: the tracker, seeds and leechers each on a host of the network lab
+(netlab.py: namespaces on a bridge, tbf-shaped links), with real addresses. Each test builds its
+own lab and tears it down. Needs root: without it every test exits 77 (ctest: skipped).
+
+  netlab_test.py --bin BUILD/bin [unittest options, e.g. NetlabTest.test_hosts_report_their_own_addresses]
+"""
+import argparse
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import netlab  # noqa: E402
+
+REFERENCE = os.path.join(HERE, "../interop/reference.py")
+BIN = None
+PORT = 7000
+KiB, MiB = 1024, 1024 * 1024
+
+
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+class NetlabTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory(prefix="cascade-netlab-")
+        self.addCleanup(self.dir.cleanup)
+        self.work = self.dir.name
+        self.lab = netlab.Lab()
+        self.addCleanup(self.lab.close)
+        self.log = open(self.path("programs.log"), "wb")
+        self.addCleanup(self.log.close)
+
+    def path(self, name):
+        return os.path.join(self.work, name)
+
+    def wait_for(self, what, predicate, seconds=60):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.05)
+        self.log.flush()
+        with open(self.path("programs.log"), errors="replace") as f:
+            tail = f.read()[-4000:]
+        raise AssertionError(f"timed out after {seconds} s waiting for {what}; the programs' logs end:\n{tail}")
+
+    def make_file(self, size, block=256 * KiB):
+        data = random.Random(size).randbytes(size)
+        with open(self.path("seed-data"), "wb") as f:
+            f.write(data)
+        r = subprocess.run([f"{BIN}/cascade-peer", "make", self.path("seed-data"), "-o", self.path("file.cascade"),
+                            "--block-size", str(block)], capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.hash = hashlib.sha256(open(self.path("file.cascade"), "rb").read()).hexdigest()
+        self.data = data
+        return data
+
+    def start_tracker(self, host, **config):
+        with open(self.path("tracker.json"), "w") as f:
+            json.dump({"port": PORT, "open": True, **config}, f)
+        host.start([f"{BIN}/cascade-tracker", "--config", self.path("tracker.json"), "--bind", host.ip,
+                    "--stats-interval", "0"], self.log)
+        self.tracker = f"{host.ip}:{PORT}"
+        self.wait_for("the tracker to answer", lambda: self.ask(host, "list") is not None, 20)
+        return self.tracker
+
+    def ask(self, host, command, *args, source=None):
+        """The reference client's LIST or SUBSCRIBE to our tracker, run on `host`: its answer,
+        or None when it could not connect."""
+        cmd = [sys.executable, REFERENCE, command, self.tracker, self.hash, *args]
+        if source:
+            cmd += ["--from", source]
+        r = host.run(cmd, timeout=30)
+        return json.loads(r.stdout) if r.returncode == 0 else None
+
+    def start_peer(self, host, name, output, extra=()):
+        """cascade-peer run on `host`, serving on its address; returns its statistics path."""
+        stats = self.path(f"{name}.json")
+        host.start([f"{BIN}/cascade-peer", "run", self.path("file.cascade"), self.tracker, f"{host.ip}:{PORT}",
+                    "-o", output, "--stats-json", stats, "-q", *extra], self.log)
+        return stats
+
+    def start_seed(self, host, extra=()):
+        stats = self.start_peer(host, "seed", self.path("seed-data"), extra)
+        self.wait_for("the seed to be listed", lambda: any(
+            p[0] == host.ip for p in (self.ask(host, "list") or {}).get("peers", [])))
+        return stats
+
+    @staticmethod
+    def file_stats(stats):
+        j = read_json(stats)
+        return j["files"][0] if j else None
+
+    def completed(self, stats):
+        s = self.file_stats(stats)
+        return s is not None and s["complete_seconds"] >= 0
+
+    def wait_complete(self, stats_paths, seconds=90):
+        self.wait_for("every leecher to complete", lambda: all(self.completed(s) for s in stats_paths), seconds)
+        return [self.file_stats(s)["complete_seconds"] for s in stats_paths]
+
+    def assert_copy(self, path):
+        with open(path, "rb") as f:
+            self.assertTrue(f.read() == self.data, f"{path} differs from the seed's file")
+
+    def test_hosts_report_their_own_addresses(self):
+        # Tracker, seed and two leechers each on a host; one leecher binds 0.0.0.0 but reports its
+        # own address. Every one is listed at its host's address and the leechers trade.
+        tracker_host = self.lab.add_host("tracker")
+        seed = self.lab.add_host("seed", up="100mbit")
+        l1 = self.lab.add_host("l1", up="100mbit")
+        l2 = self.lab.add_host("l2", up="100mbit")
+        self.make_file(8 * MiB)
+        self.start_tracker(tracker_host)
+        self.start_seed(seed)
+        s1 = self.start_peer(l1, "l1", self.path("l1"))
+        s2 = self.start_peer(l2, "l2", self.path("l2"), ["--listen", "0.0.0.0"])
+        self.wait_complete([s1, s2])
+        listed = {(p[0], p[1]) for p in self.ask(tracker_host, "list")["peers"]}
+        self.assertEqual(listed, {(h.ip, PORT) for h in (seed, l1, l2)})
+        for stats, other in ((s1, l2), (s2, l1)):
+            sources = self.file_stats(stats)["blocks_from"]
+            self.assertLessEqual(set(sources), {f"{seed.ip}:{PORT}", f"{other.ip}:{PORT}"})
+        # The seed sends each block once before any twice, so the leechers must trade.
+        self.assertGreater(self.file_stats(s1)["blocks_from"].get(f"{l2.ip}:{PORT}", 0), 0,
+                           "l1 got nothing from l2, which serves on 0.0.0.0")
+        self.assertGreater(self.file_stats(s2)["blocks_from"].get(f"{l1.ip}:{PORT}", 0), 0)
+        self.assert_copy(self.path("l1"))
+        self.assert_copy(self.path("l2"))
+
+    def test_the_tracker_judges_real_source_addresses(self):
+        tracker_host = self.lab.add_host("tracker")
+        seed = self.lab.add_host("seed")
+        a = self.lab.add_host("a")
+        private = self.lab.add_host("private")
+        private.add_address("10.9.8.7")
+        tracker_host.add_route("10.9.8.7/32")  # the tracker can answer that address
+        self.make_file(1 * MiB)
+        self.start_tracker(tracker_host, **{"good-ips": [seed.ip], "require-source-ip": True, "ban-private": True})
+        self.assertEqual(self.ask(seed, "subscribe", f"{seed.ip}:{PORT}")["status"], 0)
+        self.assertEqual(self.ask(a, "subscribe", f"{a.ip}:{PORT}")["status"], 0)
+        # Reporting another host's address: refused (require-source-ip), the good one's too.
+        for claimed in (private.ip, seed.ip):
+            with self.subTest(claimed=claimed):
+                answer = self.ask(a, "subscribe", f"{claimed}:{PORT}")
+                self.assertNotEqual(answer["status"], 0)
+                self.assertTrue(answer["message"])
+        # From an RFC 1918 address, reporting it truthfully: refused (ban-private).
+        answer = self.ask(private, "subscribe", f"10.9.8.7:{PORT}", source="10.9.8.7")
+        self.assertNotEqual(answer["status"], 0)
+        self.assertIn("private", answer["message"].lower())
+        listed = {(p[0], p[1]): p[3] for p in self.ask(tracker_host, "list")["peers"]}
+        self.assertEqual(listed, {(seed.ip, PORT): True, (a.ip, PORT): False})
+
+    def test_dead_and_gone_peers_do_not_slow_the_download(self):
+        # One listed peer at an address where no host answers (its connect hangs until ARP gives
+        # up) and twenty entries of peers that left: the download takes about as long as with a
+        # clean list, measured in the same test.
+        tracker_host = self.lab.add_host("tracker")
+        seed = self.lab.add_host("seed", up="100mbit")
+        leecher = self.lab.add_host("leecher", up="100mbit")
+        self.make_file(16 * MiB)
+        self.start_tracker(tracker_host, **{"max-peers-reported": 50})
+        self.start_seed(seed)
+
+        def download(name):
+            started = time.monotonic()
+            r = leecher.run([f"{BIN}/cascade-peer", "run", self.path("file.cascade"), self.tracker,
+                             f"{leecher.ip}:0", "-o", self.path(name), "-c", "-q"], timeout=120)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assert_copy(self.path(name))
+            return time.monotonic() - started
+        clean = download("clean")
+        for i in range(21):  # 198.18.0.200 and up: no host there
+            self.assertEqual(self.ask(tracker_host, "subscribe", f"{netlab.SUBNET}.{200 + i}:{PORT}")["status"], 0)
+        self.assertEqual(len(self.ask(tracker_host, "list")["peers"]), 22)
+        crowded = download("crowded")
+        self.assertLess(crowded, 1.5 * clean + 1.0, f"clean list {clean:.2f} s, with dead peers {crowded:.2f} s")
+
+    def test_the_seed_leaves_once_every_block_is_in_the_swarm(self):
+        tracker_host = self.lab.add_host("tracker")
+        seed = self.lab.add_host("seed", up="20mbit")
+        leechers = [self.lab.add_host(f"l{i}", up="100mbit") for i in range(4)]
+        self.make_file(6 * MiB)
+        self.start_tracker(tracker_host)
+        seed_stats = self.start_seed(seed)
+        stats = [self.start_peer(h, h.name, self.path(h.name)) for h in leechers]
+        self.wait_for("the seed to send every block once",
+                      lambda: (self.file_stats(seed_stats) or {}).get("first_copy_unsent") == 0)
+        seed_proc = next(p for p in self.lab.procs if seed.ns in p.args)
+        seed_proc.send_signal(signal.SIGTERM)
+        self.assertEqual(seed_proc.wait(20), 0)
+        waiting = [s for s in stats if not self.completed(s)]
+        self.assertTrue(waiting, "every leecher was done before the seed left: the test shows nothing")
+        self.wait_complete(stats)
+        for h in leechers:
+            self.assert_copy(self.path(h.name))
+
+    def test_a_slow_leecher_does_not_hold_back_the_fast_ones(self):
+        tracker_host = self.lab.add_host("tracker")
+        seed = self.lab.add_host("seed", up="100mbit")
+        fast = [self.lab.add_host(f"fast{i}", up="100mbit", down="100mbit") for i in range(3)]
+        slow = self.lab.add_host("slow", up="10mbit", down="10mbit")
+        self.make_file(8 * MiB)
+        self.start_tracker(tracker_host)
+        self.start_seed(seed)
+        stats = [self.start_peer(h, h.name, self.path(h.name)) for h in fast + [slow]]
+        times = self.wait_complete(stats)
+        # The slow one needs 8 MiB / 10 Mbit/s = 6.7 s at least; the fast ones, about 1 s.
+        self.assertLess(max(times[:3]), 0.5 * times[3], f"fast {times[:3]}, slow {times[3]:.2f} s")
+        for h in fast + [slow]:
+            self.assert_copy(self.path(h.name))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", required=True)
+    args, rest = parser.parse_known_args()
+    BIN = os.path.abspath(args.bin)
+    netlab.require_lab_or_exit()
+    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
