@@ -1,5 +1,5 @@
 // Admission of incoming connections: a cap on all open connections and one per remote IPv4
-// address. Shared by the tracker and the block server. Thread-safe.
+// address (0: none). Shared by the tracker and the block server. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -19,7 +19,7 @@ class ConnectionLimits {
     std::lock_guard lock(mutex_);
     if (active_.load() >= max_total_) return false;
     std::size_t& n = open_[ip];
-    if (n >= per_ip_) return false;
+    if (per_ip_ != 0 && n >= per_ip_) return false;
     ++n;
     ++active_;
     return true;

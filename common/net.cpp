@@ -191,4 +191,12 @@ void run_threads(asio::io_context& io, std::size_t threads) {
   for (auto& t : extra) t.join();
 }
 
+asio::awaitable<void> pace(TokenBucket* bucket, std::uint64_t bytes) {
+  if (bucket == nullptr || bucket->unlimited()) co_return;
+  const auto wait = bucket->take(bytes, TokenBucket::Clock::now());
+  if (wait <= TokenBucket::Clock::duration::zero()) co_return;
+  asio::steady_timer timer(co_await asio::this_coro::executor, wait);
+  co_await timer.async_wait(nothrow);
+}
+
 }  // namespace cascade::net

@@ -18,6 +18,7 @@
 
 #include "common/endpoint.hpp"
 #include "common/thread_pool.hpp"
+#include "common/token_bucket.hpp"
 
 namespace cascade::net {
 
@@ -137,6 +138,10 @@ class Deadline {
 };
 
 // Reads exactly buffer.size() bytes before the timeout. Returns asio::error::timed_out on expiry.
+// Waits as long as `bucket` says before `bytes` may be sent or read (a rate limit); returns at
+// once when there is no bucket or it is unlimited.
+asio::awaitable<void> pace(TokenBucket* bucket, std::uint64_t bytes);
+
 asio::awaitable<std::error_code> read_exact(tcp::socket& s, Deadline& d,
                                             asio::mutable_buffer buffer, Millis timeout);
 // Reads at least `at_least` bytes and at most buffer.size() before the timeout (whatever has

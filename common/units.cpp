@@ -55,4 +55,30 @@ std::string format_size_exact(std::uint64_t bytes) {
   return std::to_string(bytes) + units[u];
 }
 
+std::optional<std::uint64_t> parse_rate(std::string_view text) {
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end == text.data() || !(value >= 0)) return std::nullopt;
+  std::string unit;
+  for (const char* p = end; p != text.data() + text.size(); ++p)
+    unit += static_cast<char>(std::tolower(static_cast<unsigned char>(*p)));
+  if (unit.size() >= 2 && unit.ends_with("/s")) unit.resize(unit.size() - 2);
+  // "B" is bytes; a lone "b" could be bits or bytes, so it is refused.
+  if (unit == "b") {
+    if (*end != 'B') return std::nullopt;
+    unit.clear();
+  }
+  static const std::pair<const char*, double> units[] = {
+      {"", 1},           {"kb", 1e3},        {"mb", 1e6},           {"gb", 1e9},
+      {"kib", 1024.0},   {"mib", 1048576.0}, {"gib", 1073741824.0}, {"bit", 1 / 8.0},
+      {"kbit", 1e3 / 8}, {"mbit", 1e6 / 8},  {"gbit", 1e9 / 8}};
+  for (const auto& [name, scale] : units) {
+    if (unit != name) continue;
+    const double bytes = value * scale;
+    if (bytes >= 1.8e19) return std::nullopt;
+    return static_cast<std::uint64_t>(bytes + 0.5);
+  }
+  return std::nullopt;
+}
+
 }  // namespace cascade

@@ -238,6 +238,7 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
   }
 
   const std::uint64_t length = f.meta.block_length(req.block);
+  co_await net::pace(options.upload, peer_response_header_size + length);
   std::array<std::uint8_t, peer_response_header_size> header{};
   encode_peer_response_header(PeerStatus::ok, length, header);
   const std::uint64_t base = f.meta.block_offset(req.block);

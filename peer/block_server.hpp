@@ -19,10 +19,11 @@ namespace cascade {
 class BlockServer {
  public:
   struct Options {
-    std::size_t max_connections = 512;         // serving connections at once
-    std::size_t max_connections_per_ip = 256;  // serving connections from one address
-    net::Millis idle_timeout{60'000};          // waiting for the next request
-    net::Millis write_timeout{30'000};         // sending one chunk of an answer
+    std::size_t max_connections = 2048;      // serving connections at once
+    std::size_t max_connections_per_ip = 0;  // serving connections from one address (0: no cap)
+    net::Millis idle_timeout{60'000};        // waiting for the next request
+    net::Millis write_timeout{30'000};       // sending one chunk of an answer
+    TokenBucket* upload = nullptr;           // the process's upload limit (null: none)
   };
   BlockServer(asio::io_context& io, ThreadPool& pool,
               std::vector<std::shared_ptr<SharedFile>> files, Options options);

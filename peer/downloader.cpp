@@ -35,8 +35,12 @@ struct Downloader::Impl : std::enable_shared_from_this<Impl> {
         wake(strand),
         rng(std::random_device{}()),
         peers(PeerTable::Options{options.max_peers, options.self}),
-        fetch{pipeline_depth(options.pipeline, file->meta.block_size), options.connect_timeout,
-              options.block_timeout, options.connections, options.pipeline == 0} {
+        fetch{pipeline_depth(options.pipeline, file->meta.block_size),
+              options.connect_timeout,
+              options.block_timeout,
+              options.connections,
+              options.pipeline == 0,
+              options.download} {
     trackers.emplace_back(TrackerSession::Options{options.tracker_host,
                                                   options.tracker_port,
                                                   options.tracker_timeout,

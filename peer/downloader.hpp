@@ -38,9 +38,10 @@ class Downloader {
     net::Millis block_timeout{30000};  // a whole block (header and bytes) must arrive in this
     net::Millis tracker_timeout{5000};
     std::chrono::seconds announce_interval{600};
-    std::chrono::seconds list_interval{30};  // at least this long between LISTs when peers run dry
+    std::chrono::seconds list_interval{30};  // between LISTs (TrackerSchedule: sooner as it forms)
     bool client_only = false;                // LIST only, never SUBSCRIBE
     std::size_t max_peers = 1000;            // peers remembered per file
+    TokenBucket* download = nullptr;         // the process's download limit (null: none)
     std::string tracker_host, tracker_port;
     Endpoint self;  // the address this peer reports; never used as a source
   };

@@ -138,6 +138,7 @@ class Fetch {
       co_return co_await read_refusal(b, static_cast<PeerStatus>(h.value->status), h.value->length);
     std::vector<std::uint8_t>* buffer = co_await checks.buffer();
     if (buffer == nullptr) co_return fail();  // a verdict said stop: a wrong block, a disk error
+    co_await net::pace(settings_.download, length);  // unread, it holds the sender back (TCP)
     if ((ec_ = co_await net::read_exact(socket_, deadline_, asio::buffer(buffer->data(), length),
                                         settings_.block_timeout))) {
       checks.give_back(buffer);

@@ -29,6 +29,7 @@ struct FetchSettings {
   net::Millis block_timeout{30000};  // a whole block (header and bytes) must arrive in this
   std::size_t connections = 8;       // established connections at once, per file
   bool adaptive = true;  // follow the measured rate up to `pipeline` (else always `pipeline`)
+  TokenBucket* download = nullptr;  // the process's download limit (null: none)
 };
 
 // Fetches blocks of `file` from `from` until the file is complete, `stopping` is set, the peer

@@ -45,6 +45,14 @@ std::uint64_t size_option(const std::string& name, const std::string& text, bool
   return *v;
 }
 
+std::uint64_t rate_option(const std::string& name, const std::string& text) {
+  auto v = parse_rate(text);
+  if (!v)
+    throw Fatal(ExitCode::usage, name + ": not a rate: " + text +
+                                     " (e.g. 512KiB/s, 20MB/s, 100Mbit/s; 0: unlimited)");
+  return *v;
+}
+
 int cmd_make(const std::string& data, std::string out, const std::string& block_size_text,
              std::size_t threads) {
   const std::uint64_t block_size = size_option("--block-size", block_size_text, false);
@@ -136,6 +144,7 @@ int main(int argc, char** argv) {
   std::uint64_t announce = d.announce_interval.count(), list_interval = d.list_interval.count(),
                 connect_ms = d.connect_timeout.count(), block_ms = d.block_timeout.count(),
                 tracker_ms = d.tracker_timeout.count();
+  std::string max_up = "0", max_down = "0";
   std::string window = format_size_exact(d.window_bytes),
               max_block = format_size_exact(ro.max_block_size);
   run->add_option("SOURCE", sources, "cascade file(s), separated by ':'")->required();
@@ -185,12 +194,17 @@ int main(int argc, char** argv) {
   run->add_option("--max-block-size", max_block, "refuse cascade files with larger blocks")
       ->capture_default_str();
   run->add_option("--max-connections-per-ip", ro.serve.max_connections_per_ip,
-                  "serving connections from one address")
-      ->check(CLI::Range(1, 1000000))
+                  "serving connections from one address (0: no cap but --max-connections)")
+      ->check(CLI::Range(0, 1000000))
       ->capture_default_str();
   run->add_option("--max-peers", d.max_peers, "peers remembered per file")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
+  run->add_option("--max-upload-rate", max_up,
+                  "over all files and connections, e.g. 512KiB/s, 20MB/s (10^6), 100Mbit/s; 0: "
+                  "unlimited")
+      ->capture_default_str();
+  run->add_option("--max-download-rate", max_down, "the same for downloads")->capture_default_str();
   run->add_option("--threads", ro.threads,
                   "network threads and worker threads (0: one per core this process may use)")
       ->capture_default_str();
@@ -226,6 +240,8 @@ int main(int argc, char** argv) {
       if (p.empty()) throw Fatal(ExitCode::usage, "SOURCE has an empty cascade path");
     ro.max_block_size = size_option("--max-block-size", max_block, false);
     d.window_bytes = size_option("--window", window, true);
+    ro.max_upload_rate = rate_option("--max-upload-rate", max_up);
+    ro.max_download_rate = rate_option("--max-download-rate", max_down);
     d.announce_interval = std::chrono::seconds(announce);
     ro.spread = !no_spread;
     d.list_interval = std::chrono::seconds(list_interval);

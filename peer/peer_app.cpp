@@ -77,6 +77,9 @@ int run_peer(RunOptions o) {
   // io_context goes, since pool jobs may reference coroutine frames.
   asio::io_context io;
   ThreadPool pool(threads);
+  TokenBucket upload(o.max_upload_rate), download(o.max_download_rate);
+  if (!upload.unlimited()) o.serve.upload = &upload;
+  if (!download.unlimited()) o.download.download = &download;
   for (auto& f : files) {
     find_present_blocks(*f, pool, o.verify_all);
     if (o.spread && f->blocks.complete())

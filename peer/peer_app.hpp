@@ -22,7 +22,9 @@ struct RunOptions {
   bool quiet = false;
   bool verify_all = false;  // ignore journals: hash every block present at start-up
   bool spread = true;       // a file complete at start-up: every block out once before any twice
-  std::size_t threads = 0;  // network and worker threads each (0: one per core)
+  std::uint64_t max_upload_rate = 0;    // bytes per second over all files and connections; 0: none
+  std::uint64_t max_download_rate = 0;  // the same for downloads
+  std::size_t threads = 0;              // network and worker threads each (0: one per core)
   std::uint64_t max_block_size = 64ull << 20;  // cascade files with larger blocks are refused
   std::string port_file;                       // write the bound port here once listening
   std::string stats_json;  // per-file statistics (JSON): rewritten every stats_period and at exit

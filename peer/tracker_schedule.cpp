@@ -6,9 +6,8 @@ namespace cascade {
 
 std::optional<TrackerCommand> TrackerSchedule::due(Clock::time_point now, const Need& need) const {
   if (now >= next_announce_) return announce_command();
-  if (now >= next_list_ &&
-      (need.starving || need.usable_peers < need.wanted_peers ||
-       (forming_ > 0 && need.wanted_peers > 0)))
+  if (now >= next_list_ && (need.starving || need.usable_peers < need.wanted_peers ||
+                            (forming_ > 0 && need.wanted_peers > 0)))
     return TrackerCommand::list;
   return std::nullopt;
 }
@@ -19,8 +18,7 @@ void TrackerSchedule::answered(TrackerCommand cmd, Clock::time_point now, const 
   // tracker's registry, so LISTs in between must not postpone the SUBSCRIBE.
   if (cmd == announce_command()) next_announce_ = now + options_.announce_interval;
   next_list_ = now + options_.list_interval;
-  if (after.wanted_peers > 0 &&
-      (after.usable_peers < after.wanted_peers || after.new_peers > 0)) {
+  if (after.wanted_peers > 0 && (after.usable_peers < after.wanted_peers || after.new_peers > 0)) {
     next_list_ = now + std::min<Clock::duration>(
                            options_.list_interval,
                            std::chrono::seconds(1 << std::min(forming_, max_doublings)));

@@ -59,8 +59,8 @@ class TrackerSchedule {
   }
   const Options options_;
   Clock::time_point next_announce_{}, next_list_{};
-  int failures_ = 0;     // consecutive failed exchanges
-  int forming_ = 0;  // consecutive answers that found the swarm still forming
+  int failures_ = 0;  // consecutive failed exchanges
+  int forming_ = 0;   // consecutive answers that found the swarm still forming
 };
 
 }  // namespace cascade

@@ -7,6 +7,7 @@
 #include "common/hex.hpp"
 #include "common/sha256.hpp"
 #include "common/thread_pool.hpp"
+#include "common/token_bucket.hpp"
 #include "common/units.hpp"
 #include "tests/support/vectors.hpp"
 
@@ -83,6 +84,42 @@ TEST(Units, ParsesBinarySizes) {
   EXPECT_FALSE(parse_size("17179869184G"));  // overflows 64 bits
   EXPECT_EQ(format_size(512), "512 B");
   EXPECT_EQ(format_size(1536 * 1024), "1.5 MiB");
+}
+
+TEST(Units, ParsesRatesAsPeopleWriteThem) {
+  EXPECT_EQ(parse_rate("512KiB/s"), 524288u);
+  EXPECT_EQ(parse_rate("20MB/s"), 20'000'000u) << "MB is 10^6 here";
+  EXPECT_EQ(parse_rate("20MiB/s"), 20u << 20);
+  EXPECT_EQ(parse_rate("100Mbit/s"), 12'500'000u);
+  EXPECT_EQ(parse_rate("100mbit"), 12'500'000u);
+  EXPECT_EQ(parse_rate("1.5MB/s"), 1'500'000u);
+  EXPECT_EQ(parse_rate("1Gbit/s"), 125'000'000u);
+  EXPECT_EQ(parse_rate("4096"), 4096u);
+  EXPECT_EQ(parse_rate("300B/s"), 300u);
+  EXPECT_EQ(parse_rate("0"), 0u) << "0: unlimited, for the caller";
+  for (const char* bad :
+       {"", "fast", "20 MB/s", "-5MB/s", "20MB/h", "20b/s", "/s", "1e30GB/s", "MB/s", "20MB/s/s"})
+    EXPECT_FALSE(parse_rate(bad)) << bad;
+}
+
+TEST(TokenBucket, GivesTheRateAfterTheBurstAndSharesItInOrder) {
+  using namespace std::chrono_literals;
+  const auto t0 = TokenBucket::Clock::time_point{} + 100s;
+  TokenBucket b(1'000'000, 100'000);  // 1 MB/s, 100 kB burst
+  EXPECT_EQ(b.take(100'000, t0), 0s) << "the burst is there at once";
+  // Two senders taking 50 kB each at the same moment: the second waits for both.
+  EXPECT_EQ(b.take(50'000, t0), 50ms);
+  EXPECT_EQ(b.take(50'000, t0), 100ms);
+  // 1 s later the debt is paid and 900 kB are back, up to the burst.
+  EXPECT_EQ(b.take(100'000, t0 + 1s), 0s);
+  EXPECT_EQ(b.take(1'000'000, t0 + 1s), 1s);
+  // Over a long run the average is the rate: 10 MB in 1 kB pieces, sent as told.
+  TokenBucket c(1'000'000, 10'000);
+  auto now = t0;
+  for (int i = 0; i < 10'000; ++i) now += c.take(1000, now);
+  EXPECT_NEAR(std::chrono::duration<double>(now - t0).count(), 9.99, 0.02);
+  EXPECT_TRUE(TokenBucket(0).unlimited());
+  EXPECT_EQ(TokenBucket(0).take(1 << 30, t0), 0s);
 }
 
 TEST(ThreadPool, SubmitReturnsResultsAndPropagatesExceptions) {
