@@ -72,6 +72,8 @@ struct BlockServer::Impl : std::enable_shared_from_this<Impl> {
                                     std::uint64_t length, std::span<const std::uint8_t> header,
                                     std::vector<std::uint8_t>& chunk);
   std::atomic<bool> use_sendfile{::getenv("CASCADE_NO_SENDFILE") == nullptr};
+  // Blocks go out a few at a time, whole, rather than all at once interleaved (see Options).
+  net::Turns upload_turns{std::max<std::size_t>(options.blocks_at_once, 1)};
 };
 
 BlockServer::BlockServer(asio::io_context& io, ThreadPool& pool,
@@ -121,6 +123,10 @@ asio::awaitable<void> BlockServer::Impl::accept_loop(std::shared_ptr<Impl> self)
     std::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     socket.non_blocking(true, ignored);  // sendfile() must return EAGAIN, not block
+    // A write is done once the bytes are nearly on the wire, not when a deep socket buffer took
+    // them: so a turn (upload_turns) lasts as long as its block takes to leave.
+    const int lowat = 128 * 1024;
+    ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
     auto c = std::make_shared<Connection>(std::move(socket));
     std::list<std::weak_ptr<Connection>>::iterator where;
     {
@@ -238,6 +244,7 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
   }
 
   const std::uint64_t length = f.meta.block_length(req.block);
+  const net::Turns::Guard turn = co_await upload_turns.acquire();
   co_await net::pace(options.upload, peer_response_header_size + length);
   std::array<std::uint8_t, peer_response_header_size> header{};
   encode_peer_response_header(PeerStatus::ok, length, header);

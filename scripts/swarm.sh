@@ -4,13 +4,17 @@
 # prints a summary. Always tears everything down, from any current directory.
 #
 #   scripts/swarm.sh [--peers N] [--file PATH] [--block-size SIZE] [--timeout SECONDS]
+#   scripts/swarm.sh --hosts [--rate 100mbit] [--peers 8] [--file PATH] [--block-size SIZE]
+#     the same across hosts of the network lab (needs root): scripts/swarm_hosts.py
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-peers=4 file="" block_size="256KiB" timeout=300
-usage() { echo "usage: $0 [--peers N] [--file PATH] [--block-size SIZE] [--timeout SECONDS]" >&2; exit 2; }
+peers="" file="" block_size="256KiB" timeout=300 hosts=0 rate="100mbit"
+usage() { echo "usage: $0 [--peers N] [--file PATH] [--block-size SIZE] [--timeout SECONDS] | --hosts [--rate R] [--peers N] [--file PATH]" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case $1 in
+    --hosts) hosts=1; shift ;;
+    --rate) rate=${2:?}; shift 2 ;;
     --peers) peers=${2:?}; shift 2 ;;
     --file) file=${2:?}; shift 2 ;;
     --block-size) block_size=${2:?}; shift 2 ;;
@@ -19,6 +23,20 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown option: $1" >&2; usage ;;
   esac
 done
+if (( hosts )); then
+  peers=${peers:-8}
+  [[ $peers =~ ^[0-9]+$ ]] || { echo "--peers must be a number" >&2; exit 2; }
+  [[ -z $file || -f $file ]] || { echo "--file: no such file: $file" >&2; exit 2; }
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "swarm --hosts: the network lab needs root (network namespaces): run it as root, or scripts/swarm.sh for the demo on 127.0.0.1" >&2
+    exit 2
+  fi
+  "$root/scripts/setup.sh"
+  "$root/scripts/build.sh" --release >/dev/null
+  exec timeout 3600 python3 "$root/scripts/swarm_hosts.py" --bin "$root/build/bin" --peers "$peers" --rate "$rate" \
+    --block-size "$block_size" ${file:+--file "$file"}
+fi
+peers=${peers:-4}
 [[ $peers =~ ^[0-9]+$ && $peers -ge 1 && $peers -le 64 ]] || { echo "--peers must be 1..64" >&2; exit 2; }
 [[ -z $file || -f $file ]] || { echo "--file: no such file: $file" >&2; exit 2; }
 [[ -n $file ]] && file=$(cd "$(dirname "$file")" && pwd)/$(basename "$file")
@@ -86,38 +104,32 @@ for i in $(seq 1 "$peers"); do
   pids+=($!)
 done
 
-# ---- Progress until every leecher has every file complete ----
-progress() {  # prints one line; exit status 0 when all complete
-  python3 - "$work" "$peers" <<'PY'
-import json, sys, os
-work, n = sys.argv[1], int(sys.argv[2])
-parts, done = [], True
-for i in range(1, n + 1):
-    try:
-        s = json.load(open(f"{work}/leecher{i}.json"))
-        have = sum(f["verified_blocks"] for f in s["files"]); total = sum(f["blocks"] for f in s["files"])
-        ok = all(f["complete"] for f in s["files"])
-    except (OSError, ValueError, KeyError):
-        have, total, ok = 0, 1, False
-    done = done and ok
-    parts.append(f"L{i} {100.0 * have / max(total, 1):5.1f}%{' ok' if ok else '   '}")
-print("  ".join(parts))
-sys.exit(0 if done else 1)
-PY
-}
+# ---- Progress until every leecher has every file complete: one aggregate line and a strip with
+# one character per leecher (scripts/lib/swarm_view.py), redrawn in place on a terminal ----
 tty=0; [[ -t 1 ]] && tty=1
 deadline=$(( $(date +%s) + timeout ))
+shown=0 last_print=0
+draw() {  # $1: the frame (lines)
+  if (( tty )); then
+    (( shown > 0 )) && printf '\e[%dF' "$shown"
+    while IFS= read -r l; do printf '\e[2K%s\n' "$l"; done <<<"$1"
+    shown=$(wc -l <<<"$1")
+  elif (( $(date +%s) - last_print >= 2 )) || [[ ${2:-} == final ]]; then
+    echo "$1"; last_print=$(date +%s)
+  fi
+}
 while true; do
   for p in "${pids[@]}"; do
     kill -0 "$p" 2>/dev/null || { echo; echo "swarm: a process exited early; logs in $work are shown below" >&2; tail -n 5 "$work"/*.log >&2; exit 1; }
   done
-  if line=$(progress); then break; fi
-  if (( tty )); then printf '\r%s' "$line"; else echo "$line"; fi
+  elapsed=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$start" "$(date +%s.%N)")
+  if frame=$(python3 "$root/scripts/lib/swarm_view.py" "$work" "$peers" "$elapsed" "$total_bytes"); then break; fi
+  draw "$frame"
   (( $(date +%s) < deadline )) || { echo; echo "swarm: timed out after ${timeout}s" >&2; exit 1; }
   sleep 0.2
 done
 end=$(date +%s.%N)
-(( tty )) && printf '\r%s\n' "$line" || echo "$line"
+draw "$frame" final
 
 # ---- Stop everyone (SIGTERM: clean exits write final statistics) ----
 for p in "${pids[@]:1}"; do kill -TERM "$p" 2>/dev/null || true; done

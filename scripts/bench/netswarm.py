@@ -64,8 +64,10 @@ def wait_until(what, predicate, seconds):
     raise RuntimeError(f"timed out after {seconds} s waiting for {what}")
 
 
-def run_once(args, binary, mode, work, data_path, cascade, size, ups, seed_up, timeout):
-    """One swarm on a fresh lab. mode: p2p or cs. Returns a dict of figures."""
+def run_once(args, binary, mode, work, data_path, cascade, size, ups, seed_up, timeout, tick=None):
+    """One swarm on a fresh lab. mode: p2p or cs. Returns a dict of figures. tick(seconds,
+    leechers), if given, is called as it goes with each leecher's statistics (None until it has
+    written some)."""
     with netlab.Lab() as lab:
         tracker_host = lab.add_host("tracker")
         seed = lab.add_host("seed", up=seed_up)
@@ -111,8 +113,22 @@ def run_once(args, binary, mode, work, data_path, cascade, size, ups, seed_up, t
                     return None
                 out.append(s)
             return out
+        timeline = []
+
+        def sample_and_check():
+            now = time.monotonic() - t0
+            if tick:
+                tick(now, [(read_json(st) or {}).get("files", [None])[0] for st in stats])
+            if not timeline or now - timeline[-1][0] >= 0.5:
+                got = 0
+                for st in stats:
+                    j = read_json(st)
+                    got += j["files"][0]["verified_blocks"] if j else 0
+                seed_j = read_json(seed_stats)
+                timeline.append((now, got, seed_j["files"][0]["bytes_served"] if seed_j else 0))
+            return done_times()
         try:
-            wait_until("every leecher to complete", done_times, timeout)
+            wait_until("every leecher to complete", sample_and_check, timeout)
         except RuntimeError:
             for p in procs:
                 p.terminate()
@@ -139,7 +155,8 @@ def run_once(args, binary, mode, work, data_path, cascade, size, ups, seed_up, t
                 if f.read() != open(data_path, "rb").read():
                     raise RuntimeError(f"leecher {i + 1}'s copy differs")
         log.close()
-        return {"total": max(times), "copies": seed_served / size, "per": per, "wall": finish - t0}
+        return {"total": max(times), "copies": seed_served / size, "per": per, "wall": finish - t0,
+                "timeline": timeline}
 
 
 def main():
@@ -156,6 +173,8 @@ def main():
     ap.add_argument("--exit-when-done", action="store_true", help="leechers leave once done")
     ap.add_argument("--peer-args", default="", help="extra options for the leechers")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--timeline", action="store_true",
+                    help="print the blocks all leechers hold and the seed's copies every 0.5 s")
     args = ap.parse_args()
     args.peer_args = args.peer_args.split()
     netlab.require_lab_or_exit()
@@ -189,6 +208,10 @@ def main():
                 results[mode].append(r)
                 print(f"run {run + 1} {mode:>3}: {r['total']:6.2f} s = {r['total'] / t_star:.2f} x T*, "
                       f"seed sent {r['copies']:.2f} copies", flush=True)
+                if args.timeline:
+                    blocks = -(-size // args.block_size_bytes) * args.peers
+                    print("    timeline (s: % of all copies held, seed copies sent): " + "  ".join(
+                        f"{t:.1f}: {100 * got / blocks:.0f}% {sent / size:.2f}" for t, got, sent in r["timeline"]))
                 for i, (t, fs, fp, served) in enumerate(r["per"]):
                     print(f"    leecher {i + 1:>2} ({ups[i] / 1e6:g} Mbit/s up): {t:6.2f} s, from seed "
                           f"{fs / 2**20:6.1f} MiB, from peers {fp / 2**20:6.1f} MiB, served {served / 2**20:6.1f} MiB")

@@ -38,13 +38,13 @@ TEST(FetchPolicy, RequestsGoOutInBatchesOnceHalfThePipelineIsAnswered) {
 
 TEST(FetchPolicy, TheDepthFollowsTheMeasuredRateWithinBounds) {
   const std::uint64_t block = 256 << 10;
-  // A share of a 100 Mbit/s uplink: 1.5 MB/s keeps a quarter second's 1.4 blocks, + 1: 2.
-  EXPECT_EQ(depth_for_rate(1.5e6, block, 16), 2u);
-  EXPECT_EQ(depth_for_rate(0, block, 16), least_depth) << "never fewer than two";
-  // 12.5 MB/s (a whole 100 Mbit/s link): 3.1 MB in a quarter second, 11 blocks + 1.
-  EXPECT_EQ(depth_for_rate(12.5e6, block, 16), 12u);
+  // A share of a 100 Mbit/s uplink: 1.5 MB/s keeps a tenth of a second's 0.6 blocks, + 1: 1.
+  EXPECT_EQ(depth_for_rate(1.5e6, block, 16), 1u);
+  EXPECT_EQ(depth_for_rate(0, block, 16), least_depth) << "never fewer than one";
+  // 12.5 MB/s (a whole 100 Mbit/s link): 1.25 MB in a tenth of a second, 4.8 blocks + 1.
+  EXPECT_EQ(depth_for_rate(12.5e6, block, 16), 5u);
   EXPECT_EQ(depth_for_rate(2e9, block, 16), 16u) << "loopback: the most";
-  EXPECT_EQ(depth_for_rate(2e9, block, 1), least_depth) << "the least wins over a tiny most";
+  EXPECT_EQ(depth_for_rate(2e9, block, 0), least_depth) << "the least wins over a tiny most";
 }
 
 TEST(FetchPolicy, APeerWithAnAnswerLimitIsAskedForNoMoreThanItAnswers) {
