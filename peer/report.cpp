@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/file.hpp"
+#include "common/hex.hpp"
 #include "common/log.hpp"
 
 namespace cascade {
@@ -66,6 +67,19 @@ void Progress::tick(bool final) {
   last_time_ = now;
 }
 
+namespace {
+// Which blocks are verified, as hex: block i is bit 7 - i % 8 of byte i / 8 (the first block is
+// the high bit of the first byte). Only for files of up to max_map_blocks blocks (8 KiB of text).
+constexpr std::uint64_t max_map_blocks = 32768;
+std::string verified_map(const BlockMap& blocks) {
+  const std::vector<bool> v = blocks.snapshot();
+  std::vector<std::uint8_t> bytes((v.size() + 7) / 8, 0);
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (v[i]) bytes[i / 8] |= static_cast<std::uint8_t>(0x80 >> (i % 8));
+  return to_hex(bytes);
+}
+}  // namespace
+
 void write_stats(const std::string& path, const std::vector<std::shared_ptr<SharedFile>>& files,
                  double seconds) {
   nlohmann::json j;
@@ -83,6 +97,8 @@ void write_stats(const std::string& path, const std::vector<std::shared_ptr<Shar
          {"blocks_served", f->stats.blocks_served.load()},
          {"bytes_served", f->stats.bytes_served.load()},
          {"bad_blocks", f->stats.bad_blocks.load()},
+         {"verified_map",
+          f->meta.block_count() <= max_map_blocks ? verified_map(f->blocks) : std::string()},
          {"complete_seconds", f->stats.complete_seconds.load()},
          {"asked_elsewhere", f->stats.asked_elsewhere.load()},
          {"first_copy_unsent", f->first_copies ? f->first_copies->unsent() : std::uint64_t{0}},

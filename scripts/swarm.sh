@@ -122,8 +122,7 @@ while true; do
   for p in "${pids[@]}"; do
     kill -0 "$p" 2>/dev/null || { echo; echo "swarm: a process exited early; logs in $work are shown below" >&2; tail -n 5 "$work"/*.log >&2; exit 1; }
   done
-  elapsed=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$start" "$(date +%s.%N)")
-  if frame=$(python3 "$root/scripts/lib/swarm_view.py" "$work" "$peers" "$elapsed" "$total_bytes"); then break; fi
+  if frame=$(python3 "$root/scripts/lib/swarm_view.py" "$work" "$peers" "$start"); then break; fi
   draw "$frame"
   (( $(date +%s) < deadline )) || { echo; echo "swarm: timed out after ${timeout}s" >&2; exit 1; }
   sleep 0.2

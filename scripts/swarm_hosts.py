@@ -68,15 +68,16 @@ def main():
               f"{size} bytes in {args.block_size} blocks; the bound T* = {t_star:.2f} s")
         view = View()
 
-        def tick(seconds, leechers):
+        def tick(seconds, leechers, final=False):
             fractions, done, got = [], [], 0
             for f in leechers:
                 fractions.append(f["verified_blocks"] / max(f["blocks"], 1) if f else 0)
                 done.append(bool(f and f["complete"]))
                 got += f["bytes_downloaded"] if f else 0
-            view.show(render(fractions, done, got / max(seconds, 1e-3), seconds), seconds)
+            view.show(render(fractions, done, got / max(seconds, 1e-3), seconds), seconds, final)
         p2p = netswarm.run_once(opts, args.bin, "p2p", work, data, cascade, size, ups, up, timeout=600, tick=tick)
-        tick(p2p["total"], [{"verified_blocks": 1, "blocks": 1, "complete": True, "bytes_downloaded": size}] * args.peers)
+        tick(p2p["total"], [{"verified_blocks": 1, "blocks": 1, "complete": True, "bytes_downloaded": size}] * args.peers,
+             final=True)
         print(f"peer-to-peer: every copy verified after {p2p['total']:.2f} s = {p2p['total'] / t_star:.2f} x T*; "
               f"the seed sent {p2p['copies']:.2f} copies of the file")
         served = [s for (_, _, _, s) in p2p["per"]]

@@ -46,10 +46,11 @@ class View:
 
 
 if __name__ == "__main__":
-    # One frame for the loopback demo (scripts/swarm.sh): swarm_view.py WORK N SECONDS BYTES_PER_COPY
+    # One frame for the loopback demo (scripts/swarm.sh): swarm_view.py WORK N START (Unix time)
     # reads WORK/leecherI.json; prints the frame; exits 0 when every leecher is complete.
     import json
-    work, n, seconds, per_copy = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+    import time
+    work, n, seconds = sys.argv[1], int(sys.argv[2]), time.time() - float(sys.argv[3])
     fractions, done, got = [], [], 0
     for i in range(1, n + 1):
         try:

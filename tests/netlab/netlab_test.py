@@ -67,7 +67,8 @@ class NetlabTest(unittest.TestCase):
         r = subprocess.run([f"{BIN}/cascade-peer", "make", self.path("seed-data"), "-o", self.path("file.cascade"),
                             "--block-size", str(block)], capture_output=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.hash = hashlib.sha256(open(self.path("file.cascade"), "rb").read()).hexdigest()
+        with open(self.path("file.cascade"), "rb") as f:
+            self.hash = hashlib.sha256(f.read()).hexdigest()
         self.data = data
         return data
 
@@ -201,8 +202,17 @@ class NetlabTest(unittest.TestCase):
         self.start_tracker(tracker_host)
         seed_stats = self.start_seed(seed)
         stats = [self.start_peer(h, h.name, self.path(h.name)) for h in leechers]
-        self.wait_for("the seed to send every block once",
-                      lambda: (self.file_stats(seed_stats) or {}).get("first_copy_unsent") == 0)
+        blocks = -(-len(self.data) // (256 * KiB))
+
+        def in_the_swarm():  # every block verified by some leecher (their maps, ORed)
+            held = 0
+            for s in stats:
+                f = self.file_stats(s)
+                held |= int(f["verified_map"], 16) if f and f["verified_map"] else 0
+            return held == ((1 << blocks) - 1) << (-blocks % 8)  # the first block is the high bit
+        self.wait_for("every block to be in the swarm", in_the_swarm)
+        self.assertEqual(self.file_stats(seed_stats)["first_copy_unsent"], 0,
+                         "the seed sends every block once before any twice")
         seed_proc = next(p for p in self.lab.procs if seed.ns in p.args)
         seed_proc.send_signal(signal.SIGTERM)
         self.assertEqual(seed_proc.wait(20), 0)
