@@ -191,12 +191,14 @@ void run_threads(asio::io_context& io, std::size_t threads) {
   for (auto& t : extra) t.join();
 }
 
-asio::awaitable<void> pace(TokenBucket* bucket, std::uint64_t bytes) {
-  if (bucket == nullptr || bucket->unlimited()) co_return;
+asio::awaitable<std::chrono::steady_clock::duration> pace(TokenBucket* bucket,
+                                                          std::uint64_t bytes) {
+  if (bucket == nullptr || bucket->unlimited()) co_return std::chrono::steady_clock::duration{};
   const auto wait = bucket->take(bytes, TokenBucket::Clock::now());
-  if (wait <= TokenBucket::Clock::duration::zero()) co_return;
+  if (wait <= TokenBucket::Clock::duration::zero()) co_return std::chrono::steady_clock::duration{};
   asio::steady_timer timer(co_await asio::this_coro::executor, wait);
   co_await timer.async_wait(nothrow);
+  co_return wait;
 }
 
 struct Turns::Waiter {

@@ -141,11 +141,11 @@ class Deadline {
   std::shared_ptr<State> state_;
 };
 
-// Reads exactly buffer.size() bytes before the timeout. Returns asio::error::timed_out on expiry.
 // Waits as long as `bucket` says before `bytes` may be sent or read (a rate limit); returns at
-// once when there is no bucket or it is unlimited.
-asio::awaitable<void> pace(TokenBucket* bucket, std::uint64_t bytes);
+// once when there is no bucket or it is unlimited. Returns the time it waited.
+asio::awaitable<std::chrono::steady_clock::duration> pace(TokenBucket* bucket, std::uint64_t bytes);
 
+// Reads exactly buffer.size() bytes before the timeout. Returns asio::error::timed_out on expiry.
 asio::awaitable<std::error_code> read_exact(tcp::socket& s, Deadline& d,
                                             asio::mutable_buffer buffer, Millis timeout);
 // Reads at least `at_least` bytes and at most buffer.size() before the timeout (whatever has

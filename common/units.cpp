@@ -63,11 +63,12 @@ std::optional<std::uint64_t> parse_rate(std::string_view text) {
   for (const char* p = end; p != text.data() + text.size(); ++p)
     unit += static_cast<char>(std::tolower(static_cast<unsigned char>(*p)));
   if (unit.size() >= 2 && unit.ends_with("/s")) unit.resize(unit.size() - 2);
-  // "B" is bytes; a lone "b" could be bits or bytes, so it is refused.
-  if (unit == "b") {
-    if (*end != 'B') return std::nullopt;
-    unit.clear();
-  }
+  // "B" is bytes; a lowercase "b" ("b", "kb", "Mb") could be bits or bytes, so it is refused.
+  const std::string_view written(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  if (!unit.empty() && unit.back() == 'b' && written.find("b") != std::string_view::npos &&
+      written.find("bit") == std::string_view::npos)
+    return std::nullopt;
+  if (unit == "b") unit.clear();
   static const std::pair<const char*, double> units[] = {
       {"", 1},           {"kb", 1e3},        {"mb", 1e6},           {"gb", 1e9},
       {"kib", 1024.0},   {"mib", 1048576.0}, {"gib", 1073741824.0}, {"bit", 1 / 8.0},

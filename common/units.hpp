@@ -20,8 +20,8 @@ std::string format_size_exact(std::uint64_t bytes);
 // A rate as people write it, in bytes per second: a number (decimals allowed) and a unit, with
 // or without "/s": B, KB, MB, GB (10^3, 10^6, 10^9 bytes), KiB, MiB, GiB (2^10 ...), bit, kbit,
 // Mbit, Gbit (bits: 10^3 ... / 8); a bare number is bytes. Units in any case, except that a
-// lone "b" is refused (bits or bytes?). "0" is 0 (unlimited, for the caller). nullopt on junk,
-// a negative value or overflow.
+// lowercase "b" for bytes ("b", "kb", "Mb") is refused (bits or bytes?). "0" is 0 (unlimited,
+// for the caller). nullopt on junk, a negative value or overflow.
 std::optional<std::uint64_t> parse_rate(std::string_view text);
 
 }  // namespace cascade

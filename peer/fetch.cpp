@@ -24,6 +24,15 @@ bool closed_by_peer(const std::error_code& ec) {
          ec == asio::error::broken_pipe;
 }
 
+// Counts itself in `n` while it lives.
+struct Counted {
+  explicit Counted(std::atomic<int>& n_) : n(n_) { ++n; }
+  ~Counted() { --n; }
+  Counted(const Counted&) = delete;
+  Counted& operator=(const Counted&) = delete;
+  std::atomic<int>& n;
+};
+
 class Fetch {
  public:
   Fetch(std::shared_ptr<SharedFile> file, const FetchSettings& settings,
@@ -45,20 +54,22 @@ class Fetch {
 
   asio::awaitable<void> run(CheckQueue& checks, const Endpoint& from, ConnectionSlots& slots) {
     log::debug("connecting to ", source_);
-    ++slots.connecting;
-    ec_ = co_await net::connect(socket_, deadline_, net::to_asio(from), settings_.connect_timeout);
-    --slots.connecting;
+    {
+      const Counted connecting(slots.connecting);
+      ec_ =
+          co_await net::connect(socket_, deadline_, net::to_asio(from), settings_.connect_timeout);
+    }
     if (ec_) {
       log::debug(source_, ": connect failed: ", ec_.message());
       outcome_.failed = true;
       co_return;
     }
-    if (++slots.established > static_cast<int>(settings_.connections)) {
-      --slots.established;  // every slot taken meanwhile: an orderly end, tried again later
+    const Counted established(slots.established);
+    if (slots.established > static_cast<int>(settings_.connections)) {
+      outcome_.not_started = true;  // every slot taken meanwhile: tried again later
       co_return;
     }
     co_await exchange(checks);
-    --slots.established;
   }
 
  private:
@@ -101,7 +112,10 @@ class Fetch {
   asio::awaitable<bool> send_requests() {
     requests_.clear();
     lacks_.forget_expired(net::Clock::now());
-    if (!record_.waiting()) busy_since_ = net::Clock::now();
+    if (!record_.waiting()) {
+      busy_since_ = net::Clock::now();
+      timing_round_trip_ = true;  // the next answer's header times a round trip
+    }
     while (ask_for_more(record_.outstanding(), requests_.size() / peer_request_size, depth_) &&
            may_ask(answer_limit_, answered_, record_.outstanding())) {
       const auto b = f_.blocks.pick(rng_, PickExclusions{record_.blocks(), lacks_.blocks()});
@@ -128,6 +142,11 @@ class Fetch {
     if ((ec_ = co_await net::read_exact(socket_, deadline_, asio::buffer(head),
                                         settings_.block_timeout)))
       co_return fail();
+    if (timing_round_trip_) {
+      const double rtt = std::chrono::duration<double>(net::Clock::now() - busy_since_).count();
+      round_trip_ = round_trip_ < 0 ? rtt : std::min(round_trip_, rtt);
+      timing_round_trip_ = false;
+    }
     auto h = decode_peer_response_header(head, length);
     if (!h.ok()) {
       log::warn(source_, ": bad answer for block ", b, ": ", describe(h.error));
@@ -138,9 +157,7 @@ class Fetch {
       co_return co_await read_refusal(b, static_cast<PeerStatus>(h.value->status), h.value->length);
     std::vector<std::uint8_t>* buffer = co_await checks.buffer();
     if (buffer == nullptr) co_return fail();  // a verdict said stop: a wrong block, a disk error
-    co_await net::pace(settings_.download, length);  // unread, it holds the sender back (TCP)
-    if ((ec_ = co_await net::read_exact(socket_, deadline_, asio::buffer(buffer->data(), length),
-                                        settings_.block_timeout))) {
+    if ((ec_ = co_await read_block(buffer->data(), length))) {
       checks.give_back(buffer);
       co_return fail();
     }
@@ -169,6 +186,30 @@ class Fetch {
     co_return fail();
   }
 
+  // Reads a block's `length` bytes within the block timeout. Under a download limit, in chunks,
+  // each followed by the limit's wait (unread, the bytes hold the sender back through TCP); the
+  // time spent waiting on our own limit does not count against the peer.
+  asio::awaitable<std::error_code> read_block(std::uint8_t* data, std::uint64_t length) {
+    if (settings_.download == nullptr)
+      co_return co_await net::read_exact(socket_, deadline_, asio::buffer(data, length),
+                                         settings_.block_timeout);
+    constexpr std::uint64_t chunk = 64 * 1024;
+    const auto started = net::Clock::now();
+    net::Clock::duration waited{};
+    for (std::uint64_t done = 0; done < length;) {
+      const std::uint64_t n = std::min(chunk, length - done);
+      const auto spent = net::Clock::now() - started - waited;
+      const auto left = std::chrono::duration_cast<net::Millis>(settings_.block_timeout - spent);
+      if (left <= net::Millis::zero()) co_return asio::error::timed_out;
+      if (auto ec =
+              co_await net::read_exact(socket_, deadline_, asio::buffer(data + done, n), left))
+        co_return ec;
+      done += n;
+      waited += co_await net::pace(settings_.download, n);
+    }
+    co_return std::error_code{};
+  }
+
   // Books one block's arrival in the connection's rate, and sets the pipeline depth from it.
   void follow_rate(std::uint64_t length) {
     const auto now = net::Clock::now();
@@ -178,7 +219,8 @@ class Fetch {
     if (!settings_.adaptive || seconds <= 0) return;
     const double sample = static_cast<double>(length) / seconds;
     rate_ = rate_ == 0 ? sample : 0.75 * rate_ + 0.25 * sample;
-    depth_ = depth_for_rate(rate_, f_.meta.block_size, settings_.pipeline);
+    depth_ =
+        depth_for_rate(rate_, f_.meta.block_size, settings_.pipeline, std::max(round_trip_, 0.0));
   }
 
   bool fail() {
@@ -195,6 +237,8 @@ class Fetch {
   std::uint64_t answered_ = 0;      // blocks it sent on this connection
   std::size_t depth_;               // requests to keep outstanding now (fetch_policy.hpp)
   double rate_ = 0;                 // bytes per second, a moving average over its answers
+  double round_trip_ = -1;          // seconds, the shortest seen (-1: none yet)
+  bool timing_round_trip_ = false;  // a request went out on an empty pipeline
   net::Clock::time_point busy_since_{}, last_answer_{};
   tcp::socket& socket_;
   net::Deadline deadline_;

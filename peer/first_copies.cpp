@@ -2,12 +2,14 @@
 
 namespace cascade {
 
-bool FirstCopies::serve(std::uint32_t ip, std::uint64_t block) {
+bool FirstCopies::serve(std::uint32_t ip, std::uint64_t block, bool* first_copy) {
+  if (first_copy) *first_copy = false;
   if (over()) return true;
   std::lock_guard lock(mutex_);
   if (block >= sent_.size()) return true;  // the server refuses it as out of range first
   if (!sent_[block]) {
     sent_[block] = true;
+    if (first_copy) *first_copy = true;
     if (--unsent_ == 0) {
       over_ = true;
       told_.clear();
@@ -15,14 +17,25 @@ bool FirstCopies::serve(std::uint32_t ip, std::uint64_t block) {
     return true;
   }
   auto it = told_.find(ip);
-  if (it == told_.end()) {
-    if (told_.size() >= max_addresses) return true;
-    it = told_.emplace(ip, std::unordered_set<std::uint64_t>{}).first;
-  }
   // Told once already: serve it this time.
-  if (it->second.erase(block) > 0) return true;
+  if (it != told_.end() && it->second.erase(block) > 0) {
+    --told_count_;
+    return true;
+  }
+  if (told_count_ >= max_told) return true;
+  if (it == told_.end()) it = told_.emplace(ip, std::unordered_set<std::uint64_t>{}).first;
   it->second.insert(block);
+  ++told_count_;
   return false;
+}
+
+void FirstCopies::not_sent(std::uint64_t block) {
+  if (over()) return;
+  std::lock_guard lock(mutex_);
+  if (block < sent_.size() && sent_[block]) {
+    sent_[block] = false;
+    ++unsent_;
+  }
 }
 
 std::uint64_t FirstCopies::unsent() const {

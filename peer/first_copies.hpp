@@ -24,14 +24,17 @@ namespace cascade {
 
 class FirstCopies {
  public:
-  // Addresses remembered with the blocks they were told to ask elsewhere; past this, a new
-  // address is served whatever it asks.
-  static constexpr std::size_t max_addresses = 4096;
+  // "Ask elsewhere" answers remembered (address, block), over all addresses; past this, what is
+  // asked is served, so memory stays bounded whatever the swarm.
+  static constexpr std::size_t max_told = 1 << 20;
 
   explicit FirstCopies(std::uint64_t blocks) : sent_(blocks, false), unsent_(blocks) {}
 
   // Whether to send `block` to `ip` now (and it counts as sent), or tell it to ask elsewhere.
-  bool serve(std::uint32_t ip, std::uint64_t block);
+  // `first_copy`, if given, says whether this is the block's first copy (see not_sent()).
+  bool serve(std::uint32_t ip, std::uint64_t block, bool* first_copy = nullptr);
+  // Sending the first copy of `block` failed (the connection broke): it is not in the swarm.
+  void not_sent(std::uint64_t block);
   // Every block has gone out at least once: the rule is over.
   bool over() const { return over_.load(std::memory_order_relaxed); }
   std::uint64_t unsent() const;
@@ -41,6 +44,7 @@ class FirstCopies {
   std::vector<bool> sent_;                                                     // guarded by mutex_
   std::uint64_t unsent_;                                                       // guarded by mutex_
   std::unordered_map<std::uint32_t, std::unordered_set<std::uint64_t>> told_;  // guarded
+  std::size_t told_count_ = 0;                                                 // guarded
   std::atomic<bool> over_{false};
 };
 

@@ -90,6 +90,10 @@ PeerTable::Standing PeerTable::release(const Endpoint& peer, const Outcome& o, L
   p.delivered += o.delivered;
   p.strikes += o.strikes;
   p.lacks = std::move(lacks);
+  if (o.not_started) {  // nothing learned of the peer
+    p.retry_at = now + pause_after_end;
+    return Standing::fine;
+  }
   if (p.strikes >= max_strikes || o.refuses_file) p.banned = true;
   // A close with our requests pending: the peer's habit, or a failure (see the header).
   const bool early_close = o.closed_by_peer && o.strikes == 0 && o.unanswered > 0;

@@ -97,6 +97,7 @@ class PeerTable {
     bool failed = false;           // it ended in an error, not because we were done with it
     bool closed_by_peer = false;   // the peer closed the connection (end of stream, reset)
     bool refuses_file = false;     // the peer does not serve this file at all
+    bool not_started = false;      // connected, but every download slot was taken by then
   };
   enum class Standing { fine, banned_now };
 

@@ -91,7 +91,7 @@ def main():
                   f"peer-to-peer was {cs['total'] / p2p['total']:.2f} x faster")
         print(f"swarm --hosts: OK: all {args.peers} copies match the seed's file")
         return 0
-    except RuntimeError as e:
+    except (RuntimeError, AssertionError) as e:
         print(f"swarm --hosts: FAILED: {e}", file=sys.stderr)
         return 1
     finally:

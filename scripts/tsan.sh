@@ -23,6 +23,14 @@ done
 echo "== interop (Cascade's programs against tests/interop/reference.py)"
 TSAN_OPTIONS="log_path=$reports/tsan halt_on_error=0" timeout 600 python3 "$root/tests/interop/interop_test.py" \
   --bin "$dir/bin" --vectors "$root/tests/vectors" 2>&1 | tail -n 3 || status=1
+if [[ $(id -u) -eq 0 ]]; then
+  echo "== interop on a private MTU-1500, 20 Mbit/s link"
+  TSAN_OPTIONS="log_path=$reports/tsan halt_on_error=0" timeout 600 python3 "$root/tests/interop/interop_test.py" \
+    --bin "$dir/bin" --vectors "$root/tests/vectors" --link 20mbit 2>&1 | tail -n 3 || status=1
+  echo "== netlab (hosts of the network lab)"
+  TSAN_OPTIONS="log_path=$reports/tsan halt_on_error=0" timeout 900 python3 "$root/tests/netlab/netlab_test.py" \
+    --bin "$dir/bin" 2>&1 | tail -n 3 || status=1
+fi
 if compgen -G "$reports/tsan*" >/dev/null; then
   cat "$reports"/tsan* >&2
   echo "tsan: $(ls "$reports" | wc -l) process(es) reported data races (above)" >&2

@@ -46,22 +46,7 @@ def uplinks(n, rate, mixed):
     return [20_000_000] * slow + [100_000_000] * (n - slow - fast) + [400_000_000] * fast
 
 
-def read_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
-def wait_until(what, predicate, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        v = predicate()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise RuntimeError(f"timed out after {seconds} s waiting for {what}")
+read_json, wait_until = netlab.read_json, netlab.wait_until
 
 
 def run_once(args, binary, mode, work, data_path, cascade, size, ups, seed_up, timeout, tick=None):
@@ -129,7 +114,7 @@ def run_once(args, binary, mode, work, data_path, cascade, size, ups, seed_up, t
             return done_times()
         try:
             wait_until("every leecher to complete", sample_and_check, timeout)
-        except RuntimeError:
+        except AssertionError:
             for p in procs:
                 p.terminate()
             raise

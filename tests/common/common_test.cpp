@@ -97,8 +97,9 @@ TEST(Units, ParsesRatesAsPeopleWriteThem) {
   EXPECT_EQ(parse_rate("4096"), 4096u);
   EXPECT_EQ(parse_rate("300B/s"), 300u);
   EXPECT_EQ(parse_rate("0"), 0u) << "0: unlimited, for the caller";
-  for (const char* bad :
-       {"", "fast", "20 MB/s", "-5MB/s", "20MB/h", "20b/s", "/s", "1e30GB/s", "MB/s", "20MB/s/s"})
+  EXPECT_EQ(parse_rate("20mB/s"), 20'000'000u);
+  for (const char* bad : {"", "fast", "20 MB/s", "-5MB/s", "20MB/h", "20b/s", "/s", "1e30GB/s",
+                          "MB/s", "20MB/s/s", "100Mb/s", "5kb", "1gb/s"})
     EXPECT_FALSE(parse_rate(bad)) << bad;
 }
 

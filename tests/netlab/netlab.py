@@ -18,12 +18,14 @@ removed by the next Lab() (its pid is gone).
 Facts of our machines the lab keeps to: only tbf, htb and pfifo qdiscs (no netem: no emulated
 delay or loss), only reno and bbr congestion control inside a namespace, no ping, root needed.
 """
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import time
 
 SUBNET = "198.18.0"
 NEEDS_ROOT = 77  # exit code of a test or benchmark that cannot build a lab (ctest: skipped)
@@ -44,6 +46,39 @@ def require_lab_or_exit():
     if why:
         print(f"{why}; skipped", file=sys.stderr)
         sys.exit(NEEDS_ROOT)
+
+
+def wait_until(what, predicate, seconds, poll=0.05):
+    """predicate()'s first true value, polled for at most `seconds`; else AssertionError."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+
+
+def read_json(path):
+    """The JSON in `path`, or None while it is missing or half-written."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def stop_processes(procs, grace=5):
+    """SIGTERM to every process still running, then SIGKILL to those still there after `grace`."""
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(grace)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 def _run(*args, check=True):
@@ -134,7 +169,6 @@ class Host:
     def counters(self):
         """(bytes sent, bytes received) on the host's interface, headers included."""
         out = _run("ip", "-n", self.ns, "-s", "-j", "link", "show", "eth0").stdout
-        import json
         s = json.loads(out)[0]["stats64"]
         return s["tx"]["bytes"], s["rx"]["bytes"]
 
@@ -196,18 +230,13 @@ class Lab:
         return host
 
     def close(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in self.procs:
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_processes(self.procs)
         self.procs = []
         for ns in reversed(self.namespaces):
-            _delete_namespace(ns)
+            try:
+                _delete_namespace(ns)
+            except (OSError, subprocess.SubprocessError) as e:  # go on with the others
+                print(f"netlab: could not delete namespace {ns}: {e}", file=sys.stderr)
         self.namespaces = []
         for sig, old in self._old_handlers.items():
             signal.signal(sig, old)

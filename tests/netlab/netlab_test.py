@@ -27,14 +27,6 @@ PORT = 7000
 KiB, MiB = 1024, 1024 * 1024
 
 
-def read_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
 class NetlabTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.TemporaryDirectory(prefix="cascade-netlab-")
@@ -49,16 +41,12 @@ class NetlabTest(unittest.TestCase):
         return os.path.join(self.work, name)
 
     def wait_for(self, what, predicate, seconds=60):
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.05)
-        self.log.flush()
-        with open(self.path("programs.log"), errors="replace") as f:
-            tail = f.read()[-4000:]
-        raise AssertionError(f"timed out after {seconds} s waiting for {what}; the programs' logs end:\n{tail}")
+        try:
+            return netlab.wait_until(what, predicate, seconds)
+        except AssertionError as e:
+            self.log.flush()
+            with open(self.path("programs.log"), errors="replace") as f:
+                raise AssertionError(f"{e}; the programs' logs end:\n{f.read()[-4000:]}") from None
 
     def make_file(self, size, block=256 * KiB):
         data = random.Random(size).randbytes(size)
@@ -105,7 +93,7 @@ class NetlabTest(unittest.TestCase):
 
     @staticmethod
     def file_stats(stats):
-        j = read_json(stats)
+        j = netlab.read_json(stats)
         return j["files"][0] if j else None
 
     def completed(self, stats):
@@ -213,11 +201,11 @@ class NetlabTest(unittest.TestCase):
         self.wait_for("every block to be in the swarm", in_the_swarm)
         self.assertEqual(self.file_stats(seed_stats)["first_copy_unsent"], 0,
                          "the seed sends every block once before any twice")
+        waiting = [s for s in stats if not self.completed(s)]
         seed_proc = next(p for p in self.lab.procs if seed.ns in p.args)
         seed_proc.send_signal(signal.SIGTERM)
-        self.assertEqual(seed_proc.wait(20), 0)
-        waiting = [s for s in stats if not self.completed(s)]
         self.assertTrue(waiting, "every leecher was done before the seed left: the test shows nothing")
+        self.assertEqual(seed_proc.wait(20), 0)
         self.wait_complete(stats)
         for h in leechers:
             self.assert_copy(self.path(h.name))

@@ -26,7 +26,8 @@ def enter_private_link(rate, mtu=1500):
     namespace's loopback up at `mtu` and shaped to `rate` (tc's notation: 20mbit). Where no
     namespace can be made (not root, no unshare), says so and exits NEEDS_ROOT."""
     if os.environ.get(ENV) != rate:
-        if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("tc"):
+        if (os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("tc")
+                or subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode != 0):
             print("a private network namespace needs root, unshare and tc (iproute2)", file=sys.stderr)
             sys.exit(NEEDS_ROOT)
         os.environ[ENV] = rate

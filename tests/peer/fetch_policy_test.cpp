@@ -45,6 +45,10 @@ TEST(FetchPolicy, TheDepthFollowsTheMeasuredRateWithinBounds) {
   EXPECT_EQ(depth_for_rate(12.5e6, block, 16), 5u);
   EXPECT_EQ(depth_for_rate(2e9, block, 16), 16u) << "loopback: the most";
   EXPECT_EQ(depth_for_rate(2e9, block, 0), least_depth) << "the least wins over a tiny most";
+  // A long link: at one request per 200 ms round trip a connection measures 1.3 MB/s; the round
+  // trip counts too, so the depth grows (2) and keeps growing as the rate it allows shows.
+  EXPECT_EQ(depth_for_rate(1.3e6, block, 16, 0.2), 2u);
+  EXPECT_GT(depth_for_rate(2.6e6, block, 16, 0.2), 2u);
 }
 
 TEST(FetchPolicy, APeerWithAnAnswerLimitIsAskedForNoMoreThanItAnswers) {

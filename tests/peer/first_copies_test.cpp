@@ -32,10 +32,24 @@ TEST(FirstCopies, OnceEveryBlockIsOutEverythingIsServed) {
   for (std::uint32_t ip = 2; ip < 10; ++ip) EXPECT_TRUE(f.serve(ip, 1));
 }
 
-TEST(FirstCopies, ManyAddressesAreBoundedAndServed) {
+TEST(FirstCopies, WhatItRemembersIsBoundedAndPastThatItServes) {
   FirstCopies f(2);
   EXPECT_TRUE(f.serve(1, 0));
-  for (std::uint32_t ip = 0; ip < FirstCopies::max_addresses; ++ip) f.serve(100 + ip, 0);
-  EXPECT_TRUE(f.serve(1'000'000, 0)) << "past the address cap: served, memory stays bounded";
+  for (std::uint32_t ip = 0; ip < FirstCopies::max_told; ++ip) EXPECT_FALSE(f.serve(100 + ip, 0));
+  EXPECT_TRUE(f.serve(2'000'000'000, 0)) << "past the cap: served, nothing more remembered";
+  EXPECT_TRUE(f.serve(100, 0)) << "a remembered address asking again is served, as always";
+  EXPECT_FALSE(f.serve(2'000'000'001, 0)) << "which made room for one more";
   EXPECT_TRUE(f.serve(1, 99)) << "out of range is the server's business";
+}
+
+TEST(FirstCopies, ABlockWhoseSendingFailedIsNotInTheSwarm) {
+  FirstCopies f(2);
+  bool first = false;
+  EXPECT_TRUE(f.serve(1, 0, &first));
+  EXPECT_TRUE(first);
+  EXPECT_FALSE(f.serve(3, 0, &first));
+  EXPECT_FALSE(first);
+  f.not_sent(0);
+  EXPECT_EQ(f.unsent(), 2u);
+  EXPECT_TRUE(f.serve(2, 0)) << "the next asker gets it as a first copy";
 }
