@@ -201,46 +201,4 @@ asio::awaitable<std::chrono::steady_clock::duration> pace(TokenBucket* bucket,
   co_return wait;
 }
 
-struct Turns::Waiter {
-  explicit Waiter(const asio::any_io_executor& ex) : timer(ex) {}
-  asio::steady_timer timer;
-  bool granted = false;  // guarded by Turns::mutex_
-};
-
-asio::awaitable<Turns::Guard> Turns::acquire() {
-  std::shared_ptr<Waiter> w;
-  {
-    std::lock_guard lock(mutex_);
-    if (free_ > 0 && waiting_.empty()) {
-      --free_;
-      co_return Guard(this);
-    }
-    w = std::make_shared<Waiter>(co_await asio::this_coro::executor);
-    w->timer.expires_at(asio::steady_timer::time_point::max());
-    waiting_.push_back(w);
-  }
-  // release() cancels the timer through our strand, so never before this wait has begun.
-  co_await w->timer.async_wait(nothrow);
-  std::lock_guard lock(mutex_);
-  if (w->granted) co_return Guard(this);
-  // Woken without a turn (the io_context is going away): leave the queue, hold nothing.
-  std::erase(waiting_, w);
-  co_return Guard(nullptr);
-}
-
-void Turns::release() {
-  std::shared_ptr<Waiter> next;
-  {
-    std::lock_guard lock(mutex_);
-    if (waiting_.empty()) {
-      ++free_;
-      return;
-    }
-    next = std::move(waiting_.front());
-    waiting_.pop_front();
-    next->granted = true;
-  }
-  asio::post(next->timer.get_executor(), [next] { next->timer.cancel(); });
-}
-
 }  // namespace cascade::net

@@ -174,35 +174,6 @@ asio::awaitable<std::error_code> connect(tcp::socket& s, Deadline& d, const tcp:
 asio::awaitable<void> graceful_close(tcp::socket& s, Deadline& d, Millis timeout,
                                      std::size_t max_drain = 64 * 1024);
 
-// Turns: at most `slots` holders at once, the others waiting in the order they came (an async
-// FIFO semaphore for coroutines on strands). acquire() returns a guard that gives the turn back.
-// Thread-safe.
-class Turns {
- public:
-  explicit Turns(std::size_t slots) : free_(slots) {}
-  class Guard {
-   public:
-    explicit Guard(Turns* t = nullptr) : turns_(t) {}
-    Guard(Guard&& o) noexcept : turns_(std::exchange(o.turns_, nullptr)) {}
-    Guard& operator=(Guard&&) = delete;
-    ~Guard() {
-      if (turns_) turns_->release();
-    }
-
-   private:
-    Turns* turns_;
-  };
-  // Waits for a turn (on the calling coroutine's executor, which must be a strand).
-  asio::awaitable<Guard> acquire();
-
- private:
-  struct Waiter;
-  void release();
-  std::mutex mutex_;
-  std::size_t free_;                             // guarded by mutex_
-  std::deque<std::shared_ptr<Waiter>> waiting_;  // guarded by mutex_
-};
-
 // Runs f() on the worker pool and resumes the coroutine on its own executor with the result.
 // f must not own anything (capture references or plain pointers; the caller keeps the objects
 // alive across the co_await): g++ 12 can destroy a coroutine's by-value parameter twice, and a

@@ -18,9 +18,7 @@ namespace cascade {
 namespace {
 using net::tcp;
 constexpr std::size_t chunk_size = 256 * 1024;  // bytes of a block read and sent at a time
-// The longest a block's sending holds its upload turn before going to the back of the queue, so
-// slow readers cannot keep the turns from the others.
-constexpr auto max_turn = std::chrono::milliseconds(250);
+
 constexpr std::size_t request_buffer = 64 * peer_request_size;  // pipelined requests read at once
 }  // namespace
 
@@ -71,31 +69,13 @@ struct BlockServer::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<bool> answer(Connection& c, std::uint32_t ip, const PeerRequest& req,
                                std::vector<std::uint8_t>& chunk);
   asio::awaitable<bool> send_error(Connection& c, PeerStatus status, const std::string& message);
-  // The upload turn a block's sending holds (see Options::blocks_at_once, max_turn).
-  struct HeldTurn {
-    std::optional<net::Turns::Guard> guard;
-    net::Clock::time_point since{};
-  };
-  asio::awaitable<void> take_turn(HeldTurn& t) {
-    t.guard.reset();  // to the back of the queue, if anyone waits
-    t.guard.emplace(co_await upload_turns.acquire());
-    t.since = net::Clock::now();
-  }
-  asio::awaitable<void> keep_turn_fair(HeldTurn& t) {
-    if (net::Clock::now() - t.since > max_turn) co_await take_turn(t);
-  }
-  // `n` more bytes of a block went out: the upload limit's wait, then fairness.
-  asio::awaitable<void> sent(HeldTurn& t, std::uint64_t n) {
-    co_await net::pace(options.upload, n);
-    co_await keep_turn_fair(t);
-  }
+  // `n` more bytes of a block went out: the upload limit's wait.
+  asio::awaitable<void> sent(std::uint64_t n) { co_await net::pace(options.upload, n); }
   // Sends header + block by reading it on the pool in bounded chunks (no sendfile).
   asio::awaitable<bool> send_copied(Connection& c, SharedFile& f, std::uint64_t base,
                                     std::uint64_t length, std::span<const std::uint8_t> header,
-                                    std::vector<std::uint8_t>& chunk, HeldTurn& turn);
+                                    std::vector<std::uint8_t>& chunk);
   std::atomic<bool> use_sendfile{::getenv("CASCADE_NO_SENDFILE") == nullptr};
-  // Blocks go out a few at a time, whole, rather than all at once interleaved (see Options).
-  net::Turns upload_turns{std::max<std::size_t>(options.blocks_at_once, 1)};
 };
 
 BlockServer::BlockServer(asio::io_context& io, ThreadPool& pool,
@@ -145,10 +125,6 @@ asio::awaitable<void> BlockServer::Impl::accept_loop(std::shared_ptr<Impl> self)
     std::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     socket.non_blocking(true, ignored);  // sendfile() must return EAGAIN, not block
-    // A write is done once the bytes are nearly on the wire, not when a deep socket buffer took
-    // them: so a turn (upload_turns) lasts as long as its block takes to leave.
-    const int lowat = 128 * 1024;
-    ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
     auto c = std::make_shared<Connection>(std::move(socket));
     std::list<std::weak_ptr<Connection>>::iterator where;
     {
@@ -216,8 +192,7 @@ asio::awaitable<bool> BlockServer::Impl::send_error(Connection& c, PeerStatus st
 asio::awaitable<bool> BlockServer::Impl::send_copied(Connection& c, SharedFile& f,
                                                      std::uint64_t base, std::uint64_t length,
                                                      std::span<const std::uint8_t> header,
-                                                     std::vector<std::uint8_t>& chunk,
-                                                     HeldTurn& turn) {
+                                                     std::vector<std::uint8_t>& chunk) {
   if (chunk.empty()) chunk.resize(chunk_size);
   bool first = true;
   for (std::uint64_t done = 0; done < length || first;) {
@@ -240,7 +215,7 @@ asio::awaitable<bool> BlockServer::Impl::send_copied(Connection& c, SharedFile& 
     out.push_back(asio::buffer(chunk.data(), n));
     if (!read_ok || co_await net::write_all(c.socket, c.deadline, out, options.write_timeout))
       co_return false;
-    co_await sent(turn, n);
+    co_await sent(n);
     done += n;
     first = false;
   }
@@ -277,13 +252,11 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
     }
   } unsent{first_copy ? f.first_copies.get() : nullptr, req.block};
   const std::uint64_t length = f.meta.block_length(req.block);
-  HeldTurn turn;
-  co_await take_turn(turn);
   std::array<std::uint8_t, peer_response_header_size> header{};
   encode_peer_response_header(PeerStatus::ok, length, header);
   const std::uint64_t base = f.meta.block_offset(req.block);
   if (!use_sendfile) {
-    if (!co_await send_copied(c, f, base, length, header, chunk, turn)) co_return false;
+    if (!co_await send_copied(c, f, base, length, header, chunk)) co_return false;
   } else {
     bool unsupported = false;
     // Zero copy: the header, then the verified bytes straight from the page cache to the socket.
@@ -297,13 +270,12 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
                                    static_cast<std::size_t>(left));
       if (n > 0) {
         left -= static_cast<std::uint64_t>(n);
-        co_await sent(turn, static_cast<std::uint64_t>(n));
+        co_await sent(static_cast<std::uint64_t>(n));
         c.deadline.expires_after(options.write_timeout);
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        co_await keep_turn_fair(turn);
         auto [ec] = co_await c.socket.async_wait(tcp::socket::wait_write, net::nothrow);
         if (ec) co_return false;
         continue;
@@ -319,7 +291,7 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
       use_sendfile = false;
       // The header has gone out already: send the block's bytes alone.
       std::array<std::uint8_t, 0> none{};
-      if (!co_await send_copied(c, f, base, length, none, chunk, turn)) co_return false;
+      if (!co_await send_copied(c, f, base, length, none, chunk)) co_return false;
     }
   }
   unsent.copies = nullptr;

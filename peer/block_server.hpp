@@ -24,11 +24,6 @@ class BlockServer {
     net::Millis idle_timeout{60'000};        // waiting for the next request
     net::Millis write_timeout{30'000};       // sending one chunk of an answer
     TokenBucket* upload = nullptr;           // the process's upload limit (null: none)
-    // Blocks sent at once, over all connections; the others wait their turn (FIFO). Interleaved,
-    // N blocks each take N times as long to arrive, and a block is of use to the swarm (or to the
-    // receiver's own downloads) only when whole. Measured on the network lab: 2 at a time with
-    // the rate-following pipeline, 1.48 x T* against 1.64 x for all at once.
-    std::size_t blocks_at_once = 2;
   };
   BlockServer(asio::io_context& io, ThreadPool& pool,
               std::vector<std::shared_ptr<SharedFile>> files, Options options);

@@ -27,10 +27,10 @@ constexpr std::size_t pipeline_depth(std::size_t requested, std::uint64_t block_
 // fills its pipe): on a slow link a deep pipeline only queues
 // blocks at the peer, seconds ahead, where nobody else can get them, and a block asked of a busy
 // peer arrives late. It starts at the least and follows each answer. Measured on the network
-// lab (16 leechers, 100 Mbit/s, 1 MiB blocks, with the block server's turns): a quarter second
-// and at least 2 gave 1.64 x T*, this 1.48 x; more in flight was worse still.
-inline constexpr double in_flight_seconds = 0.1;
-inline constexpr std::size_t least_depth = 1;
+// lab (16 leechers, 100 Mbit/s, 1 MiB blocks): a quarter second and at least 2 gave 1.60 x T*,
+// a tenth and at least 1 gave 1.87 x, more in flight was worse too (0.6 s: 1.96 x).
+inline constexpr double in_flight_seconds = 0.25;
+inline constexpr std::size_t least_depth = 2;
 constexpr std::size_t depth_for_rate(double bytes_per_second, std::uint64_t block_size,
                                      std::size_t most, double round_trip_seconds = 0) {
   const double blocks =

@@ -9,6 +9,7 @@ bool FirstCopies::serve(std::uint32_t ip, std::uint64_t block, bool* first_copy)
   if (block >= sent_.size()) return true;  // the server refuses it as out of range first
   if (!sent_[block]) {
     sent_[block] = true;
+    sent_to_[block] = ip;
     if (first_copy) *first_copy = true;
     if (--unsent_ == 0) {
       over_ = true;
@@ -16,6 +17,7 @@ bool FirstCopies::serve(std::uint32_t ip, std::uint64_t block, bool* first_copy)
     }
     return true;
   }
+  if (sent_to_[block] == ip) return true;
   auto it = told_.find(ip);
   // Told once already: serve it this time.
   if (it != told_.end() && it->second.erase(block) > 0) {

@@ -24,6 +24,14 @@ TEST(FirstCopies, TheSameAddressAskingAgainIsServed) {
   EXPECT_FALSE(f.serve(2, 0)) << "a new round for the address that was served";
 }
 
+TEST(FirstCopies, TheAddressTheFirstCopyWentToIsServedAgain) {
+  // Another program on that host (every test on 127.0.0.1), or a new connection of the same one.
+  FirstCopies f(4);
+  EXPECT_TRUE(f.serve(1, 2));
+  EXPECT_TRUE(f.serve(1, 2));
+  EXPECT_FALSE(f.serve(7, 2));
+}
+
 TEST(FirstCopies, OnceEveryBlockIsOutEverythingIsServed) {
   FirstCopies f(3);
   for (std::uint64_t b = 0; b < 3; ++b) EXPECT_TRUE(f.serve(1, b));
