@@ -54,11 +54,7 @@ class Fetch {
 
   asio::awaitable<void> run(CheckQueue& checks, const Endpoint& from, ConnectionSlots& slots) {
     log::debug("connecting to ", source_);
-    {
-      const Counted connecting(slots.connecting);
-      ec_ =
-          co_await net::connect(socket_, deadline_, net::to_asio(from), settings_.connect_timeout);
-    }
+    ec_ = co_await net::connect(socket_, deadline_, net::to_asio(from), settings_.connect_timeout);
     if (ec_) {
       log::debug(source_, ": connect failed: ", ec_.message());
       outcome_.failed = true;

@@ -14,12 +14,12 @@
 
 namespace cascade {
 
-// One file's fetch connections, counted as they connect and run. Connecting ones do not hold a
-// download slot: a listed peer that never answers (gone, or behind a dead address whose connect
-// hangs until it times out) must not keep the live ones waiting, so the downloader tries many
-// at once and a connection that finds every slot taken once it is up ends at once.
+// One file's established fetch connections. Connecting ones do not hold a download slot: a
+// listed peer that never answers (gone, or behind a dead address whose connect hangs until it
+// times out) must not keep the live ones waiting, so the downloader tries many at once
+// (Downloader::attempts_wanted) and a connection that finds every slot taken once it is up ends
+// at once.
 struct ConnectionSlots {
-  std::atomic<int> connecting{0};
   std::atomic<int> established{0};
 };
 
