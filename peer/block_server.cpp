@@ -5,7 +5,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <list>
-#include <optional>
 #include <unordered_map>
 
 #include "common/connection_limits.hpp"
@@ -69,8 +68,6 @@ struct BlockServer::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<bool> answer(Connection& c, std::uint32_t ip, const PeerRequest& req,
                                std::vector<std::uint8_t>& chunk);
   asio::awaitable<bool> send_error(Connection& c, PeerStatus status, const std::string& message);
-  // `n` more bytes of a block went out: the upload limit's wait.
-  asio::awaitable<void> sent(std::uint64_t n) { co_await net::pace(options.upload, n); }
   // Sends header + block by reading it on the pool in bounded chunks (no sendfile).
   asio::awaitable<bool> send_copied(Connection& c, SharedFile& f, std::uint64_t base,
                                     std::uint64_t length, std::span<const std::uint8_t> header,
@@ -215,7 +212,7 @@ asio::awaitable<bool> BlockServer::Impl::send_copied(Connection& c, SharedFile& 
     out.push_back(asio::buffer(chunk.data(), n));
     if (!read_ok || co_await net::write_all(c.socket, c.deadline, out, options.write_timeout))
       co_return false;
-    co_await sent(n);
+    co_await net::pace(options.upload, n);  // the upload limit's wait, after the bytes
     done += n;
     first = false;
   }
@@ -270,7 +267,7 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
                                    static_cast<std::size_t>(left));
       if (n > 0) {
         left -= static_cast<std::uint64_t>(n);
-        co_await sent(static_cast<std::uint64_t>(n));
+        co_await net::pace(options.upload, static_cast<std::uint64_t>(n));
         c.deadline.expires_after(options.write_timeout);
         continue;
       }
