@@ -33,9 +33,15 @@ class ConnectionLimits {
     --active_;
   }
   std::size_t active() const { return active_.load(); }
+  // New caps (a reloaded configuration): connections open beyond them stay; new ones wait.
+  void set_caps(std::size_t max_total, std::size_t max_per_ip) {
+    std::lock_guard lock(mutex_);
+    max_total_ = max_total;
+    per_ip_ = max_per_ip;
+  }
 
  private:
-  const std::size_t max_total_, per_ip_;
+  std::size_t max_total_, per_ip_;  // guarded by mutex_
   std::mutex mutex_;
   std::unordered_map<std::uint32_t, std::size_t> open_;  // guarded by mutex_
   std::atomic<std::size_t> active_{0};                   // written under mutex_, read anywhere

@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(g++ cmake ninja-build ccache libssl-dev nlohmann-json3-dev libcli11-dev libasio-dev
-          googletest libgtest-dev python3 procps clang-format)
+          googletest libgtest-dev python3 procps clang-format libcpp-httplib-dev pkg-config
+          python3-prometheus-client chromium)
 
 missing=()
 for p in "${packages[@]}"; do

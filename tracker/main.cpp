@@ -7,17 +7,29 @@
 #include "common/file.hpp"
 #include "common/log.hpp"
 #include "common/system.hpp"
+#include "common/version.hpp"
 #include "tracker/server.hpp"
+#include "tracker/status.hpp"
 
 using namespace cascade;
 
 namespace {
 
 struct Args {
-  std::string config_path, bind, port_file, log_level = "info";
+  std::string config_path, bind, port_file, http, http_port_file, log_level = "info";
   std::optional<std::uint16_t> port;
   TrackerServer::Options server;
 };
+
+// The config file with the command line's overrides; throws ConfigError.
+TrackerConfig read_config(const Args& a) {
+  std::vector<std::string> warnings;
+  TrackerConfig config = load_tracker_config(a.config_path, warnings);
+  for (const auto& w : warnings) log::warn(a.config_path, ": ", w);
+  if (a.port) config.port = a.port;
+  if (!a.bind.empty()) config.bind = a.bind;
+  return config;
+}
 
 TrackerConfig load_config(const Args& a) {
   TrackerConfig config;
@@ -48,9 +60,18 @@ int run(Args a) {
   const std::size_t hashes = config.allowed_hashes.size();
   const std::string bind_addr = config.bind;
   a.server.threads = threads_or_cores(a.server.threads);
+  a.server.reload = [&a] { return read_config(a); };
   try {
     TrackerServer server(std::move(config), a.server);
     const std::uint16_t bound = server.bind();
+    std::unique_ptr<http::Service> pages;
+    if (!a.http.empty()) {
+      pages = std::make_unique<http::Service>(tracker_routes(server));
+      const std::uint16_t http_port = pages->start(a.http);
+      log::info("status pages on http://", a.http.substr(0, a.http.rfind(':')), ":", http_port,
+                "/ (metrics at /metrics)");
+      if (!a.http_port_file.empty()) write_port_file(a.http_port_file, http_port);
+    }
     log::info("listening on ", bind_addr, " port ", bound, ", mode ", mode,
               mode == "closed" ? ", " + std::to_string(hashes) + " allowed hashes" : std::string(),
               ", ", a.server.threads, a.server.threads == 1 ? " thread" : " threads", ", fd limit ",
@@ -82,6 +103,11 @@ int main(int argc, char** argv) {
                  "seconds between stats lines, 0 for none")
       ->capture_default_str();
   app.add_option("--port-file", a.port_file, "write the bound port to this file once listening");
+  app.add_option("--http", a.http,
+                 "serve metrics and status pages on this IPv4:port (port 0: any; off by default)");
+  app.add_option("--http-port-file", a.http_port_file,
+                 "write the bound HTTP port to this file once listening");
+  app.set_version_flag("--version", std::string("cascade-tracker ") + version());
   app.add_option("--log-level", a.log_level, "debug, info, warn, error or off")
       ->capture_default_str();
   try {

@@ -130,6 +130,44 @@ std::size_t Registry::sweep(std::uint64_t now) {
   return dropped;
 }
 
+std::vector<Registry::SwarmCount> Registry::swarm_counts(std::size_t max) const {
+  std::vector<SwarmCount> out;
+  {
+    std::lock_guard lock(mutex_);
+    out.reserve(swarms_.size());
+    for (const auto& [hash, sw] : swarms_)
+      out.push_back(SwarmCount{hash, sw.good.size() + sw.other.size(), sw.good.size()});
+  }
+  const std::size_t n = std::min(max, out.size());
+  std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n), out.end(),
+                    [](const SwarmCount& a, const SwarmCount& b) {
+                      return a.peers != b.peers ? a.peers > b.peers : a.hash < b.hash;
+                    });
+  out.resize(n);
+  return out;
+}
+
+std::size_t Registry::retain(const std::function<bool(const Hash256&)>& keep) {
+  std::lock_guard lock(mutex_);
+  std::size_t dropped = 0;
+  for (auto it = swarms_.begin(); it != swarms_.end();) {
+    if (keep(it->first)) {
+      ++it;
+      continue;
+    }
+    peer_count_ -= it->second.index.size();
+    it = swarms_.erase(it);
+    ++dropped;
+  }
+  return dropped;
+}
+
+void Registry::set_options(Options options) {
+  std::lock_guard lock(mutex_);
+  options.seed = options_.seed;
+  options_ = options;
+}
+
 Registry::Counts Registry::counts() const {
   std::lock_guard lock(mutex_);
   return Counts{swarms_.size(), peer_count_};

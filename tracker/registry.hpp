@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <unordered_map>
@@ -58,6 +59,18 @@ class Registry {
     std::size_t peers = 0;
   };
   Counts counts() const;
+  // Each swarm's peers (expired ones not yet swept included), the largest swarms first; at most
+  // `max` swarms.
+  struct SwarmCount {
+    Hash256 hash{};
+    std::size_t peers = 0, good = 0;
+  };
+  std::vector<SwarmCount> swarm_counts(std::size_t max) const;
+  // Drops every swarm `keep` says no to, with its peers; returns how many swarms went.
+  std::size_t retain(const std::function<bool(const Hash256&)>& keep);
+  // New limits (a reloaded configuration); the seed stays. Peers beyond a lower max_peers stay
+  // until they expire; no new ones are recorded meanwhile.
+  void set_options(Options options);
 
  private:
   struct Slot {
@@ -87,8 +100,8 @@ class Registry {
   void sample(const std::vector<Slot>& from, Endpoint asker, std::uint64_t now, std::size_t want,
               std::vector<PeerEntry>& out, bool good);
 
-  const Options options_;
   mutable std::mutex mutex_;
+  Options options_;                                     // guarded by mutex_
   std::unordered_map<Hash256, Swarm, HashKey> swarms_;  // guarded by mutex_
   std::size_t peer_count_ = 0;                          // guarded by mutex_
   std::mt19937_64 rng_;                                 // guarded by mutex_

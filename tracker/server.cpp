@@ -4,6 +4,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <deque>
 #include <sstream>
 
 #include "common/connection_limits.hpp"
@@ -22,10 +23,13 @@ std::uint64_t unix_now() {
                                         .count());
 }
 
-// What went wrong with requests, for the stats line.
-enum ErrorKind { bad_header, not_tracked, refused, full, timed_out, io_error, kinds };
-constexpr const char* error_names[] = {"bad_header", "not_tracked", "refused",
-                                       "full",       "timeout",     "io_error"};
+using ErrorKind = TrackerErrorKind;
+constexpr int kinds = error_kinds;
+
+Registry::Options registry_options(const TrackerConfig& c) {
+  return Registry::Options{c.peer_ttl_seconds, c.max_peers_reported, c.max_peers,
+                           std::random_device{}()};
+}
 
 struct Connection {
   // The deadline cancels rather than closes: a request that stalls part-way is still told why.
@@ -40,20 +44,29 @@ struct Connection {
 
 struct TrackerServer::Impl {
   Impl(TrackerConfig c, Options o)
-      : config(std::move(c)),
-        options(o),
-        limits(config.max_connections, config.max_connections_per_ip),
-        registry(Registry::Options{config.peer_ttl_seconds, config.max_peers_reported,
-                                   config.max_peers, std::random_device{}()}),
+      : config(std::make_shared<const TrackerConfig>(std::move(c))),
+        options(std::move(o)),
+        limits(config->max_connections, config->max_connections_per_ip),
+        registry(registry_options(*config)),
         control(asio::make_strand(io)),
         acceptor(control),
         signals(control, SIGINT, SIGTERM),
+        hangup(control, SIGHUP),
         stats_timer(control),
         sweep_timer(control),
         shutdown_timer(control) {}
 
-  TrackerConfig config;
+  // The configuration in force; a reload swaps it whole, and each request keeps the one it
+  // started with.
+  mutable std::mutex config_mutex;
+  std::shared_ptr<const TrackerConfig> config;  // guarded by config_mutex
+  std::shared_ptr<const TrackerConfig> current() const {
+    std::lock_guard lock(config_mutex);
+    return config;
+  }
   Options options;
+  const net::Clock::time_point started = net::Clock::now();
+  const std::uint64_t started_unix = unix_now();
   ConnectionLimits limits;
   Registry registry;
   asio::io_context io;
@@ -61,24 +74,35 @@ struct TrackerServer::Impl {
   // stopping): Asio objects are not safe to touch from two threads at once.
   asio::strand<asio::io_context::executor_type> control;
   tcp::acceptor acceptor;
-  asio::signal_set signals;
-  asio::steady_timer stats_timer, sweep_timer, shutdown_timer;
+  asio::signal_set signals, hangup;
+  asio::steady_timer stats_timer, sweep_timer, shutdown_timer, rate_timer{control};
+  // Requests counted once a second for the last rate_window seconds (the rate loop writes).
+  static constexpr std::size_t rate_window = 10;
+  mutable std::mutex rate_mutex;
+  std::deque<std::uint64_t> request_counts;  // guarded by rate_mutex; oldest first
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> active{0};  // connections being served (admitted or not yet released)
   std::atomic<std::uint64_t> requests{0}, answered_ok{0}, rejected_connections{0};
   std::array<std::atomic<std::uint64_t>, kinds> errors{};
+  std::array<std::array<std::atomic<std::uint64_t>, 2>, command_kinds> by_command{};
+  std::atomic<std::uint64_t> reloads_ok{0}, reloads_failed{0};
+  metrics::Histogram latency;
   std::mutex spare_mutex;
   std::vector<std::shared_ptr<Connection>>
       spare;  // guarded by spare_mutex; closed, ready for reuse
 
-  net::Millis timeout() const { return net::Millis(config.request_timeout_ms); }
+  static net::Millis timeout(const TrackerConfig& c) { return net::Millis(c.request_timeout_ms); }
 
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> serve(std::shared_ptr<Connection> c);
   // Decides the answer to a well-formed request; fills `out` with the encoded response.
-  void answer(const TrackerRequest& req, const Endpoint& from, Bytes& out);
+  // Returns whether it was answered with an ok status.
+  bool answer(const TrackerConfig& config, const TrackerRequest& req, const Endpoint& from,
+              Bytes& out);
+  void on_hangup();
   asio::awaitable<void> stats_loop();
   asio::awaitable<void> sweep_loop();
+  asio::awaitable<void> rate_loop();
   void begin_stop();
 };
 
@@ -87,7 +111,7 @@ TrackerServer::TrackerServer(TrackerConfig config, Options options)
 TrackerServer::~TrackerServer() = default;
 
 std::uint16_t TrackerServer::bind() {
-  auto& c = impl_->config;
+  const auto& c = *impl_->current();
   impl_->acceptor = net::listen(impl_->io.get_executor(), c.bind, c.port.value_or(0));
   return impl_->acceptor.local_endpoint().port();
 }
@@ -109,7 +133,9 @@ void TrackerServer::run() {
   for (std::size_t i = 0; i < threads; ++i)
     asio::co_spawn(m.control, m.accept_loop(), asio::detached);
   asio::co_spawn(m.control, m.sweep_loop(), asio::detached);
+  asio::co_spawn(m.control, m.rate_loop(), asio::detached);
   if (m.options.stats_interval_s > 0) asio::co_spawn(m.control, m.stats_loop(), asio::detached);
+  if (m.options.reload) m.on_hangup();
   net::run_threads(m.io, threads);
   log::info("stopped: ", m.requests.load(), " requests served");
 }
@@ -120,6 +146,8 @@ void TrackerServer::Impl::begin_stop() {
   acceptor.close(ec);
   stats_timer.cancel();
   sweep_timer.cancel();
+  rate_timer.cancel();
+  hangup.cancel();
   {
     // Idle connection objects keep their deadline watchers (and so the io_context) alive:
     // destroy each on its own strand.
@@ -131,7 +159,7 @@ void TrackerServer::Impl::begin_stop() {
     spare.clear();
   }
   // Connections end by themselves (each has a deadline); bound the wait all the same.
-  shutdown_timer.expires_after(timeout() + net::Millis(500));
+  shutdown_timer.expires_after(timeout(*current()) + net::Millis(500));
   shutdown_timer.async_wait([this](std::error_code e) {
     if (!e) io.stop();
   });
@@ -181,9 +209,15 @@ asio::awaitable<void> TrackerServer::Impl::accept_loop() {
 }
 
 asio::awaitable<void> TrackerServer::Impl::serve(std::shared_ptr<Connection> c) {
+  const auto accepted = net::Clock::now();
+  const std::shared_ptr<const TrackerConfig> config_in_force = current();
+  const TrackerConfig& config = *config_in_force;
+  auto timeout = [&] { return Impl::timeout(config); };
   std::array<std::uint8_t, tracker_request_size> in{};
   Bytes out;
   out.reserve(tracker_response_header_size + config.max_peers_reported * peer_entry_size);
+  int command = command_invalid;
+  bool ok = false;
   std::error_code ec;
   c->deadline.reset();
   const Endpoint from = c->from;
@@ -214,7 +248,9 @@ asio::awaitable<void> TrackerServer::Impl::serve(std::shared_ptr<Connection> c) 
         got += more;
       }
       if (!ec) {
-        answer(*decode_tracker_request(ByteSpan(in)).value, from, out);
+        const TrackerRequest req = *decode_tracker_request(ByteSpan(in)).value;
+        command = req.command == TrackerCommand::subscribe ? command_subscribe : command_list;
+        ok = answer(config, req, from, out);
         replied = true;
       }
     }
@@ -238,7 +274,9 @@ asio::awaitable<void> TrackerServer::Impl::serve(std::shared_ptr<Connection> c) 
   }
   if (replied) {
     ++requests;
+    ++by_command[static_cast<std::size_t>(command)][ok ? 1 : 0];
     ec = co_await net::write_last(c->socket, c->deadline, asio::buffer(out), timeout());
+    latency.observe(std::chrono::duration<double>(net::Clock::now() - accepted).count());
     if (ec)
       ++errors[ec == asio::error::timed_out ? timed_out : io_error];
     else
@@ -260,10 +298,12 @@ asio::awaitable<void> TrackerServer::Impl::serve(std::shared_ptr<Connection> c) 
   }
 }
 
-void TrackerServer::Impl::answer(const TrackerRequest& req, const Endpoint& from, Bytes& out) {
+bool TrackerServer::Impl::answer(const TrackerConfig& config, const TrackerRequest& req,
+                                 const Endpoint& from, Bytes& out) {
   auto refuse = [&](ErrorKind kind, std::string_view message) {
     ++errors[kind];
     encode_tracker_error(message, out);
+    return false;
   };
   if (!config.open && !config.allowed_hashes.contains(req.cascade_hash))
     return refuse(not_tracked, "The supplied hash is not tracked by this tracker");
@@ -290,16 +330,30 @@ void TrackerServer::Impl::answer(const TrackerRequest& req, const Endpoint& from
   registry.list(req.cascade_hash, peer, now, peers);
   ++answered_ok;
   encode_tracker_ok(peers, out);
+  return true;
 }
 
 asio::awaitable<void> TrackerServer::Impl::sweep_loop() {
-  const auto period =
-      std::chrono::seconds(std::clamp<std::uint64_t>(config.peer_ttl_seconds / 4, 1, 60));
   while (!stopping) {
+    const auto period =
+        std::chrono::seconds(std::clamp<std::uint64_t>(current()->peer_ttl_seconds / 4, 1, 60));
     sweep_timer.expires_after(period);
     auto [ec] = co_await sweep_timer.async_wait(net::nothrow);
     if (ec || stopping) break;
     registry.sweep(unix_now());
+  }
+}
+
+asio::awaitable<void> TrackerServer::Impl::rate_loop() {
+  while (!stopping) {
+    {
+      std::lock_guard lock(rate_mutex);
+      request_counts.push_back(requests.load());
+      if (request_counts.size() > rate_window + 1) request_counts.pop_front();
+    }
+    rate_timer.expires_after(std::chrono::seconds(1));
+    auto [ec] = co_await rate_timer.async_wait(net::nothrow);
+    if (ec || stopping) break;
   }
 }
 
@@ -320,11 +374,95 @@ asio::awaitable<void> TrackerServer::Impl::stats_loop() {
          << " requests/s=" << static_cast<std::uint64_t>((total - last) / std::max(secs, 1e-3))
          << " requests=" << total << " ok=" << answered_ok.load()
          << " rejected_connections=" << rejected_connections.load() << " errors:";
-    for (int k = 0; k < kinds; ++k) line << ' ' << error_names[k] << '=' << errors[k].load();
+    for (int k = 0; k < kinds; ++k)
+      line << ' ' << tracker_error_names[static_cast<std::size_t>(k)] << '=' << errors[k].load();
     log::info(line.str());
     last = total;
     last_time = now;
   }
+}
+
+void TrackerServer::Impl::on_hangup() {
+  hangup.async_wait([this](std::error_code ec, int) {
+    if (ec || stopping) return;
+    try {
+      TrackerConfig next = options.reload();
+      const std::string changes = TrackerServer::apply_to(*this, std::move(next));
+      ++reloads_ok;
+      log::info("SIGHUP: configuration reloaded", changes);
+    } catch (const std::exception& e) {
+      ++reloads_failed;
+      log::warn("SIGHUP: configuration not reloaded, the old one stays in force: ", e.what());
+    }
+    on_hangup();
+  });
+}
+
+std::string TrackerServer::apply(TrackerConfig next) {
+  return apply_to(*impl_, std::move(next));
+}
+
+std::string TrackerServer::apply_to(Impl& m, TrackerConfig next) {
+  const auto before = m.current();
+  std::string changes;
+  if (next.port != before->port || next.bind != before->bind) {
+    log::warn("the configuration's port or bind address changed (now ", next.bind, ":",
+              next.port ? std::to_string(*next.port) : std::string("?"),
+              "): that takes a restart; still listening where we were");
+    next.port = before->port;
+    next.bind = before->bind;
+  }
+  m.limits.set_caps(next.max_connections, next.max_connections_per_ip);
+  m.registry.set_options(registry_options(next));
+  auto shared = std::make_shared<const TrackerConfig>(std::move(next));
+  {
+    std::lock_guard lock(m.config_mutex);
+    m.config = shared;
+  }
+  const std::size_t dropped = m.registry.retain(
+      [&](const Hash256& h) { return shared->open || shared->allowed_hashes.contains(h); });
+  changes += std::string(": mode ") + (shared->open ? "open" : "closed");
+  if (!shared->open)
+    changes += ", " + std::to_string(shared->allowed_hashes.size()) + " allowed hashes";
+  changes += ", " + std::to_string(shared->good_ips.size()) + " good addresses";
+  if (dropped) changes += ", " + std::to_string(dropped) + " swarms no longer tracked dropped";
+  return changes;
+}
+
+std::uint64_t TrackerSnapshot::total_requests() const {
+  std::uint64_t n = 0;
+  for (const auto& c : requests) n += c[0] + c[1];
+  return n;
+}
+
+TrackerSnapshot TrackerServer::snapshot() const {
+  const Impl& m = *impl_;
+  TrackerSnapshot s;
+  const auto config = m.current();
+  s.uptime_seconds = std::chrono::duration<double>(net::Clock::now() - m.started).count();
+  s.start_time_seconds = static_cast<double>(m.started_unix);
+  s.open = config->open;
+  s.allowed_hashes = config->allowed_hashes.size();
+  for (std::size_t c = 0; c < command_kinds; ++c)
+    for (std::size_t k = 0; k < 2; ++k) s.requests[c][k] = m.by_command[c][k].load();
+  for (std::size_t k = 0; k < error_kinds; ++k) s.errors[k] = m.errors[k].load();
+  s.rejected_connections = m.rejected_connections.load();
+  s.reloads_ok = m.reloads_ok.load();
+  s.reloads_failed = m.reloads_failed.load();
+  s.connections = m.active.load();
+  const auto counts = m.registry.counts();
+  s.swarms = counts.swarms;
+  s.peers = counts.peers;
+  s.largest = m.registry.swarm_counts(TrackerSnapshot::max_listed);
+  s.latency = m.latency.snapshot();
+  {
+    std::lock_guard lock(m.rate_mutex);
+    if (m.request_counts.size() >= 2)
+      s.requests_per_second =
+          static_cast<double>(m.request_counts.back() - m.request_counts.front()) /
+          static_cast<double>(m.request_counts.size() - 1);
+  }
+  return s;
 }
 
 }  // namespace cascade

@@ -1,0 +1,255 @@
+#include "common/http_service.hpp"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "common/endpoint.hpp"
+
+namespace cascade::http {
+
+namespace {
+
+// httplib's own pool queues without bound; this one makes the accepting thread wait while
+// `max_queued` connections wait already, so a flood of HTTP connections costs a bounded number
+// of descriptors (the rest wait in the kernel's backlog).
+class BoundedPool : public httplib::TaskQueue {
+ public:
+  BoundedPool(std::size_t threads, std::size_t max_queued) : max_queued_(max_queued) {
+    for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+  }
+  ~BoundedPool() override { shutdown(); }
+
+  void enqueue(std::function<void()> fn) override {
+    std::unique_lock lock(mutex_);
+    room_.wait(lock, [&] { return jobs_.size() < max_queued_ || stopping_; });
+    jobs_.push_back(std::move(fn));  // after shutdown too: each job closes its socket
+    ready_.notify_one();
+  }
+  void shutdown() override {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_ && threads_.empty()) return;
+      stopping_ = true;
+    }
+    ready_.notify_all();
+    room_.notify_all();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+ private:
+  void work() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock lock(mutex_);
+        ready_.wait(lock, [&] { return !jobs_.empty() || stopping_; });
+        if (jobs_.empty()) return;  // stopping, and nothing left
+        fn = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      room_.notify_one();
+      fn();
+    }
+  }
+
+  const std::size_t max_queued_;
+  std::mutex mutex_;
+  std::condition_variable ready_, room_;
+  std::deque<std::function<void()>> jobs_;  // guarded by mutex_
+  bool stopping_ = false;                   // guarded by mutex_
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace
+
+std::optional<std::string> Request::param(const std::string& name) const {
+  for (const auto& [k, v] : query)
+    if (k == name) return v;
+  return std::nullopt;
+}
+
+std::optional<int> parse_seconds(const std::string& text) {
+  if (text.empty() || text.size() > 4) return std::nullopt;
+  int v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  if (v > 3600) return std::nullopt;
+  return v;
+}
+
+Reply bad_request(const std::string& message) {
+  return Reply{400, "text/plain; charset=utf-8", message + "\n"};
+}
+
+struct Service::Impl {
+  std::vector<Route> routes;
+  Options options;
+  httplib::Server server;
+  std::thread listener;
+
+  void answer(const httplib::Request& in, httplib::Response& out) {
+    Reply reply;
+    const Route* route = nullptr;
+    for (const auto& r : routes)
+      if (r.path == in.path) route = &r;
+    if (!route) {
+      std::string known;
+      for (const auto& r : routes) known += " " + r.path;
+      reply = Reply{404, "text/plain; charset=utf-8", "no such page; there are:" + known + "\n"};
+    } else {
+      Request req{in.path, {}};
+      for (const auto& [k, v] : in.params) {
+        bool accepted = false;
+        for (const auto& p : route->params) accepted = accepted || p == k;
+        if (!accepted) {
+          reply = bad_request("unknown query parameter \"" + k + "\" for " + route->path);
+          break;
+        }
+        req.query.emplace_back(k, v);
+      }
+      if (reply.status == 200) reply = route->handler(req);
+    }
+    out.status = reply.status;
+    out.set_header("Cache-Control", "no-store");
+    out.set_content(std::move(reply.body), reply.content_type.c_str());
+  }
+};
+
+Service::Service(std::vector<Route> routes, Options options) : impl_(std::make_unique<Impl>()) {
+  impl_->routes = std::move(routes);
+  impl_->options = options;
+  auto& s = impl_->server;
+  s.new_task_queue = [options] { return new BoundedPool(options.threads, options.queued); };
+  s.set_read_timeout(static_cast<time_t>(options.timeout_seconds), 0);
+  s.set_write_timeout(static_cast<time_t>(options.timeout_seconds), 0);
+  s.set_keep_alive_timeout(static_cast<time_t>(options.timeout_seconds));
+  s.set_keep_alive_max_count(100);
+  s.set_payload_max_length(0);  // no request bodies
+  s.set_pre_routing_handler([](const httplib::Request& in, httplib::Response& out) {
+    if (in.method == "GET" || in.method == "HEAD")
+      return httplib::Server::HandlerResponse::Unhandled;
+    out.status = 405;
+    out.set_header("Allow", "GET, HEAD");
+    out.set_content("only GET and HEAD are served here\n", "text/plain; charset=utf-8");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  // Every path goes through answer(): its 404 lists the pages there are.
+  s.Get(".*", [impl = impl_.get()](const httplib::Request& in, httplib::Response& out) {
+    impl->answer(in, out);
+  });
+  s.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& out, std::exception_ptr e) {
+        std::string what = "internal error";
+        try {
+          if (e) std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+          what += std::string(": ") + x.what();
+        } catch (...) {
+        }
+        out.status = 500;
+        out.set_content(what + "\n", "text/plain; charset=utf-8");
+      });
+}
+
+Service::~Service() {
+  stop();
+}
+
+std::uint16_t Service::start(const std::string& address_port) {
+  const auto ep = parse_endpoint(address_port, /*allow_zero_port=*/true);
+  if (!ep) throw std::runtime_error("--http must be IPv4:port, got \"" + address_port + "\"");
+  const std::string host = format_ipv4(ep->ip);
+  auto& s = impl_->server;
+  int port = ep->port;
+  if (port == 0) {
+    port = s.bind_to_any_port(host);
+    if (port <= 0) throw std::runtime_error("--http: cannot bind " + host + " to any port");
+  } else if (!s.bind_to_port(host, port)) {
+    throw std::runtime_error("--http: cannot bind " + address_port + " (in use, or not ours)");
+  }
+  impl_->listener = std::thread([&s] { s.listen_after_bind(); });
+  // stop() only stops a server that runs: wait (bounded) until it does.
+  for (int i = 0; i < 5000 && !s.is_running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return static_cast<std::uint16_t>(port);
+}
+
+void Service::stop() {
+  if (!impl_->listener.joinable()) return;
+  impl_->server.stop();
+  impl_->listener.join();
+}
+
+std::string html_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string html_page(const std::string& title, int refresh_seconds, const std::string& body) {
+  std::string out =
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+  if (refresh_seconds > 0)
+    out += "<meta http-equiv=\"refresh\" content=\"" + std::to_string(refresh_seconds) + "\">\n";
+  out += "<title>" + html_escape(title) + "</title>\n<style>\n" + R"css(
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #1d2330; background: #fafbfc; }
+h1 { font-size: 1.3em; margin: 0 0 .2em; } h2 { font-size: 1.1em; margin: 1.4em 0 .4em; }
+.meta { color: #5a6275; margin-bottom: 1em; }
+table { border-collapse: collapse; background: #fff; }
+th, td { padding: .3em .8em; border-bottom: 1px solid #e3e6ec; text-align: left; }
+th { background: #f0f2f6; font-weight: 600; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+code { font-size: .9em; }
+.bar { display: inline-block; width: 12em; height: .9em; background: #e3e6ec; border-radius: 3px;
+       vertical-align: middle; overflow: hidden; }
+.bar > span { display: block; height: 100%; background: #2f7de1; }
+.done > span { background: #2da44e; }
+.empty { color: #5a6275; font-style: italic; }
+)css" + "</style></head>\n<body>\n" +
+         body + "</body></html>\n";
+  return out;
+}
+
+std::string html_bar(double fraction) {
+  fraction = std::clamp(fraction, 0.0, 1.0);
+  char pct[16];
+  std::snprintf(pct, sizeof pct, "%.1f", fraction * 100);
+  return std::string("<span class=\"bar") + (fraction >= 1 ? " done" : "") +
+         "\" role=\"progressbar\" aria-valuenow=\"" + pct +
+         "\" aria-valuemin=\"0\" aria-valuemax=\"100\"><span style=\"width:" + pct +
+         "%\"></span></span> " + pct + "%";
+}
+
+}  // namespace cascade::http

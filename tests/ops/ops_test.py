@@ -1,0 +1,384 @@
+#!/usr/bin/env python3
+"""Operating Cascade, against the real programs on 127.0.0.1: the HTTP pages (--http) read by
+Debian's prometheus-client parser and rendered by headless Chromium, hostile HTTP clients, and the
+tracker's configuration reload on SIGHUP. Screenshots of the pages go to --artifacts.
+
+  ops_test.py --bin BUILD/bin --artifacts DIR [unittest options, e.g. TrackerHttpTest]
+"""
+import argparse
+import hashlib
+import html.parser
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "../interop"))
+import reference  # noqa: E402
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+
+BIN = None
+ARTIFACTS = None
+KiB = 1024
+
+
+def wait_until(what, predicate, seconds=20.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+
+
+def read_port(path):
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+        return int(text) if text else None
+    except FileNotFoundError:
+        return None
+
+
+def http_get(port, path, method="GET"):
+    """(status, content type, body text) of one request to 127.0.0.1:port."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        c.request(method, path)
+        r = c.getresponse()
+        return r.status, r.getheader("Content-Type", ""), r.read().decode("utf-8", "replace")
+    finally:
+        c.close()
+
+
+class Metrics:
+    """One /metrics page, parsed by prometheus_client's own parser."""
+
+    def __init__(self, text):
+        self.families = {f.name: f for f in text_string_to_metric_families(text)}
+        self.samples = {}
+        for f in self.families.values():
+            for s in f.samples:
+                self.samples[(s.name, frozenset(s.labels.items()))] = s.value
+
+    def value(self, name, **labels):
+        key = (name, frozenset(labels.items()))
+        if key not in self.samples:
+            raise AssertionError(f"no sample {name}{labels}")
+        return self.samples[key]
+
+
+def metrics(port):
+    status, ctype, body = http_get(port, "/metrics")
+    assert status == 200, (status, body)
+    assert ctype.startswith("text/plain; version=0.0.4"), ctype
+    return Metrics(body)
+
+
+class Dom(html.parser.HTMLParser):
+    """Rows of every table (by id) and the text of elements with an id, from a rendered DOM."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.tables, self.ids, self.meta_refresh, self.bars = {}, {}, None, []
+        self._table, self._row, self._cell, self._id_stack = None, None, None, []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table":
+            self._table = a.get("id", "")
+            self.tables[self._table] = []
+        elif tag == "tr" and self._table is not None:
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = ""
+        elif tag == "meta" and a.get("http-equiv") == "refresh":
+            self.meta_refresh = a.get("content")
+        if a.get("role") == "progressbar":
+            self.bars.append(float(a["aria-valuenow"]))
+        if "id" in a and tag != "table":
+            self._id_stack.append((tag, a["id"]))
+            self.ids[a["id"]] = ""
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._row.append(self._cell.strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.tables[self._table].append(self._row)
+            self._row = None
+        elif tag == "table":
+            self._table = None
+        if self._id_stack and self._id_stack[-1][0] == tag:
+            self._id_stack.pop()
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+        for _, i in self._id_stack:
+            self.ids[i] += data
+
+
+def chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    raise AssertionError("headless Chromium is needed (Debian package chromium; scripts/setup.sh installs it)")
+
+
+def render(url, screenshot):
+    """The DOM Chromium builds for `url`, and a screenshot of it saved to `screenshot`."""
+    common = [chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--no-first-run", "--hide-scrollbars", "--user-data-dir=" + tempfile.mkdtemp(prefix="cascade-chromium-")]
+    dom = subprocess.run(common + ["--dump-dom", url], capture_output=True, timeout=120, text=True)
+    assert dom.returncode == 0 and "<html" in dom.stdout, dom.stderr[-2000:]
+    os.makedirs(os.path.dirname(screenshot), exist_ok=True)
+    shot = subprocess.run(common + ["--window-size=1100,700", "--screenshot=" + screenshot, url],
+                          capture_output=True, timeout=120, text=True)
+    assert shot.returncode == 0 and os.path.getsize(screenshot) > 1000, shot.stderr[-2000:]
+    return Dom(dom.stdout)
+
+
+class Programs(unittest.TestCase):
+    """Starts programs in a scratch directory and stops them at the end of the test."""
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory(prefix="cascade-ops-")
+        self.addCleanup(self.dir.cleanup)
+        self.work = self.dir.name
+        self.procs = []
+        self.addCleanup(self.stop_all)
+
+    def path(self, name):
+        return os.path.join(self.work, name)
+
+    def start(self, name, args):
+        log = open(self.path(name + ".log"), "wb")
+        p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self.work)
+        log.close()
+        self.procs.append(p)
+        return p
+
+    def log_of(self, name):
+        with open(self.path(name + ".log"), errors="replace") as f:
+            return f.read()
+
+    def stop_all(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def start_tracker(self, config, name="tracker"):
+        with open(self.path(name + ".json"), "w") as f:
+            json.dump({"port": 0, "bind": "127.0.0.1", **config}, f)
+        p = self.start(name, [f"{BIN}/cascade-tracker", "-c", self.path(name + ".json"), "--stats-interval", "0",
+                              "--port-file", self.path(name + ".port"),
+                              "--http", "127.0.0.1:0", "--http-port-file", self.path(name + ".http")])
+        self.tracker = ("127.0.0.1", wait_until("the tracker's port", lambda: read_port(self.path(name + ".port"))))
+        self.tracker_http = wait_until("the tracker's HTTP port", lambda: read_port(self.path(name + ".http")))
+        return p
+
+
+H = {k: hashlib.sha256(k.encode()).digest() for k in ("a", "b", "c")}
+
+
+class TrackerHttpTest(Programs):
+    def known_traffic(self):
+        """A closed tracker (hashes a and b) and 9 requests whose outcomes are known."""
+        self.start_tracker({"allowedhashes": [H["a"].hex(), H["b"].hex()], "good-ips": ["127.0.0.1"]})
+        ask = reference.ask_tracker
+        self.assertEqual(ask(self.tracker, reference.SUBSCRIBE, H["a"], "127.0.0.1", 7001)[0], 0)
+        for port in (7002, 7003):
+            self.assertEqual(ask(self.tracker, reference.SUBSCRIBE, H["a"], "198.51.100.7", port)[0], 0)
+        self.assertEqual(ask(self.tracker, reference.SUBSCRIBE, H["b"], "198.51.100.8", 7004)[0], 0)
+        for _ in range(2):
+            status, peers = ask(self.tracker, reference.LIST, H["a"], "0.0.0.0", 0)
+            self.assertEqual((status, len(peers)), (0, 3))
+        self.assertNotEqual(ask(self.tracker, reference.LIST, H["c"], "0.0.0.0", 0)[0], 0)  # not tracked
+        self.assertNotEqual(ask(self.tracker, reference.SUBSCRIBE, H["a"], "0.0.0.0", 0)[0], 0)  # refused
+        bad = b"NOPE" + bytes(12)
+        self.assertNotEqual(ask(self.tracker, 0, b"", "0.0.0.0", 0, raw_request=bad)[0], 0)
+
+    def test_metrics_count_known_traffic(self):
+        self.known_traffic()
+        # Pages may show a snapshot up to 250 ms old.
+        m = wait_until("the metrics to show 9 requests", lambda: (lambda m: m if m.value(
+            "cascade_tracker_request_duration_seconds_count") == 9 else None)(metrics(self.tracker_http)), 5)
+        expect = {("subscribe", "ok"): 4, ("subscribe", "error"): 1, ("list", "ok"): 2, ("list", "error"): 1,
+                  ("invalid", "error"): 1, ("invalid", "ok"): 0}
+        for (command, status), n in expect.items():
+            self.assertEqual(m.value("cascade_tracker_requests_total", command=command, status=status), n,
+                             (command, status))
+        self.assertEqual(m.value("cascade_tracker_errors_total", kind="not_tracked"), 1)
+        self.assertEqual(m.value("cascade_tracker_errors_total", kind="refused"), 1)
+        self.assertEqual(m.value("cascade_tracker_errors_total", kind="bad_header"), 1)
+        self.assertEqual(m.value("cascade_tracker_errors_total", kind="timeout"), 0)
+        self.assertEqual(m.value("cascade_tracker_swarms"), 2)
+        self.assertEqual(m.value("cascade_tracker_peers"), 4)
+        self.assertEqual(m.value("cascade_tracker_allowed_hashes"), 2)
+        self.assertEqual(m.value("cascade_tracker_request_duration_seconds_bucket", le="+Inf"), 9)
+        self.assertGreater(m.value("cascade_tracker_request_duration_seconds_sum"), 0)
+        self.assertEqual(m.families["cascade_tracker_requests"].type, "counter")
+        self.assertEqual(m.families["cascade_tracker_request_duration_seconds"].type, "histogram")
+        self.assertEqual(m.value("cascade_tracker_build_info", version=self.version()), 1)
+
+        status, ctype, body = http_get(self.tracker_http, "/status.json")
+        self.assertEqual((status, ctype), (200, "application/json"))
+        j = json.loads(body)
+        self.assertEqual(j["requests"]["subscribe"], {"ok": 4, "error": 1})
+        self.assertEqual(j["errors"]["not_tracked"], 1)
+        self.assertEqual((j["swarm_count"], j["peer_count"], j["mode"]), (2, 4, "closed"))
+        self.assertEqual(j["swarms"][0], {"hash": H["a"].hex(), "peers": 3, "good_peers": 1})
+        self.assertEqual(j["swarms"][1], {"hash": H["b"].hex(), "peers": 1, "good_peers": 0})
+
+    def version(self):
+        out = subprocess.run([f"{BIN}/cascade-tracker", "--version"], capture_output=True, text=True, timeout=10)
+        self.assertEqual(out.returncode, 0)
+        name, version = out.stdout.split()
+        self.assertEqual(name, "cascade-tracker")
+        return version
+
+    def test_status_page_renders_without_javascript(self):
+        self.known_traffic()
+        time.sleep(0.3)  # past the pages' snapshot age
+        dom = render(f"http://127.0.0.1:{self.tracker_http}/?refresh=5",
+                     os.path.join(ARTIFACTS, "tracker-status.png"))
+        self.assertEqual(dom.meta_refresh, "5")
+        summary = dict(zip(*dom.tables["summary"]))
+        self.assertEqual((summary["swarms"], summary["peers"], summary["requests"]), ("2", "4", "9"))
+        rows = dom.tables["swarms"]
+        self.assertEqual(rows[0], ["cascade hash", "peers", "good peers"])
+        self.assertEqual(rows[1:], [[H["a"].hex(), "3", "1"], [H["b"].hex(), "1", "0"]])
+
+    def test_bad_http_requests_get_clear_errors(self):
+        self.start_tracker({"open": True})
+        port = self.tracker_http
+        status, _, body = http_get(port, "/nothing-here")
+        self.assertEqual(status, 404)
+        self.assertIn("/metrics", body)
+        self.assertEqual(http_get(port, "/metrics", method="POST")[0], 405)
+        self.assertEqual(http_get(port, "/metrics", method="DELETE")[0], 405)
+        for query in ("/?refresh=-1", "/?refresh=abc", "/?refresh=99999", "/metrics?x=1", "/?refresh=1&bogus=2"):
+            status, _, body = http_get(port, query)
+            self.assertEqual(status, 400, query)
+            self.assertTrue(body.strip(), query)
+        self.assertEqual(http_get(port, "/?" + "a" * 20000)[0], 414)
+        for junk in (b"\x00\x01\x02 garbage\r\n\r\n", b"GET\r\n\r\n", b"GET / HTTP/9.9\r\nHost: x\r\n" + b"X: y\r\n" * 200):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                s.sendall(junk)
+                s.shutdown(socket.SHUT_WR)
+                answer = reference.recv_to_eof(s, 1 << 20)
+                self.assertTrue(answer == b"" or answer.startswith(b"HTTP/1.1 4"), answer[:100])
+        # Everything still works.
+        self.assertEqual(http_get(port, "/")[0], 200)
+        self.assertEqual(reference.ask_tracker(self.tracker, reference.LIST, H["a"], "0.0.0.0", 0)[0], 0)
+
+    def test_slow_http_clients_do_not_disturb_the_protocol(self):
+        self.start_tracker({"open": True})
+        hogs = []
+        try:
+            # More slow clients than the HTTP side has threads and queue: each sends half a request.
+            # Past a bound, the HTTP side stops accepting (its backlog fills): connects may time out.
+            for _ in range(100):
+                try:
+                    s = socket.create_connection(("127.0.0.1", self.tracker_http), timeout=0.2)
+                    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+                    hogs.append(s)
+                except OSError:
+                    pass
+            self.assertGreater(len(hogs), 30)
+            started = time.monotonic()
+            for i in range(50):
+                status, _ = reference.ask_tracker(self.tracker, reference.SUBSCRIBE, H["a"], "198.51.100.9", 8000 + i)
+                self.assertEqual(status, 0)
+            took = time.monotonic() - started
+            self.assertLess(took, 2.0, "50 tracker requests beside 100 slow HTTP clients")
+        finally:
+            for s in hogs:
+                s.close()
+        status, _, _ = wait_until("the HTTP side to answer again", lambda: (lambda r: r if r[0] == 200 else None)(
+            http_get(self.tracker_http, "/metrics")), 15)
+        self.assertEqual(metrics(self.tracker_http).value("cascade_tracker_peers"), 50)
+
+
+class TrackerReloadTest(Programs):
+    def reload(self, p, config):
+        if not isinstance(config, str):
+            config = json.dumps({"port": 0, "bind": "127.0.0.1", **config})
+        with open(self.path("tracker.json"), "w") as f:
+            f.write(config)
+        before = self.log_of("tracker").count("SIGHUP")
+        p.send_signal(signal.SIGHUP)
+        wait_until("the reload's log line", lambda: self.log_of("tracker").count("SIGHUP") > before, 10)
+        return self.log_of("tracker").splitlines()[-1]
+
+    def test_sighup_reloads_the_configuration(self):
+        p = self.start_tracker({"allowedhashes": [H["a"].hex(), H["b"].hex()]})
+        ask = reference.ask_tracker
+        for h, port in (("a", 7001), ("a", 7002), ("b", 7003)):
+            self.assertEqual(ask(self.tracker, reference.SUBSCRIBE, H[h], "10.1.2.3", port)[0], 0)
+
+        # b is no longer tracked, c is; private addresses are refused from now on.
+        line = self.reload(p, {"allowedhashes": [H["a"].hex(), H["c"].hex()], "ban-private": True,
+                               "max-peers-reported": 1})
+        self.assertIn("configuration reloaded", line)
+        status, peers = ask(self.tracker, reference.LIST, H["a"], "0.0.0.0", 0)
+        self.assertEqual((status, len(peers)), (0, 1))  # a kept its peers; one reported now
+        self.assertNotEqual(ask(self.tracker, reference.LIST, H["b"], "0.0.0.0", 0)[0], 0)
+        self.assertEqual(ask(self.tracker, reference.LIST, H["c"], "0.0.0.0", 0), (0, []))
+        status, message = ask(self.tracker, reference.SUBSCRIBE, H["c"], "10.9.9.9", 7005)
+        self.assertNotEqual(status, 0)
+        self.assertIn("private", message)
+        time.sleep(0.3)
+        m = metrics(self.tracker_http)
+        self.assertEqual((m.value("cascade_tracker_swarms"), m.value("cascade_tracker_peers")), (1, 2))
+        self.assertEqual(m.value("cascade_tracker_config_reloads_total", result="ok"), 1)
+
+        # An invalid file: one line naming the key; the configuration in force stays.
+        line = self.reload(p, {"allowedhashes": [H["a"].hex()], "good-ips": ["not-an-address"]})
+        self.assertIn("not reloaded", line)
+        self.assertIn('"good-ips"', line)
+        self.assertEqual(ask(self.tracker, reference.LIST, H["c"], "0.0.0.0", 0), (0, []))  # c still tracked
+        line = self.reload(p, "{ not json")
+        self.assertIn("not reloaded", line)
+        time.sleep(0.3)
+        self.assertEqual(metrics(self.tracker_http).value("cascade_tracker_config_reloads_total", result="error"), 2)
+
+        # A new port is reported as needing a restart; the rest is applied.
+        line = self.reload(p, {"port": 1, "open": True})
+        self.assertIn("configuration reloaded", line)
+        self.assertIn("restart", self.log_of("tracker"))
+        self.assertEqual(ask(self.tracker, reference.LIST, H["b"], "0.0.0.0", 0), (0, []))  # open now
+        self.assertIsNone(p.poll())
+
+
+def main():
+    global BIN, ARTIFACTS
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", required=True)
+    parser.add_argument("--artifacts", default=os.path.join(tempfile.gettempdir(), "cascade-ops-artifacts"))
+    args, rest = parser.parse_known_args()
+    BIN, ARTIFACTS = os.path.abspath(args.bin), os.path.abspath(args.artifacts)
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
