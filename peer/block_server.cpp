@@ -68,6 +68,14 @@ struct BlockServer::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<bool> answer(Connection& c, std::uint32_t ip, const PeerRequest& req,
                                std::vector<std::uint8_t>& chunk);
   asio::awaitable<bool> send_error(Connection& c, PeerStatus status, const std::string& message);
+  // Counts the refusal, then sends its error.
+  asio::awaitable<bool> refuse(Connection& c, BlockServer::Refusal why, PeerStatus status,
+                               const std::string& message) {
+    ++refused[why];
+    return send_error(c, status, message);
+  }
+  std::array<std::atomic<std::uint64_t>, BlockServer::refusal_kinds> refused{};
+  std::atomic<std::uint64_t> rejected_connections{0};
   // Sends header + block by reading it on the pool in bounded chunks (no sendfile).
   asio::awaitable<bool> send_copied(Connection& c, SharedFile& f, std::uint64_t base,
                                     std::uint64_t length, std::span<const std::uint8_t> header,
@@ -104,6 +112,14 @@ void BlockServer::stop() {
   });
 }
 
+BlockServer::Counts BlockServer::counts() const {
+  Counts c;
+  c.connections = impl_->limits.active();
+  c.rejected_connections = impl_->rejected_connections.load();
+  for (std::size_t k = 0; k < refusal_kinds; ++k) c.refused[k] = impl_->refused[k].load();
+  return c;
+}
+
 asio::awaitable<void> BlockServer::Impl::accept_loop(std::shared_ptr<Impl> self) {
   bool short_of_descriptors = false;
   while (!stopping) {
@@ -115,6 +131,7 @@ asio::awaitable<void> BlockServer::Impl::accept_loop(std::shared_ptr<Impl> self)
     if (ec) continue;
     const std::uint32_t ip = net::from_asio(peer).ip;
     if (!limits.try_admit(ip)) {
+      ++rejected_connections;
       std::error_code ignored;
       socket.close(ignored);
       continue;
@@ -147,10 +164,9 @@ asio::awaitable<void> BlockServer::Impl::serve(std::shared_ptr<Impl> self,
         asio::buffer(in.data() + have, in.size() - have), net::nothrow);
     if (ec == asio::error::eof && have > 0) {
       // The client ended its stream part-way through a request; it may still be reading.
-      co_await send_error(*c, PeerStatus::malformed,
-                          "malformed request: the stream ended " + std::to_string(have) +
-                              " bytes into a " + std::to_string(peer_request_size) +
-                              "-byte request");
+      co_await refuse(*c, BlockServer::malformed, PeerStatus::malformed,
+                      "malformed request: the stream ended " + std::to_string(have) +
+                          " bytes into a " + std::to_string(peer_request_size) + "-byte request");
       break;
     }
     if (ec) break;
@@ -160,8 +176,8 @@ asio::awaitable<void> BlockServer::Impl::serve(std::shared_ptr<Impl> self,
       auto req = decode_peer_request(ByteSpan(in.data() + used, peer_request_size));
       used += peer_request_size;
       if (!req.ok()) {
-        open = co_await send_error(*c, PeerStatus::malformed,
-                                   "malformed request: " + std::string(describe(req.error)));
+        open = co_await refuse(*c, BlockServer::malformed, PeerStatus::malformed,
+                               "malformed request: " + std::string(describe(req.error)));
         break;
       }
       open = co_await answer(*c, ip, *req.value, chunk);
@@ -224,20 +240,22 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
                                                 std::vector<std::uint8_t>& chunk) {
   auto it = files.find(req.cascade_hash);
   if (it == files.end())
-    co_return co_await send_error(c, PeerStatus::unknown_cascade,
-                                  "this peer does not serve " + to_hex(req.cascade_hash));
+    co_return co_await refuse(c, BlockServer::unknown_file, PeerStatus::unknown_cascade,
+                              "this peer does not serve " + to_hex(req.cascade_hash));
   SharedFile& f = *it->second;
   if (req.block >= f.meta.block_count())
-    co_return co_await send_error(c, PeerStatus::out_of_range,
-                                  "block " + std::to_string(req.block) +
-                                      " is out of range (the file has " +
-                                      std::to_string(f.meta.block_count()) + " blocks)");
+    co_return co_await refuse(c, BlockServer::out_of_range, PeerStatus::out_of_range,
+                              "block " + std::to_string(req.block) +
+                                  " is out of range (the file has " +
+                                  std::to_string(f.meta.block_count()) + " blocks)");
   if (!f.blocks.verified(req.block))
-    co_return co_await send_error(c, PeerStatus::not_held, not_held_message(req.block));
+    co_return co_await refuse(c, BlockServer::not_held, PeerStatus::not_held,
+                              not_held_message(req.block));
   bool first_copy = false;
   if (f.first_copies && !f.first_copies->serve(ip, req.block, &first_copy)) {
     ++f.stats.asked_elsewhere;
-    co_return co_await send_error(c, PeerStatus::not_held, elsewhere_message(req.block));
+    co_return co_await refuse(c, BlockServer::asked_elsewhere, PeerStatus::not_held,
+                              elsewhere_message(req.block));
   }
 
   // A first copy that does not get out is not in the swarm (FirstCopies counts it sent).
@@ -294,6 +312,7 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
   unsent.copies = nullptr;
   ++f.stats.blocks_served;
   f.stats.bytes_served += length;
+  f.stats.count_served(ip, length);
   co_return true;
 }
 

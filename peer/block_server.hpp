@@ -5,6 +5,7 @@
 // disk nor a large block holds up the network threads or memory.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -33,6 +34,17 @@ class BlockServer {
   std::uint16_t start(const std::string& address, std::uint16_t port);
   // Stops accepting and closes every open connection. Call from any thread.
   void stop();
+
+  // Requests answered with an error status, by reason.
+  enum Refusal { unknown_file, out_of_range, not_held, asked_elsewhere, malformed, refusal_kinds };
+  static constexpr std::array<const char*, refusal_kinds> refusal_names = {
+      "unknown_file", "out_of_range", "not_held", "asked_elsewhere", "malformed"};
+  struct Counts {
+    std::size_t connections = 0;             // open now
+    std::uint64_t rejected_connections = 0;  // over max-connections (per address)
+    std::array<std::uint64_t, refusal_kinds> refused{};
+  };
+  Counts counts() const;  // thread-safe
 
  private:
   struct Impl;

@@ -169,4 +169,8 @@ asio::awaitable<void> Downloader::Impl::check_whole() {
     on_complete();
 }
 
+PeerTable::Counts Downloader::peer_counts() const {
+  return impl_->peers.counts(net::Clock::now());
+}
+
 }  // namespace cascade

@@ -21,6 +21,7 @@
 #include "common/endpoint.hpp"
 #include "common/exit.hpp"
 #include "common/net.hpp"
+#include "peer/peer_table.hpp"
 #include "peer/shared_file.hpp"
 
 namespace cascade {
@@ -53,6 +54,8 @@ class Downloader {
   ~Downloader();
   void start();
   void stop();  // thread-safe
+  // The peers this file's download knows, is banning and is connected to now (thread-safe).
+  PeerTable::Counts peer_counts() const;
 
  private:
   struct Impl;

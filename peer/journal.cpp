@@ -145,6 +145,7 @@ void Journal::flush() {
     batch.swap(queued_);
   }
   if (batch.empty() || removed_) return;
+  const auto started = std::chrono::steady_clock::now();
   sync_data_();  // the blocks' bytes are durable before any record says so
   Bytes records;
   records.reserve(batch.size() * record_size);
@@ -157,6 +158,8 @@ void Journal::flush() {
   }
   log_.write_at(log_end_, records);
   log_.sync_data();
+  commit_latency_.observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   log_end_ += records.size();
   records_ += batch.size();
   if (records_ > std::max<std::uint64_t>(min_records_before_compaction, id_.block_count))

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "common/file.hpp"
+#include "common/metrics.hpp"
 #include "common/thread_pool.hpp"
 #include "proto/cascade_file.hpp"
 
@@ -81,6 +82,8 @@ class Journal {
   // Compacts when the log has grown past its limit. Throws FileError.
   void flush();
   bool pending() const;
+  // Flushes that wrote records, and how long each took (data sync to journal sync).
+  const metrics::Histogram& commit_latency() const { return commit_latency_; }
   // Deletes the journal (the file is complete and verified as a whole).
   void remove();
 
@@ -92,6 +95,7 @@ class Journal {
   std::string path_;
   Identity id_;
   std::function<void()> sync_data_;
+  metrics::Histogram commit_latency_;
   mutable std::mutex add_mutex_;
   std::vector<std::uint64_t> queued_;  // guarded by add_mutex_
   std::mutex flush_mutex_;

@@ -13,6 +13,7 @@
 #include "common/sha256.hpp"
 #include "common/system.hpp"
 #include "common/units.hpp"
+#include "common/version.hpp"
 #include "peer/create.hpp"
 #include "peer/peer_app.hpp"
 
@@ -111,6 +112,7 @@ int cmd_info(const std::string& path, bool as_json) {
 int main(int argc, char** argv) {
   CLI::App app{"cascade-peer: share and fetch files described by cascade files", "cascade-peer"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("cascade-peer ") + version());
   log::set_program("peer");
   ignore_sigpipe();
   // Block buffers (one block each) are allocated and freed as connections come and go. A fixed
@@ -211,6 +213,10 @@ int main(int argc, char** argv) {
   run->add_option("--port-file", ro.port_file, "write the serving port here once listening");
   run->add_option("--stats-json", ro.stats_json,
                   "keep per-file statistics (JSON) here: every 200 ms and at exit");
+  run->add_option("--http", ro.http,
+                  "serve metrics and status pages on this IPv4:port (port 0: any; off by default)");
+  run->add_option("--http-port-file", ro.http_port_file,
+                  "write the bound HTTP port here once listening");
   run->add_flag("-q,--quiet", ro.quiet, "no progress output");
   run->add_flag("--verify-all", ro.verify_all,
                 "ignore the journal: hash every block present at start-up");

@@ -10,6 +10,7 @@
 #include "peer/create.hpp"
 #include "peer/report.hpp"
 #include "peer/startup.hpp"
+#include "peer/status.hpp"
 
 namespace cascade {
 
@@ -38,6 +39,8 @@ void check_arguments(RunOptions& o) {
   o.download.tracker_host = o.tracker.substr(0, colon);
   o.download.tracker_port = o.tracker.substr(colon + 1);
   o.download.client_only = o.client_only;
+  if (!o.http.empty() && !parse_endpoint(o.http, /*allow_zero_port=*/true))
+    throw Fatal(ExitCode::usage, "--http must be IPv4:port, got \"" + o.http + "\"");
 }
 
 std::vector<std::shared_ptr<SharedFile>> open_files(const RunOptions& o) {
@@ -56,7 +59,8 @@ std::vector<std::shared_ptr<SharedFile>> open_files(const RunOptions& o) {
 void log_summary(const std::vector<std::shared_ptr<SharedFile>>& files) {
   for (const auto& f : files) {
     std::string from;
-    for (const auto& [src, n] : f->stats.sources()) from += " " + src + "=" + std::to_string(n);
+    for (const auto& [src, n] : f->stats.sources())
+      from += " " + src + "=" + std::to_string(n.blocks);
     log::info(f->data_path, ": ", f->complete ? "complete" : "incomplete", ", ",
               f->blocks.verified_count(), "/", f->meta.block_count(), " blocks, downloaded ",
               format_size(f->stats.bytes_downloaded), ", served ", f->stats.blocks_served.load(),
@@ -68,6 +72,8 @@ void log_summary(const std::vector<std::shared_ptr<SharedFile>>& files) {
 
 int run_peer(RunOptions o) {
   const auto started = net::Clock::now();
+  const double started_unix =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   check_arguments(o);
   const std::size_t threads = threads_or_cores(o.threads);
   raise_fd_limit();
@@ -144,6 +150,26 @@ int run_peer(RunOptions o) {
     shutdown(0);
   });
 
+  // Status pages, on the HTTP service's own threads; they only read (PeerSnapshot).
+  std::unique_ptr<PeerPages> pages;
+  std::unique_ptr<http::Service> pages_service;
+  if (!o.http.empty()) {
+    pages = std::make_unique<PeerPages>([&] {
+      return take_peer_snapshot(files, server.get(), downloaders,
+                                std::chrono::duration<double>(net::Clock::now() - started).count(),
+                                started_unix);
+    });
+    pages_service = std::make_unique<http::Service>(pages->routes());
+    try {
+      const std::uint16_t port = pages_service->start(o.http);
+      log::info("status pages on http://", o.http.substr(0, o.http.rfind(':')), ":", port,
+                "/ (metrics at /metrics)");
+      if (!o.http_port_file.empty()) write_port_file(o.http_port_file, port);
+    } catch (const std::exception& e) {
+      on_fatal(Fatal(ExitCode::failure, e.what()));
+    }
+  }
+
   // Reports only: progress on the terminal or in the log, and the statistics file.
   Progress progress(files, o.quiet);
   asio::steady_timer ticker(io);
@@ -167,6 +193,7 @@ int run_peer(RunOptions o) {
   };
   tick();
   net::run_threads(io, threads);
+  if (pages_service) pages_service->stop();
   pool.stop();
   // Run what was posted since the stop (verdicts, wake-ups): coroutines waiting only for those
   // end now, on their strands, instead of being torn down with the io_context.

@@ -28,6 +28,8 @@ struct RunOptions {
   std::uint64_t max_block_size = 64ull << 20;  // cascade files with larger blocks are refused
   std::string port_file;                       // write the bound port here once listening
   std::string stats_json;  // per-file statistics (JSON): rewritten every stats_period and at exit
+  std::string http;        // IPv4:port for the status pages and metrics; empty: none
+  std::string http_port_file;  // write the bound HTTP port here once listening
   BlockServer::Options serve;
   Downloader::Options download;
 };

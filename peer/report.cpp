@@ -86,7 +86,7 @@ void write_stats(const std::string& path, const std::vector<std::shared_ptr<Shar
   j["seconds"] = seconds;
   for (const auto& f : files) {
     nlohmann::json sources = nlohmann::json::object();
-    for (const auto& [src, n] : f->stats.sources()) sources[src] = n;
+    for (const auto& [src, n] : f->stats.sources()) sources[src] = n.blocks;
     j["files"].push_back(
         {{"cascade", f->cascade_path},
          {"data", f->data_path},

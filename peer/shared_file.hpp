@@ -21,8 +21,9 @@ namespace cascade {
 struct FileStats {
   // Written by the verifier (worker pool) once a block's hash matched and it was written:
   std::atomic<std::uint64_t> bytes_downloaded{0};
-  // Written by the verifier: blocks received whose hash or length was wrong.
-  std::atomic<std::uint64_t> bad_blocks{0};
+  // Written by the verifier: blocks received whose hash or length was wrong, and blocks received
+  // and verified in this run.
+  std::atomic<std::uint64_t> bad_blocks{0}, blocks_verified{0};
   // Written by the block server's connections after each block sent:
   std::atomic<std::uint64_t> blocks_served{0}, bytes_served{0};
   // Written by the block server: requests answered "ask other peers first" (FirstCopies).
@@ -33,19 +34,37 @@ struct FileStats {
   // the program started; negative until then, and for a file complete at start-up.
   std::atomic<double> complete_seconds{-1};
 
-  // Written by the verifier: verified blocks received from each source ("ip:port" -> count).
-  void count_source(const std::string& source) {
+  struct Tally {
+    std::uint64_t blocks = 0, bytes = 0;
+  };
+  // Written by the verifier: verified blocks received from each source ("ip:port").
+  void count_source(const std::string& source, std::uint64_t bytes) {
     std::lock_guard lock(sources_mutex_);
-    ++blocks_from_[source];
+    auto& t = blocks_from_[source];
+    ++t.blocks;
+    t.bytes += bytes;
   }
-  std::map<std::string, std::uint64_t> sources() const {
+  std::map<std::string, Tally> sources() const {
     std::lock_guard lock(sources_mutex_);
     return blocks_from_;
+  }
+  // Written by the block server's connections: blocks sent to each client address ("ip": a
+  // client's port is any ephemeral one).
+  void count_served(std::uint32_t ip, std::uint64_t bytes) {
+    std::lock_guard lock(sources_mutex_);
+    auto& t = served_to_[ip];
+    ++t.blocks;
+    t.bytes += bytes;
+  }
+  std::map<std::uint32_t, Tally> served_to() const {
+    std::lock_guard lock(sources_mutex_);
+    return served_to_;
   }
 
  private:
   mutable std::mutex sources_mutex_;
-  std::map<std::string, std::uint64_t> blocks_from_;  // guarded by sources_mutex_
+  std::map<std::string, Tally> blocks_from_;  // guarded by sources_mutex_
+  std::map<std::uint32_t, Tally> served_to_;  // guarded by sources_mutex_
 };
 
 // Memory for the block buffers of one file's download connections: each connection always gets

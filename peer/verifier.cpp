@@ -29,7 +29,8 @@ Verifier::Verdict Verifier::check(std::uint64_t b, ByteSpan data, const std::str
   bool last = false;
   if (f.blocks.finish(b, v == Verdict::ok)) {
     f.stats.bytes_downloaded += data.size();
-    f.stats.count_source(source);
+    ++f.stats.blocks_verified;
+    f.stats.count_source(source, data.size());
     if (f.journal) f.journal->add(b);
     if (f.blocks.complete()) {
       std::uint64_t unset = not_yet;

@@ -319,6 +319,125 @@ class TrackerHttpTest(Programs):
         self.assertEqual(metrics(self.tracker_http).value("cascade_tracker_peers"), 50)
 
 
+class PeerHttpTest(Programs):
+    SIZE, BLOCK = 8 * 1024 * KiB, 256 * KiB
+
+    def swarm(self, leecher_args=()):
+        """Our tracker, a seed and a leecher, both with their pages on."""
+        self.start_tracker({"open": True})
+        data = random.Random(7).randbytes(self.SIZE)
+        os.makedirs(self.path("seed"))
+        os.makedirs(self.path("leech"))
+        with open(self.path("seed/file.bin"), "wb") as f:
+            f.write(data)
+        r = subprocess.run([f"{BIN}/cascade-peer", "make", self.path("seed/file.bin"), "-o",
+                            self.path("seed/file.bin.cascade"), "--block-size", str(self.BLOCK)],
+                           capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        shutil.copy(self.path("seed/file.bin.cascade"), self.path("leech/file.bin.cascade"))
+        with open(self.path("seed/file.bin.cascade"), "rb") as f:
+            self.cascade = reference.Cascade(f.read())
+        tracker = f"127.0.0.1:{self.tracker[1]}"
+        ports = {}
+        for name, extra in (("seed", ()), ("leech", tuple(leecher_args))):
+            self.start(name, [f"{BIN}/cascade-peer", "run", self.path(f"{name}/file.bin.cascade"), tracker,
+                              "127.0.0.1:0", "--port-file", self.path(name + ".port"), "--http", "127.0.0.1:0",
+                              "--http-port-file", self.path(name + ".http"), "--list-interval", "1", *extra])
+            ports[name] = (wait_until(f"{name}'s port", lambda: read_port(self.path(name + ".port"))),
+                           wait_until(f"{name}'s HTTP port", lambda: read_port(self.path(name + ".http"))))
+            if name == "seed":
+                time.sleep(0.2)  # subscribed before the leecher lists
+        return ports
+
+    def status(self, http_port):
+        status, ctype, body = http_get(http_port, "/status.json")
+        self.assertEqual((status, ctype), (200, "application/json"))
+        return json.loads(body)
+
+    def test_metrics_after_a_download(self):
+        ports = self.swarm(["--max-download-rate", "8MiB/s"])  # a second: group commits happen
+        leech_http, seed_http = ports["leech"][1], ports["seed"][1]
+        wait_until("the leecher's file complete", lambda: self.status(leech_http)["files"][0]["complete"], 60)
+        # Requests the seed must refuse: a block past the end, a file it does not serve.
+        for request in (reference.block_request(self.cascade.count, self.cascade.cascade_hash),
+                        reference.block_request(0, H["a"])):
+            with socket.create_connection(("127.0.0.1", ports["seed"][0]), timeout=10) as s:
+                s.sendall(request)
+                self.assertNotEqual(reference.read_block_response(s, 1 << 20)[0], 0)
+        time.sleep(0.3)
+        label = {"file": "file.bin"}
+        m = metrics(leech_http)
+        self.assertEqual(m.value("cascade_peer_downloaded_bytes_total", **label), self.SIZE)
+        self.assertEqual(m.value("cascade_peer_blocks_verified_total", **label), self.cascade.count)
+        self.assertEqual(m.value("cascade_peer_file_verified_blocks", **label), self.cascade.count)
+        self.assertEqual(m.value("cascade_peer_file_completion_ratio", **label), 1)
+        self.assertEqual(m.value("cascade_peer_file_complete", **label), 1)
+        self.assertEqual(m.value("cascade_peer_file_size_bytes", **label), self.SIZE)
+        self.assertEqual(m.value("cascade_peer_blocks_refused_total", reason="bad_hash"), 0)
+        self.assertGreaterEqual(m.value("cascade_peer_peers_known", **label), 1)
+        self.assertEqual(m.value("cascade_peer_peers_banned", **label), 0)
+        commits = m.value("cascade_peer_journal_commits_total")
+        self.assertGreaterEqual(commits, 1)
+        self.assertEqual(m.value("cascade_peer_journal_commit_duration_seconds_count"), commits)
+        self.assertEqual(m.families["cascade_peer_downloaded_bytes"].type, "counter")
+
+        m = metrics(seed_http)
+        self.assertEqual(m.value("cascade_peer_uploaded_bytes_total", **label), self.SIZE)  # one copy
+        self.assertEqual(m.value("cascade_peer_blocks_served_total", **label), self.cascade.count)
+        self.assertEqual(m.value("cascade_peer_downloaded_bytes_total", **label), 0)
+        self.assertEqual(m.value("cascade_peer_blocks_refused_total", reason="out_of_range"), 1)
+        self.assertEqual(m.value("cascade_peer_blocks_refused_total", reason="unknown_file"), 1)
+        self.assertEqual(m.value("cascade_peer_journal_commits_total"), 0)
+        j = self.status(seed_http)
+        self.assertEqual(j["files"][0]["served_to"], [{"address": "127.0.0.1", "blocks": self.cascade.count,
+                                                       "bytes": self.SIZE, "rate": j["files"][0]["served_to"][0]["rate"]}])
+        self.assertEqual(j["requests_refused"]["out_of_range"], 1)
+
+    def test_status_page_shows_progress(self):
+        # 1 MiB/s: the page is rendered half-way through an 8 MiB download.
+        ports = self.swarm(["--max-download-rate", "1MiB/s"])
+        leech_http = ports["leech"][1]
+        wait_until("a quarter of the file", lambda: self.status(leech_http)["files"][0]["verified_blocks"] >= 8, 30)
+        dom = render(f"http://127.0.0.1:{leech_http}/", os.path.join(ARTIFACTS, "peer-status.png"))
+        self.assertEqual(dom.meta_refresh, "2")
+        header, row = dom.tables["files"]
+        self.assertEqual(header[:3], ["file", "progress", "size"])
+        self.assertEqual(row[0], "file.bin")
+        self.assertEqual(len(dom.bars), 1)
+        self.assertTrue(0 < dom.bars[0] < 100, dom.bars)
+        self.assertRegex(row[header.index("ETA")], r"^\d+s$")  # moving: a time left
+        self.assertRegex(row[header.index("down")], r"(KiB|MiB)/s$")
+        peers = dom.tables["peers-0"]
+        self.assertEqual(peers[1][:2], [f"127.0.0.1:{ports['seed'][0]}", "received from"])
+        wait_until("the download to finish", lambda: self.status(leech_http)["files"][0]["complete"], 30)
+        time.sleep(0.3)
+        dom = render(f"http://127.0.0.1:{leech_http}/?refresh=0", os.path.join(ARTIFACTS, "peer-status-done.png"))
+        self.assertIsNone(dom.meta_refresh)
+        self.assertEqual(dom.bars, [100.0])
+        self.assertIn("verified", dom.tables["files"][1][1])
+
+    def test_hostile_http_clients_do_not_disturb_the_download(self):
+        ports = self.swarm(["--max-download-rate", "4MiB/s"])
+        hogs = []
+        try:
+            for _ in range(100):
+                try:
+                    s = socket.create_connection(("127.0.0.1", ports["seed"][1]), timeout=0.2)
+                    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+                    hogs.append(s)
+                except OSError:
+                    pass
+            started = time.monotonic()
+            wait_until("the download to finish", lambda: self.status(ports["leech"][1])["files"][0]["complete"], 30)
+            took = time.monotonic() - started
+            self.assertLess(took, 2.0 * self.SIZE / (4 * 1024 * KiB), "8 MiB at 4 MiB/s beside 100 slow clients")
+        finally:
+            for s in hogs:
+                s.close()
+        self.assertEqual(wait_until("the seed's pages again", lambda: http_get(ports["seed"][1], "/")[0] == 200, 15), True)
+        self.assertEqual(http_get(ports["seed"][1], "/?refresh=x")[0], 400)
+
+
 class TrackerReloadTest(Programs):
     def reload(self, p, config):
         if not isinstance(config, str):
