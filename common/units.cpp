@@ -82,4 +82,42 @@ std::optional<std::uint64_t> parse_rate(std::string_view text) {
   return std::nullopt;
 }
 
+std::optional<double> parse_duration(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  double total = 0;
+  const char* p = text.data();
+  const char* const end = text.data() + text.size();
+  while (p != end) {
+    double value = 0;
+    auto [after, ec] = std::from_chars(p, end, value);
+    if (ec != std::errc() || after == p || !(value >= 0)) return std::nullopt;
+    p = after;
+    double scale = 1;
+    if (p != end) {
+      switch (*p) {
+        case 's':
+          scale = 1;
+          break;
+        case 'm':
+          scale = 60;
+          break;
+        case 'h':
+          scale = 3600;
+          break;
+        case 'd':
+          scale = 86400;
+          break;
+        default:
+          return std::nullopt;
+      }
+      ++p;
+    } else if (total > 0) {
+      return std::nullopt;  // "1h30": a bare number only alone
+    }
+    total += value * scale;
+  }
+  if (total > 100.0 * 365 * 86400) return std::nullopt;
+  return total;
+}
+
 }  // namespace cascade

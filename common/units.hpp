@@ -24,4 +24,9 @@ std::string format_size_exact(std::uint64_t bytes);
 // for the caller). nullopt on junk, a negative value or overflow.
 std::optional<std::uint64_t> parse_rate(std::string_view text);
 
+// A duration as people write it, in seconds: a number (decimals allowed) with a unit s, m, h or
+// d, or a bare number of seconds; parts may follow each other ("1h30m"). nullopt on junk, a
+// negative value or more than 100 years.
+std::optional<double> parse_duration(std::string_view text);
+
 }  // namespace cascade

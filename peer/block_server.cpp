@@ -136,6 +136,7 @@ asio::awaitable<void> BlockServer::Impl::accept_loop(std::shared_ptr<Impl> self)
       socket.close(ignored);
       continue;
     }
+    if (options.events) options.events->peer_connected(to_string(net::from_asio(peer)), "in", "");
     std::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     socket.non_blocking(true, ignored);  // sendfile() must return EAGAIN, not block

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/net.hpp"
+#include "peer/events.hpp"
 #include "peer/shared_file.hpp"
 
 namespace cascade {
@@ -25,6 +26,7 @@ class BlockServer {
     net::Millis idle_timeout{60'000};        // waiting for the next request
     net::Millis write_timeout{30'000};       // sending one chunk of an answer
     TokenBucket* upload = nullptr;           // the process's upload limit (null: none)
+    Events* events = nullptr;                // --events (null: none)
   };
   BlockServer(asio::io_context& io, ThreadPool& pool,
               std::vector<std::shared_ptr<SharedFile>> files, Options options);

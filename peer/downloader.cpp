@@ -40,13 +40,15 @@ struct Downloader::Impl : std::enable_shared_from_this<Impl> {
               options.block_timeout,
               options.connections,
               options.pipeline == 0,
-              options.download} {
-    trackers.emplace_back(TrackerSession::Options{options.tracker_host,
-                                                  options.tracker_port,
-                                                  options.tracker_timeout,
-                                                  {options.announce_interval, options.list_interval,
-                                                   options.client_only}},
-                          file->cascade_hash, options.self, file->cascade_path);
+              options.download,
+              options.events} {
+    for (const auto& t : options.trackers)
+      trackers.emplace_back(TrackerSession::Options{t.host,
+                                                    t.port,
+                                                    options.tracker_timeout,
+                                                    {options.announce_interval,
+                                                     options.list_interval, options.client_only}},
+                            file->cascade_hash, options.self, file->cascade_path, options.events);
   }
 
   asio::io_context& io;
@@ -67,6 +69,7 @@ struct Downloader::Impl : std::enable_shared_from_this<Impl> {
   std::shared_ptr<Verifier> verifier;           // set in start()
   bool verifying = false;                       // manager strand only
   std::deque<net::Clock::time_point> attempts;  // manager strand only: recent connection attempts
+  const net::Clock::time_point started = net::Clock::now();
 
   // New connections to start now: the free slots, less the attempts of the last
   // attempt_holds_slot still pending; within the cap on attempts pending at once.
@@ -82,6 +85,16 @@ struct Downloader::Impl : std::enable_shared_from_this<Impl> {
   }
 
   asio::awaitable<void> manage(std::shared_ptr<Impl> self);
+  // One tracker's session, on the manager strand: its own loop, so a slow tracker (its requests
+  // wait up to tracker_timeout) never holds up the others or the manager.
+  asio::awaitable<void> track(std::shared_ptr<Impl> self, std::size_t which);
+  TrackerSchedule::Need tracker_need() {
+    const auto c = peers.counts(net::Clock::now());
+    // A complete file needs no peers: its sessions only keep announcing it.
+    const bool complete = file->blocks.complete();
+    return TrackerSchedule::Need{c.known - c.banned, complete ? 0 : options.connections,
+                                 !complete && running.load() == 0 && c.ready == 0};
+  }
   asio::awaitable<void> fetch_one(std::shared_ptr<Impl> self, Endpoint from);
   asio::awaitable<void> check_whole();
   void poke() {
@@ -110,6 +123,8 @@ void Downloader::start() {
   // Blocks verified at start-up (a resumed download) are taken into the whole-file hash now.
   if (!d.file->blocks.complete()) d.pool.post([v = d.verifier] { v->catch_up(); });
   asio::co_spawn(d.strand, d.manage(impl_), asio::detached);
+  for (std::size_t i = 0; i < d.trackers.size(); ++i)
+    asio::co_spawn(d.strand, d.track(impl_, i), asio::detached);
 }
 
 void Downloader::stop() {
@@ -119,15 +134,7 @@ void Downloader::stop() {
 
 asio::awaitable<void> Downloader::Impl::manage(std::shared_ptr<Impl> self) {
   while (!stopping) {
-    const int now_running = running.load();
     const auto want = attempts_wanted(net::Clock::now());
-    const auto c = peers.counts(net::Clock::now());
-    // A complete file needs no peers: its sessions only keep announcing it.
-    const bool complete = file->blocks.complete();
-    const TrackerSchedule::Need need{c.known - c.banned, complete ? 0 : options.connections,
-                                     !complete && now_running == 0 && c.ready == 0};
-    for (auto& t : trackers) co_await t.step(need, peers);
-    if (stopping) break;
     if (file->blocks.complete()) {
       if (!file->complete && !verifying) {
         verifying = true;
@@ -147,14 +154,29 @@ asio::awaitable<void> Downloader::Impl::manage(std::shared_ptr<Impl> self) {
   }
 }
 
+asio::awaitable<void> Downloader::Impl::track(std::shared_ptr<Impl> self, std::size_t which) {
+  asio::steady_timer timer(strand);
+  while (!stopping && !(options.client_only && file->blocks.complete())) {
+    if (co_await trackers[which].step(tracker_need(), peers)) wake.cancel();  // new peers, maybe
+    if (stopping) break;
+    timer.expires_after(manager_tick);
+    co_await timer.async_wait(net::nothrow);
+  }
+  (void)self;
+}
+
 asio::awaitable<void> Downloader::Impl::fetch_one(std::shared_ptr<Impl> self, Endpoint from) {
   PeerMemory memory = peers.take_memory(from);
   const PeerTable::Outcome outcome =
       co_await fetch_from(file, verifier, pool, fetch, stopping, slots, from, memory);
   if (peers.release(from, outcome, std::move(memory.lacks), net::Clock::now()) ==
-      PeerTable::Standing::banned_now)
+      PeerTable::Standing::banned_now) {
     log::warn(to_string(from), ": banned",
               outcome.refuses_file ? " (it does not serve this file)" : " after bad blocks");
+    if (options.events)
+      options.events->peer_banned(file->data_path, to_string(from),
+                                  outcome.refuses_file ? "refuses_file" : "bad_blocks");
+  }
   --running;
   poke();
   (void)self;
@@ -163,6 +185,11 @@ asio::awaitable<void> Downloader::Impl::fetch_one(std::shared_ptr<Impl> self, En
 asio::awaitable<void> Downloader::Impl::check_whole() {
   std::optional<Fatal> failure = co_await net::on_pool(
       pool, [v = verifier.get()] { return v->check_whole(); });  // see on_pool
+  if (options.events)
+    options.events->file_complete(
+        file->data_path, !failure,
+        std::chrono::duration<double>(net::Clock::now() - started).count(),
+        failure ? failure->what() : "");
   if (failure)
     on_fatal(*failure);
   else

@@ -21,6 +21,7 @@
 #include "common/endpoint.hpp"
 #include "common/exit.hpp"
 #include "common/net.hpp"
+#include "peer/events.hpp"
 #include "peer/peer_table.hpp"
 #include "peer/shared_file.hpp"
 
@@ -43,7 +44,12 @@ class Downloader {
     bool client_only = false;                // LIST only, never SUBSCRIBE
     std::size_t max_peers = 1000;            // peers remembered per file
     TokenBucket* download = nullptr;         // the process's download limit (null: none)
-    std::string tracker_host, tracker_port;
+    Events* events = nullptr;                // --events (null: none)
+    struct Tracker {
+      std::string host, port;
+    };
+    // Each is asked on its own schedule; a dead or slow one never delays the others.
+    std::vector<Tracker> trackers;
     Endpoint self;  // the address this peer reports; never used as a source
   };
   // on_fatal: a failure that ends the process (a disk error: exit 1; the whole file does not

@@ -65,6 +65,7 @@ class Fetch {
       outcome_.not_started = true;  // every slot taken meanwhile: tried again later
       co_return;
     }
+    if (settings_.events) settings_.events->peer_connected(source_, "out", f_.data_path);
     co_await exchange(checks);
   }
 

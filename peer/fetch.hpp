@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "common/net.hpp"
+#include "peer/events.hpp"
 #include "peer/peer_table.hpp"
 #include "peer/verifier.hpp"
 
@@ -30,6 +31,7 @@ struct FetchSettings {
   std::size_t connections = 8;       // established connections at once, per file
   bool adaptive = true;  // follow the measured rate up to `pipeline` (else always `pipeline`)
   TokenBucket* download = nullptr;  // the process's download limit (null: none)
+  Events* events = nullptr;         // --events (null: none)
 };
 
 // Fetches blocks of `file` from `from` until the file is complete, `stopping` is set, the peer

@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -150,7 +151,9 @@ int main(int argc, char** argv) {
   std::string window = format_size_exact(d.window_bytes),
               max_block = format_size_exact(ro.max_block_size);
   run->add_option("SOURCE", sources, "cascade file(s), separated by ':'")->required();
-  run->add_option("TRACKER", ro.tracker, "tracker host:port")->required();
+  run->add_option("TRACKER", ro.tracker,
+                  "tracker host:port, or several comma-separated (each is asked; answers merge)")
+      ->required();
   run->add_option("SELF", ro.self,
                   "ip:port this peer serves on and reports (port 0: any free port)")
       ->required();
@@ -213,6 +216,15 @@ int main(int argc, char** argv) {
   run->add_option("--port-file", ro.port_file, "write the serving port here once listening");
   run->add_option("--stats-json", ro.stats_json,
                   "keep per-file statistics (JSON) here: every 200 ms and at exit");
+  std::string seed_time, seed_ratio;
+  run->add_option("--seed-time", seed_time,
+                  "once every file is complete, serve this long more (e.g. 90s, 30m, 2h, 1d), then "
+                  "exit 0");
+  run->add_option("--seed-ratio", seed_ratio,
+                  "once every file is complete, serve until each file's size x R was sent, then "
+                  "exit 0 (with --seed-time: whichever comes first)");
+  run->add_option("--events", ro.events,
+                  "append one JSON object per event to this file (\"-\": stdout); see the README");
   run->add_option("--http", ro.http,
                   "serve metrics and status pages on this IPv4:port (port 0: any; off by default)");
   run->add_option("--http-port-file", ro.http_port_file,
@@ -250,6 +262,20 @@ int main(int argc, char** argv) {
     ro.max_download_rate = rate_option("--max-download-rate", max_down);
     d.announce_interval = std::chrono::seconds(announce);
     ro.spread = !no_spread;
+    if (!seed_time.empty()) {
+      ro.seed_time = parse_duration(seed_time);
+      if (!ro.seed_time)
+        throw Fatal(ExitCode::usage, "--seed-time: not a duration: " + seed_time +
+                                         " (e.g. 90s, 30m, 2h, 1d, 1h30m)");
+    }
+    if (!seed_ratio.empty()) {
+      double r = -1;
+      auto [end, ec] = std::from_chars(seed_ratio.data(), seed_ratio.data() + seed_ratio.size(), r);
+      if (ec != std::errc() || end != seed_ratio.data() + seed_ratio.size() || !(r >= 0) || r > 1e6)
+        throw Fatal(ExitCode::usage,
+                    "--seed-ratio: not a ratio: " + seed_ratio + " (e.g. 1, 2.5; 0 to 1000000)");
+      ro.seed_ratio = r;
+    }
     d.list_interval = std::chrono::seconds(list_interval);
     d.connect_timeout = std::chrono::milliseconds(connect_ms);
     d.block_timeout = std::chrono::milliseconds(block_ms);

@@ -4,10 +4,12 @@
 #include <csignal>
 
 #include "common/file.hpp"
+#include "common/hex.hpp"
 #include "common/log.hpp"
 #include "common/system.hpp"
 #include "common/units.hpp"
 #include "peer/create.hpp"
+#include "peer/events.hpp"
 #include "peer/report.hpp"
 #include "peer/startup.hpp"
 #include "peer/status.hpp"
@@ -33,12 +35,28 @@ void check_arguments(RunOptions& o) {
   auto self = parse_endpoint(o.self, /*allow_zero_port=*/true);
   if (!self) throw Fatal(ExitCode::usage, "SELF must be IPv4:port, got \"" + o.self + "\"");
   o.download.self = *self;
-  const auto colon = o.tracker.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == o.tracker.size())
-    throw Fatal(ExitCode::usage, "TRACKER must be host:port, got \"" + o.tracker + "\"");
-  o.download.tracker_host = o.tracker.substr(0, colon);
-  o.download.tracker_port = o.tracker.substr(colon + 1);
+  o.download.trackers.clear();
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = o.tracker.find(',', start);
+    const std::string one =
+        o.tracker.substr(start, comma == std::string::npos ? comma : comma - start);
+    const auto colon = one.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == one.size())
+      throw Fatal(
+          ExitCode::usage,
+          "TRACKER must be host:port (or several, comma-separated), got \"" + o.tracker + "\"");
+    o.download.trackers.push_back({one.substr(0, colon), one.substr(colon + 1)});
+    for (std::size_t k = 0; k + 1 < o.download.trackers.size(); ++k)
+      if (o.download.trackers[k].host == o.download.trackers.back().host &&
+          o.download.trackers[k].port == o.download.trackers.back().port)
+        throw Fatal(ExitCode::usage, "TRACKER names " + one + " twice");
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
   o.download.client_only = o.client_only;
+  if (o.client_only && (o.seed_time || o.seed_ratio))
+    throw Fatal(ExitCode::usage, "--seed-time and --seed-ratio need serving: not with -c");
   if (!o.http.empty() && !parse_endpoint(o.http, /*allow_zero_port=*/true))
     throw Fatal(ExitCode::usage, "--http must be IPv4:port, got \"" + o.http + "\"");
 }
@@ -70,11 +88,74 @@ void log_summary(const std::vector<std::shared_ptr<SharedFile>>& files) {
 
 }  // namespace
 
+namespace {
+int run(RunOptions& o, Events* events);
+
+// When a peer that keeps serving after its files are complete has served enough.
+class SeedLimit {
+ public:
+  explicit SeedLimit(const RunOptions& o) : time_(o.seed_time), ratio_(o.seed_ratio) {}
+  bool set() const { return time_ || ratio_; }
+  // Called on every report tick; true once the limit is reached (and says why, once).
+  bool reached(const std::vector<std::shared_ptr<SharedFile>>& files, net::Clock::time_point now) {
+    for (const auto& f : files)
+      if (!f->complete) return false;
+    if (!complete_since_) {
+      complete_since_ = now;
+      log::info("every file complete: seeding",
+                time_ ? " for " + format_number(*time_) + " s" : std::string(),
+                time_ && ratio_ ? " or" : "",
+                ratio_ ? " until each file's size x " + format_number(*ratio_) + " is served"
+                       : std::string());
+    }
+    if (time_ && std::chrono::duration<double>(now - *complete_since_).count() >= *time_) {
+      log::info("seeded for ", format_number(*time_), " s: exiting");
+      return true;
+    }
+    if (ratio_) {
+      for (const auto& f : files)
+        if (static_cast<double>(f->stats.bytes_served.load()) <
+            *ratio_ * static_cast<double>(f->meta.target_size))
+          return false;
+      log::info("every file served its size x ", format_number(*ratio_), ": exiting");
+      return true;
+    }
+    return false;
+  }
+
+ private:
+  static std::string format_number(double r) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", r);
+    return buf;
+  }
+  std::optional<double> time_, ratio_;
+  std::optional<net::Clock::time_point> complete_since_;
+};
+}  // namespace
+
 int run_peer(RunOptions o) {
+  check_arguments(o);
+  std::unique_ptr<Events> events;
+  if (!o.events.empty()) events = std::make_unique<Events>(o.events);
+  int code = 0;
+  try {
+    code = run(o, events.get());
+  } catch (const Fatal& f) {
+    if (events) events->exit(to_int(f.code));
+    throw;
+  }
+  if (events) events->exit(code);
+  return code;
+}
+
+namespace {
+int run(RunOptions& o, Events* events) {
   const auto started = net::Clock::now();
   const double started_unix =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  check_arguments(o);
+  o.serve.events = events;
+  o.download.events = events;
   const std::size_t threads = threads_or_cores(o.threads);
   raise_fd_limit();
   std::vector<std::shared_ptr<SharedFile>> files = open_files(o);
@@ -90,6 +171,9 @@ int run_peer(RunOptions o) {
     find_present_blocks(*f, pool, o.verify_all);
     if (o.spread && f->blocks.complete())
       f->first_copies = std::make_unique<FirstCopies>(f->meta.block_count());
+    if (events)
+      events->file_started(f->data_path, to_hex(f->cascade_hash), f->meta.block_count(),
+                           f->blocks.verified_count(), f->blocks.complete());
   }
 
   std::atomic<int> exit_code{0};
@@ -126,7 +210,9 @@ int run_peer(RunOptions o) {
 
   // Completion is signalled by each downloader once its whole file is verified.
   std::atomic<std::size_t> completed{0};
-  const bool exit_when_complete = o.client_only || o.exit_when_done;
+  const bool exit_when_complete =
+      o.client_only || (o.exit_when_done && !o.seed_time && !o.seed_ratio);
+  SeedLimit seed_limit(o);
   for (auto& f : files) {
     auto on_complete = [&, file = f.get()] {
       const double seconds = std::chrono::duration<double>(net::Clock::now() - started).count();
@@ -184,6 +270,10 @@ int run_peer(RunOptions o) {
         progress.tick();
         last_print = now;
       }
+      if (seed_limit.set() && seed_limit.reached(files, now)) {
+        shutdown(0);
+        return;
+      }
       if (!o.stats_json.empty() && now - last_stats >= stats_period) {
         write_stats(o.stats_json, files, std::chrono::duration<double>(now - started).count());
         last_stats = now;
@@ -217,5 +307,6 @@ int run_peer(RunOptions o) {
                 std::chrono::duration<double>(net::Clock::now() - started).count());
   return exit_code;
 }
+}  // namespace
 
 }  // namespace cascade

@@ -1,6 +1,7 @@
 // `cascade-peer run`: start-up, the block server, one downloader per file, progress, shutdown.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,11 @@ struct RunOptions {
   std::uint64_t max_block_size = 64ull << 20;  // cascade files with larger blocks are refused
   std::string port_file;                       // write the bound port here once listening
   std::string stats_json;  // per-file statistics (JSON): rewritten every stats_period and at exit
-  std::string http;        // IPv4:port for the status pages and metrics; empty: none
+  std::string events;      // NDJSON events to this path ("-": stdout); empty: none
+  // Once every file is complete: serve this many more seconds, or until each file's bytes served
+  // reach this multiple of its size (whichever comes first), then exit 0. Unset: serve on.
+  std::optional<double> seed_time, seed_ratio;
+  std::string http;            // IPv4:port for the status pages and metrics; empty: none
   std::string http_port_file;  // write the bound HTTP port here once listening
   BlockServer::Options serve;
   Downloader::Options download;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/net.hpp"
+#include "peer/events.hpp"
 #include "peer/peer_table.hpp"
 #include "peer/tracker_schedule.hpp"
 
@@ -19,10 +20,12 @@ class TrackerSession {
     TrackerSchedule::Options schedule;
   };
   // `label` names the file in log lines; `self` is the address we report.
-  TrackerSession(Options options, const Hash256& cascade_hash, Endpoint self, std::string label);
+  TrackerSession(Options options, const Hash256& cascade_hash, Endpoint self, std::string label,
+                 Events* events = nullptr);
 
-  // Makes the exchange that is due now, if any, and merges the answer into `peers`.
-  asio::awaitable<void> step(const TrackerSchedule::Need& need, PeerTable& peers);
+  // Makes the exchange that is due now, if any, and merges the answer into `peers`. Returns
+  // whether the tracker answered.
+  asio::awaitable<bool> step(const TrackerSchedule::Need& need, PeerTable& peers);
   const TrackerSchedule& schedule() const { return schedule_; }
 
  private:
@@ -30,6 +33,7 @@ class TrackerSession {
   const Hash256 cascade_hash_;
   const Endpoint self_;
   const std::string label_;
+  Events* const events_;
   TrackerSchedule schedule_;
   bool answered_once_ = false;
 };

@@ -103,6 +103,19 @@ TEST(Units, ParsesRatesAsPeopleWriteThem) {
     EXPECT_FALSE(parse_rate(bad)) << bad;
 }
 
+TEST(Units, ParsesDurationsAsPeopleWriteThem) {
+  EXPECT_EQ(parse_duration("90"), 90.0);
+  EXPECT_EQ(parse_duration("30s"), 30.0);
+  EXPECT_EQ(parse_duration("10m"), 600.0);
+  EXPECT_EQ(parse_duration("2h"), 7200.0);
+  EXPECT_EQ(parse_duration("1d"), 86400.0);
+  EXPECT_EQ(parse_duration("1h30m"), 5400.0);
+  EXPECT_EQ(parse_duration("0.5s"), 0.5);
+  EXPECT_EQ(parse_duration("0"), 0.0);
+  for (const char* bad : {"", "s", "soon", "-1s", "10 m", "1h30", "5w", "1e9d", "10ms"})
+    EXPECT_FALSE(parse_duration(bad)) << bad;
+}
+
 TEST(TokenBucket, GivesTheRateAfterTheBurstAndSharesItInOrder) {
   using namespace std::chrono_literals;
   const auto t0 = TokenBucket::Clock::time_point{} + 100s;

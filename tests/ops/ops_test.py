@@ -438,6 +438,195 @@ class PeerHttpTest(Programs):
         self.assertEqual(http_get(ports["seed"][1], "/?refresh=x")[0], 400)
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PeerLifeTest(Programs):
+    """Peers that stay up: events, several trackers, seeding limits."""
+
+    SIZE, BLOCK = 4 * 1024 * KiB, 256 * KiB
+
+    def make_file(self, where="seed"):
+        os.makedirs(self.path(where), exist_ok=True)
+        data = random.Random(11).randbytes(self.SIZE)
+        with open(self.path(f"{where}/file.bin"), "wb") as f:
+            f.write(data)
+        r = subprocess.run([f"{BIN}/cascade-peer", "make", self.path(f"{where}/file.bin"), "-o",
+                            self.path(f"{where}/file.bin.cascade"), "--block-size", str(self.BLOCK)],
+                           capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(self.path(f"{where}/file.bin.cascade"), "rb") as f:
+            self.cascade = reference.Cascade(f.read())
+        return data
+
+    def leecher_dir(self, name):
+        os.makedirs(self.path(name), exist_ok=True)
+        shutil.copy(self.path("seed/file.bin.cascade"), self.path(f"{name}/file.bin.cascade"))
+        return self.path(f"{name}/file.bin.cascade")
+
+    def peer(self, name, cascade, trackers, *extra):
+        return self.start(name, [f"{BIN}/cascade-peer", "run", cascade, trackers, "127.0.0.1:0",
+                                 "--port-file", self.path(name + ".port"), "--list-interval", "1", *extra])
+
+    def events(self, name):
+        with open(self.path(name + ".ndjson")) as f:
+            return [json.loads(line) for line in f]
+
+    def test_events_tell_a_download_from_start_to_exit(self):
+        data = self.make_file()
+        self.start_tracker({"open": True})
+        live = f"127.0.0.1:{self.tracker[1]}"
+        # Slow enough that the leecher also asks the liar below, more than three times.
+        self.peer("seed", self.path("seed/file.bin.cascade"), live, "--events", self.path("seed.ndjson"),
+                  "--max-upload-rate", "2MiB/s")
+        wait_until("the seed's port", lambda: read_port(self.path("seed.port")))
+        # A seed that sends wrong bytes for every block: the leecher bans it.
+        liar = reference.Seed(self.cascade, random.Random(5).randbytes(self.SIZE))
+        self.addCleanup(liar.stop)
+        self.assertEqual(reference.ask_tracker(self.tracker, reference.SUBSCRIBE, self.cascade.cascade_hash,
+                                               "127.0.0.1", liar.port)[0], 0)
+        time.sleep(0.3)
+        dead = free_port()  # nothing listens there
+        p = self.peer("leech", self.leecher_dir("leech"), f"127.0.0.1:{dead},{live}", "-c",
+                      "--events", self.path("leech.ndjson"))
+        self.assertEqual(p.wait(timeout=60), 0, self.log_of("leech")[-3000:])
+        with open(self.path("leech/file.bin"), "rb") as f:
+            self.assertEqual(f.read(), data)
+        ev = self.events("leech")
+        names = [e["event"] for e in ev]
+        self.assertEqual(names[0], "file_started")
+        self.assertEqual(names[-1], "exit")
+        self.assertEqual(ev[-1]["code"], 0)
+        started = ev[0]
+        self.assertEqual((started["blocks"], started["blocks_present"], started["complete"]),
+                         (self.cascade.count, 0, False))
+        self.assertEqual(started["cascade_hash"], self.cascade.cascade_hash.hex())
+        errors = [e for e in ev if e["event"] == "tracker_error"]
+        self.assertEqual([e["tracker"] for e in errors], [f"127.0.0.1:{dead}"])
+        self.assertTrue(errors[0]["message"])
+        sources = {e["peer"] for e in ev if e["event"] == "peer_connected"}
+        self.assertIn(f"127.0.0.1:{read_port(self.path('seed.port'))}", sources)
+        banned = [e for e in ev if e["event"] == "peer_banned"]
+        self.assertEqual([(e["peer"], e["reason"]) for e in banned], [(f"127.0.0.1:{liar.port}", "bad_blocks")])
+        done = [e for e in ev if e["event"] == "file_complete"]
+        self.assertEqual(len(done), 1)
+        self.assertEqual((done[0]["check"], done[0]["file"]), ("ok", self.path("leech/file.bin")))
+        self.assertTrue(all(isinstance(e["time"], float) for e in ev))
+        times = [e["time"] for e in ev]
+        self.assertEqual(times, sorted(times))
+        # The seed: its file complete at start-up (checked whole), a client connected.
+        seed = self.events("seed")
+        self.assertEqual(seed[0]["event"], "file_started")
+        self.assertEqual((seed[0]["blocks_present"], seed[0]["complete"]), (self.cascade.count, True))
+        self.assertIn("peer_connected", [e["event"] for e in seed])
+        self.assertIn({"in"}, [{e["direction"]} for e in seed if e["event"] == "peer_connected"])
+
+    def test_a_dead_first_tracker_does_not_slow_the_download(self):
+        self.make_file()
+        self.start_tracker({"open": True})
+        live = f"127.0.0.1:{self.tracker[1]}"
+        self.peer("seed", self.path("seed/file.bin.cascade"), live, "--max-upload-rate", "8MiB/s")
+        wait_until("the seed's port", lambda: read_port(self.path("seed.port")))
+        time.sleep(0.3)
+        # A tracker that accepts connections and never answers: each request waits its timeout.
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        self.addCleanup(silent.close)
+        times = {}
+        for name, trackers in (("alone", live), ("dead-first", f"127.0.0.1:{silent.getsockname()[1]},{live}")):
+            started = time.monotonic()
+            p = self.peer(name, self.leecher_dir(name), trackers, "-c")
+            self.assertEqual(p.wait(timeout=60), 0, self.log_of(name)[-3000:])
+            times[name] = time.monotonic() - started
+        # 4 MiB at 8 MiB/s: half a second; the silent tracker's 5 s timeout must not show.
+        self.assertLess(times["dead-first"], times["alone"] + 1.0, times)
+
+    def test_a_tracker_restarted_empty_is_refilled_by_announces(self):
+        self.make_file()
+        port = free_port()
+        config = {"port": port, "bind": "127.0.0.1", "open": True}
+        self.start_tracker(config)
+        tracker = f"127.0.0.1:{port}"
+        for name in ("seed", "leech"):
+            cascade = self.path("seed/file.bin.cascade") if name == "seed" else self.leecher_dir(name)
+            self.peer(name, cascade, tracker, "--announce-interval", "2")
+        listed = lambda: len(reference.ask_tracker(self.tracker, reference.LIST, self.cascade.cascade_hash,
+                                                   "0.0.0.0", 0)[1])
+        wait_until("both peers listed", lambda: listed() == 2, 10)
+        old = self.procs[0]
+        old.send_signal(signal.SIGTERM)
+        self.assertEqual(old.wait(timeout=10), 0)
+        self.start_tracker(config, name="tracker2")
+        self.assertLessEqual(listed(), 1)  # empty, or one peer's announce already in
+        wait_until("both peers listed again", lambda: listed() == 2, 10)
+
+    def test_seeding_ends_after_its_time_or_ratio(self):
+        self.make_file()
+        self.start_tracker({"open": True})
+        live = f"127.0.0.1:{self.tracker[1]}"
+        started = time.monotonic()
+        p = self.peer("timed", self.path("seed/file.bin.cascade"), live, "--seed-time", "1.5s",
+                      "--events", self.path("timed.ndjson"))
+        self.assertEqual(p.wait(timeout=30), 0)
+        took = time.monotonic() - started
+        self.assertGreaterEqual(took, 1.5)
+        self.assertLess(took, 6)
+        self.assertEqual(self.events("timed")[-1], {**self.events("timed")[-1], "event": "exit", "code": 0})
+        self.assertIn("seeded for 1.5 s", self.log_of("timed"))
+
+        # Ratio 2: two leechers take a copy each, then the seed leaves (its time limit is far).
+        seed = self.peer("seed", self.path("seed/file.bin.cascade"), live, "--seed-ratio", "2",
+                         "--seed-time", "1h", "--no-spread")
+        wait_until("the seed's port", lambda: read_port(self.path("seed.port")))
+        time.sleep(0.3)
+        self.assertIsNone(seed.poll())
+        leechers = []
+        for name in ("l1", "l2"):
+            leechers.append(self.peer(name, self.leecher_dir(name), live, "-c"))
+            self.assertEqual(leechers[-1].wait(timeout=60), 0)
+            if name == "l1":
+                time.sleep(0.5)
+                self.assertIsNone(seed.poll(), "one copy out of two: still seeding")
+        self.assertEqual(seed.wait(timeout=10), 0)
+        self.assertIn("every file served its size x 2", self.log_of("seed"))
+
+    def test_bad_options_get_one_line_errors(self):
+        self.make_file()
+        cascade = self.path("seed/file.bin.cascade")
+        cases = [
+            (["--seed-time", "soon"], 2, "--seed-time"),
+            (["--seed-ratio", "-1"], 2, "--seed-ratio"),
+            (["--seed-ratio", "x"], 2, "--seed-ratio"),
+            (["-c", "--seed-time", "1m"], 2, "need serving"),
+            (["--http", "localhost"], 2, "--http"),
+            (["--events", "/nonexistent-dir/events.ndjson"], 1, "--events"),
+        ]
+        for extra, code, words in cases:
+            r = subprocess.run([f"{BIN}/cascade-peer", "run", cascade, "127.0.0.1:9", "127.0.0.1:0", *extra],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, code, (extra, r.stderr))
+            lines = r.stderr.strip().splitlines()
+            self.assertEqual(len(lines), 1, (extra, r.stderr))
+            self.assertIn(words, lines[0])
+        for trackers in ("127.0.0.1:9,", "a:1,,b:2", "127.0.0.1:9,127.0.0.1:9", ":5"):
+            r = subprocess.run([f"{BIN}/cascade-peer", "run", cascade, trackers, "127.0.0.1:0"],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, (trackers, r.stderr))
+            self.assertIn("TRACKER", r.stderr)
+        # The HTTP port taken: exit 1 with a clear line.
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen(1)
+            r = subprocess.run([f"{BIN}/cascade-peer", "run", cascade, "127.0.0.1:9", "127.0.0.1:0", "--http",
+                                f"127.0.0.1:{taken.getsockname()[1]}"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("--http", r.stderr)
+
+
 class TrackerReloadTest(Programs):
     def reload(self, p, config):
         if not isinstance(config, str):

@@ -1,0 +1,46 @@
+// Events for scripts (--events PATH, "-" for stdout): one JSON object per line (NDJSON), each
+// with "event" (its name) and "time" (Unix seconds, fractional), written whole and flushed at
+// once, from any thread. The README lists every event and its fields.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace cascade {
+
+class Events {
+ public:
+  // Opens `path` for appending ("-": stdout). Throws Fatal (exit 1) when it cannot.
+  explicit Events(const std::string& path);
+  ~Events();
+  Events(const Events&) = delete;
+  Events& operator=(const Events&) = delete;
+
+  // A file is being shared: its blocks, and how many were present (verified) at start-up.
+  void file_started(const std::string& file, const std::string& cascade_hash, std::uint64_t blocks,
+                    std::uint64_t present, bool complete);
+  // A connection opened: "out" to a source we download from (with the file), "in" from a client.
+  void peer_connected(const std::string& peer, const char* direction, const std::string& file);
+  // A source banned for this file: "bad_blocks" or "refuses_file".
+  void peer_banned(const std::string& file, const std::string& peer, const char* reason);
+  // A tracker exchange failed (the first failure of a run of them).
+  void tracker_error(const std::string& file, const std::string& tracker,
+                     const std::string& message);
+  // The whole file was checked against its cascade file: ok (complete) or not.
+  void file_complete(const std::string& file, bool ok, double seconds, const std::string& detail);
+  // A file was added to or removed from a shared directory.
+  void file_removed(const std::string& file);
+  // The process ends with this exit code.
+  void exit(int code);
+
+ private:
+  void write(const std::string& line);
+  std::mutex mutex_;
+  std::FILE* out_ = nullptr;  // guarded by mutex_
+  bool owned_ = false;
+};
+
+}  // namespace cascade
