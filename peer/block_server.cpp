@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <list>
+#include <shared_mutex>
 #include <unordered_map>
 
 #include "common/connection_limits.hpp"
@@ -55,7 +56,13 @@ struct BlockServer::Impl : std::enable_shared_from_this<Impl> {
   // The acceptor is used only on this strand (the accept loop, and closing it in stop()).
   asio::strand<asio::io_context::executor_type> accept_strand;
   tcp::acceptor acceptor;
-  std::unordered_map<Hash256, std::shared_ptr<SharedFile>, HashKey> files;
+  mutable std::shared_mutex files_mutex;
+  std::unordered_map<Hash256, std::shared_ptr<SharedFile>, HashKey> files;  // guarded by it
+  std::shared_ptr<SharedFile> find(const Hash256& hash) const {
+    std::shared_lock lock(files_mutex);
+    auto it = files.find(hash);
+    return it == files.end() ? nullptr : it->second;
+  }
   std::atomic<bool> stopping{false};
   std::mutex conns_mutex;
   std::list<std::weak_ptr<Connection>> conns;  // guarded by conns_mutex; for stop()
@@ -110,6 +117,17 @@ void BlockServer::stop() {
           c->socket.close(ignored);
         });
   });
+}
+
+void BlockServer::add_file(std::shared_ptr<SharedFile> file) {
+  std::unique_lock lock(impl_->files_mutex);
+  const Hash256 hash = file->cascade_hash;
+  impl_->files.insert_or_assign(hash, std::move(file));
+}
+
+void BlockServer::remove_file(const Hash256& cascade_hash) {
+  std::unique_lock lock(impl_->files_mutex);
+  impl_->files.erase(cascade_hash);
 }
 
 BlockServer::Counts BlockServer::counts() const {
@@ -239,11 +257,12 @@ asio::awaitable<bool> BlockServer::Impl::send_copied(Connection& c, SharedFile& 
 asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
                                                 const PeerRequest& req,
                                                 std::vector<std::uint8_t>& chunk) {
-  auto it = files.find(req.cascade_hash);
-  if (it == files.end())
+  // Held for the whole answer: the file may leave the shared set meanwhile (a shared directory).
+  const std::shared_ptr<SharedFile> held = find(req.cascade_hash);
+  if (!held)
     co_return co_await refuse(c, BlockServer::unknown_file, PeerStatus::unknown_cascade,
                               "this peer does not serve " + to_hex(req.cascade_hash));
-  SharedFile& f = *it->second;
+  SharedFile& f = *held;
   if (req.block >= f.meta.block_count())
     co_return co_await refuse(c, BlockServer::out_of_range, PeerStatus::out_of_range,
                               "block " + std::to_string(req.block) +

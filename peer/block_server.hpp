@@ -36,6 +36,10 @@ class BlockServer {
   std::uint16_t start(const std::string& address, std::uint16_t port);
   // Stops accepting and closes every open connection. Call from any thread.
   void stop();
+  // Files joining and leaving the shared set (a shared directory); thread-safe. A request for a
+  // removed file is answered "unknown cascade"; one being answered finishes.
+  void add_file(std::shared_ptr<SharedFile> file);
+  void remove_file(const Hash256& cascade_hash);
 
   // Requests answered with an error status, by reason.
   enum Refusal { unknown_file, out_of_range, not_held, asked_elsewhere, malformed, refusal_kinds };

@@ -9,7 +9,9 @@
 #include "common/system.hpp"
 #include "common/units.hpp"
 #include "peer/create.hpp"
+#include "peer/dir_watch.hpp"
 #include "peer/events.hpp"
+#include "peer/file_set.hpp"
 #include "peer/report.hpp"
 #include "peer/startup.hpp"
 #include "peer/status.hpp"
@@ -61,9 +63,18 @@ void check_arguments(RunOptions& o) {
     throw Fatal(ExitCode::usage, "--http must be IPv4:port, got \"" + o.http + "\"");
 }
 
-std::vector<std::shared_ptr<SharedFile>> open_files(const RunOptions& o) {
+// Opens the cascade files SOURCE names; the directories it names go to `dirs`.
+std::vector<std::shared_ptr<SharedFile>> open_files(const RunOptions& o,
+                                                    std::vector<std::string>& dirs) {
   std::vector<std::shared_ptr<SharedFile>> files;
   for (std::size_t i = 0; i < o.cascade_paths.size(); ++i) {
+    if (is_directory(o.cascade_paths[i])) {
+      if (!o.data_paths.empty())
+        throw Fatal(ExitCode::usage, "-o cannot name data files when SOURCE has a directory (" +
+                                         o.cascade_paths[i] + ")");
+      dirs.push_back(o.cascade_paths[i]);
+      continue;
+    }
     const std::string data =
         o.data_paths.empty() ? default_data_path(o.cascade_paths[i]) : o.data_paths[i];
     files.push_back(open_shared_file(o.cascade_paths[i], data, o.max_block_size));
@@ -98,6 +109,7 @@ class SeedLimit {
   bool set() const { return time_ || ratio_; }
   // Called on every report tick; true once the limit is reached (and says why, once).
   bool reached(const std::vector<std::shared_ptr<SharedFile>>& files, net::Clock::time_point now) {
+    if (files.empty()) return false;
     for (const auto& f : files)
       if (!f->complete) return false;
     if (!complete_since_) {
@@ -154,11 +166,15 @@ int run(RunOptions& o, Events* events) {
   const auto started = net::Clock::now();
   const double started_unix =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto since_start = [&] {
+    return std::chrono::duration<double>(net::Clock::now() - started).count();
+  };
   o.serve.events = events;
   o.download.events = events;
   const std::size_t threads = threads_or_cores(o.threads);
   raise_fd_limit();
-  std::vector<std::shared_ptr<SharedFile>> files = open_files(o);
+  std::vector<std::string> dirs;
+  std::vector<std::shared_ptr<SharedFile>> given = open_files(o, dirs);
 
   // The io_context outlives everything that uses it; the pool drains (its destructor) before the
   // io_context goes, since pool jobs may reference coroutine frames.
@@ -167,26 +183,18 @@ int run(RunOptions& o, Events* events) {
   TokenBucket upload(o.max_upload_rate), download(o.max_download_rate);
   if (!upload.unlimited()) o.serve.upload = &upload;
   if (!download.unlimited()) o.download.download = &download;
-  for (auto& f : files) {
-    find_present_blocks(*f, pool, o.verify_all);
-    if (o.spread && f->blocks.complete())
-      f->first_copies = std::make_unique<FirstCopies>(f->meta.block_count());
-    if (events)
-      events->file_started(f->data_path, to_hex(f->cascade_hash), f->meta.block_count(),
-                           f->blocks.verified_count(), f->blocks.complete());
-  }
 
   std::atomic<int> exit_code{0};
   std::atomic<bool> stopping{false};
   std::unique_ptr<BlockServer> server;
-  std::vector<std::unique_ptr<Downloader>> downloaders;
+  FileSet set;
   auto shutdown = [&](int code) {
     int expected = 0;
     if (code != 0) exit_code.compare_exchange_strong(expected, code);
     if (stopping.exchange(true)) return;
     asio::post(io, [&] {
       if (server) server->stop();
-      for (auto& d : downloaders) d->stop();
+      for (auto& e : set.entries()) e.downloader->stop();
       io.stop();
     });
   };
@@ -194,41 +202,115 @@ int run(RunOptions& o, Events* events) {
     log::error(f.what());
     shutdown(to_int(f.code));
   };
+  const bool exit_when_complete =
+      o.client_only || (o.exit_when_done && !o.seed_time && !o.seed_ratio);
+  SeedLimit seed_limit(o);
 
+  // A file's blocks found, its place in the set, its server entry, its journal's group commit
+  // and its downloader: on the io threads (or before they run).
+  auto prepare = [&](SharedFile& f) {
+    find_present_blocks(f, pool, o.verify_all);
+    if (o.spread && f.blocks.complete())
+      f.first_copies = std::make_unique<FirstCopies>(f.meta.block_count());
+    if (events)
+      events->file_started(f.data_path, to_hex(f.cascade_hash), f.meta.block_count(),
+                           f.blocks.verified_count(), f.blocks.complete());
+  };
+  auto start_file = [&](std::shared_ptr<SharedFile> f) {
+    auto on_complete = [&, file = f.get()] {
+      file->stats.complete_seconds = since_start();
+      log::info(file->data_path, ": complete and verified after ",
+                std::to_string(std::lround(file->stats.complete_seconds * 1000)), " ms");
+      if (exit_when_complete && set.all_complete()) shutdown(0);
+    };
+    if (f->journal)
+      f->journal->commit_every(io, pool, [&](const std::string& message) {
+        on_fatal(Fatal(ExitCode::failure, message));
+      });
+    if (server) server->add_file(f);
+    auto d = std::make_shared<Downloader>(io, pool, f, o.download, on_fatal, on_complete);
+    set.add(FileSet::Entry{f, d});
+    d->start();
+  };
+  // A file of a shared directory leaving the set: no longer served, announced or downloaded;
+  // what was verified of it is made durable.
+  auto stop_file = [&](const std::string& cascade_path) {
+    auto e = set.remove(cascade_path);
+    if (!e) return;
+    if (server) server->remove_file(e->file->cascade_hash);
+    e->downloader->stop();
+    log::info(cascade_path, ": removed from the directory; no longer shared");
+    if (events) events->file_removed(e->file->data_path);
+    pool.post([f = e->file] {
+      if (!f->journal) return;
+      f->journal->stop_commits();
+      if (f->complete) return;
+      try {
+        f->journal->flush();
+      } catch (const std::exception& x) {
+        log::warn("journal: ", x.what());
+      }
+    });
+  };
+
+  for (auto& f : given) prepare(*f);
   if (!o.client_only) {
-    server = std::make_unique<BlockServer>(io, pool, files, o.serve);
+    server = std::make_unique<BlockServer>(io, pool, std::vector<std::shared_ptr<SharedFile>>{},
+                                           o.serve);
     const std::string address = o.listen.empty() ? format_ipv4(o.download.self.ip) : o.listen;
     try {
       o.download.self.port = server->start(address, o.download.self.port);
     } catch (const std::exception& e) {
       throw Fatal(ExitCode::failure, e.what());
     }
-    log::info("serving ", files.size(), " file(s) on ", address, ":", o.download.self.port,
+  }
+  for (auto& f : given) start_file(f);
+
+  // Shared directories: the files in them now, then a watch for those that come and go. A file
+  // there that cannot be shared is a warning, not the end of the process.
+  std::vector<std::unique_ptr<DirectoryWatch>> watches;
+  bool watching = false;  // false: the first scans, before the io threads run
+  for (const auto& dir : dirs) {
+    auto add = [&](const std::string& cascade_path) {
+      std::shared_ptr<SharedFile> f;
+      try {
+        f = open_shared_file(cascade_path, default_data_path(cascade_path), o.max_block_size);
+        if (auto other = set.path_of(f->cascade_hash)) {
+          log::warn(cascade_path, ": the same cascade file as ", *other, " is shared; ignored");
+          return false;
+        }
+        prepare(*f);
+      } catch (const Fatal& e) {
+        log::warn(e.what(), " (ignored until the file changes)");
+        return false;
+      }
+      if (!watching)
+        start_file(f);
+      else
+        asio::post(io, [&, f] {
+          if (!stopping) start_file(f);
+        });
+      return true;
+    };
+    auto remove = [&](const std::string& cascade_path) {
+      asio::post(io, [&, cascade_path] { stop_file(cascade_path); });
+    };
+    watches.push_back(std::make_unique<DirectoryWatch>(dir, add, remove));
+    try {
+      watches.back()->scan();
+    } catch (const std::exception& e) {
+      throw Fatal(ExitCode::failure, e.what());
+    }
+    log::info(dir, ": sharing ", set.entries().size(), " file(s) so far; watching for more");
+  }
+  if (server) {
+    const std::string address = o.listen.empty() ? format_ipv4(o.download.self.ip) : o.listen;
+    log::info("serving ", set.entries().size(), " file(s) on ", address, ":", o.download.self.port,
               ", reporting ", to_string(o.download.self));
     if (!o.port_file.empty()) write_port_file(o.port_file, o.download.self.port);
   }
-
-  // Completion is signalled by each downloader once its whole file is verified.
-  std::atomic<std::size_t> completed{0};
-  const bool exit_when_complete =
-      o.client_only || (o.exit_when_done && !o.seed_time && !o.seed_ratio);
-  SeedLimit seed_limit(o);
-  for (auto& f : files) {
-    auto on_complete = [&, file = f.get()] {
-      const double seconds = std::chrono::duration<double>(net::Clock::now() - started).count();
-      file->stats.complete_seconds = seconds;
-      log::info(file->data_path, ": complete and verified after ",
-                std::to_string(std::lround(seconds * 1000)), " ms");
-      if (++completed == files.size() && exit_when_complete) shutdown(0);
-    };
-    if (f->journal)
-      f->journal->commit_every(io, pool, [&](const std::string& message) {
-        on_fatal(Fatal(ExitCode::failure, message));
-      });
-    downloaders.push_back(
-        std::make_unique<Downloader>(io, pool, f, o.download, on_fatal, on_complete));
-    downloaders.back()->start();
-  }
+  watching = true;
+  for (auto& w : watches) w->start();
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   net::on_stop_signals(signals, [&](int sig) {
@@ -241,9 +323,7 @@ int run(RunOptions& o, Events* events) {
   std::unique_ptr<http::Service> pages_service;
   if (!o.http.empty()) {
     pages = std::make_unique<PeerPages>([&] {
-      return take_peer_snapshot(files, server.get(), downloaders,
-                                std::chrono::duration<double>(net::Clock::now() - started).count(),
-                                started_unix);
+      return take_peer_snapshot(set.entries(), server.get(), since_start(), started_unix);
     });
     pages_service = std::make_unique<http::Service>(pages->routes());
     try {
@@ -257,7 +337,7 @@ int run(RunOptions& o, Events* events) {
   }
 
   // Reports only: progress on the terminal or in the log, and the statistics file.
-  Progress progress(files, o.quiet);
+  Progress progress(o.quiet);
   asio::steady_timer ticker(io);
   const auto print_every = progress.tty() ? progress_period_tty : progress_period_log;
   auto last_print = net::Clock::now(), last_stats = last_print;
@@ -266,8 +346,9 @@ int run(RunOptions& o, Events* events) {
     ticker.async_wait([&](std::error_code ec) {
       if (ec || stopping) return;
       const auto now = net::Clock::now();
+      const auto files = set.files();
       if (now - last_print >= print_every) {
-        progress.tick();
+        progress.tick(files);
         last_print = now;
       }
       if (seed_limit.set() && seed_limit.reached(files, now)) {
@@ -275,7 +356,7 @@ int run(RunOptions& o, Events* events) {
         return;
       }
       if (!o.stats_json.empty() && now - last_stats >= stats_period) {
-        write_stats(o.stats_json, files, std::chrono::duration<double>(now - started).count());
+        write_stats(o.stats_json, files, since_start());
         last_stats = now;
       }
       tick();
@@ -283,12 +364,14 @@ int run(RunOptions& o, Events* events) {
   };
   tick();
   net::run_threads(io, threads);
+  for (auto& w : watches) w->stop();
   if (pages_service) pages_service->stop();
   pool.stop();
   // Run what was posted since the stop (verdicts, wake-ups): coroutines waiting only for those
   // end now, on their strands, instead of being torn down with the io_context.
   io.restart();
   io.poll();
+  const auto files = set.files();
   for (auto& f : files) {  // what was verified before the stop is durable before we exit
     if (!f->journal) continue;
     f->journal->stop_commits();
@@ -300,11 +383,9 @@ int run(RunOptions& o, Events* events) {
     }
   }
 
-  progress.tick(true);
+  progress.tick(files, true);
   log_summary(files);
-  if (!o.stats_json.empty())
-    write_stats(o.stats_json, files,
-                std::chrono::duration<double>(net::Clock::now() - started).count());
+  if (!o.stats_json.empty()) write_stats(o.stats_json, files, since_start());
   return exit_code;
 }
 }  // namespace

@@ -17,14 +17,10 @@ std::string short_name(const std::string& path) {
 }
 
 // Progress: one live line per file on a terminal, else a log line per file at most once a second.
-Progress::Progress(const std::vector<std::shared_ptr<SharedFile>>& files, bool quiet)
-    : files_(files),
-      tty_(::isatty(STDERR_FILENO) == 1),
-      quiet_(quiet),
-      last_(files.size(), 0),
-      last_time_(net::Clock::now()) {}
+Progress::Progress(bool quiet)
+    : tty_(::isatty(STDERR_FILENO) == 1), quiet_(quiet), last_time_(net::Clock::now()) {}
 
-void Progress::tick(bool final) {
+void Progress::tick(const std::vector<std::shared_ptr<SharedFile>>& files_, bool final) {
   if (quiet_) return;
   const auto now = net::Clock::now();
   const double dt = std::max(1e-3, std::chrono::duration<double>(now - last_time_).count());
@@ -35,8 +31,9 @@ void Progress::tick(bool final) {
     const double pct =
         total ? 100.0 * static_cast<double>(have) / static_cast<double>(total) : 100.0;
     const std::uint64_t bytes = f.stats.bytes_downloaded.load();
-    const double rate = static_cast<double>(bytes - last_[i]) / dt;
-    last_[i] = bytes;
+    std::uint64_t& last = last_[f.cascade_path];
+    const double rate = static_cast<double>(bytes - std::min(bytes, last)) / dt;
+    last = bytes;
     const std::uint64_t left_bytes =
         f.meta.target_size - std::min(f.meta.target_size, have * f.meta.block_size);
     char line[256];
@@ -53,9 +50,9 @@ void Progress::tick(bool final) {
       out += "\r\x1b[2K";
       out += line;
       out += i + 1 < files_.size() ? "\n" : "";
-    } else if (final || !f.complete || !reported_complete_.contains(i)) {
+    } else if (final || !f.complete || !reported_complete_.contains(f.cascade_path)) {
       log::info(line);
-      if (f.complete) reported_complete_.insert(i);
+      if (f.complete) reported_complete_.insert(f.cascade_path);
     }
   }
   if (tty_) {

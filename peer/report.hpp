@@ -2,6 +2,7 @@
 // log line per file at most once a second) and the statistics file (--stats-json).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -14,16 +15,16 @@ namespace cascade {
 
 class Progress {
  public:
-  Progress(const std::vector<std::shared_ptr<SharedFile>>& files, bool quiet);
-  // Prints the files' state now; `final` ends the live display.
-  void tick(bool final = false);
+  explicit Progress(bool quiet);
+  // Prints the state of `files` now (the set may change between ticks: a shared directory);
+  // `final` ends the live display.
+  void tick(const std::vector<std::shared_ptr<SharedFile>>& files, bool final = false);
   bool tty() const { return tty_; }
 
  private:
-  const std::vector<std::shared_ptr<SharedFile>>& files_;
   bool tty_, quiet_;
-  std::vector<std::uint64_t> last_;
-  std::set<std::size_t> reported_complete_;
+  std::map<std::string, std::uint64_t> last_;  // bytes downloaded at the last tick, by cascade path
+  std::set<std::string> reported_complete_;    // by cascade path
   net::Clock::time_point last_time_;
 };
 

@@ -14,16 +14,14 @@
 
 namespace cascade {
 
-PeerSnapshot take_peer_snapshot(const std::vector<std::shared_ptr<SharedFile>>& files,
-                                const BlockServer* server,
-                                const std::vector<std::unique_ptr<Downloader>>& downloaders,
+PeerSnapshot take_peer_snapshot(const std::vector<FileSet::Entry>& files, const BlockServer* server,
                                 double since_start, double start_time) {
   PeerSnapshot s;
   s.taken_seconds = since_start;
   s.start_time_seconds = start_time;
   std::array<std::uint64_t, metrics::Histogram::bounds.size() + 1> commit_buckets{};
   for (std::size_t i = 0; i < files.size(); ++i) {
-    const SharedFile& f = *files[i];
+    const SharedFile& f = *files[i].file;
     PeerSnapshot::File out;
     out.name = short_name(f.data_path);
     out.cascade_path = f.cascade_path;
@@ -42,8 +40,8 @@ PeerSnapshot take_peer_snapshot(const std::vector<std::shared_ptr<SharedFile>>& 
     out.bytes_served = f.stats.bytes_served.load();
     out.asked_elsewhere = f.stats.asked_elsewhere.load();
     out.active_sources = f.stats.active_sources.load();
-    if (i < downloaders.size() && downloaders[i]) {
-      const auto c = downloaders[i]->peer_counts();
+    if (files[i].downloader) {
+      const auto c = files[i].downloader->peer_counts();
       out.peers_known = c.known;
       out.peers_banned = c.banned;
     }

@@ -14,7 +14,7 @@
 #include "common/http_service.hpp"
 #include "common/metrics.hpp"
 #include "peer/block_server.hpp"
-#include "peer/downloader.hpp"
+#include "peer/file_set.hpp"
 
 namespace cascade {
 
@@ -43,11 +43,8 @@ struct PeerSnapshot {
   metrics::Histogram::Snapshot commit_latency;  // all files' journals together
 };
 
-// Reads the running peer's state. `server` may be null (client-only); `downloaders` parallels
-// `files`.
-PeerSnapshot take_peer_snapshot(const std::vector<std::shared_ptr<SharedFile>>& files,
-                                const BlockServer* server,
-                                const std::vector<std::unique_ptr<Downloader>>& downloaders,
+// Reads the running peer's state. `server` may be null (client-only).
+PeerSnapshot take_peer_snapshot(const std::vector<FileSet::Entry>& files, const BlockServer* server,
                                 double since_start, double start_time);
 
 // Renderings; `before` (may be null) is an older snapshot for rates.

@@ -594,6 +594,77 @@ class PeerLifeTest(Programs):
         self.assertEqual(seed.wait(timeout=10), 0)
         self.assertIn("every file served its size x 2", self.log_of("seed"))
 
+    def test_a_shared_directory_follows_its_files(self):
+        shared = self.path("shared")
+        os.makedirs(shared)
+        datas = {}
+
+        def put(name, seed):
+            datas[name] = random.Random(seed).randbytes(1024 * KiB + seed)
+            with open(f"{shared}/{name}", "wb") as f:
+                f.write(datas[name])
+            tmp = self.path(name + ".cascade.tmp")
+            r = subprocess.run([f"{BIN}/cascade-peer", "make", f"{shared}/{name}", "-o", tmp, "--block-size",
+                                str(64 * KiB)], capture_output=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(tmp, "rb") as f:
+                raw = f.read()
+            os.rename(tmp, f"{shared}/{name}.cascade")  # appears whole, as a copy tool's rename does
+            return reference.Cascade(raw)
+
+        a = put("a.bin", 1)
+        with open(f"{shared}/junk.cascade", "wb") as f:
+            f.write(b"not a cascade file")
+        self.start_tracker({"open": True})
+        live = f"127.0.0.1:{self.tracker[1]}"
+        seed = self.peer("seed", shared, live, "--events", self.path("seed.ndjson"), "--http", "127.0.0.1:0",
+                         "--http-port-file", self.path("seed.http"))
+        seed_port = wait_until("the seed's port", lambda: read_port(self.path("seed.port")))
+        seed_http = wait_until("the seed's HTTP port", lambda: read_port(self.path("seed.http")))
+        self.assertIn("junk.cascade", self.log_of("seed"))  # a warning; the rest is shared
+
+        def shared_files():
+            return sorted(f["name"] for f in json.loads(http_get(seed_http, "/status.json")[2])["files"])
+
+        self.assertEqual(shared_files(), ["a.bin"])
+
+        def fetch(name, cascade):
+            os.makedirs(self.path("get-" + name), exist_ok=True)
+            shutil.copy(f"{shared}/{name}.cascade", self.path(f"get-{name}/{name}.cascade"))
+            p = self.peer("get-" + name, self.path(f"get-{name}/{name}.cascade"), live, "-c")
+            self.assertEqual(p.wait(timeout=60), 0, self.log_of("get-" + name)[-2000:])
+            with open(self.path(f"get-{name}/{name}"), "rb") as f:
+                self.assertEqual(f.read(), datas[name])
+
+        fetch("a.bin", a)
+        # A file added while the seed runs is shared within a second.
+        b = put("b.bin", 2)
+        added = time.monotonic()
+        wait_until("b.bin shared", lambda: shared_files() == ["a.bin", "b.bin"], 5)
+        self.assertLess(time.monotonic() - added, 1.0)
+        fetch("b.bin", b)
+        # The junk file made valid: picked up too.
+        c = put("c.bin", 3)
+        os.replace(f"{shared}/c.bin.cascade", f"{shared}/junk.cascade")
+        os.rename(f"{shared}/c.bin", f"{shared}/junk")
+        wait_until("junk shared", lambda: shared_files() == ["a.bin", "b.bin", "junk"], 5)
+        # A removed file stops being served.
+        os.unlink(f"{shared}/a.bin.cascade")
+        removed = time.monotonic()
+        wait_until("a.bin no longer shared", lambda: shared_files() == ["b.bin", "junk"], 5)
+        self.assertLess(time.monotonic() - removed, 1.0)
+        with socket.create_connection(("127.0.0.1", seed_port), timeout=10) as s:
+            s.sendall(reference.block_request(0, a.cascade_hash))
+            status, message = reference.read_block_response(s, 1 << 20)
+        self.assertNotEqual(status, 0)
+        self.assertIn(b"does not serve", message)
+        self.assertIsNone(seed.poll())
+        ev = self.events("seed")
+        self.assertEqual([e["file"] for e in ev if e["event"] == "file_started"],
+                         [f"{shared}/a.bin", f"{shared}/b.bin", f"{shared}/junk"])
+        self.assertEqual([e["file"] for e in ev if e["event"] == "file_removed"], [f"{shared}/a.bin"])
+        self.assertEqual(c.count, 17)  # 1 MiB + 3 bytes in 64 KiB blocks
+
     def test_bad_options_get_one_line_errors(self):
         self.make_file()
         cascade = self.path("seed/file.bin.cascade")
@@ -612,6 +683,10 @@ class PeerLifeTest(Programs):
             lines = r.stderr.strip().splitlines()
             self.assertEqual(len(lines), 1, (extra, r.stderr))
             self.assertIn(words, lines[0])
+        r = subprocess.run([f"{BIN}/cascade-peer", "run", self.path("seed"), "127.0.0.1:9", "127.0.0.1:0", "-o",
+                            self.path("x")], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("directory", r.stderr)
         for trackers in ("127.0.0.1:9,", "a:1,,b:2", "127.0.0.1:9,127.0.0.1:9", ":5"):
             r = subprocess.run([f"{BIN}/cascade-peer", "run", cascade, trackers, "127.0.0.1:0"],
                                capture_output=True, text=True, timeout=30)
