@@ -150,7 +150,10 @@ int main(int argc, char** argv) {
   std::string max_up = "0", max_down = "0";
   std::string window = format_size_exact(d.window_bytes),
               max_block = format_size_exact(ro.max_block_size);
-  run->add_option("SOURCE", sources, "cascade file(s), separated by ':'")->required();
+  run->add_option("SOURCE", sources,
+                  "cascade file(s) or directories (every *.cascade in them, watched), separated "
+                  "by ':'")
+      ->required();
   run->add_option("TRACKER", ro.tracker,
                   "tracker host:port, or several comma-separated (each is asked; answers merge)")
       ->required();

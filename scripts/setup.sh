@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(g++ cmake ninja-build ccache libssl-dev nlohmann-json3-dev libcli11-dev libasio-dev
           googletest libgtest-dev python3 procps clang-format libcpp-httplib-dev pkg-config
-          python3-prometheus-client chromium)
+          python3-prometheus-client chromium dpkg-dev groff-base)
 
 missing=()
 for p in "${packages[@]}"; do
