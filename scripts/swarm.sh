@@ -3,14 +3,16 @@
 # sample_data/ (or one file of yours). Shows progress, then checks every copy's SHA-256 and
 # prints a summary. Always tears everything down, from any current directory.
 #
-#   scripts/swarm.sh [--peers N] [--file PATH] [--block-size SIZE] [--timeout SECONDS]
+#   scripts/swarm.sh [--peers N] [--file PATH] [--block-size SIZE] [--timeout SECONDS] [--report FILE.html]
+#     --report: one self-contained HTML file with each leecher's progress over time, the blocks
+#     each peer served to each other, and the summary (scripts/lib/swarm_report.py)
 #   scripts/swarm.sh --hosts [--rate 100mbit] [--peers 8] [--file PATH] [--block-size SIZE]
 #     the same across hosts of the network lab (needs root): scripts/swarm_hosts.py
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-peers="" file="" block_size="256KiB" timeout=300 hosts=0 rate="100mbit"
-usage() { echo "usage: $0 [--peers N] [--file PATH] [--block-size SIZE] [--timeout SECONDS] | --hosts [--rate R] [--peers N] [--file PATH]" >&2; exit 2; }
+peers="" file="" block_size="256KiB" timeout=300 hosts=0 rate="100mbit" report=""
+usage() { echo "usage: $0 [--peers N] [--file PATH] [--block-size SIZE] [--timeout SECONDS] [--report FILE.html] | --hosts [--rate R] [--peers N] [--file PATH]" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case $1 in
     --hosts) hosts=1; shift ;;
@@ -19,6 +21,7 @@ while [[ $# -gt 0 ]]; do
     --file) file=${2:?}; shift 2 ;;
     --block-size) block_size=${2:?}; shift 2 ;;
     --timeout) timeout=${2:?}; shift 2 ;;
+    --report) report=${2:?}; shift 2 ;;
     -h|--help) usage ;;
     *) echo "unknown option: $1" >&2; usage ;;
   esac
@@ -40,6 +43,10 @@ peers=${peers:-4}
 [[ $peers =~ ^[0-9]+$ && $peers -ge 1 && $peers -le 64 ]] || { echo "--peers must be 1..64" >&2; exit 2; }
 [[ -z $file || -f $file ]] || { echo "--file: no such file: $file" >&2; exit 2; }
 [[ -n $file ]] && file=$(cd "$(dirname "$file")" && pwd)/$(basename "$file")
+if [[ -n $report ]]; then
+  [[ -d $(dirname "$report") ]] || { echo "--report: no such directory: $(dirname "$report")" >&2; exit 2; }
+  report=$(cd "$(dirname "$report")" && pwd)/$(basename "$report")
+fi
 
 "$root/scripts/setup.sh"
 "$root/scripts/build.sh" --release >/dev/null  # incremental: a no-op when nothing changed
@@ -122,7 +129,7 @@ while true; do
   for p in "${pids[@]}"; do
     kill -0 "$p" 2>/dev/null || { echo; echo "swarm: a process exited early; logs in $work are shown below" >&2; tail -n 5 "$work"/*.log >&2; exit 1; }
   done
-  if frame=$(python3 "$root/scripts/lib/swarm_view.py" "$work" "$peers" "$start"); then break; fi
+  if frame=$(python3 "$root/scripts/lib/swarm_view.py" "$work" "$peers" "$start" "$work/timeline.ndjson"); then break; fi
   draw "$frame"
   (( $(date +%s) < deadline )) || { echo; echo "swarm: timed out after ${timeout}s" >&2; exit 1; }
   sleep 0.2
@@ -165,6 +172,11 @@ print(f"swarm: {n} leechers x {total} bytes in {secs:.2f} s ({n * total / secs /
 print("swarm: blocks served: " + ", ".join(f"{k} {v}" for k, v in served.items()))
 print(f"swarm: blocks leechers got from other leechers: {from_others}")
 PY
+if [[ -n $report ]]; then
+  python3 "$root/scripts/lib/swarm_report.py" "$work" "$peers" "$(python3 -c "print($end - $start)")" "$total_bytes" \
+    "$seed_port" "$(( status == 0 ))" "$report"
+  echo "swarm: report written to $report"
+fi
 if (( status == 0 )); then
   echo "swarm: OK: all $((peers * ${#names[@]})) copies match their cascade files' SHA-256"
 else

@@ -65,4 +65,7 @@ if __name__ == "__main__":
         fractions.append(have / max(total, 1))
         done.append(ok)
     print("\n".join(render(fractions, done, got / max(seconds, 1e-3), seconds)))
+    if len(sys.argv) > 4:  # a timeline file for the report (scripts/lib/swarm_report.py)
+        with open(sys.argv[4], "a") as f:
+            f.write(json.dumps({"t": round(seconds, 3), "fractions": fractions, "done": done}) + "\n")
     sys.exit(0 if all(done) else 1)

@@ -90,7 +90,7 @@ class Dom(html.parser.HTMLParser):
 
     def __init__(self, text):
         super().__init__()
-        self.tables, self.ids, self.meta_refresh, self.bars = {}, {}, None, []
+        self.tables, self.ids, self.meta_refresh, self.bars, self.lines = {}, {}, None, [], []
         self._table, self._row, self._cell, self._id_stack = None, None, None, []
         self.feed(text)
 
@@ -105,6 +105,8 @@ class Dom(html.parser.HTMLParser):
             self._cell = ""
         elif tag == "meta" and a.get("http-equiv") == "refresh":
             self.meta_refresh = a.get("content")
+        if tag == "polyline" and "leecher" in a.get("class", ""):
+            self.lines.append((a.get("data-leecher"), a.get("points", "")))
         if a.get("role") == "progressbar":
             self.bars.append(float(a["aria-valuenow"]))
         if "id" in a and tag != "table":
@@ -436,6 +438,43 @@ class PeerHttpTest(Programs):
                 s.close()
         self.assertEqual(wait_until("the seed's pages again", lambda: http_get(ports["seed"][1], "/")[0] == 200, 15), True)
         self.assertEqual(http_get(ports["seed"][1], "/?refresh=x")[0], 400)
+
+
+class SwarmReportTest(unittest.TestCase):
+    def test_the_swarm_report_renders(self):
+        out = os.path.join(ARTIFACTS, "swarm-report.html")
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        if os.path.exists(out):
+            os.unlink(out)
+        r = subprocess.run([os.path.join(HERE, "../../scripts/swarm.sh"), "--peers", "3", "--timeout", "120",
+                            "--report", out], capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr[-2000:])
+        self.assertIn("report written to", r.stdout)
+        with open(out) as f:
+            page = f.read()
+        self.assertNotIn("<script", page)
+        self.assertNotRegex(page, r'(src|href)="(http|//)')  # self-contained
+        dom = render("file://" + out, os.path.join(ARTIFACTS, "swarm-report.png"))
+        summary = {row[0]: row[1] for row in dom.tables["summary"]}
+        self.assertEqual(summary["leechers"], "3")
+        self.assertEqual(summary["every copy verified"], "yes")
+        self.assertEqual([name for name, _ in dom.lines], ["leecher1", "leecher2", "leecher3"])
+        for _, points in dom.lines:
+            ys = [float(p.split(",")[1]) for p in points.split()]
+            self.assertGreaterEqual(len(ys), 2)
+            self.assertLess(ys[-1], ys[0])  # ends higher up: complete
+        # The matrix: each leecher's column adds up to one copy of every sample file.
+        blocks = 0
+        sample = os.path.join(HERE, "../../sample_data")
+        for name in os.listdir(sample):
+            if name.endswith(".cascade"):
+                with open(os.path.join(sample, name), "rb") as f:
+                    blocks += reference.Cascade(f.read()).count
+        rows = dom.tables["matrix"]
+        self.assertEqual(rows[0], ["from \\ to", "leecher1", "leecher2", "leecher3", "total"])
+        self.assertEqual([r[0] for r in rows[1:]], ["seed", "leecher1", "leecher2", "leecher3"])
+        for col in range(1, 4):
+            self.assertEqual(sum(int(r[col]) for r in rows[1:] if r[col] != "-"), blocks, col)
 
 
 def free_port():
