@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <deque>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 
 #include "common/endpoint.hpp"
@@ -96,8 +97,21 @@ struct Service::Impl {
   Options options;
   httplib::Server server;
   std::thread listener;
+  // Closed by stop(): from then on no route runs (what they read may be gone), and a client
+  // still holding a thread gets 503. Handlers run under the shared lock.
+  std::shared_mutex gate;
+  bool closed = false;  // guarded by gate
+  std::mutex done_mutex;
+  std::condition_variable done_cv;
+  bool done = false;  // guarded by done_mutex: the listener returned
 
   void answer(const httplib::Request& in, httplib::Response& out) {
+    std::shared_lock lock(gate);
+    if (closed) {
+      out.status = 503;
+      out.set_content("shutting down\n", "text/plain; charset=utf-8");
+      return;
+    }
     Reply reply;
     const Route* route = nullptr;
     for (const auto& r : routes)
@@ -125,7 +139,7 @@ struct Service::Impl {
   }
 };
 
-Service::Service(std::vector<Route> routes, Options options) : impl_(std::make_unique<Impl>()) {
+Service::Service(std::vector<Route> routes, Options options) : impl_(std::make_shared<Impl>()) {
   impl_->routes = std::move(routes);
   impl_->options = options;
   auto& s = impl_->server;
@@ -133,8 +147,8 @@ Service::Service(std::vector<Route> routes, Options options) : impl_(std::make_u
   s.set_read_timeout(static_cast<time_t>(options.timeout_seconds), 0);
   s.set_write_timeout(static_cast<time_t>(options.timeout_seconds), 0);
   s.set_keep_alive_timeout(static_cast<time_t>(options.timeout_seconds));
-  s.set_keep_alive_max_count(100);
-  s.set_payload_max_length(0);  // no request bodies
+  s.set_keep_alive_max_count(1);  // one request per connection: an idle tab holds no thread
+  s.set_payload_max_length(0);    // no request bodies
   s.set_pre_routing_handler([](const httplib::Request& in, httplib::Response& out) {
     if (in.method == "GET" || in.method == "HEAD")
       return httplib::Server::HandlerResponse::Unhandled;
@@ -177,7 +191,12 @@ std::uint16_t Service::start(const std::string& address_port) {
   } else if (!s.bind_to_port(host, port)) {
     throw std::runtime_error("--http: cannot bind " + address_port + " (in use, or not ours)");
   }
-  impl_->listener = std::thread([&s] { s.listen_after_bind(); });
+  impl_->listener = std::thread([impl = impl_] {
+    impl->server.listen_after_bind();
+    std::lock_guard lock(impl->done_mutex);
+    impl->done = true;
+    impl->done_cv.notify_all();
+  });
   // stop() only stops a server that runs: wait (bounded) until it does.
   for (int i = 0; i < 5000 && !s.is_running(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -187,7 +206,18 @@ std::uint16_t Service::start(const std::string& address_port) {
 void Service::stop() {
   if (!impl_->listener.joinable()) return;
   impl_->server.stop();
-  impl_->listener.join();
+  {
+    std::unique_lock lock(impl_->gate);
+    impl_->closed = true;
+  }
+  // httplib joins its workers, and a client dripping a header line now and then keeps one busy
+  // as long as it likes: wait a little, then leave the listener to end on its own (it holds the
+  // Impl; no route runs any more).
+  std::unique_lock lock(impl_->done_mutex);
+  if (impl_->done_cv.wait_for(lock, stop_wait, [&] { return impl_->done; }))
+    impl_->listener.join();
+  else
+    impl_->listener.detach();
 }
 
 std::string html_escape(std::string_view text) {

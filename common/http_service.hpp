@@ -46,8 +46,10 @@ Reply bad_request(const std::string& message);
 
 class Service {
  public:
+  // How long stop() waits for requests in progress.
+  static constexpr std::chrono::milliseconds stop_wait{1000};
   struct Options {
-    std::size_t threads = 2;            // requests served at once
+    std::size_t threads = 4;            // requests served at once
     std::size_t queued = 32;            // accepted connections waiting; then accepting pauses
     std::uint32_t timeout_seconds = 5;  // reading a request, writing an answer
   };
@@ -62,7 +64,7 @@ class Service {
 
  private:
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;  // shared with the listener thread
 };
 
 // The last snapshot made, remade when older than `max_age`: however fast pages are asked for,

@@ -1,8 +1,8 @@
 #include "common/metrics.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
+#include <cstdio>
 
 namespace cascade::metrics {
 
@@ -11,12 +11,46 @@ std::string format_value(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   char buf[64];
-  // Integers print exactly (counters of bytes pass 2^53 only after 9 PB); others shortest.
-  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  return ec == std::errc() ? std::string(buf, end) : std::string("NaN");
+  if (v == std::floor(v) && std::fabs(v) < 9e18)  // counters and counts: plain integers
+    std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(v));
+  else
+    std::snprintf(buf, sizeof buf, "%.15g", v);  // 0.00025, not 2.5e-04
+  return buf;
 }
 
-void escape_into(std::string& out, std::string_view value, bool help) {
+// `text` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD: the
+// exposition format is UTF-8, and a file name need not be.
+std::string valid_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  for (std::size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    std::size_t len = c < 0x80           ? 1
+                      : (c >> 5) == 0x6  ? 2
+                      : (c >> 4) == 0xE  ? 3
+                      : (c >> 3) == 0x1E ? 4
+                                         : 0;
+    bool ok = len > 0 && i + len <= n;
+    for (std::size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xC0) == 0x80;
+    if (ok && len == 2) ok = c >= 0xC2;  // no overlong
+    if (ok && len == 3) ok = !(c == 0xE0 && p[i + 1] < 0xA0) && !(c == 0xED && p[i + 1] >= 0xA0);
+    if (ok && len == 4)
+      ok = c <= 0xF4 && !(c == 0xF0 && p[i + 1] < 0x90) && !(c == 0xF4 && p[i + 1] >= 0x90);
+    if (ok) {
+      out.append(text.substr(i, len));
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
+void escape_into(std::string& out, std::string_view raw, bool help) {
+  const std::string value = valid_utf8(raw);
   for (char c : value) {
     if (c == '\\')
       out += "\\\\";

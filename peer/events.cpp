@@ -10,9 +10,7 @@ namespace cascade {
 
 namespace {
 nlohmann::json event(const char* name) {
-  const double now =
-      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  return nlohmann::json{{"event", name}, {"time", now}};
+  return nlohmann::json{{"event", name}};
 }
 }  // namespace
 
@@ -31,8 +29,12 @@ Events::~Events() {
   if (owned_) std::fclose(out_);
 }
 
-void Events::write(const std::string& line) {
-  std::lock_guard lock(mutex_);
+void Events::write(nlohmann::json& j) {
+  std::lock_guard lock(mutex_);  // the time is taken here too: lines come in time order
+  j["time"] =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  // A path that is not UTF-8 is written with U+FFFD in place of its bad bytes.
+  const std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::fwrite(line.data(), 1, line.size(), out_);
   std::fputc('\n', out_);
   std::fflush(out_);
@@ -46,7 +48,7 @@ void Events::file_started(const std::string& file, const std::string& cascade_ha
   j["blocks"] = blocks;
   j["blocks_present"] = present;
   j["complete"] = complete;
-  write(j.dump());
+  write(j);
 }
 
 void Events::peer_connected(const std::string& peer, const char* direction,
@@ -55,7 +57,7 @@ void Events::peer_connected(const std::string& peer, const char* direction,
   j["peer"] = peer;
   j["direction"] = direction;
   if (!file.empty()) j["file"] = file;
-  write(j.dump());
+  write(j);
 }
 
 void Events::peer_banned(const std::string& file, const std::string& peer, const char* reason) {
@@ -63,7 +65,7 @@ void Events::peer_banned(const std::string& file, const std::string& peer, const
   j["file"] = file;
   j["peer"] = peer;
   j["reason"] = reason;
-  write(j.dump());
+  write(j);
 }
 
 void Events::tracker_error(const std::string& file, const std::string& tracker,
@@ -72,7 +74,7 @@ void Events::tracker_error(const std::string& file, const std::string& tracker,
   j["file"] = file;
   j["tracker"] = tracker;
   j["message"] = message;
-  write(j.dump());
+  write(j);
 }
 
 void Events::file_complete(const std::string& file, bool ok, double seconds,
@@ -82,19 +84,19 @@ void Events::file_complete(const std::string& file, bool ok, double seconds,
   j["check"] = ok ? "ok" : "mismatch";
   j["seconds"] = seconds;
   if (!detail.empty()) j["detail"] = detail;
-  write(j.dump());
+  write(j);
 }
 
 void Events::file_removed(const std::string& file) {
   auto j = event("file_removed");
   j["file"] = file;
-  write(j.dump());
+  write(j);
 }
 
 void Events::exit(int code) {
   auto j = event("exit");
   j["code"] = code;
-  write(j.dump());
+  write(j);
 }
 
 }  // namespace cascade

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 namespace cascade {
@@ -37,7 +38,7 @@ class Events {
   void exit(int code);
 
  private:
-  void write(const std::string& line);
+  void write(nlohmann::json& event);
   std::mutex mutex_;
   std::FILE* out_ = nullptr;  // guarded by mutex_
   bool owned_ = false;

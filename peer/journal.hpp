@@ -82,8 +82,11 @@ class Journal {
   // Compacts when the log has grown past its limit. Throws FileError.
   void flush();
   bool pending() const;
-  // Flushes that wrote records, and how long each took (data sync to journal sync).
+  // Flushes that wrote records, and how long each took (data sync to journal sync): this
+  // journal's, and those of every journal of the process (a metric that never goes down when a
+  // file leaves a shared directory).
   const metrics::Histogram& commit_latency() const { return commit_latency_; }
+  static metrics::Histogram& all_commit_latency();
   // Deletes the journal (the file is complete and verified as a whole).
   void remove();
 

@@ -94,7 +94,7 @@ int cmd_info(const std::string& path, bool as_json) {
                         {"target_sha256", to_hex(f.target_hash)},
                         {"cascade_hash", to_hex(l.cascade_hash)},
                         {"data_file", default_data_path(path)}};
-    std::cout << j.dump(2) << "\n";
+    std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return 0;
   }
   std::cout << "file:          " << path << "\n"

@@ -111,7 +111,10 @@ class SeedLimit {
   bool reached(const std::vector<std::shared_ptr<SharedFile>>& files, net::Clock::time_point now) {
     if (files.empty()) return false;
     for (const auto& f : files)
-      if (!f->complete) return false;
+      if (!f->complete) {
+        complete_since_.reset();  // a file added later (a shared directory) is seeded too
+        return false;
+      }
     if (!complete_since_) {
       complete_since_ = now;
       log::info("every file complete: seeding",
@@ -208,8 +211,8 @@ int run(RunOptions& o, Events* events) {
 
   // A file's blocks found, its place in the set, its server entry, its journal's group commit
   // and its downloader: on the io threads (or before they run).
-  auto prepare = [&](SharedFile& f) {
-    find_present_blocks(f, pool, o.verify_all);
+  auto prepare = [&](SharedFile& f, ThreadPool& hashing) {
+    find_present_blocks(f, hashing, o.verify_all);
     if (o.spread && f.blocks.complete())
       f.first_copies = std::make_unique<FirstCopies>(f.meta.block_count());
     if (events)
@@ -241,19 +244,18 @@ int run(RunOptions& o, Events* events) {
     e->downloader->stop();
     log::info(cascade_path, ": removed from the directory; no longer shared");
     if (events) events->file_removed(e->file->data_path);
-    pool.post([f = e->file] {
-      if (!f->journal) return;
-      f->journal->stop_commits();
-      if (f->complete) return;
-      try {
-        f->journal->flush();
-      } catch (const std::exception& x) {
-        log::warn("journal: ", x.what());
-      }
-    });
+    const auto& f = e->file;
+    if (!f->journal) return;
+    f->journal->stop_commits();
+    if (f->complete) return;
+    try {
+      f->journal->flush();
+    } catch (const std::exception& x) {
+      log::warn("journal: ", x.what());
+    }
   };
 
-  for (auto& f : given) prepare(*f);
+  for (auto& f : given) prepare(*f, pool);
   if (!o.client_only) {
     server = std::make_unique<BlockServer>(io, pool, std::vector<std::shared_ptr<SharedFile>>{},
                                            o.serve);
@@ -268,10 +270,18 @@ int run(RunOptions& o, Events* events) {
 
   // Shared directories: the files in them now, then a watch for those that come and go. A file
   // there that cannot be shared is a warning, not the end of the process.
+  // The watches' threads add and remove files one at a time (sharing_mutex), straight away: a
+  // file rewritten in place is removed before it is added again, and two files with one hash
+  // never both get in. A new file is hashed on a pool of its own, so serving the others does
+  // not queue behind it.
   std::vector<std::unique_ptr<DirectoryWatch>> watches;
-  bool watching = false;  // false: the first scans, before the io threads run
+  std::mutex sharing_mutex;
+  std::unique_ptr<ThreadPool> scan_pool;
+  if (!dirs.empty()) scan_pool = std::make_unique<ThreadPool>(threads);
   for (const auto& dir : dirs) {
     auto add = [&](const std::string& cascade_path) {
+      std::lock_guard lock(sharing_mutex);
+      if (stopping) return false;
       std::shared_ptr<SharedFile> f;
       try {
         f = open_shared_file(cascade_path, default_data_path(cascade_path), o.max_block_size);
@@ -279,21 +289,20 @@ int run(RunOptions& o, Events* events) {
           log::warn(cascade_path, ": the same cascade file as ", *other, " is shared; ignored");
           return false;
         }
-        prepare(*f);
-      } catch (const Fatal& e) {
+        prepare(*f, *scan_pool);
+        start_file(f);
+      } catch (const Fatal& e) {  // its message names the file
         log::warn(e.what(), " (ignored until the file changes)");
         return false;
+      } catch (const std::exception& e) {
+        log::warn(cascade_path, ": ", e.what(), " (ignored until the file changes)");
+        return false;
       }
-      if (!watching)
-        start_file(f);
-      else
-        asio::post(io, [&, f] {
-          if (!stopping) start_file(f);
-        });
       return true;
     };
     auto remove = [&](const std::string& cascade_path) {
-      asio::post(io, [&, cascade_path] { stop_file(cascade_path); });
+      std::lock_guard lock(sharing_mutex);
+      stop_file(cascade_path);
     };
     watches.push_back(std::make_unique<DirectoryWatch>(dir, add, remove));
     try {
@@ -309,7 +318,6 @@ int run(RunOptions& o, Events* events) {
               ", reporting ", to_string(o.download.self));
     if (!o.port_file.empty()) write_port_file(o.port_file, o.download.self.port);
   }
-  watching = true;
   for (auto& w : watches) w->start();
 
   asio::signal_set signals(io, SIGINT, SIGTERM);

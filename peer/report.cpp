@@ -101,7 +101,7 @@ void write_stats(const std::string& path, const std::vector<std::shared_ptr<Shar
          {"first_copy_unsent", f->first_copies ? f->first_copies->unsent() : std::uint64_t{0}},
          {"blocks_from", sources}});
   }
-  const std::string text = j.dump(2) + "\n";
+  const std::string text = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   try {
     write_file_replace(path, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()},
                        /*durable=*/false);

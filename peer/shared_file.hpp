@@ -24,6 +24,11 @@ struct FileStats {
   // Written by the verifier: blocks received whose hash or length was wrong, and blocks received
   // and verified in this run.
   std::atomic<std::uint64_t> bad_blocks{0}, blocks_verified{0};
+  // Bad blocks of every file of the process (a metric that never goes down when a file leaves).
+  static std::atomic<std::uint64_t>& all_bad_blocks() {
+    static std::atomic<std::uint64_t> all{0};
+    return all;
+  }
   // Written by the block server's connections after each block sent:
   std::atomic<std::uint64_t> blocks_served{0}, bytes_served{0};
   // Written by the block server: requests answered "ask other peers first" (FirstCopies).

@@ -19,7 +19,6 @@ PeerSnapshot take_peer_snapshot(const std::vector<FileSet::Entry>& files, const 
   PeerSnapshot s;
   s.taken_seconds = since_start;
   s.start_time_seconds = start_time;
-  std::array<std::uint64_t, metrics::Histogram::bounds.size() + 1> commit_buckets{};
   for (std::size_t i = 0; i < files.size(); ++i) {
     const SharedFile& f = *files[i].file;
     PeerSnapshot::File out;
@@ -49,15 +48,11 @@ PeerSnapshot take_peer_snapshot(const std::vector<FileSet::Entry>& files, const 
       out.from.push_back(PeerSnapshot::Peer{src, t.blocks, t.bytes});
     for (const auto& [ip, t] : f.stats.served_to())
       out.to.push_back(PeerSnapshot::Peer{format_ipv4(ip), t.blocks, t.bytes});
-    if (f.journal) {
-      const auto h = f.journal->commit_latency().snapshot();
-      out.journal_commits = h.count();
-      for (std::size_t k = 0; k < commit_buckets.size(); ++k) commit_buckets[k] += h.buckets[k];
-      s.commit_latency.sum += h.sum;
-    }
+    if (f.journal) out.journal_commits = f.journal->commit_latency().snapshot().count();
     s.files.push_back(std::move(out));
   }
-  s.commit_latency.buckets = commit_buckets;
+  s.commit_latency = Journal::all_commit_latency().snapshot();
+  s.bad_blocks = FileStats::all_bad_blocks().load();
   if (server) {
     s.serving = true;
     s.serve = server->counts();
@@ -173,15 +168,15 @@ std::string peer_metrics_text(const PeerSnapshot& s) {
   };
   for (const auto& m : per_file) {
     w.family(m.name, m.type, m.help);
-    for (const auto& f : s.files) w.sample(m.name, m.value(f), L{{"file", f.name}});
+    for (const auto& f : s.files)
+      w.sample(m.name, m.value(f), L{{"file", f.name}, {"cascade_hash", f.cascade_hash}});
   }
 
   w.family("cascade_peer_blocks_refused_total", "counter",
            "Blocks refused, by reason: bad_hash for received blocks that failed their SHA-256 "
            "check; the others for requests answered with an error status.");
-  std::uint64_t bad = 0;
-  for (const auto& f : s.files) bad += f.bad_blocks;
-  w.sample("cascade_peer_blocks_refused_total", static_cast<double>(bad), {{"reason", "bad_hash"}});
+  w.sample("cascade_peer_blocks_refused_total", static_cast<double>(s.bad_blocks),
+           {{"reason", "bad_hash"}});
   for (std::size_t k = 0; k < BlockServer::refusal_kinds; ++k)
     w.sample("cascade_peer_blocks_refused_total", static_cast<double>(s.serve.refused[k]),
              {{"reason", BlockServer::refusal_names[k]}});
@@ -251,7 +246,7 @@ std::string peer_status_json(const PeerSnapshot& s, const PeerSnapshot* before) 
                           {"received_from", peers(f.from, true)},
                           {"served_to", peers(f.to, false)}});
   }
-  return j.dump(2) + "\n";
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::string peer_status_html(const PeerSnapshot& s, const PeerSnapshot* before,

@@ -40,7 +40,8 @@ struct PeerSnapshot {
   std::vector<File> files;
   bool serving = false;
   BlockServer::Counts serve;
-  metrics::Histogram::Snapshot commit_latency;  // all files' journals together
+  metrics::Histogram::Snapshot commit_latency;  // every journal of the process
+  std::uint64_t bad_blocks = 0;                 // every file of the process
 };
 
 // Reads the running peer's state. `server` may be null (client-only).

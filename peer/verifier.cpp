@@ -40,6 +40,7 @@ Verifier::Verdict Verifier::check(std::uint64_t b, ByteSpan data, const std::str
   }
   if (v == Verdict::bad) {
     ++f.stats.bad_blocks;
+    ++FileStats::all_bad_blocks();
     log::warn(source, ": block ", b, " failed its SHA-256 check");
   }
   if (v == Verdict::io_error) on_fatal_(Fatal(ExitCode::failure, io_error));

@@ -11,7 +11,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-peers="" file="" block_size="256KiB" timeout=300 hosts=0 rate="100mbit" report=""
+peers="" file="" block_size="256KiB" timeout=300 hosts=0 rate="100mbit" report="" bin_dir=""
 usage() { echo "usage: $0 [--peers N] [--file PATH] [--block-size SIZE] [--timeout SECONDS] [--report FILE.html] | --hosts [--rate R] [--peers N] [--file PATH]" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -22,6 +22,7 @@ while [[ $# -gt 0 ]]; do
     --block-size) block_size=${2:?}; shift 2 ;;
     --timeout) timeout=${2:?}; shift 2 ;;
     --report) report=${2:?}; shift 2 ;;
+    --bin) bin_dir=${2:?}; shift 2 ;;  # tests: these programs, no set-up and no build
     -h|--help) usage ;;
     *) echo "unknown option: $1" >&2; usage ;;
   esac
@@ -48,9 +49,13 @@ if [[ -n $report ]]; then
   report=$(cd "$(dirname "$report")" && pwd)/$(basename "$report")
 fi
 
-"$root/scripts/setup.sh"
-"$root/scripts/build.sh" --release >/dev/null  # incremental: a no-op when nothing changed
-bin="$root/build/bin"
+if [[ -n $bin_dir ]]; then
+  bin=$(cd "$bin_dir" && pwd)
+else
+  "$root/scripts/setup.sh"
+  "$root/scripts/build.sh" --release >/dev/null  # incremental: a no-op when nothing changed
+  bin="$root/build/bin"
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/cascade-swarm.XXXXXX")
 pids=()

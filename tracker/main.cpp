@@ -47,6 +47,8 @@ TrackerConfig load_config(const Args& a) {
   }
   if (!config.port)
     throw Fatal(ExitCode::usage, a.config_path + ": key \"port\" is missing (or give --port)");
+  if (!a.http.empty() && !parse_endpoint(a.http, /*allow_zero_port=*/true))
+    throw Fatal(ExitCode::usage, "--http must be IPv4:port, got \"" + a.http + "\"");
   return config;
 }
 

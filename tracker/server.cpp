@@ -341,6 +341,11 @@ asio::awaitable<void> TrackerServer::Impl::sweep_loop() {
     auto [ec] = co_await sweep_timer.async_wait(net::nothrow);
     if (ec || stopping) break;
     registry.sweep(unix_now());
+    // A request that began before a reload may have recorded a peer in a swarm the reload
+    // dropped: drop such swarms again.
+    const auto config = current();
+    if (!config->open)
+      registry.retain([&](const Hash256& h) { return config->allowed_hashes.contains(h); });
   }
 }
 

@@ -255,3 +255,40 @@ TEST(System, UsableCoresFollowTheAffinityMask) {
   EXPECT_EQ(pinned, 1u);
   EXPECT_EQ(usable_cores(), all);  // the test's own thread is untouched
 }
+
+#include "common/metrics.hpp"
+
+TEST(Metrics, WritesTheTextFormatWithEscapedUtf8Labels) {
+  metrics::Writer w;
+  w.family("x_total", "counter", "Things.\nCounted \\ here.");
+  w.sample("x_total", 12345678901, {{"file", "a\"b\\c\nd"}, {"k", "\xff\xfe-ok-\xc3\xa9"}});
+  w.sample("x_total", 0.00025);
+  EXPECT_EQ(
+      w.text(),
+      "# HELP x_total Things.\\nCounted \\\\ here.\n"
+      "# TYPE x_total counter\n"
+      "x_total{file=\"a\\\"b\\\\c\\nd\",k=\"\xEF\xBF\xBD\xEF\xBF\xBD-ok-\xc3\xa9\"} 12345678901\n"
+      "x_total 0.00025\n");
+}
+
+TEST(Metrics, AHistogramCountsEachObservationInOneBucketAndWritesThemCumulatively) {
+  metrics::Histogram h;
+  h.observe(0.00005);  // first bucket (le 0.0001)
+  h.observe(0.001);    // exactly a bound: that bucket
+  h.observe(0.3);      // le 0.5
+  h.observe(99);       // above every bound
+  const auto s = h.snapshot();
+  EXPECT_EQ(s.count(), 4u);
+  EXPECT_NEAR(s.sum, 99.30105, 1e-6);
+  metrics::Writer w;
+  metrics::write_histogram(w, "d_seconds", "Durations.", s);
+  const std::string& t = w.text();
+  EXPECT_NE(t.find("# TYPE d_seconds histogram\n"), std::string::npos);
+  EXPECT_NE(t.find("d_seconds_bucket{le=\"0.0001\"} 1\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("d_seconds_bucket{le=\"0.0005\"} 1\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("d_seconds_bucket{le=\"0.001\"} 2\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("d_seconds_bucket{le=\"0.5\"} 3\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("d_seconds_bucket{le=\"10\"} 3\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("d_seconds_bucket{le=\"+Inf\"} 4\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("d_seconds_count 4\n"), std::string::npos) << t;
+}
