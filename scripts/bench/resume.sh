@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start-up time of a peer on a complete file, a half-complete one, and a half-complete one with
-# its journal.   scripts/bench/resume.sh [--size BYTES] [--runs N]
+# its journal.   scripts/bench/resume.sh [--size BYTES] [--runs N] [--dir /var/tmp | --tmpfs]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 "$root/scripts/setup.sh"

@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """Swarm benchmark: W1 (1 seed -> 1 leecher, 1 MiB blocks), W2 (1 seed -> 4 leechers at once,
 1 MiB blocks), W3 (1 seed -> 1 leecher, 64 KiB blocks) on 127.0.0.1, plus this machine's
-ceilings measured in the same run (single-core SHA-256, raw loopback TCP copy).
+ceilings measured in the same run (single-core SHA-256, raw loopback TCP copy, and for the
+directory the files are in: page-cache fill, the disk's sequential write with and without a final
+fdatasync, and its cold read).
+
+Files go where users keep them: a directory on the disk (--dir, default /var/tmp); --tmpfs puts
+them in /dev/shm for the CPU-only view. The report names the file system.
 
 The clock starts once the seed has verified its file (its start-up hashing is not counted) and
 runs from the leechers' start until every leecher has exited 0 in client-only mode
@@ -83,16 +88,29 @@ def main():
     ap.add_argument("--size", default="1GiB")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--workloads", default="W1,W2,W3")
+    ap.add_argument("--libtorrent", action="store_true",
+                    help="also run W1 and W2 with libtorrent (Debian's python3-libtorrent) in the same run")
+    ap.add_argument("--lt-kind", choices=["v2", "v1", "hybrid"], default="v2",
+                    help="libtorrent's torrent: v2 hashes SHA-256 as Cascade does (default)")
+    ap.add_argument("--dir", default="/var/tmp", help="where the files go (default: /var/tmp, on the disk)")
+    ap.add_argument("--tmpfs", action="store_true", help="put the files in /dev/shm instead (the CPU-only view)")
     ap.add_argument("--baseline-bin", help="an older build's bin/ to A/B against: its cascade-peer runs "
                     "each workload in the same run, alternating with this one")
     args = ap.parse_args()
     size = parse_size(args.size)
     b = args.bin
-    base = "/dev/shm" if os.path.isdir("/dev/shm") and shutil.disk_usage("/dev/shm").free > 7 * size else None
+    base = "/dev/shm" if args.tmpfs else args.dir
+    if not os.path.isdir(base):
+        sys.exit(f"bench: no such directory: {base}")
+    if shutil.disk_usage(base).free < 8 * size:
+        sys.exit(f"bench: {base} has {shutil.disk_usage(base).free >> 20} MiB free; {8 * size >> 20} MiB needed")
     work = tempfile.mkdtemp(prefix="cascade-bench.", dir=base)
+    fs = subprocess.run(["findmnt", "-n", "-o", "FSTYPE,SOURCE,TARGET", "-T", work], capture_output=True,
+                        text=True).stdout.split()
+    fs_name = f"{fs[0]} ({fs[1]} on {fs[2]})" if len(fs) == 3 else "unknown file system"
     procs = []
     try:
-        print(f"bench: {size} bytes, {args.runs} runs each, files in {work} ({'tmpfs' if base else 'disk'})", flush=True)
+        print(f"bench: {size} bytes, {args.runs} runs each, files in {work}: {fs_name}", flush=True)
         sha = subprocess.run([f"{b}/ceilings", "sha", "--bytes", str(size)], capture_output=True, text=True).stdout
         tcp = subprocess.run([f"{b}/ceilings", "tcp", "--bytes", str(size)], capture_output=True, text=True).stdout
         tcp_kv = dict(kv.split("=") for kv in tcp.split())
@@ -110,8 +128,16 @@ def main():
             print(f"ceilings: filling {k} fresh file(s) of {size} bytes at once: {fills[k]:.0f} MB/s in total "
                   f"({k * size / fills[k] / 1e6:.2f} s)", flush=True)
 
+        synced = float(subprocess.run([f"{b}/ceilings", "fill", "--bytes", str(size), "--sync", "--dir", work],
+                                      capture_output=True, text=True).stdout.split("=")[1])
+        print(f"ceilings: writing {size} bytes and fdatasync: {synced:.0f} MB/s ({size / synced / 1e6:.2f} s)", flush=True)
+
         data = os.path.join(work, "data.bin")
         subprocess.run(["openssl", "rand", "-out", data, str(size)], check=True)
+        cold = subprocess.run([f"{b}/ceilings", "read", "--file", data], capture_output=True, text=True).stdout.split()
+        cold_mbps, evicted = float(cold[0].split("=")[1]), cold[1].split("=")[1]
+        print(f"ceilings: cold sequential read of {size} bytes: {cold_mbps:.0f} MB/s ({size / cold_mbps / 1e6:.2f} s; "
+              f"cache dropped by {evicted})", flush=True)
         cascades = {}
         for bs in ("1MiB", "64KiB"):
             c = os.path.join(work, f"data-{bs}.cascade")
@@ -127,15 +153,53 @@ def main():
         workloads = {"W1": ("1MiB", 1), "W2": ("1MiB", 4), "W3": ("64KiB", 1)}
         rows = []
         variants = [("", b)] + ([("base", args.baseline_bin)] if args.baseline_bin else [])
+        lt_peer = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lt_peer.py")
+        torrent = os.path.join(work, "data.torrent")
+        if args.libtorrent:
+            subprocess.run(["/usr/bin/python3", lt_peer, "make", data, torrent, "--piece-size", str(1 << 20),
+                            "--kind", args.lt_kind], check=True)
         for name in args.workloads.split(","):
           bs, n = workloads[name]
-          per = {label: ([], [], [], [], []) for label, _ in variants}
+          these = variants + ([("libtorrent", None)] if args.libtorrent and bs == "1MiB" else [])
+          per = {label: ([], [], [], [], []) for label, _ in these}
           for run in range(args.runs):
-            for label, pb in variants:
+            for label, pb in these:
                 times, lcpu, scpu, lrss, srss = per[label]
                 for f in os.listdir(work):
                     if f.startswith("copy") or f.endswith(".port") and f != "t.port":
-                        os.remove(os.path.join(work, f))
+                        path = os.path.join(work, f)
+                        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+                if label == "libtorrent":
+                    # The same job for libtorrent: a seed (its check done before the clock starts)
+                    # and leechers connected to it and to each other, exiting once complete.
+                    peers_dir = os.path.join(work, "copy-lt-ports")
+                    os.makedirs(peers_dir)
+                    seed = Proc(["/usr/bin/python3", lt_peer, "seed", torrent, work, "--port-file",
+                                 os.path.join(peers_dir, "seed.port")], os.path.join(work, "lt-seed.log"))
+                    procs.append(seed)
+                    wait_file(os.path.join(peers_dir, "seed.port"), timeout=120)
+                    start = time.time()
+                    leechers = []
+                    for i in range(n):
+                        os.makedirs(os.path.join(work, f"copy-lt{i}"))
+                        leechers.append(Proc(["/usr/bin/python3", lt_peer, "leech", torrent, os.path.join(work, f"copy-lt{i}"),
+                                              "--port-file", os.path.join(peers_dir, f"leecher{i}.port"), "--peers-dir",
+                                              peers_dir, "--timeout", "300"], os.path.join(work, f"lt-leecher{i}.log")))
+                    procs.extend(leechers)
+                    for l in leechers:
+                        code = l.wait(320)
+                        if code != 0:
+                            sys.exit(f"{name}: a libtorrent leecher failed (exit {code}); see {work}/lt-leecher*.log")
+                    times.append(time.time() - start)
+                    seed.stop()
+                    lcpu.append(max(l.cpu() for l in leechers)); lrss.append(max(l.rss_mib() for l in leechers))
+                    scpu.append(seed.cpu()); srss.append(seed.rss_mib())
+                    if run == 0:
+                        for i in range(n):
+                            if subprocess.run(["cmp", "-s", data, os.path.join(work, f"copy-lt{i}", "data.bin")]).returncode:
+                                sys.exit(f"{name}: libtorrent's copy{i} differs from the original")
+                    print(f"{name} libtorrent run {run + 1}: {times[-1]:.3f} s", flush=True)
+                    continue
                 seed_stats = os.path.join(work, "seed.json")
                 if os.path.exists(seed_stats):
                     os.remove(seed_stats)
@@ -166,7 +230,7 @@ def main():
                         if subprocess.run(["cmp", "-s", data, os.path.join(work, f"copy{i}")]).returncode != 0:
                             sys.exit(f"{name}: copy{i} differs from the original")
                 print(f"{name}{' ' + label if label else ''} run {run + 1}: {times[-1]:.3f} s", flush=True)
-          for label, _ in variants:
+          for label, _ in these:
             times, lcpu, scpu, lrss, srss = per[label]
             med = statistics.median(times)
             # A lower bound no peer can beat here: each leecher takes every byte out of a socket,
@@ -174,12 +238,16 @@ def main():
             # on this box's cores (sending the bytes is not even counted).
             floor = (n * 2 * size / (sha_mbps * 1e6) + n * receive_cpu
                      + n * size / (fills[n if n in fills else 1] * 1e6)) / (os.cpu_count() or 1)
+            # ... and, on a disk, no sooner than the disk takes every leecher's bytes durably (a
+            # leecher syncs its data before it reports the file complete).
+            if not args.tmpfs:
+                floor = max(floor, n * size / (synced * 1e6))
             rows.append((name + ("/" + label if label else ""), bs, n, min(times), med, size / med / 1e6, statistics.median(lcpu), statistics.median(scpu),
-                         max(lrss), max(srss), floor))
+                         max(lrss), max(srss), floor, max(times)))
         print()
         print(f"{'load':9} {'blocks':>6} {'leech':>5} {'min s':>7} {'median s':>8} {'floor s':>7} {'MB/s/leecher':>12} "
               f"{'/sha':>5} {'/tcp':>5} {'leech cpu s':>11} {'seed cpu s':>10} {'leech RSS MiB':>13} {'seed RSS MiB':>12}")
-        for name, bs, n, mn, med, mbps, lc, sc, lr, sr, floor in rows:
+        for name, bs, n, mn, med, mbps, lc, sc, lr, sr, floor, _ in rows:
             print(f"{name:9} {bs:>6} {n:>5} {mn:7.3f} {med:8.3f} {floor:7.3f} {mbps:12.0f} {mbps / sha_mbps:5.2f} {mbps / tcp_mbps:5.2f} "
                   f"{lc:11.2f} {sc:10.2f} {lr:13.1f} {sr:12.1f}")
         if args.baseline_bin:
@@ -187,9 +255,18 @@ def main():
             for name in args.workloads.split(","):
                 print(f"A/B {name}: median {meds[name]:.3f} s against the baseline's {meds[name + '/base']:.3f} s: "
                       f"{meds[name] / meds[name + '/base']:.3f} x")
+        meds = {r[0]: (r[4], r[10], r[11] / r[3]) for r in rows}
+        for name in args.workloads.split(","):
+            med, floor, spread = meds[name]
+            line = f"{name}: median {med:.3f} s = {med / floor:.2f} x its floor ({floor:.3f} s), max/min {spread:.2f}"
+            if name + "/libtorrent" in meds:
+                line += f"; libtorrent {meds[name + '/libtorrent'][0]:.3f} s: Cascade = {med / meds[name + '/libtorrent'][0]:.2f} x libtorrent"
+            print(line)
         print(f"floor s: each leecher's SHA-256 of every byte twice at the single-core rate, its receiving CPU as in "
               f"the TCP ceiling and its page-cache fill at the measured rate, divided over {os.cpu_count()} cores; "
-              f"sending not counted")
+              f"sending not counted" + ("" if args.tmpfs else "; at least every leecher's bytes written and "
+                                       "fdatasync'd at the disk's measured rate"))
+        print(f"files on: {fs_name}")
     finally:
         for p in procs:
             try:

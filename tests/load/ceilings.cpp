@@ -6,13 +6,20 @@
 //   ceilings fill --bytes N --dir D [--files K]
 //                            writing N bytes into each of K fresh files in D at once (1 MiB
 //                            pwrites, one thread per file): what putting a download's bytes into
-//                            the page cache costs here, before any network or hashing
-// Each prints one line "name=MB/s" (fill: the total over all files; tcp adds " receive_cpu_s=S").
+//                            the page cache costs here, before any network or hashing; with
+//                            --sync, each file is fdatasync'd before the clock stops: the
+//                            disk's own sequential write ceiling
+//   ceilings read --file F   a cold sequential read of F (1 MiB reads): its pages are dropped
+//                            first (the whole page cache where root may, else F's alone with
+//                            posix_fadvise): the disk's read ceiling
+// Each prints one line "name=MB/s" (fill: the total over all files; tcp adds " receive_cpu_s=S";
+// read adds " evicted=drop_caches|fadvise").
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -29,7 +36,11 @@ int main(int argc, char** argv) {
   std::uint64_t bytes = 1ull << 30;
   std::string dir = ".";
   int files = 1;
-  app.add_option("what", what)->required()->check(CLI::IsMember({"sha", "tcp", "fill"}));
+  bool sync = false;
+  std::string file;
+  app.add_option("what", what)->required()->check(CLI::IsMember({"sha", "tcp", "fill", "read"}));
+  app.add_flag("--sync", sync);
+  app.add_option("--file", file);
   app.add_option("--bytes", bytes);
   app.add_option("--dir", dir);
   app.add_option("--files", files)->check(CLI::Range(1, 64));
@@ -68,12 +79,36 @@ int main(int argc, char** argv) {
             std::abort();
           done += n;
         }
+        if (sync && ::fdatasync(fd) != 0) std::abort();
         ::close(fd);
         ::unlink(path.c_str());
       });
     for (auto& w : writers) w.join();
     seconds = std::chrono::duration<double>(Clock::now() - start).count();
     bytes *= static_cast<std::uint64_t>(files);
+  } else if (what == "read") {
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      std::fprintf(stderr, "ceilings read: cannot open %s\n", file.c_str());
+      return 1;
+    }
+    ::sync();
+    std::ofstream drop("/proc/sys/vm/drop_caches");
+    drop << "1" << std::flush;
+    const bool dropped = drop.good();
+    if (!dropped) ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    const auto start = Clock::now();
+    bytes = 0;
+    for (;;) {
+      const ssize_t n = ::read(fd, buf.data(), 1 << 20);
+      if (n <= 0) break;
+      bytes += static_cast<std::uint64_t>(n);
+    }
+    seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    ::close(fd);
+    std::printf("disk_read_cold_MBps=%.0f evicted=%s\n", static_cast<double>(bytes) / seconds / 1e6,
+                dropped ? "drop_caches" : "fadvise");
+    return 0;
   } else {
     asio::io_context io;
     auto acceptor = net::listen(io.get_executor(), "127.0.0.1", 0);
@@ -101,6 +136,7 @@ int main(int argc, char** argv) {
   }
   const char* name = what == "sha"   ? "sha256_single_core"
                      : what == "tcp" ? "tcp_loopback"
+                     : sync          ? "disk_write_synced"
                                      : "page_cache_fill";
   std::printf("%s_MBps=%.0f", name, static_cast<double>(bytes) / seconds / 1e6);
   if (receive_cpu >= 0) std::printf(" receive_cpu_s=%.3f", receive_cpu);
