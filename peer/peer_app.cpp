@@ -183,6 +183,9 @@ int run(RunOptions& o, Events* events) {
   // io_context goes, since pool jobs may reference coroutine frames.
   asio::io_context io;
   ThreadPool pool(threads);
+  // Group commits (fdatasync of the data, then of the journal) wait on the disk: they get a
+  // thread of their own, so no hashing or serving worker ever waits for a sync.
+  ThreadPool sync_pool(1);
   TokenBucket upload(o.max_upload_rate), download(o.max_download_rate);
   if (!upload.unlimited()) o.serve.upload = &upload;
   if (!download.unlimited()) o.download.download = &download;
@@ -227,7 +230,7 @@ int run(RunOptions& o, Events* events) {
       if (exit_when_complete && set.all_complete()) shutdown(0);
     };
     if (f->journal)
-      f->journal->commit_every(io, pool, [&](const std::string& message) {
+      f->journal->commit_every(io, sync_pool, [&](const std::string& message) {
         on_fatal(Fatal(ExitCode::failure, message));
       });
     if (server) server->add_file(f);
@@ -375,6 +378,7 @@ int run(RunOptions& o, Events* events) {
   for (auto& w : watches) w->stop();
   if (pages_service) pages_service->stop();
   pool.stop();
+  sync_pool.stop();
   // Run what was posted since the stop (verdicts, wake-ups): coroutines waiting only for those
   // end now, on their strands, instead of being torn down with the io_context.
   io.restart();
