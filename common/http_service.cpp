@@ -88,6 +88,18 @@ std::optional<int> parse_seconds(const std::string& text) {
   return v;
 }
 
+Route status_page_route(std::function<std::string(int)> render) {
+  return Route{"/", {"refresh"}, [render = std::move(render)](const Request& req) {
+                 int refresh = 2;
+                 if (auto r = req.param("refresh")) {
+                   const auto v = parse_seconds(*r);
+                   if (!v) return bad_request("refresh must be whole seconds, 0 to 3600");
+                   refresh = *v;
+                 }
+                 return Reply{200, "text/html; charset=utf-8", render(refresh)};
+               }};
+}
+
 Reply bad_request(const std::string& message) {
   return Reply{400, "text/plain; charset=utf-8", message + "\n"};
 }

@@ -41,6 +41,10 @@ struct Route {
 // "0".."3600" as whole seconds (a page's refresh parameter); anything else: nullopt.
 std::optional<int> parse_seconds(const std::string& text);
 
+// The route "/" of a status page: `render(refresh_seconds)` makes the HTML; the query parameter
+// "refresh" (whole seconds, 0 to 3600; default 2) is checked here.
+Route status_page_route(std::function<std::string(int refresh_seconds)> render);
+
 // A 400 answer whose body is `message` and a newline.
 Reply bad_request(const std::string& message);
 

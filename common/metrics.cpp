@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/version.hpp"
+
 namespace cascade::metrics {
 
 namespace {
@@ -113,6 +115,16 @@ std::uint64_t Histogram::Snapshot::count() const {
   std::uint64_t n = 0;
   for (auto b : buckets) n += b;
   return n;
+}
+
+void write_process(Writer& w, const std::string& prefix, const std::string& who, double start_time,
+                   double uptime) {
+  w.family(prefix + "_build_info", "gauge", "The running version (always 1).");
+  w.sample(prefix + "_build_info", 1, {{"version", version()}});
+  w.family(prefix + "_start_time_seconds", "gauge", "When " + who + " started, Unix time.");
+  w.sample(prefix + "_start_time_seconds", start_time);
+  w.family(prefix + "_uptime_seconds", "gauge", "Seconds since " + who + " started.");
+  w.sample(prefix + "_uptime_seconds", uptime);
 }
 
 void write_histogram(Writer& w, std::string_view name, std::string_view help,

@@ -47,6 +47,11 @@ class Histogram {
   std::atomic<std::uint64_t> sum_ns_{0};
 };
 
+// The three families every program exposes: PREFIX_build_info{version}, PREFIX_start_time_seconds
+// and PREFIX_uptime_seconds ("the tracker", "the peer": `who`).
+void write_process(Writer& w, const std::string& prefix, const std::string& who, double start_time,
+                   double uptime);
+
 // Writes `h` as family `name` (the _bucket, _sum and _count samples).
 void write_histogram(Writer& w, std::string_view name, std::string_view help,
                      const Histogram::Snapshot& h);

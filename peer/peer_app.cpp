@@ -85,6 +85,19 @@ std::vector<std::shared_ptr<SharedFile>> open_files(const RunOptions& o,
   return files;
 }
 
+// Stops a file's group commit and flushes what it has not committed yet (an incomplete file's
+// verified blocks are then durable and named by its journal).
+void make_durable(SharedFile& f) {
+  if (!f.journal) return;
+  f.journal->stop_commits();
+  if (f.complete) return;
+  try {
+    f.journal->flush();
+  } catch (const std::exception& e) {
+    log::warn("journal: ", e.what());
+  }
+}
+
 void log_summary(const std::vector<std::shared_ptr<SharedFile>>& files) {
   for (const auto& f : files) {
     std::string from;
@@ -247,15 +260,7 @@ int run(RunOptions& o, Events* events) {
     e->downloader->stop();
     log::info(cascade_path, ": removed from the directory; no longer shared");
     if (events) events->file_removed(e->file->data_path);
-    const auto& f = e->file;
-    if (!f->journal) return;
-    f->journal->stop_commits();
-    if (f->complete) return;
-    try {
-      f->journal->flush();
-    } catch (const std::exception& x) {
-      log::warn("journal: ", x.what());
-    }
+    make_durable(*e->file);
   };
 
   for (auto& f : given) prepare(*f, pool);
@@ -384,16 +389,7 @@ int run(RunOptions& o, Events* events) {
   io.restart();
   io.poll();
   const auto files = set.files();
-  for (auto& f : files) {  // what was verified before the stop is durable before we exit
-    if (!f->journal) continue;
-    f->journal->stop_commits();
-    if (f->complete) continue;
-    try {
-      f->journal->flush();
-    } catch (const std::exception& e) {
-      log::warn("journal: ", e.what());
-    }
-  }
+  for (auto& f : files) make_durable(*f);  // what was verified before the stop is durable
 
   progress.tick(files, true);
   log_summary(files);

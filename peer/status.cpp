@@ -123,12 +123,7 @@ std::string rate_text(double bytes_per_second) {
 std::string peer_metrics_text(const PeerSnapshot& s) {
   metrics::Writer w;
   using L = metrics::Labels;
-  w.family("cascade_peer_build_info", "gauge", "The running version (always 1).");
-  w.sample("cascade_peer_build_info", 1, {{"version", version()}});
-  w.family("cascade_peer_start_time_seconds", "gauge", "When the peer started, Unix time.");
-  w.sample("cascade_peer_start_time_seconds", s.start_time_seconds);
-  w.family("cascade_peer_uptime_seconds", "gauge", "Seconds since the peer started.");
-  w.sample("cascade_peer_uptime_seconds", s.taken_seconds);
+  metrics::write_process(w, "cascade_peer", "the peer", s.start_time_seconds, s.taken_seconds);
 
   struct PerFile {
     const char *name, *type, *help;
@@ -337,19 +332,10 @@ std::vector<http::Route> PeerPages::routes() {
          const View v = view();
          return http::Reply{200, "application/json", peer_status_json(*v.now, v.before.get())};
        }},
-      {"/",
-       {"refresh"},
-       [this](const http::Request& req) {
-         int refresh = 2;
-         if (auto r = req.param("refresh")) {
-           const auto v = http::parse_seconds(*r);
-           if (!v) return http::bad_request("refresh must be whole seconds, 0 to 3600");
-           refresh = *v;
-         }
-         const View v = view();
-         return http::Reply{200, "text/html; charset=utf-8",
-                            peer_status_html(*v.now, v.before.get(), refresh)};
-       }},
+      http::status_page_route([this](int refresh) {
+        const View v = view();
+        return peer_status_html(*v.now, v.before.get(), refresh);
+      }),
   };
 }
 

@@ -27,12 +27,8 @@ std::string duration_text(double seconds) {
 
 std::string tracker_metrics_text(const TrackerSnapshot& s) {
   metrics::Writer w;
-  w.family("cascade_tracker_build_info", "gauge", "The running version (always 1).");
-  w.sample("cascade_tracker_build_info", 1, {{"version", version()}});
-  w.family("cascade_tracker_start_time_seconds", "gauge", "When the tracker started, Unix time.");
-  w.sample("cascade_tracker_start_time_seconds", s.start_time_seconds);
-  w.family("cascade_tracker_uptime_seconds", "gauge", "Seconds since the tracker started.");
-  w.sample("cascade_tracker_uptime_seconds", s.uptime_seconds);
+  metrics::write_process(w, "cascade_tracker", "the tracker", s.start_time_seconds,
+                         s.uptime_seconds);
   w.family("cascade_tracker_requests_total", "counter",
            "Requests answered, by command (invalid: the header did not decode) and status.");
   for (std::size_t c = 0; c < command_kinds; ++c)
@@ -151,18 +147,8 @@ std::vector<http::Route> tracker_routes(const TrackerServer& server) {
        [cache](const http::Request&) {
          return http::Reply{200, "application/json", tracker_status_json(*cache->get())};
        }},
-      {"/",
-       {"refresh"},
-       [cache](const http::Request& req) {
-         int refresh = 2;
-         if (auto r = req.param("refresh")) {
-           const auto v = http::parse_seconds(*r);
-           if (!v) return http::bad_request("refresh must be whole seconds, 0 to 3600");
-           refresh = *v;
-         }
-         return http::Reply{200, "text/html; charset=utf-8",
-                            tracker_status_html(*cache->get(), refresh)};
-       }},
+      http::status_page_route(
+          [cache](int refresh) { return tracker_status_html(*cache->get(), refresh); }),
   };
 }
 

@@ -57,8 +57,8 @@ def main():
     if shutil.disk_usage(base).free < 3 * a.size:
         sys.exit(f"{base}: not enough free space for {3 * a.size} bytes")
     work = tempfile.mkdtemp(prefix="cascade-resume.", dir=base)
-    fs = subprocess.run(["findmnt", "-n", "-o", "FSTYPE,SOURCE,TARGET", "-T", work], capture_output=True,
-                        text=True).stdout.split()
+    fs = (subprocess.run(["findmnt", "-n", "-o", "FSTYPE,SOURCE,TARGET", "-T", work], capture_output=True,
+                         text=True).stdout.splitlines() or [""])[0].split()  # the first of its mounts
     fs_name = f"{fs[0]} ({fs[1]} on {fs[2]})" if len(fs) == 3 else "unknown file system"
     try:
         data = os.path.join(work, "data.bin")

@@ -82,7 +82,28 @@ def wait_seed_complete(stats_path, timeout=60):
         time.sleep(0.01)
     sys.exit(f"timed out waiting for the seed to verify its file ({stats_path})")
 
+def finish(what, run, start, seed, leechers, copies, results):
+    """Waits for every leecher to exit 0, stops the seed, books the run into `results` (times,
+    leecher CPU, seed CPU, leecher RSS, seed RSS) and, on the first run, compares every copy."""
+    times, lcpu, scpu, lrss, srss = results
+    for l in leechers:
+        code = l.wait(320)
+        if code != 0:
+            sys.exit(f"{what}: a leecher failed (exit {code}); see its log beside the files")
+    times.append(time.time() - start)
+    seed.stop()
+    lcpu.append(max(l.cpu() for l in leechers)); lrss.append(max(l.rss_mib() for l in leechers))
+    scpu.append(seed.cpu()); srss.append(seed.rss_mib())
+    if run == 0:
+        for copy in copies:
+            if subprocess.run(["cmp", "-s", DATA, copy]).returncode != 0:
+                sys.exit(f"{what}: {copy} differs from the original")
+    print(f"{what} run {run + 1}: {times[-1]:.3f} s", flush=True)
+
+DATA = None  # the original file, set in main()
+
 def main():
+    global DATA
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
     ap.add_argument("--size", default="1GiB")
@@ -105,8 +126,8 @@ def main():
     if shutil.disk_usage(base).free < 8 * size:
         sys.exit(f"bench: {base} has {shutil.disk_usage(base).free >> 20} MiB free; {8 * size >> 20} MiB needed")
     work = tempfile.mkdtemp(prefix="cascade-bench.", dir=base)
-    fs = subprocess.run(["findmnt", "-n", "-o", "FSTYPE,SOURCE,TARGET", "-T", work], capture_output=True,
-                        text=True).stdout.split()
+    fs = (subprocess.run(["findmnt", "-n", "-o", "FSTYPE,SOURCE,TARGET", "-T", work], capture_output=True,
+                         text=True).stdout.splitlines() or [""])[0].split()  # the first of its mounts
     fs_name = f"{fs[0]} ({fs[1]} on {fs[2]})" if len(fs) == 3 else "unknown file system"
     procs = []
     try:
@@ -132,7 +153,7 @@ def main():
                                       capture_output=True, text=True).stdout.split("=")[1])
         print(f"ceilings: writing {size} bytes and fdatasync: {synced:.0f} MB/s ({size / synced / 1e6:.2f} s)", flush=True)
 
-        data = os.path.join(work, "data.bin")
+        data = DATA = os.path.join(work, "data.bin")
         subprocess.run(["openssl", "rand", "-out", data, str(size)], check=True)
         cold = subprocess.run([f"{b}/ceilings", "read", "--file", data], capture_output=True, text=True).stdout.split()
         cold_mbps, evicted = float(cold[0].split("=")[1]), cold[1].split("=")[1]
@@ -186,19 +207,8 @@ def main():
                                               "--port-file", os.path.join(peers_dir, f"leecher{i}.port"), "--peers-dir",
                                               peers_dir, "--timeout", "300"], os.path.join(work, f"lt-leecher{i}.log")))
                     procs.extend(leechers)
-                    for l in leechers:
-                        code = l.wait(320)
-                        if code != 0:
-                            sys.exit(f"{name}: a libtorrent leecher failed (exit {code}); see {work}/lt-leecher*.log")
-                    times.append(time.time() - start)
-                    seed.stop()
-                    lcpu.append(max(l.cpu() for l in leechers)); lrss.append(max(l.rss_mib() for l in leechers))
-                    scpu.append(seed.cpu()); srss.append(seed.rss_mib())
-                    if run == 0:
-                        for i in range(n):
-                            if subprocess.run(["cmp", "-s", data, os.path.join(work, f"copy-lt{i}", "data.bin")]).returncode:
-                                sys.exit(f"{name}: libtorrent's copy{i} differs from the original")
-                    print(f"{name} libtorrent run {run + 1}: {times[-1]:.3f} s", flush=True)
+                    copies = [os.path.join(work, f"copy-lt{i}", "data.bin") for i in range(n)]
+                    finish(f"{name} libtorrent", run, start, seed, leechers, copies, per[label])
                     continue
                 seed_stats = os.path.join(work, "seed.json")
                 if os.path.exists(seed_stats):
@@ -217,19 +227,8 @@ def main():
                                   "-o", os.path.join(work, f"copy{i}")], os.path.join(work, f"leecher{i}.log"))
                             for i in range(n)]
                 procs.extend(leechers)
-                for l in leechers:
-                    code = l.wait(300)
-                    if code != 0:
-                        sys.exit(f"{name}: a leecher failed (exit {code}); see {work}/leecher*.log")
-                times.append(time.time() - start)
-                seed.stop()
-                lcpu.append(max(l.cpu() for l in leechers)); lrss.append(max(l.rss_mib() for l in leechers))
-                scpu.append(seed.cpu()); srss.append(seed.rss_mib())
-                if run == 0:
-                    for i in range(n):
-                        if subprocess.run(["cmp", "-s", data, os.path.join(work, f"copy{i}")]).returncode != 0:
-                            sys.exit(f"{name}: copy{i} differs from the original")
-                print(f"{name}{' ' + label if label else ''} run {run + 1}: {times[-1]:.3f} s", flush=True)
+                finish(name + (" " + label if label else ""), run, start, seed, leechers,
+                       [os.path.join(work, f"copy{i}") for i in range(n)], per[label])
           for label, _ in these:
             times, lcpu, scpu, lrss, srss = per[label]
             med = statistics.median(times)
