@@ -35,7 +35,8 @@ info=$(dpkg-deb --info "$deb")
 grep -q "Package: cascade" <<<"$info" || fail "no package name"
 grep -q "Depends:.*libcpp-httplib" <<<"$info" || fail "Depends lacks cpp-httplib: $(grep Depends <<<"$info")"
 grep -q "Depends:.*libssl" <<<"$info" || fail "Depends lacks OpenSSL"
-dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -q conffiles || fail "no conffiles"
+control=$(dpkg-deb --ctrl-tarfile "$deb" | tar -t)  # (grep -q on a pipe would SIGPIPE tar)
+grep -q conffiles <<<"$control" || fail "no conffiles: $control"
 root="$work/root"
 dpkg-deb -x "$deb" "$root"
 for f in usr/bin/cascade-tracker usr/bin/cascade-peer etc/cascade/tracker.json etc/cascade/seed.env \
@@ -48,7 +49,7 @@ grep -q "^ExecStart=/usr/bin/cascade-tracker --config /etc/cascade/tracker.json"
 version=$("$root/usr/bin/cascade-peer" --version)
 [[ "$version" == "cascade-peer $(sed -n 's/^project(cascade.*VERSION \([0-9.]*\)).*/\1/p' "$src/CMakeLists.txt")" ]] ||
   fail "--version says \"$version\""
-"$root/usr/bin/cascade-tracker" --version | grep -q "^cascade-tracker " || fail "tracker --version"
+[[ $("$root/usr/bin/cascade-tracker" --version) == "cascade-tracker "* ]] || fail "tracker --version"
 
 # 3. The packaged programs work: the packaged config (on a free port), a seed and a leecher.
 bin="$root/usr/bin"
