@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -282,6 +283,15 @@ code { font-size: .9em; }
 )css" + "</style></head>\n<body>\n" +
          body + "</body></html>\n";
   return out;
+}
+
+std::string duration_text(double seconds) {
+  const auto s = static_cast<std::uint64_t>(std::llround(std::max(0.0, seconds)));
+  const std::uint64_t d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60;
+  if (d) return std::to_string(d) + "d " + std::to_string(h) + "h";
+  if (h) return std::to_string(h) + "h " + std::to_string(m) + "m";
+  if (m) return std::to_string(m) + "m " + std::to_string(s % 60) + "s";
+  return std::to_string(s) + "s";
 }
 
 std::string html_bar(double fraction) {

@@ -101,6 +101,8 @@ std::string html_escape(std::string_view text);
 // A whole page in the programs' common style, working without JavaScript; refreshes itself every
 // `refresh_seconds` (0: never). `body` is HTML.
 std::string html_page(const std::string& title, int refresh_seconds, const std::string& body);
+// A duration for a page: "42s", "3m 7s", "2h 15m", "4d 3h".
+std::string duration_text(double seconds);
 // A progress bar for `fraction` (0..1) with its percentage beside it.
 std::string html_bar(double fraction);
 

@@ -32,7 +32,7 @@ class Events {
                      const std::string& message);
   // The whole file was checked against its cascade file: ok (complete) or not.
   void file_complete(const std::string& file, bool ok, double seconds, const std::string& detail);
-  // A file was added to or removed from a shared directory.
+  // A file left a shared directory (its cascade file was removed or rewritten).
   void file_removed(const std::string& file);
   // The process ends with this exit code.
   void exit(int code);

@@ -107,13 +107,6 @@ double peer_rate(const PeerSnapshot& s, const PeerSnapshot* before, const PeerSn
               s.taken_seconds - before->taken_seconds);
 }
 
-std::string duration_text(double seconds) {
-  const auto s = static_cast<std::uint64_t>(std::llround(seconds));
-  if (s >= 3600) return std::to_string(s / 3600) + "h " + std::to_string(s / 60 % 60) + "m";
-  if (s >= 60) return std::to_string(s / 60) + "m " + std::to_string(s % 60) + "s";
-  return std::to_string(s) + "s";
-}
-
 std::string rate_text(double bytes_per_second) {
   return format_size(static_cast<std::uint64_t>(bytes_per_second)) + "/s";
 }
@@ -248,7 +241,7 @@ std::string peer_status_html(const PeerSnapshot& s, const PeerSnapshot* before,
                              int refresh_seconds) {
   using http::html_escape;
   std::string b = "<h1>cascade-peer</h1>\n<p class=\"meta\">version " + html_escape(version()) +
-                  " · up " + duration_text(s.taken_seconds) + " · " +
+                  " · up " + http::duration_text(s.taken_seconds) + " · " +
                   (s.serving ? std::to_string(s.serve.connections) + " clients connected"
                              : std::string("client only (not serving)")) +
                   "</p>\n<table id=\"files\"><tr><th>file</th><th>progress</th>"
@@ -264,7 +257,7 @@ std::string peer_status_html(const PeerSnapshot& s, const PeerSnapshot* before,
          "</td><td class=\"num\">" + rate_text(r.down) + "</td><td class=\"num\">" +
          rate_text(r.up) + "</td><td class=\"num\">" +
          (f.complete ? std::string("done")
-          : r.eta    ? duration_text(*r.eta)
+          : r.eta    ? http::duration_text(*r.eta)
                      : std::string("-")) +
          "</td><td class=\"num\">" + std::to_string(f.active_sources) + "</td><td class=\"num\">" +
          std::to_string(f.blocks_served) + "</td></tr>\n";

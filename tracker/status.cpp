@@ -15,14 +15,6 @@ std::string fixed(double v, int decimals) {
   return buf;
 }
 
-std::string duration_text(double seconds) {
-  const auto s = static_cast<std::uint64_t>(seconds);
-  const std::uint64_t d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60;
-  if (d) return std::to_string(d) + "d " + std::to_string(h) + "h";
-  if (h) return std::to_string(h) + "h " + std::to_string(m) + "m";
-  if (m) return std::to_string(m) + "m " + std::to_string(s % 60) + "s";
-  return std::to_string(s) + "s";
-}
 }  // namespace
 
 std::string tracker_metrics_text(const TrackerSnapshot& s) {
@@ -97,7 +89,7 @@ std::string tracker_status_json(const TrackerSnapshot& s) {
 std::string tracker_status_html(const TrackerSnapshot& s, int refresh_seconds) {
   using http::html_escape;
   std::string b = "<h1>cascade-tracker</h1>\n<p class=\"meta\">version " + html_escape(version()) +
-                  " · up " + duration_text(s.uptime_seconds) + " · " +
+                  " · up " + http::duration_text(s.uptime_seconds) + " · " +
                   (s.open ? std::string("open")
                           : "closed, " + std::to_string(s.allowed_hashes) + " allowed hashes") +
                   "</p>\n";
