@@ -3,6 +3,7 @@
 # ASan+UBSan into build-asan/.
 #   scripts/build.sh              both builds
 #   scripts/build.sh --release    only build/
+#   scripts/build.sh --bench      only build/, with the benchmark instruments (scripts/bench/)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -18,4 +19,8 @@ configure_and_build() {  # preset
 preset_dir() { case $1 in release) echo build ;; *) echo "build-$1" ;; esac; }
 
 configure_and_build release
-[[ "${1:-}" == "--release" ]] || configure_and_build asan
+case "${1:-}" in
+  --release) ;;
+  --bench) cmake --build --preset release -j "$(nproc)" --target bench_tools ;;
+  *) configure_and_build asan ;;
+esac

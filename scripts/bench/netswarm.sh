@@ -5,5 +5,5 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 "$root/scripts/setup.sh"
-"$root/scripts/build.sh" --release >/dev/null
+"$root/scripts/build.sh" --bench >/dev/null
 exec timeout 3600 python3 "$root/scripts/bench/netswarm.py" --bin "$root/build/bin" "$@"

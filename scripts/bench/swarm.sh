@@ -5,7 +5,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 "$root/scripts/setup.sh"
-"$root/scripts/build.sh" --release >/dev/null
+"$root/scripts/build.sh" --bench >/dev/null
 if [[ " $* " == *" --libtorrent "* ]] && ! /usr/bin/python3 -c "import libtorrent" 2>/dev/null; then
   echo "bench: installing Debian's python3-libtorrent for the comparison" >&2
   ${SUDO:-$([[ $(id -u) -ne 0 ]] && echo sudo)} apt-get install -y -qq python3-libtorrent >/dev/null

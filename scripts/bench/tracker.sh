@@ -14,7 +14,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 "$root/scripts/setup.sh"
-"$root/scripts/build.sh" --release >/dev/null
+"$root/scripts/build.sh" --bench >/dev/null
 bin="$root/build/bin"
 work=$(mktemp -d)
 pids=()

@@ -8,7 +8,7 @@ using namespace std::chrono_literals;
 
 namespace {
 using Clock = TrackerSchedule::Clock;
-const Clock::time_point t0 = Clock::time_point{} + 1000s;
+const Clock::time_point start = Clock::time_point{} + 1000s;
 const TrackerSchedule::Need enough{8, 8, false};   // as many peers as connections wanted
 const TrackerSchedule::Need starving{0, 8, true};  // nothing running, nobody to try
 const TrackerSchedule::Need too_few{3, 8, false};  // some, but fewer than wanted
@@ -24,49 +24,49 @@ TrackerSchedule::Need knowing(std::size_t usable) {
 
 TEST(TrackerSchedule, AnnouncesFirstAndAgainAfterTheInterval) {
   auto s = schedule();
-  EXPECT_EQ(s.due(t0, enough), TrackerCommand::subscribe);
-  s.answered(TrackerCommand::subscribe, t0, knowing(8));
-  EXPECT_FALSE(s.due(t0 + 599s, enough));
-  EXPECT_EQ(s.due(t0 + 600s, enough), TrackerCommand::subscribe);
+  EXPECT_EQ(s.due(start, enough), TrackerCommand::subscribe);
+  s.answered(TrackerCommand::subscribe, start, knowing(8));
+  EXPECT_FALSE(s.due(start + 599s, enough));
+  EXPECT_EQ(s.due(start + 600s, enough), TrackerCommand::subscribe);
 }
 
 TEST(TrackerSchedule, AClientOnlyPeerOnlyLists) {
   auto s = schedule(true);
-  EXPECT_EQ(s.due(t0, enough), TrackerCommand::list);
-  s.answered(TrackerCommand::list, t0, knowing(8));
-  EXPECT_FALSE(s.due(t0 + 599s, enough));
-  EXPECT_EQ(s.due(t0 + 600s, starving), TrackerCommand::list);
+  EXPECT_EQ(s.due(start, enough), TrackerCommand::list);
+  s.answered(TrackerCommand::list, start, knowing(8));
+  EXPECT_FALSE(s.due(start + 599s, enough));
+  EXPECT_EQ(s.due(start + 600s, starving), TrackerCommand::list);
 }
 
 TEST(TrackerSchedule, ListsWhenStarvingButAtMostOncePerListInterval) {
   auto s = schedule();
-  s.answered(TrackerCommand::subscribe, t0, knowing(8));  // peers enough, for now
-  EXPECT_FALSE(s.due(t0 + 29s, starving));
-  EXPECT_EQ(s.due(t0 + 30s, starving), TrackerCommand::list);
-  EXPECT_FALSE(s.due(t0 + 30s, enough)) << "a full peer set needs no list";
-  EXPECT_EQ(s.due(t0 + 30s, too_few), TrackerCommand::list);
-  s.answered(TrackerCommand::list, t0 + 30s, knowing(8));
-  EXPECT_FALSE(s.due(t0 + 59s, starving));
+  s.answered(TrackerCommand::subscribe, start, knowing(8));  // peers enough, for now
+  EXPECT_FALSE(s.due(start + 29s, starving));
+  EXPECT_EQ(s.due(start + 30s, starving), TrackerCommand::list);
+  EXPECT_FALSE(s.due(start + 30s, enough)) << "a full peer set needs no list";
+  EXPECT_EQ(s.due(start + 30s, too_few), TrackerCommand::list);
+  s.answered(TrackerCommand::list, start + 30s, knowing(8));
+  EXPECT_FALSE(s.due(start + 59s, starving));
 }
 
 TEST(TrackerSchedule, AListDoesNotPostponeTheAnnounce) {
   // LIST does not refresh our registry entry: if it moved the SUBSCRIBE, a leecher listing every
   // 30 s would never announce again and would expire from the tracker.
   auto s = schedule();
-  s.answered(TrackerCommand::subscribe, t0, knowing(8));
-  for (auto t = t0 + 30s; t < t0 + 600s; t += 30s) {
+  s.answered(TrackerCommand::subscribe, start, knowing(8));
+  for (auto t = start + 30s; t < start + 600s; t += 30s) {
     ASSERT_EQ(s.due(t, starving), TrackerCommand::list);
     s.answered(TrackerCommand::list, t, knowing(8));
   }
-  EXPECT_EQ(s.due(t0 + 600s, starving), TrackerCommand::subscribe);
+  EXPECT_EQ(s.due(start + 600s, starving), TrackerCommand::subscribe);
 }
 
 TEST(TrackerSchedule, AFormingSwarmIsListedAgainSoonerBackingOff) {
   // We came early: the tracker knew only those before us (none, then one, then a few).
   for (std::size_t usable : {0, 1, 7}) {
     auto s = schedule();
-    s.answered(TrackerCommand::subscribe, t0, knowing(usable));
-    Clock::time_point t = t0;
+    s.answered(TrackerCommand::subscribe, start, knowing(usable));
+    Clock::time_point t = start;
     for (auto expected : {1s, 2s, 4s, 8s, 16s, 30s, 30s}) {
       EXPECT_EQ(s.next_list() - t, expected) << usable;
       t = s.next_list();
@@ -85,8 +85,8 @@ TEST(TrackerSchedule, AnswersThatBringNewPeersAreFollowedSoonUntilOneBringsNone)
   // after us are known only to those who list again.
   auto s = schedule();
   TrackerSchedule::Need growing{12, 8, false, 4};
-  s.answered(TrackerCommand::subscribe, t0, growing);
-  Clock::time_point t = t0;
+  s.answered(TrackerCommand::subscribe, start, growing);
+  Clock::time_point t = start;
   for (auto expected : {1s, 2s, 4s}) {
     EXPECT_EQ(s.next_list() - t, expected);
     t = s.next_list();
@@ -98,13 +98,13 @@ TEST(TrackerSchedule, AnswersThatBringNewPeersAreFollowedSoonUntilOneBringsNone)
   EXPECT_FALSE(s.due(t + 30s, enough));
   // A complete file wants no peers: new ones do not make it list.
   auto seed = schedule();
-  seed.answered(TrackerCommand::subscribe, t0, {5, 0, false, 5});
-  EXPECT_FALSE(seed.due(t0 + 1s, {5, 0, false}));
+  seed.answered(TrackerCommand::subscribe, start, {5, 0, false, 5});
+  EXPECT_FALSE(seed.due(start + 1s, {5, 0, false}));
 }
 
 TEST(TrackerSchedule, FailuresBackOffExponentiallyUpToAMinute) {
   auto s = schedule();
-  Clock::time_point t = t0;
+  Clock::time_point t = start;
   for (auto expected : {1s, 2s, 4s, 8s, 16s, 32s, 60s, 60s}) {
     ASSERT_TRUE(s.due(t, enough));
     s.failed(t);
