@@ -1,5 +1,7 @@
 #include "peer/block_server.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/sendfile.h>
 
 #include <cerrno>
@@ -47,6 +49,7 @@ struct BlockServer::Impl : std::enable_shared_from_this<Impl> {
     explicit Connection(tcp::socket s) : socket(std::move(s)), deadline(socket) {}
     tcp::socket socket;
     net::Deadline deadline;
+    bool slow = false;  // a send of ours stalled: it takes no upload slot (UploadSlots) again
   };
 
   asio::io_context& io;
@@ -86,8 +89,9 @@ struct BlockServer::Impl : std::enable_shared_from_this<Impl> {
   // Sends header + block by reading it on the pool in bounded chunks (no sendfile).
   asio::awaitable<bool> send_copied(Connection& c, SharedFile& f, std::uint64_t base,
                                     std::uint64_t length, std::span<const std::uint8_t> header,
-                                    std::vector<std::uint8_t>& chunk);
+                                    std::vector<std::uint8_t>& chunk, UploadSlots::Slot& slot);
   std::atomic<bool> use_sendfile{::getenv("CASCADE_NO_SENDFILE") == nullptr};
+  UploadSlots slots{options.upload_slots};
 };
 
 BlockServer::BlockServer(asio::io_context& io, ThreadPool& pool,
@@ -106,6 +110,7 @@ std::uint16_t BlockServer::start(const std::string& address, std::uint16_t port)
 
 void BlockServer::stop() {
   if (impl_->stopping.exchange(true)) return;
+  impl_->slots.stop();
   asio::post(impl_->accept_strand, [impl = impl_] {
     std::error_code ec;
     impl->acceptor.close(ec);
@@ -158,6 +163,10 @@ asio::awaitable<void> BlockServer::Impl::accept_loop(std::shared_ptr<Impl> self)
     std::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     socket.non_blocking(true, ignored);  // sendfile() must return EAGAIN, not block
+    if (options.upload_slots > 0) {      // a send completes once its bytes are nearly all sent
+      const int lowat = UploadSlots::notsent_lowat;
+      ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
+    }
     auto c = std::make_shared<Connection>(std::move(socket));
     std::list<std::weak_ptr<Connection>>::iterator where;
     {
@@ -224,7 +233,8 @@ asio::awaitable<bool> BlockServer::Impl::send_error(Connection& c, PeerStatus st
 asio::awaitable<bool> BlockServer::Impl::send_copied(Connection& c, SharedFile& f,
                                                      std::uint64_t base, std::uint64_t length,
                                                      std::span<const std::uint8_t> header,
-                                                     std::vector<std::uint8_t>& chunk) {
+                                                     std::vector<std::uint8_t>& chunk,
+                                                     UploadSlots::Slot& slot) {
   if (chunk.empty()) chunk.resize(chunk_size);
   bool first = true;
   for (std::uint64_t done = 0; done < length || first;) {
@@ -247,6 +257,7 @@ asio::awaitable<bool> BlockServer::Impl::send_copied(Connection& c, SharedFile& 
     out.push_back(asio::buffer(chunk.data(), n));
     if (!read_ok || co_await net::write_all(c.socket, c.deadline, out, options.write_timeout))
       co_return false;
+    slot.progress();
     co_await net::pace(options.upload, n);  // the upload limit's wait, after the bytes
     done += n;
     first = false;
@@ -287,11 +298,15 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
     }
   } unsent{first_copy ? f.first_copies.get() : nullptr, req.block};
   const std::uint64_t length = f.meta.block_length(req.block);
+  // A large block's bytes take turns with the other answers' (UploadSlots).
+  UploadSlots::Slot slot;
+  if (length >= UploadSlots::min_block && !c.slow)
+    slot = co_await slots.acquire(UploadSlots::patience);
   std::array<std::uint8_t, peer_response_header_size> header{};
   encode_peer_response_header(PeerStatus::ok, length, header);
   const std::uint64_t base = f.meta.block_offset(req.block);
   if (!use_sendfile) {
-    if (!co_await send_copied(c, f, base, length, header, chunk)) co_return false;
+    if (!co_await send_copied(c, f, base, length, header, chunk, slot)) co_return false;
   } else {
     bool unsupported = false;
     // Zero copy: the header, then the verified bytes straight from the page cache to the socket.
@@ -305,6 +320,7 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
                                    static_cast<std::size_t>(left));
       if (n > 0) {
         left -= static_cast<std::uint64_t>(n);
+        slot.progress();
         co_await net::pace(options.upload, static_cast<std::uint64_t>(n));
         c.deadline.expires_after(options.write_timeout);
         continue;
@@ -326,10 +342,12 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
       use_sendfile = false;
       // The header has gone out already: send the block's bytes alone.
       std::array<std::uint8_t, 0> none{};
-      if (!co_await send_copied(c, f, base, length, none, chunk)) co_return false;
+      if (!co_await send_copied(c, f, base, length, none, chunk, slot)) co_return false;
     }
   }
   unsent.copies = nullptr;
+  if (slot.stalled()) c.slow = true;
+  slot.release();
   ++f.stats.blocks_served;
   f.stats.bytes_served += length;
   f.stats.count_served(ip, length);

@@ -15,6 +15,7 @@
 #include "common/net.hpp"
 #include "peer/events.hpp"
 #include "peer/shared_file.hpp"
+#include "peer/upload_slots.hpp"
 
 namespace cascade {
 
@@ -26,7 +27,8 @@ class BlockServer {
     net::Millis idle_timeout{60'000};        // waiting for the next request
     net::Millis write_timeout{30'000};       // sending one chunk of an answer
     TokenBucket* upload = nullptr;           // the process's upload limit (null: none)
-    Events* events = nullptr;                // --events (null: none)
+    std::size_t upload_slots = UploadSlots::default_slots;  // blocks sent at once (0: any number)
+    Events* events = nullptr;                               // --events (null: none)
   };
   BlockServer(asio::io_context& io, ThreadPool& pool,
               std::vector<std::shared_ptr<SharedFile>> files, Options options);

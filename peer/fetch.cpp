@@ -115,7 +115,8 @@ class Fetch {
     }
     while (ask_for_more(record_.outstanding(), requests_.size() / peer_request_size, depth_) &&
            may_ask(answer_limit_, answered_, record_.outstanding())) {
-      const auto b = f_.blocks.pick(rng_, PickExclusions{record_.blocks(), lacks_.blocks()});
+      const auto b = f_.blocks.pick(rng_, PickExclusions{record_.blocks(), lacks_.blocks()},
+                                    endgame_copies(record_.outstanding()));
       if (!b) break;
       record_.requested(*b);
       const std::size_t at = requests_.size();

@@ -65,6 +65,17 @@ constexpr bool may_ask(std::size_t limit, std::uint64_t answered, std::size_t ou
   return answered + outstanding < limit || (answered >= limit && outstanding == 0);
 }
 
+// Endgame (every missing block is asked for somewhere already): how many requests for one block
+// may be out at once, when this connection has `outstanding` of its own. Only a connection with
+// nothing in flight asks for a second copy, one at a time: a second copy costs a whole block of
+// some peer's uplink, and with large blocks a file's last half can be "all asked for" (16
+// connections x 2 requests cover 32 of 64 blocks), where letting every connection fill its
+// pipeline with second copies made the swarm serve 1.26 x what it needed. Measured on the
+// network lab (16 leechers, 100 Mbit/s, 1 MiB blocks, medians of 3): 1.58 x T* against 1.64 x.
+constexpr unsigned endgame_copies(std::size_t outstanding) {
+  return outstanding == 0 ? 2 : 1;
+}
+
 // The picking window, in blocks: `window_bytes` (0: none), but at least twice what all of a
 // file's connections may have in flight, so they never run out of distinct blocks to ask for.
 constexpr std::uint64_t window_blocks(std::uint64_t window_bytes, std::uint64_t block_size,

@@ -201,6 +201,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run->add_option("--max-block-size", max_block, "refuse cascade files with larger blocks")
       ->capture_default_str();
+  run->add_option("--upload-slots", ro.serve.upload_slots,
+                  "blocks sent at once, over all files and connections (the others wait their "
+                  "turn); 0: every block asked for at once")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
   run->add_option("--max-connections-per-ip", ro.serve.max_connections_per_ip,
                   "serving connections from one address (0: no cap but --max-connections)")
       ->check(CLI::Range(0, 1000000))

@@ -140,7 +140,11 @@ def run_once(args, binary, mode, work, data_path, cascade, size, ups, seed_up, t
                 if f.read() != open(data_path, "rb").read():
                     raise RuntimeError(f"leecher {i + 1}'s copy differs")
         log.close()
-        return {"total": max(times), "copies": seed_served / size, "per": per, "wall": finish - t0,
+        # Everything served, over what the leechers needed: above 1, second copies of blocks
+        # (endgame) and sends their receiver no longer read.
+        served = (seed_served + sum(p[3] for p in per)) / (size * len(per))
+        return {"total": max(times), "copies": seed_served / size, "served": served, "per": per,
+                "wall": finish - t0,
                 "timeline": timeline}
 
 
@@ -192,7 +196,8 @@ def main():
                 r = run_once(args, args.bin, mode, work, data_path, cascade, size, ups, seed_up, timeout=600)
                 results[mode].append(r)
                 print(f"run {run + 1} {mode:>3}: {r['total']:6.2f} s = {r['total'] / t_star:.2f} x T*, "
-                      f"seed sent {r['copies']:.2f} copies", flush=True)
+                      f"seed sent {r['copies']:.2f} copies, served in all {r['served']:.2f} x needed",
+                      flush=True)
                 if args.timeline:
                     blocks = -(-size // args.block_size_bytes) * args.peers
                     print("    timeline (s: % of all copies held, seed copies sent): " + "  ".join(

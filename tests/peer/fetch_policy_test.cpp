@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
+#include "peer/block_map.hpp"
 #include "peer/in_flight.hpp"
 
 using namespace cascade;
@@ -105,4 +108,20 @@ TEST(InFlight, AbandonKeepsTheBlocksStillBeingVerified) {
   r.received();
   EXPECT_EQ(r.abandon(), (std::vector<std::uint64_t>{2}));
   EXPECT_EQ(r.blocks(), (BlockSet{1})) << "its verdict is still to come";
+}
+
+TEST(FetchPolicy, InEndgameOnlyAConnectionWithNothingInFlightAsksForASecondCopy) {
+  EXPECT_EQ(endgame_copies(0), 2u);
+  EXPECT_EQ(endgame_copies(1), 1u);
+  EXPECT_EQ(endgame_copies(7), 1u);
+  // Every missing block is in flight once: the map gives a second copy only to an idle connection.
+  auto map = BlockMap::from_string("VV??");
+  const BlockSet none;
+  std::mt19937_64 rng(3);
+  EXPECT_FALSE(map->pick(rng, PickExclusions{none, none}, endgame_copies(1)));
+  const auto second = map->pick(rng, PickExclusions{none, none}, endgame_copies(0));
+  ASSERT_TRUE(second);
+  EXPECT_TRUE(*second == 2 || *second == 3);
+  map->finish(*second, false);  // one of its two requests ends
+  EXPECT_EQ(map->to_string()[*second], '?') << "the other is still out: " << map->to_string();
 }

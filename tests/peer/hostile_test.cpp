@@ -288,3 +288,41 @@ TEST(HostileLimits, HittingTheDescriptorLimitRecoversOnceClientsLeave) {
   EXPECT_EQ(h.value->status, 0);
   EXPECT_TRUE(seed.running());
 }
+
+// Large blocks take turns for the upload slots (UploadSlots): a client that asks and never reads
+// holds one only until its send stalls (1 s), and never again, so a valid client waits at most
+// about a second per slot's worth of such clients, not their write timeouts (nor the 5 s a wait
+// for a slot lasts at most).
+TEST(HostileSlots, ClientsThatNeverReadGiveTheirUploadSlotsUp) {
+  Lab lab;
+  const std::string cascade_path = lab.make_file("big.bin", 16 << 20, "1MiB");
+  const std::string text = read_text(cascade_path);
+  const Hash256 hash =
+      sha256(ByteSpan(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+  lab.peer("seed", cascade_path, lab.dir.file("big.bin"), {"--max-connections-per-ip", "2000"});
+  const std::uint16_t port = lab.port_of("seed");
+  ASSERT_NE(port, 0);
+  auto served_within = [&](std::uint64_t block) {
+    const auto start = std::chrono::steady_clock::now();
+    Conn c(port, 20s);
+    c.send(encode_peer_request(PeerRequest{block, hash}));
+    auto h = decode_peer_response_header(c.read_exact(peer_response_header_size), 1 << 20);
+    EXPECT_TRUE(h.ok() && h.value->status == 0);
+    c.read_exact(1 << 20);
+    return std::chrono::steady_clock::now() - start;
+  };
+  EXPECT_LT(served_within(1), 1s) << "an idle seed answers at once";
+  std::vector<Conn> hogs;
+  for (int i = 0; i < 8; ++i) {  // twice the default slots
+    hogs.emplace_back(port);
+    Bytes all;
+    for (std::uint64_t k = 0; k < 16; ++k) {
+      const Bytes r = encode_peer_request(PeerRequest{k, hash});
+      all.insert(all.end(), r.begin(), r.end());
+    }
+    hogs.back().send(all);  // 16 MiB of answers nobody reads
+  }
+  std::this_thread::sleep_for(100ms);  // the hogs take the slots and queue for them first
+  EXPECT_LT(served_within(3), 4s) << "behind two rounds of stalled sends at most";
+  EXPECT_LT(served_within(4), 1s) << "the hogs take no slot again";
+}

@@ -1,0 +1,161 @@
+// UploadSlots: blocks take turns for a few slots, first come first served, with bounded waits.
+#include "peer/upload_slots.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+using namespace cascade;
+using namespace std::chrono_literals;
+
+namespace {
+// Runs `body` as a coroutine on a fresh io_context until everything spawned is done (bounded).
+template <class F>
+void run_coroutines(F body) {
+  asio::io_context io;
+  body(io);
+  io.run_for(10s);
+  ASSERT_TRUE(io.stopped()) << "something still waits after 10 s";
+}
+}  // namespace
+
+TEST(UploadSlots, TheThirdOfTwoSlotsWaitsAndWaitersAreServedInOrder) {
+  UploadSlots slots(2);
+  std::vector<std::string> order;
+  run_coroutines([&](asio::io_context& io) {
+    auto holder = [&](std::string name, net::Millis hold) -> asio::awaitable<void> {
+      auto slot = co_await slots.acquire(net::Millis(5000));
+      order.push_back(name + (slot.held() ? "+" : "-"));
+      asio::steady_timer t(co_await asio::this_coro::executor, hold);
+      co_await t.async_wait(net::nothrow);
+    };
+    for (const char* n : {"a", "b"})
+      asio::co_spawn(io, holder(n, net::Millis(200)), asio::detached);
+    for (const char* n : {"c", "d", "e"})
+      asio::co_spawn(io, holder(n, net::Millis(10)), asio::detached);
+  });
+  EXPECT_EQ(order, (std::vector<std::string>{"a+", "b+", "c+", "d+", "e+"}));
+  EXPECT_EQ(slots.waiting(), 0u);
+}
+
+TEST(UploadSlots, AWaitThatRunsOutOfPatienceGoesOnWithoutASlot) {
+  UploadSlots slots(1);
+  std::vector<std::string> order;
+  run_coroutines([&](asio::io_context& io) {
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          auto slot = co_await slots.acquire(net::Millis(5000));
+          order.push_back(slot.held() ? "first+" : "first-");
+          asio::steady_timer t(co_await asio::this_coro::executor, 500ms);
+          co_await t.async_wait(net::nothrow);
+        },
+        asio::detached);
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          auto slot = co_await slots.acquire(net::Millis(50));
+          order.push_back(slot.held() ? "impatient+" : "impatient-");
+        },
+        asio::detached);
+  });
+  EXPECT_EQ(order, (std::vector<std::string>{"first+", "impatient-"}));
+  EXPECT_EQ(slots.waiting(), 0u) << "the impatient waiter left the queue";
+  // The slot came back: a new asker gets it at once.
+  run_coroutines([&](asio::io_context& io) {
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          auto slot = co_await slots.acquire(net::Millis(1));
+          order.push_back(slot.held() ? "later+" : "later-");
+        },
+        asio::detached);
+  });
+  EXPECT_EQ(order.back(), "later+");
+}
+
+TEST(UploadSlots, StopWakesTheWaitersAndLaterAsksDoNotWait) {
+  UploadSlots slots(1);
+  std::vector<std::string> order;
+  run_coroutines([&](asio::io_context& io) {
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          auto slot = co_await slots.acquire(net::Millis(5000));
+          asio::steady_timer t(co_await asio::this_coro::executor, 100ms);
+          co_await t.async_wait(net::nothrow);
+          slots.stop();
+          t.expires_after(100ms);
+          co_await t.async_wait(net::nothrow);
+          order.push_back("holder done");
+        },
+        asio::detached);
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          const auto started = net::Clock::now();
+          auto slot = co_await slots.acquire(net::Millis(60'000));
+          order.push_back(std::string(slot.held() ? "waiter+" : "waiter-") +
+                          (net::Clock::now() - started < 5s ? " soon" : " late"));
+          auto after = co_await slots.acquire(net::Millis(60'000));
+          order.push_back(after.held() ? "after+" : "after-");
+        },
+        asio::detached);
+  });
+  EXPECT_EQ(order, (std::vector<std::string>{"waiter- soon", "after-", "holder done"}));
+}
+
+TEST(UploadSlots, ZeroMeansNoLimit) {
+  UploadSlots slots(0);
+  int without = 0;
+  run_coroutines([&](asio::io_context& io) {
+    for (int i = 0; i < 50; ++i)
+      asio::co_spawn(
+          io,
+          [&]() -> asio::awaitable<void> {
+            auto slot = co_await slots.acquire(net::Millis(1));
+            if (!slot.held()) ++without;
+            asio::steady_timer t(co_await asio::this_coro::executor, 50ms);
+            co_await t.async_wait(net::nothrow);
+          },
+          asio::detached);
+  });
+  EXPECT_EQ(without, 50);
+  EXPECT_EQ(slots.waiting(), 0u);
+}
+
+TEST(UploadSlots, ASendThatStallsGivesItsSlotToTheNextInLine) {
+  UploadSlots slots(1);
+  std::vector<std::string> order;
+  run_coroutines([&](asio::io_context& io) {
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          auto slot = co_await slots.acquire(net::Millis(5000));
+          asio::steady_timer t(co_await asio::this_coro::executor);
+          for (int i = 0; i < 3; ++i) {  // progress every 0.4 s: held throughout
+            t.expires_after(UploadSlots::stall * 2 / 5);
+            co_await t.async_wait(net::nothrow);
+            slot.progress();
+          }
+          order.push_back(std::string("busy ") + (slot.held() ? "held" : "lost"));
+          t.expires_after(UploadSlots::stall * 3 / 2);  // no progress: a stall
+          co_await t.async_wait(net::nothrow);
+          order.push_back(std::string("stalled ") + (slot.stalled() ? "yes" : "no") +
+                          (slot.held() ? " held" : " lost"));
+        },
+        asio::detached);
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          const auto started = net::Clock::now();
+          auto slot = co_await slots.acquire(net::Millis(10'000));
+          const auto waited = net::Clock::now() - started;
+          order.push_back(std::string("next ") + (slot.held() ? "held" : "none") +
+                          (waited < UploadSlots::stall * 3 ? " soon" : " late"));
+        },
+        asio::detached);
+  });
+  EXPECT_EQ(order, (std::vector<std::string>{"busy held", "next held soon", "stalled yes lost"}));
+}
