@@ -227,6 +227,52 @@ class NetlabTest(unittest.TestCase):
         for h in fast + [slow]:
             self.assert_copy(self.path(h.name))
 
+    # Run on the client's host: eight connections that ask for 16 MiB each and never read, then
+    # two valid clients one after the other; prints the seconds each valid client took.
+    HOGS = """
+import hashlib, json, socket, struct, sys, time
+seed, port, cascade_hash = sys.argv[1], int(sys.argv[2]), bytes.fromhex(sys.argv[3])
+def request(block):
+    return b"CASCADE1" + bytes(16) + struct.pack(">Q", block) + cascade_hash
+hogs = []
+for _ in range(8):
+    s = socket.create_connection((seed, port), timeout=10)
+    s.sendall(b"".join(request(k) for k in range(16)))
+    hogs.append(s)
+time.sleep(0.2)
+took = []
+for block in (3, 4):
+    start = time.monotonic()
+    c = socket.create_connection((seed, port), timeout=20)
+    c.sendall(request(block))
+    got = b""
+    while len(got) < 9 + (1 << 20):
+        chunk = c.recv(1 << 20)
+        if not chunk:
+            break
+        got += chunk
+    assert got[0] == 0 and len(got) == 9 + (1 << 20), (got[:9], len(got))
+    took.append(time.monotonic() - start)
+print(json.dumps(took))
+"""
+
+    def test_clients_that_never_read_give_their_upload_slots_up(self):
+        # Large blocks take turns for the seed's upload slots (4 by default). A client that asks
+        # and never reads holds one only until its send stalls (1 s), and never again: a valid
+        # client waits about a second per four such clients at most, not the 5 s a wait for a
+        # slot may last, nor the write timeout.
+        tracker_host = self.lab.add_host("tracker")
+        seed = self.lab.add_host("seed", up="100mbit")
+        client = self.lab.add_host("client", up="100mbit")
+        self.make_file(16 * MiB, block=1 * MiB)
+        self.start_tracker(tracker_host)
+        self.start_seed(seed)
+        r = client.run([sys.executable, "-c", self.HOGS, seed.ip, str(PORT), self.hash], timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        first, second = json.loads(r.stdout)
+        self.assertLess(first, 4.0, "behind two rounds of stalled sends at most")
+        self.assertLess(second, 1.0, "the clients that never read take no slot again")
+
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
