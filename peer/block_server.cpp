@@ -264,8 +264,8 @@ asio::awaitable<bool> BlockServer::Impl::send_copied(Connection& c, SharedFile& 
     out.push_back(asio::buffer(chunk.data(), n));
     if (!read_ok || co_await net::write_all(c.socket, c.deadline, out, options.write_timeout))
       co_return false;
-    slot.progress();
     co_await net::pace(options.upload, n);  // the upload limit's wait, after the bytes
+    slot.progress();                        // (the limit's wait and the disk's are no stall)
     done += n;
     first = false;
   }
@@ -327,8 +327,8 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
                                    static_cast<std::size_t>(left));
       if (n > 0) {
         left -= static_cast<std::uint64_t>(n);
-        slot.progress();
         co_await net::pace(options.upload, static_cast<std::uint64_t>(n));
+        slot.progress();
         c.deadline.expires_after(options.write_timeout);
         continue;
       }

@@ -43,25 +43,27 @@ asio::awaitable<UploadSlots::Slot> UploadSlots::acquire(net::Millis patience) {
   if (unlimited_) co_return Slot{};
   const auto ex = co_await asio::this_coro::executor;
   auto w = std::make_shared<Waiter>(ex);
+  bool queued = false;
   {
     std::lock_guard lock(mutex_);
     if (stopped_) co_return Slot{};
-    if (free_ > 0 && waiting_.empty()) {
+    if (free_ == 0 || !waiting_.empty()) {
+      w->timer.expires_after(patience);
+      waiting_.push_back(w);
+      queued = true;
+    } else {
       --free_;
-      co_return Slot{this, ex};
     }
-    w->timer.expires_after(patience);
-    waiting_.push_back(w);
   }
-  co_await w->timer.async_wait(net::nothrow);
-  {
+  if (queued) {
+    co_await w->timer.async_wait(net::nothrow);
     std::lock_guard lock(mutex_);
     if (!w->granted) {
       std::erase(waiting_, w);  // out of patience, or stopping
       co_return Slot{};
     }
   }
-  co_return Slot{this, ex};
+  co_return Slot{this, ex};  // made outside the lock: a Slot gives back under it
 }
 
 void UploadSlots::give_back() {

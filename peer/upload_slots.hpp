@@ -74,7 +74,8 @@ class UploadSlots {
     std::shared_ptr<Lease> lease_;
   };
 
-  // Waits for a slot, at most `patience`; after stop(), returns at once without one.
+  // Waits for a slot, at most `patience`; after stop(), returns at once without one. Each caller
+  // runs on a serial executor (a connection's strand): a waiter is woken by a post to it.
   asio::awaitable<Slot> acquire(net::Millis patience);
   // Wakes every waiter (they go on without a slot); later acquires do not wait.
   void stop();

@@ -271,7 +271,7 @@ print(json.dumps(took))
         self.assertEqual(r.returncode, 0, r.stderr)
         first, second = json.loads(r.stdout)
         self.assertLess(first, 4.0, "behind two rounds of stalled sends at most")
-        self.assertLess(second, 1.0, "the clients that never read take no slot again")
+        self.assertLess(second, 1.0, "the stalled sends hold no slot any more")
 
 
 if __name__ == "__main__":

@@ -18,22 +18,25 @@ void run_coroutines(F body) {
   io.run_for(10s);
   ASSERT_TRUE(io.stopped()) << "something still waits after 10 s";
 }
+
+// Takes a slot, notes whether it got one, holds it for `hold`.
+asio::awaitable<void> hold_slot(UploadSlots& slots, std::vector<std::string>& order,
+                                std::string name, net::Millis hold) {
+  auto slot = co_await slots.acquire(net::Millis(5000));
+  order.push_back(name + (slot.held() ? "+" : "-"));
+  asio::steady_timer t(co_await asio::this_coro::executor, hold);
+  co_await t.async_wait(net::nothrow);
+}
 }  // namespace
 
 TEST(UploadSlots, TheThirdOfTwoSlotsWaitsAndWaitersAreServedInOrder) {
   UploadSlots slots(2);
   std::vector<std::string> order;
   run_coroutines([&](asio::io_context& io) {
-    auto holder = [&](std::string name, net::Millis hold) -> asio::awaitable<void> {
-      auto slot = co_await slots.acquire(net::Millis(5000));
-      order.push_back(name + (slot.held() ? "+" : "-"));
-      asio::steady_timer t(co_await asio::this_coro::executor, hold);
-      co_await t.async_wait(net::nothrow);
-    };
     for (const char* n : {"a", "b"})
-      asio::co_spawn(io, holder(n, net::Millis(200)), asio::detached);
+      asio::co_spawn(io, hold_slot(slots, order, n, net::Millis(200)), asio::detached);
     for (const char* n : {"c", "d", "e"})
-      asio::co_spawn(io, holder(n, net::Millis(10)), asio::detached);
+      asio::co_spawn(io, hold_slot(slots, order, n, net::Millis(10)), asio::detached);
   });
   EXPECT_EQ(order, (std::vector<std::string>{"a+", "b+", "c+", "d+", "e+"}));
   EXPECT_EQ(slots.waiting(), 0u);
@@ -140,7 +143,7 @@ TEST(UploadSlots, ASendThatStallsGivesItsSlotToTheNextInLine) {
             slot.progress();
           }
           order.push_back(std::string("busy ") + (slot.held() ? "held" : "lost"));
-          t.expires_after(UploadSlots::stall * 3 / 2);  // no progress: a stall
+          t.expires_after(UploadSlots::stall * 3);  // no progress: a stall
           co_await t.async_wait(net::nothrow);
           order.push_back(std::string("stalled ") + (slot.stalled() ? "yes" : "no") +
                           (slot.held() ? " held" : " lost"));
