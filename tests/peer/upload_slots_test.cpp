@@ -46,15 +46,7 @@ TEST(UploadSlots, AWaitThatRunsOutOfPatienceGoesOnWithoutASlot) {
   UploadSlots slots(1);
   std::vector<std::string> order;
   run_coroutines([&](asio::io_context& io) {
-    asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<void> {
-          auto slot = co_await slots.acquire(net::Millis(5000));
-          order.push_back(slot.held() ? "first+" : "first-");
-          asio::steady_timer t(co_await asio::this_coro::executor, 500ms);
-          co_await t.async_wait(net::nothrow);
-        },
-        asio::detached);
+    asio::co_spawn(io, hold_slot(slots, order, "first", net::Millis(500)), asio::detached);
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> {
