@@ -202,7 +202,7 @@ int main(int argc, char** argv) {
   run->add_option("--max-block-size", max_block, "refuse cascade files with larger blocks")
       ->capture_default_str();
   run->add_option("--upload-slots", ro.serve.upload_slots,
-                  "blocks of 512 KiB or more sent at once to other hosts, over all files and "
+                  "blocks of 256 KiB or more sent at once to other hosts, over all files and "
                   "connections (the others wait their turn, 5 s at most); 0: all at once")
       ->check(CLI::Range(0, 1000000))
       ->capture_default_str();
