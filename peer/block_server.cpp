@@ -29,6 +29,11 @@ std::string elsewhere_message(std::uint64_t block) {
          " is in the swarm already: ask other peers first (asked again, this seed sends it)";
 }
 
+std::string busy_message(std::uint64_t block) {
+  return "busy sending other blocks: ask other peers for block " + std::to_string(block) +
+         " first (asked again, this peer queues it)";
+}
+
 std::string not_held_message(std::uint64_t block) {
   return std::to_string(block) + " is not currently held by this peer";
 }
@@ -305,10 +310,24 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
     }
   } unsent{first_copy ? f.first_copies.get() : nullptr, req.block};
   const std::uint64_t length = f.meta.block_length(req.block);
-  // A large block's bytes take turns with the other answers' (UploadSlots).
+  // A large block's bytes take turns with the other answers' (UploadSlots); while every slot is
+  // taken, a first ask is told to try other peers.
   UploadSlots::Slot slot;
-  if (length >= UploadSlots::min_block && c.takes_turns)
+  if (length >= UploadSlots::min_block && c.takes_turns) {
+    if (slots.all_taken()) {
+      bool first_ask = false;
+      {
+        std::lock_guard lock(f.busy_mutex);
+        first_ask = f.told_busy.first_ask(ip, req.block);
+      }
+      if (first_ask) {
+        ++f.stats.asked_elsewhere;
+        co_return co_await refuse(c, BlockServer::busy, PeerStatus::not_held,
+                                  busy_message(req.block));
+      }
+    }
     slot = co_await slots.acquire(UploadSlots::patience);
+  }
   std::array<std::uint8_t, peer_response_header_size> header{};
   encode_peer_response_header(PeerStatus::ok, length, header);
   const std::uint64_t base = f.meta.block_offset(req.block);

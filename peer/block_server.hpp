@@ -44,9 +44,18 @@ class BlockServer {
   void remove_file(const Hash256& cascade_hash);
 
   // Requests answered with an error status, by reason.
-  enum Refusal { unknown_file, out_of_range, not_held, asked_elsewhere, malformed, refusal_kinds };
+  // asked_elsewhere: a seed's first copies (FirstCopies); busy: every upload slot taken.
+  enum Refusal {
+    unknown_file,
+    out_of_range,
+    not_held,
+    asked_elsewhere,
+    busy,
+    malformed,
+    refusal_kinds
+  };
   static constexpr std::array<const char*, refusal_kinds> refusal_names = {
-      "unknown_file", "out_of_range", "not_held", "asked_elsewhere", "malformed"};
+      "unknown_file", "out_of_range", "not_held", "asked_elsewhere", "busy", "malformed"};
   struct Counts {
     std::size_t connections = 0;             // open now
     std::uint64_t rejected_connections = 0;  // over max-connections (per address)
@@ -62,5 +71,6 @@ class BlockServer {
 // The one-line reasons sent with error statuses.
 std::string not_held_message(std::uint64_t block);
 std::string elsewhere_message(std::uint64_t block);  // FirstCopies: sent once already
+std::string busy_message(std::uint64_t block);       // every upload slot taken
 
 }  // namespace cascade

@@ -31,8 +31,12 @@ class Downloader {
  public:
   // Every default lives here; the command line shows these values in its help.
   struct Options {
-    std::size_t connections = 8;  // fetch connections at once, per file
-    std::size_t pipeline = 0;     // outstanding requests per connection (0: 4 MiB's worth, 4 to 64)
+    // Fetch connections at once, per file. Many, so a swarm's load spreads over all its uplinks:
+    // with 8 of 16 leechers, the peers every leecher met first served 13 of them and the last
+    // to join served 2, idle half the time (lab: 16 leechers, 1 MiB blocks, 1.45 x T* with 8,
+    // 1.39 x with 16; UploadSlots turns away what a busy peer cannot send at once).
+    std::size_t connections = 16;
+    std::size_t pipeline = 0;  // outstanding requests per connection (0: 4 MiB's worth, 4 to 64)
     // Picks are random within this many bytes after the first missing block (0: anywhere), so
     // the whole-file hash can follow the download (see BlockMap and PrefixHasher).
     std::uint64_t window_bytes = 64ull << 20;

@@ -28,7 +28,7 @@ struct FetchSettings {
   std::size_t pipeline = 4;  // most requests kept outstanding (fetch_policy.hpp: pipeline_depth)
   net::Millis connect_timeout{3000};
   net::Millis block_timeout{30000};  // a whole block (header and bytes) must arrive in this
-  std::size_t connections = 8;       // established connections at once, per file
+  std::size_t connections = 16;      // established connections at once, per file
   bool adaptive = true;  // follow the measured rate up to `pipeline` (else always `pipeline`)
   TokenBucket* download = nullptr;  // the process's download limit (null: none)
   Events* events = nullptr;         // --events (null: none)

@@ -24,13 +24,14 @@ constexpr std::size_t pipeline_depth(std::size_t requested, std::uint64_t block_
 // Unless --pipeline fixes it, a connection keeps about a tenth of a second and a round trip of its
 // measured rate in flight, plus one request (at most pipeline_depth; the round trip is the
 // shortest seen from a request on an empty pipeline to its answer's first byte, so a long link
-// fills its pipe): on a slow link a deep pipeline only queues
-// blocks at the peer, seconds ahead, where nobody else can get them, and a block asked of a busy
-// peer arrives late. It starts at the least and follows each answer. Measured on the network
-// lab (16 leechers, 100 Mbit/s, 1 MiB blocks): a quarter second and at least 2 gave 1.60 x T*,
-// a tenth and at least 1 gave 1.87 x, more in flight was worse too (0.6 s: 1.96 x).
-inline constexpr double in_flight_seconds = 0.25;
-inline constexpr std::size_t least_depth = 2;
+// fills its pipe): a request beyond what the link needs only queues at the peer, where the
+// block is held hostage while other peers could send it now. It starts at the least and follows
+// each answer. On loopback the rate makes it pipeline_depth at once. Measured on the network
+// lab (16 leechers, 100 Mbit/s, 1 MiB blocks, 16 connections, busy peers saying so): a tenth of
+// a second and at least 1 gave 1.39 x T*, a quarter and at least 2 gave 1.41 x; before the
+// busy rule, a quarter and at least 2 was best (1.60 x against 1.87 x for a tenth and 1).
+inline constexpr double in_flight_seconds = 0.1;
+inline constexpr std::size_t least_depth = 1;
 constexpr std::size_t depth_for_rate(double bytes_per_second, std::uint64_t block_size,
                                      std::size_t most, double round_trip_seconds = 0) {
   const double blocks =

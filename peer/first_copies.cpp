@@ -18,17 +18,7 @@ bool FirstCopies::serve(std::uint32_t ip, std::uint64_t block, bool* first_copy)
     return true;
   }
   if (sent_to_[block] == ip) return true;
-  auto it = told_.find(ip);
-  // Told once already: serve it this time.
-  if (it != told_.end() && it->second.erase(block) > 0) {
-    --told_count_;
-    return true;
-  }
-  if (told_count_ >= max_told) return true;
-  if (it == told_.end()) it = told_.emplace(ip, std::unordered_set<std::uint64_t>{}).first;
-  it->second.insert(block);
-  ++told_count_;
-  return false;
+  return !told_.first_ask(ip, block);  // told once already: served this time
 }
 
 void FirstCopies::not_sent(std::uint64_t block) {

@@ -5,9 +5,8 @@
 //
 // So, until every block has been sent once, a request for a block already sent is answered
 // "not held" (status 2): the block is in the swarm, ask the leechers. It is a hint, never a
-// refusal: the same address asking again for the same block gets it (a leecher that cannot find
-// it elsewhere, or another implementation that retries at once, is served on its second ask),
-// and so does the address the first copy went to (another program on that host, or the same one
+// refusal (AskedOnce): the same address asking again for the same block gets it, and so does
+// the address the first copy went to (another program on that host, or the same one
 // on a new connection: telling it to look elsewhere would send it in circles).
 // Once every block has been sent, everything is served and the rule costs nothing.
 //
@@ -18,18 +17,14 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
+
+#include "peer/asked_once.hpp"
 
 namespace cascade {
 
 class FirstCopies {
  public:
-  // "Ask elsewhere" answers remembered (address, block), over all addresses; past this, what is
-  // asked is served, so memory stays bounded whatever the swarm.
-  static constexpr std::size_t max_told = 1 << 20;
-
   explicit FirstCopies(std::uint64_t blocks)
       : sent_(blocks, false), sent_to_(blocks, 0), unsent_(blocks) {}
 
@@ -45,11 +40,9 @@ class FirstCopies {
  private:
   mutable std::mutex mutex_;
   std::vector<bool> sent_;
-  std::vector<std::uint32_t>
-      sent_to_;           // guarded by mutex_: the address of each first copy // guarded by mutex_
-  std::uint64_t unsent_;  // guarded by mutex_
-  std::unordered_map<std::uint32_t, std::unordered_set<std::uint64_t>> told_;  // guarded
-  std::size_t told_count_ = 0;                                                 // guarded
+  std::vector<std::uint32_t> sent_to_;  // guarded by mutex_: the address of each first copy
+  std::uint64_t unsent_;                // guarded by mutex_
+  AskedOnce told_;                      // guarded by mutex_
   std::atomic<bool> over_{false};
 };
 

@@ -203,7 +203,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run->add_option("--upload-slots", ro.serve.upload_slots,
                   "blocks of 256 KiB or more sent at once to other hosts, over all files and "
-                  "connections (the others wait their turn, 5 s at most); 0: all at once")
+                  "connections (while all are taken, others are told to ask elsewhere first; asked "
+                  "again, they wait their turn, 5 s at most); 0: all at once")
       ->check(CLI::Range(0, 1000000))
       ->capture_default_str();
   run->add_option("--max-connections-per-ip", ro.serve.max_connections_per_ip,

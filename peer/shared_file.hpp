@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 
+#include "peer/asked_once.hpp"
 #include "peer/block_map.hpp"
 #include "peer/first_copies.hpp"
 #include "peer/journal.hpp"
@@ -31,7 +32,8 @@ struct FileStats {
   }
   // Written by the block server's connections after each block sent:
   std::atomic<std::uint64_t> blocks_served{0}, bytes_served{0};
-  // Written by the block server: requests answered "ask other peers first" (FirstCopies).
+  // Written by the block server: requests answered "ask other peers first" (FirstCopies, or every
+  // upload slot busy).
   std::atomic<std::uint64_t> asked_elsewhere{0};
   // Written by the fetch connections as they open and close:
   std::atomic<int> active_sources{0};
@@ -111,7 +113,10 @@ struct SharedFile {
   // Set at start-up when the file is complete then (we bring it to the swarm) and spreading is
   // on: the block server sends every block once before any twice.
   std::unique_ptr<FirstCopies> first_copies;
-  BlockMap blocks;  // verified: by the start-up scan, then by the verifier only
+  // The block server's "busy: ask other peers first" answers (UploadSlots), per file.
+  std::mutex busy_mutex;
+  AskedOnce told_busy;  // guarded by busy_mutex
+  BlockMap blocks;      // verified: by the start-up scan, then by the verifier only
   FileStats stats;
   BufferBudget buffers;
   // Every block verified and the whole file's hash matched. Written once, by the downloader's

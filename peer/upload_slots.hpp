@@ -9,6 +9,13 @@
 // the socket: the serving sockets get TCP_NOTSENT_LOWAT (notsent_lowat), so a send completes
 // when at most that much is still unsent.
 //
+// While every slot is taken, a new request for a large block is not queued but answered "not
+// held" with a busy message (BlockServer): asked again, it waits for a slot (AskedOnce). A
+// request queued here would hold its block hostage at this peer while other peers with free
+// uplinks could send it at once; it let requests pile up at the peers every leecher knew first
+// while peers that joined later sat idle. Measured on the lab (16 leechers, 100 Mbit/s, 1 MiB
+// blocks, medians of 3, 8 connections each): 1.45 x T* with the rule, 1.53 x without.
+//
 // A receiver that stops reading gives its slot up once its send has made no progress for `stall`,
 // and its connection takes no slot again; a wait is bounded (`patience`): past it the answer goes
 // out without a slot. Measured on the network lab (16 leechers, 100 Mbit/s, 1 MiB blocks, medians
@@ -81,6 +88,12 @@ class UploadSlots {
   // Wakes every waiter (they go on without a slot); later acquires do not wait.
   void stop();
 
+  // Every slot is taken: an answer now would wait (BlockServer tells the asker to look elsewhere
+  // first).
+  bool all_taken() const {
+    std::lock_guard lock(mutex_);
+    return !unlimited_ && !stopped_ && free_ == 0;
+  }
   std::size_t waiting() const {
     std::lock_guard lock(mutex_);
     return waiting_.size();

@@ -59,7 +59,7 @@ def main():
         if r.returncode != 0:
             print(f"swarm --hosts: {r.stderr.strip()}", file=sys.stderr)
             return 2
-        opts = argparse.Namespace(down=None, exit_when_done=False, peer_args=[],
+        opts = argparse.Namespace(down=None, exit_when_done=False, peer_args=[], seed_args=[],
                                   block_size_bytes=netswarm.parse_size(args.block_size))
         ups = [up] * args.peers
         t_star = max(size * 8 / up, args.peers * size * 8 / (up + sum(ups)))
@@ -80,8 +80,8 @@ def main():
              final=True)
         print(f"peer-to-peer: every copy verified after {p2p['total']:.2f} s = {p2p['total'] / t_star:.2f} x T*; "
               f"the seed sent {p2p['copies']:.2f} copies of the file")
-        served = [s for (_, _, _, s) in p2p["per"]]
-        from_seed = sum(fs for (_, fs, _, _) in p2p["per"])
+        served = [p[3] for p in p2p["per"]]
+        from_seed = sum(p[1] for p in p2p["per"])
         print(f"who served: the seed {p2p['copies'] * size / 2**20:.1f} MiB ({from_seed / 2**20:.1f} MiB of it kept); "
               + ", ".join(f"l{i + 1} {s / 2**20:.1f}" for i, s in enumerate(served)) + " MiB")
         if not args.no_client_server:

@@ -68,7 +68,7 @@ def run_once(args, binary, mode, work, data_path, cascade, size, ups, seed_up, t
             if os.path.exists(p):
                 os.remove(p)
         seed_proc = seed.start([f"{binary}/cascade-peer", "run", cascade, tracker, f"{seed.ip}:{PORT}", "-o", data_path,
-                                "--stats-json", seed_stats, "-q"], log)
+                                "--stats-json", seed_stats, "-q", *args.seed_args], log)
         # The seed has checked its file once its statistics say so (it serves only after).
         wait_until("the seed to check its file",
                    lambda: (read_json(seed_stats) or {}).get("files", [{}])[0].get("verified_blocks") ==
@@ -105,12 +105,14 @@ def run_once(args, binary, mode, work, data_path, cascade, size, ups, seed_up, t
             if tick:
                 tick(now, [(read_json(st) or {}).get("files", [None])[0] for st in stats])
             if not timeline or now - timeline[-1][0] >= 0.5:
-                got = 0
+                got, up = 0, []
                 for st in stats:
                     j = read_json(st)
                     got += j["files"][0]["verified_blocks"] if j else 0
+                    up.append(j["files"][0]["bytes_served"] if j else 0)
                 seed_j = read_json(seed_stats)
-                timeline.append((now, got, seed_j["files"][0]["bytes_served"] if seed_j else 0))
+                sf = seed_j["files"][0] if seed_j else {}
+                timeline.append((now, got, sf.get("bytes_served", 0), sf.get("first_copy_unsent", 0), up))
             return done_times()
         try:
             wait_until("every leecher to complete", sample_and_check, timeout)
@@ -130,12 +132,15 @@ def run_once(args, binary, mode, work, data_path, cascade, size, ups, seed_up, t
         seed_served = read_json(seed_stats)["files"][0]["bytes_served"]
         per = []
         seed_key = f"{seed.ip}:{PORT}"
+        froms = [read_json(st)["files"][0]["blocks_from"] for st in stats]
         for i, st in enumerate(stats):
             j = read_json(st)["files"][0]
+            key = f"{leechers[i].ip}:{PORT}"
+            served_to = sum(1 for k, fr in enumerate(froms) if k != i and fr.get(key, 0) > 0)
             from_seed = j["blocks_from"].get(seed_key, 0)
             from_peers = sum(n for k, n in j["blocks_from"].items() if k != seed_key)
             per.append((times[i], from_seed * args.block_size_bytes, from_peers * args.block_size_bytes,
-                        j["bytes_served"]))
+                        j["bytes_served"], served_to))
             with open(outs[i], "rb") as f:
                 if f.read() != open(data_path, "rb").read():
                     raise RuntimeError(f"leecher {i + 1}'s copy differs")
@@ -161,11 +166,13 @@ def main():
     ap.add_argument("--modes", default="p2p,cs")
     ap.add_argument("--exit-when-done", action="store_true", help="leechers leave once done")
     ap.add_argument("--peer-args", default="", help="extra options for the leechers")
+    ap.add_argument("--seed-args", default="", help="extra options for the seed")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--timeline", action="store_true",
                     help="print the blocks all leechers hold and the seed's copies every 0.5 s")
     args = ap.parse_args()
     args.peer_args = args.peer_args.split()
+    args.seed_args = args.seed_args.split()
     netlab.require_lab_or_exit()
     size = parse_size(args.size)
     args.block_size_bytes = parse_size(args.block_size)
@@ -200,11 +207,18 @@ def main():
                       flush=True)
                 if args.timeline:
                     blocks = -(-size // args.block_size_bytes) * args.peers
-                    print("    timeline (s: % of all copies held, seed copies sent): " + "  ".join(
-                        f"{t:.1f}: {100 * got / blocks:.0f}% {sent / size:.2f}" for t, got, sent in r["timeline"]))
-                for i, (t, fs, fp, served) in enumerate(r["per"]):
+                    print("    timeline (s: % of all copies held, seed copies sent, blocks the seed has not yet sent "
+                          "once): " + "  ".join(f"{t:.1f}: {100 * got / blocks:.0f}% {sent / size:.2f} {unsent}"
+                                                for t, got, sent, unsent, _ in r["timeline"]))
+                    tl = r["timeline"]
+                    print("    leecher uplinks busy (s: mean %, leechers under half busy): " + "  ".join(
+                        f"{b[0]:.1f}: {100 * statistics.mean(busy):.0f}% {sum(x < 0.5 for x in busy)}"
+                        for a, b in zip(tl, tl[1:])
+                        for busy in [[8 * (y - x) / ((b[0] - a[0]) * ups[i]) for i, (x, y) in enumerate(zip(a[4], b[4]))]]))
+                for i, (t, fs, fp, served, served_to) in enumerate(r["per"]):
                     print(f"    leecher {i + 1:>2} ({ups[i] / 1e6:g} Mbit/s up): {t:6.2f} s, from seed "
-                          f"{fs / 2**20:6.1f} MiB, from peers {fp / 2**20:6.1f} MiB, served {served / 2**20:6.1f} MiB")
+                          f"{fs / 2**20:6.1f} MiB, from peers {fp / 2**20:6.1f} MiB, served {served / 2**20:6.1f} MiB"
+                          f" to {served_to} peers")
         print("medians:")
         for mode, rs in results.items():
             total = statistics.median(r["total"] for r in rs)

@@ -227,13 +227,29 @@ class NetlabTest(unittest.TestCase):
         for h in fast + [slow]:
             self.assert_copy(self.path(h.name))
 
-    # Run on the client's host: eight connections that ask for 16 MiB each and never read, then
-    # two valid clients one after the other; prints the seconds each valid client took.
-    HOGS = """
+    # Shared by the scripts below, run on a client's host: a request, and reading one answer.
+    WIRE = """
 import hashlib, json, socket, struct, sys, time
 seed, port, cascade_hash = sys.argv[1], int(sys.argv[2]), bytes.fromhex(sys.argv[3])
 def request(block):
     return b"CASCADE1" + bytes(16) + struct.pack(">Q", block) + cascade_hash
+def read_exact(c, n):
+    got = b""
+    while len(got) < n:
+        chunk = c.recv(min(n - len(got), 1 << 20))
+        assert chunk, f"the stream ended after {len(got)} of {n} bytes"
+        got += chunk
+    return got
+def answer(c):
+    # The response header: a status byte and a big-endian 8-byte length (PROTOCOL.md).
+    status, length = struct.unpack(">BQ", read_exact(c, 9))
+    return status, read_exact(c, length)
+"""
+
+    # Eight connections that ask for 16 MiB each and never read, then two valid clients one after
+    # the other; prints the seconds each valid client took. A valid client told "busy" (every
+    # upload slot taken) asks again on the same connection, as the answer says.
+    HOGS = WIRE + """
 hogs = []
 for _ in range(8):
     s = socket.create_connection((seed, port), timeout=10)
@@ -244,14 +260,13 @@ took = []
 for block in (3, 4):
     start = time.monotonic()
     c = socket.create_connection((seed, port), timeout=20)
-    c.sendall(request(block))
-    got = b""
-    while len(got) < 9 + (1 << 20):
-        chunk = c.recv(1 << 20)
-        if not chunk:
+    for asks in range(1, 4):
+        c.sendall(request(block))
+        status, body = answer(c)
+        if status == 0:
             break
-        got += chunk
-    assert got[0] == 0 and len(got) == 9 + (1 << 20), (got[:9], len(got))
+        assert status == 2 and b"busy" in body, (status, body)
+    assert status == 0 and len(body) == 1 << 20, (status, len(body))
     took.append(time.monotonic() - start)
 print(json.dumps(took))
 """
@@ -272,6 +287,55 @@ print(json.dumps(took))
         first, second = json.loads(r.stdout)
         self.assertLess(first, 4.0, "behind two rounds of stalled sends at most")
         self.assertLess(second, 1.0, "the stalled sends hold no slot any more")
+
+    # One connection that asks for block 0 and never reads (it holds the only upload slot until
+    # its send stalls); sleeps until the lab stops it.
+    HOG = WIRE + """
+s = socket.create_connection((seed, port), timeout=10)
+s.sendall(request(0))
+print("asked", flush=True)
+time.sleep(30)
+"""
+    # Asks for block 5 twice on one connection; prints each answer's status, seconds, message
+    # and the SHA-256 of a block.
+    ASK_TWICE = WIRE + """
+c = socket.create_connection((seed, port), timeout=20)
+out = []
+for _ in range(2):
+    start = time.monotonic()
+    c.sendall(request(5))
+    status, body = answer(c)
+    out.append({"status": status, "seconds": time.monotonic() - start,
+                "message": body.decode(errors="replace") if status else "",
+                "sha256": hashlib.sha256(body).hexdigest() if status == 0 else ""})
+print(json.dumps(out))
+"""
+
+    def test_a_busy_peer_tells_a_first_ask_to_look_elsewhere_and_serves_the_second(self):
+        # Every upload slot taken (one, held by a client that does not read): a request for a
+        # large block is answered at once "not held" (status 2) with a busy message, so the asker
+        # can get it from a peer with a free uplink instead of waiting here; asked again, it is
+        # queued and sent once the slot frees (the stalled send gives it up after 1 s).
+        tracker_host = self.lab.add_host("tracker")
+        seed = self.lab.add_host("seed", up="100mbit")
+        hog_host = self.lab.add_host("hog", up="100mbit")
+        asker = self.lab.add_host("asker", up="100mbit")
+        data = self.make_file(16 * MiB, block=1 * MiB)
+        self.start_tracker(tracker_host)
+        self.start_seed(seed, extra=["--upload-slots", "1"])
+        hog = hog_host.start([sys.executable, "-c", self.HOG, seed.ip, str(PORT), self.hash],
+                             stdout=subprocess.PIPE)
+        self.assertEqual(hog.stdout.readline().strip(), b"asked")
+        time.sleep(0.3)  # the hog's block fills its socket buffers; its send stalls at 1 s
+        r = asker.run([sys.executable, "-c", self.ASK_TWICE, seed.ip, str(PORT), self.hash], timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        first, second = json.loads(r.stdout)
+        self.assertEqual(first["status"], 2, first)
+        self.assertIn("busy", first["message"])
+        self.assertLess(first["seconds"], 0.5, "told at once, not after a wait for the slot")
+        self.assertEqual(second["status"], 0, second)
+        self.assertEqual(second["sha256"], hashlib.sha256(data[5 * MiB:6 * MiB]).hexdigest())
+        self.assertLess(second["seconds"], 4.0, "queued for the slot, which the stalled send gave up")
 
 
 if __name__ == "__main__":

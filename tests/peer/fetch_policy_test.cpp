@@ -41,17 +41,19 @@ TEST(FetchPolicy, RequestsGoOutInBatchesOnceHalfThePipelineIsAnswered) {
 
 TEST(FetchPolicy, TheDepthFollowsTheMeasuredRateWithinBounds) {
   const std::uint64_t block = 256 << 10;
-  // A share of a 100 Mbit/s uplink: 1.5 MB/s keeps a quarter second's 1.4 blocks, + 1: 2.
-  EXPECT_EQ(depth_for_rate(1.5e6, block, 16), 2u);
-  EXPECT_EQ(depth_for_rate(0, block, 16), least_depth) << "never fewer than two";
-  // 12.5 MB/s (a whole 100 Mbit/s link): 3.1 MB in a quarter second, 11.9 blocks + 1.
-  EXPECT_EQ(depth_for_rate(12.5e6, block, 16), 12u);
+  // A share of a 100 Mbit/s uplink: 1.5 MB/s keeps a tenth of a second's 0.6 blocks, + 1: 1.
+  EXPECT_EQ(depth_for_rate(1.5e6, block, 16), 1u);
+  EXPECT_EQ(depth_for_rate(0, block, 16), least_depth) << "never fewer than the least";
+  EXPECT_EQ(least_depth, 1u);
+  // 12.5 MB/s (a whole 100 Mbit/s link): 1.25 MB in a tenth of a second, 4.8 blocks + 1.
+  EXPECT_EQ(depth_for_rate(12.5e6, block, 16), 5u);
   EXPECT_EQ(depth_for_rate(2e9, block, 16), 16u) << "loopback: the most";
   EXPECT_EQ(depth_for_rate(2e9, block, 0), least_depth) << "the least wins over a tiny most";
-  // A long link: at two requests per 200 ms round trip a connection measures 2.6 MB/s; the round
-  // trip counts too, so the depth grows (5, not 3) and keeps growing as the rate it allows shows.
-  EXPECT_EQ(depth_for_rate(2.6e6, block, 16), 3u);
-  EXPECT_EQ(depth_for_rate(2.6e6, block, 16, 0.2), 5u);
+  // A long link: at one request per 200 ms round trip a connection measures 1.3 MB/s; the round
+  // trip counts too, so the depth grows (2, not 1) and keeps growing as the rate it allows shows.
+  EXPECT_EQ(depth_for_rate(1.3e6, block, 16), 1u);
+  EXPECT_EQ(depth_for_rate(1.3e6, block, 16, 0.2), 2u);
+  EXPECT_EQ(depth_for_rate(2.6e6, block, 16, 0.2), 3u);
 }
 
 TEST(FetchPolicy, APeerWithAnAnswerLimitIsAskedForNoMoreThanItAnswers) {

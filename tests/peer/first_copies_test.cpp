@@ -40,14 +40,32 @@ TEST(FirstCopies, OnceEveryBlockIsOutEverythingIsServed) {
   for (std::uint32_t ip = 2; ip < 10; ++ip) EXPECT_TRUE(f.serve(ip, 1));
 }
 
-TEST(FirstCopies, WhatItRemembersIsBoundedAndPastThatItServes) {
+TEST(FirstCopies, OutOfRangeIsTheServersBusiness) {
   FirstCopies f(2);
-  EXPECT_TRUE(f.serve(1, 0));
-  for (std::uint32_t ip = 0; ip < FirstCopies::max_told; ++ip) EXPECT_FALSE(f.serve(100 + ip, 0));
-  EXPECT_TRUE(f.serve(2'000'000'000, 0)) << "past the cap: served, nothing more remembered";
-  EXPECT_TRUE(f.serve(100, 0)) << "a remembered address asking again is served, as always";
-  EXPECT_FALSE(f.serve(2'000'000'001, 0)) << "which made room for one more";
-  EXPECT_TRUE(f.serve(1, 99)) << "out of range is the server's business";
+  EXPECT_TRUE(f.serve(1, 99));
+  EXPECT_EQ(f.unsent(), 2u);
+}
+
+TEST(AskedOnce, TheFirstAskIsToldTheSecondServedTheThirdToldAgain) {
+  AskedOnce a;
+  EXPECT_TRUE(a.first_ask(1, 7));
+  EXPECT_TRUE(a.first_ask(2, 7)) << "each address has its own";
+  EXPECT_TRUE(a.first_ask(1, 8)) << "and each block";
+  EXPECT_EQ(a.size(), 3u);
+  EXPECT_FALSE(a.first_ask(1, 7)) << "asked again";
+  EXPECT_EQ(a.size(), 2u) << "forgotten once asked again";
+  EXPECT_TRUE(a.first_ask(1, 7)) << "a new round";
+}
+
+TEST(AskedOnce, WhatItRemembersIsBoundedAndPastThatItStartsOver) {
+  AskedOnce a;
+  for (std::uint32_t ip = 0; ip < AskedOnce::max_remembered; ++ip) EXPECT_TRUE(a.first_ask(ip, 0));
+  EXPECT_EQ(a.size(), AskedOnce::max_remembered);
+  EXPECT_FALSE(a.first_ask(5, 0)) << "within the cap, remembered";
+  EXPECT_TRUE(a.first_ask(5, 0));
+  EXPECT_TRUE(a.first_ask(2'000'000'000, 0)) << "past the cap: it starts over";
+  EXPECT_EQ(a.size(), 1u);
+  EXPECT_TRUE(a.first_ask(6, 0)) << "what was remembered before is forgotten";
 }
 
 TEST(FirstCopies, ABlockWhoseSendingFailedIsNotInTheSwarm) {

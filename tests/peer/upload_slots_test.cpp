@@ -101,6 +101,30 @@ TEST(UploadSlots, StopWakesTheWaitersAndLaterAsksDoNotWait) {
   EXPECT_EQ(order, (std::vector<std::string>{"waiter- soon", "after-", "holder done"}));
 }
 
+TEST(UploadSlots, AllTakenSaysWhenAnAnswerWouldWait) {
+  UploadSlots slots(2);
+  std::vector<bool> seen;
+  run_coroutines([&](asio::io_context& io) {
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          seen.push_back(slots.all_taken());
+          auto a = co_await slots.acquire(net::Millis(10));
+          seen.push_back(slots.all_taken());
+          auto b = co_await slots.acquire(net::Millis(10));
+          seen.push_back(slots.all_taken());
+          a.release();
+          seen.push_back(slots.all_taken());
+        },
+        asio::detached);
+  });
+  EXPECT_EQ(seen, (std::vector<bool>{false, false, true, false}));
+  EXPECT_FALSE(UploadSlots(0).all_taken()) << "no limit: never taken";
+  UploadSlots stopped(1);
+  stopped.stop();
+  EXPECT_FALSE(stopped.all_taken()) << "stopped: nothing waits";
+}
+
 TEST(UploadSlots, ZeroMeansNoLimit) {
   UploadSlots slots(0);
   int without = 0;
