@@ -294,8 +294,8 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
   if (!f.blocks.verified(req.block))
     co_return co_await refuse(c, BlockServer::not_held, PeerStatus::not_held,
                               not_held_message(req.block));
-  bool first_copy = false;
-  if (f.first_copies && !f.first_copies->serve(ip, req.block, &first_copy)) {
+  bool first_copy = false, asked_again = false;
+  if (f.first_copies && !f.first_copies->serve(ip, req.block, &first_copy, &asked_again)) {
     ++f.stats.asked_elsewhere;
     co_return co_await refuse(c, BlockServer::asked_elsewhere, PeerStatus::not_held,
                               elsewhere_message(req.block));
@@ -311,20 +311,19 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
   } unsent{first_copy ? f.first_copies.get() : nullptr, req.block};
   const std::uint64_t length = f.meta.block_length(req.block);
   // A large block's bytes take turns with the other answers' (UploadSlots); while every slot is
-  // taken, a first ask is told to try other peers.
+  // taken, a first ask is told to try other peers. Not a seed's first copy (no other peer has
+  // it), nor an ask FirstCopies turned away once already.
   UploadSlots::Slot slot;
   if (length >= UploadSlots::min_block && c.takes_turns) {
-    if (slots.all_taken()) {
+    if (!first_copy && !asked_again && slots.all_taken()) {
       bool first_ask = false;
       {
         std::lock_guard lock(f.busy_mutex);
-        first_ask = f.told_busy.first_ask(ip, req.block);
+        first_ask = f.told_busy.first_ask(ip, req.block, AskedOnce::Clock::now());
       }
-      if (first_ask) {
-        ++f.stats.asked_elsewhere;
+      if (first_ask)
         co_return co_await refuse(c, BlockServer::busy, PeerStatus::not_held,
                                   busy_message(req.block));
-      }
     }
     slot = co_await slots.acquire(UploadSlots::patience);
   }

@@ -56,6 +56,7 @@ class BlockServer {
   };
   static constexpr std::array<const char*, refusal_kinds> refusal_names = {
       "unknown_file", "out_of_range", "not_held", "asked_elsewhere", "busy", "malformed"};
+  static_assert(refusal_names.back() != nullptr, "a name for every refusal");
   struct Counts {
     std::size_t connections = 0;             // open now
     std::uint64_t rejected_connections = 0;  // over max-connections (per address)

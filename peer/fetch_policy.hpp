@@ -28,8 +28,9 @@ constexpr std::size_t pipeline_depth(std::size_t requested, std::uint64_t block_
 // block is held hostage while other peers could send it now. It starts at the least and follows
 // each answer. On loopback the rate makes it pipeline_depth at once. Measured on the network
 // lab (16 leechers, 100 Mbit/s, 1 MiB blocks, 16 connections, busy peers saying so): a tenth of
-// a second and at least 1 gave 1.39 x T*, a quarter and at least 2 gave 1.41 x; before the
-// busy rule, a quarter and at least 2 was best (1.60 x against 1.87 x for a tenth and 1).
+// a second and at least 1 gave 1.39 x T*, a quarter and at least 2 gave 1.41 x, within the
+// noise; the smaller depth was kept for holding fewer blocks at busy peers. Before the busy
+// rule, a quarter and at least 2 was clearly best (1.60 x against 1.87 x for a tenth and 1).
 inline constexpr double in_flight_seconds = 0.1;
 inline constexpr std::size_t least_depth = 1;
 constexpr std::size_t depth_for_rate(double bytes_per_second, std::uint64_t block_size,

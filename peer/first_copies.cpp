@@ -2,8 +2,10 @@
 
 namespace cascade {
 
-bool FirstCopies::serve(std::uint32_t ip, std::uint64_t block, bool* first_copy) {
+bool FirstCopies::serve(std::uint32_t ip, std::uint64_t block, bool* first_copy,
+                        bool* asked_again) {
   if (first_copy) *first_copy = false;
+  if (asked_again) *asked_again = false;
   if (over()) return true;
   std::lock_guard lock(mutex_);
   if (block >= sent_.size()) return true;  // the server refuses it as out of range first
@@ -18,7 +20,9 @@ bool FirstCopies::serve(std::uint32_t ip, std::uint64_t block, bool* first_copy)
     return true;
   }
   if (sent_to_[block] == ip) return true;
-  return !told_.first_ask(ip, block);  // told once already: served this time
+  if (told_.first_ask(ip, block)) return false;
+  if (asked_again) *asked_again = true;  // told once already: served this time
+  return true;
 }
 
 void FirstCopies::not_sent(std::uint64_t block) {

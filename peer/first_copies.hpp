@@ -29,8 +29,11 @@ class FirstCopies {
       : sent_(blocks, false), sent_to_(blocks, 0), unsent_(blocks) {}
 
   // Whether to send `block` to `ip` now (and it counts as sent), or tell it to ask elsewhere.
-  // `first_copy`, if given, says whether this is the block's first copy (see not_sent()).
-  bool serve(std::uint32_t ip, std::uint64_t block, bool* first_copy = nullptr);
+  // `first_copy`, if given, says whether this is the block's first copy (see not_sent());
+  // `asked_again`, whether this ask is served because the same ask was refused before (so no
+  // other rule should turn it away again).
+  bool serve(std::uint32_t ip, std::uint64_t block, bool* first_copy = nullptr,
+             bool* asked_again = nullptr);
   // Sending the first copy of `block` failed (the connection broke): it is not in the swarm.
   void not_sent(std::uint64_t block);
   // Every block has gone out at least once: the rule is over.

@@ -172,7 +172,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run->add_option("--pipeline", d.pipeline,
                   "outstanding requests per connection (0: follow each connection's rate, a "
-                  "quarter second's worth, 2 to 4 MiB's worth of blocks)")
+                  "tenth of a second's worth and a round trip, 1 to 4 MiB's worth of blocks)")
       ->check(CLI::Range(0, 256))
       ->capture_default_str();
   run->add_option("--announce-interval", announce, "seconds between SUBSCRIBEs")

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,8 +33,8 @@ struct FileStats {
   }
   // Written by the block server's connections after each block sent:
   std::atomic<std::uint64_t> blocks_served{0}, bytes_served{0};
-  // Written by the block server: requests answered "ask other peers first" (FirstCopies, or every
-  // upload slot busy).
+  // Written by the block server: requests answered "ask other peers first" (FirstCopies; the
+  // busy answers are counted only process-wide, BlockServer::Counts).
   std::atomic<std::uint64_t> asked_elsewhere{0};
   // Written by the fetch connections as they open and close:
   std::atomic<int> active_sources{0};
@@ -113,10 +114,11 @@ struct SharedFile {
   // Set at start-up when the file is complete then (we bring it to the swarm) and spreading is
   // on: the block server sends every block once before any twice.
   std::unique_ptr<FirstCopies> first_copies;
-  // The block server's "busy: ask other peers first" answers (UploadSlots), per file.
+  // The block server's "busy: ask other peers first" answers (UploadSlots), per file; remembered
+  // for a few seconds (our client asks again within one).
   std::mutex busy_mutex;
-  AskedOnce told_busy;  // guarded by busy_mutex
-  BlockMap blocks;      // verified: by the start-up scan, then by the verifier only
+  AskedOnce told_busy{std::chrono::seconds(5)};  // guarded by busy_mutex
+  BlockMap blocks;  // verified: by the start-up scan, then by the verifier only
   FileStats stats;
   BufferBudget buffers;
   // Every block verified and the whole file's hash matched. Written once, by the downloader's

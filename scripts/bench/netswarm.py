@@ -166,7 +166,8 @@ def main():
     ap.add_argument("--modes", default="p2p,cs")
     ap.add_argument("--exit-when-done", action="store_true", help="leechers leave once done")
     ap.add_argument("--peer-args", default="", help="extra options for the leechers")
-    ap.add_argument("--seed-args", default="", help="extra options for the seed")
+    ap.add_argument("--seed-args", default="",
+                    help="extra options for the seed, as one argument: --seed-args='--upload-slots 1'")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--timeline", action="store_true",
                     help="print the blocks all leechers hold and the seed's copies every 0.5 s")

@@ -311,31 +311,47 @@ for _ in range(2):
 print(json.dumps(out))
 """
 
+    def hog_and_ask_twice(self, server, hog_host, asker):
+        """One client on `hog_host` takes `server`'s only upload slot and never reads; then
+        `asker` asks for block 5 twice on one connection. Returns its two answers."""
+        hog = hog_host.start([sys.executable, "-c", self.HOG, server.ip, str(PORT), self.hash],
+                             stdout=subprocess.PIPE)
+        self.assertEqual(hog.stdout.readline().strip(), b"asked")
+        time.sleep(0.3)  # the hog's block fills its socket buffers; its send stalls at 1 s
+        r = asker.run([sys.executable, "-c", self.ASK_TWICE, server.ip, str(PORT), self.hash], timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
     def test_a_busy_peer_tells_a_first_ask_to_look_elsewhere_and_serves_the_second(self):
         # Every upload slot taken (one, held by a client that does not read): a request for a
         # large block is answered at once "not held" (status 2) with a busy message, so the asker
         # can get it from a peer with a free uplink instead of waiting here; asked again, it is
-        # queued and sent once the slot frees (the stalled send gives it up after 1 s).
+        # queued and sent once the slot frees (the stalled send gives it up after 1 s). A seed's
+        # first copy, which no other peer has, is never turned away as busy.
         tracker_host = self.lab.add_host("tracker")
+        holder = self.lab.add_host("holder", up="100mbit")
         seed = self.lab.add_host("seed", up="100mbit")
         hog_host = self.lab.add_host("hog", up="100mbit")
         asker = self.lab.add_host("asker", up="100mbit")
         data = self.make_file(16 * MiB, block=1 * MiB)
+        block5 = hashlib.sha256(data[5 * MiB:6 * MiB]).hexdigest()
         self.start_tracker(tracker_host)
-        self.start_seed(seed, extra=["--upload-slots", "1"])
-        hog = hog_host.start([sys.executable, "-c", self.HOG, seed.ip, str(PORT), self.hash],
-                             stdout=subprocess.PIPE)
-        self.assertEqual(hog.stdout.readline().strip(), b"asked")
-        time.sleep(0.3)  # the hog's block fills its socket buffers; its send stalls at 1 s
-        r = asker.run([sys.executable, "-c", self.ASK_TWICE, seed.ip, str(PORT), self.hash], timeout=60)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        first, second = json.loads(r.stdout)
+        # A peer that holds the file and does not spread it (as a leecher that completed).
+        self.start_peer(holder, "holder", self.path("seed-data"), ["--upload-slots", "1", "--no-spread"])
+        self.wait_for("the holder to be listed", lambda: any(
+            p[0] == holder.ip for p in (self.ask(holder, "list") or {}).get("peers", [])))
+        first, second = self.hog_and_ask_twice(holder, hog_host, asker)
         self.assertEqual(first["status"], 2, first)
         self.assertIn("busy", first["message"])
         self.assertLess(first["seconds"], 0.5, "told at once, not after a wait for the slot")
         self.assertEqual(second["status"], 0, second)
-        self.assertEqual(second["sha256"], hashlib.sha256(data[5 * MiB:6 * MiB]).hexdigest())
+        self.assertEqual(second["sha256"], block5)
         self.assertLess(second["seconds"], 4.0, "queued for the slot, which the stalled send gave up")
+        # A seed spreading its first copies: block 5 has gone nowhere yet, so it is queued.
+        self.start_seed(seed, extra=["--upload-slots", "1"])
+        first, _ = self.hog_and_ask_twice(seed, hog_host, asker)
+        self.assertEqual(first["status"], 0, first)
+        self.assertEqual(first["sha256"], block5)
 
 
 if __name__ == "__main__":

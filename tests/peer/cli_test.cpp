@@ -26,7 +26,7 @@ std::size_t lines(const std::string& s) {
 TEST(Cli, TheReadmeQuotesThePeersRunHelpVerbatim) {
   auto r = run(bin_dir() + "/cascade-peer", {"run", "--help"});
   ASSERT_EQ(r.code, 0);
-  EXPECT_NE(r.out.find("--connections UINT:INT in [1 - 256]=8"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--connections UINT:INT in [1 - 256]=16"), std::string::npos) << r.out;
   EXPECT_NE(readme().find(r.out), std::string::npos)
       << "README.md must quote `cascade-peer run --help` exactly; it prints:\n"
       << r.out;

@@ -57,6 +57,38 @@ TEST(AskedOnce, TheFirstAskIsToldTheSecondServedTheThirdToldAgain) {
   EXPECT_TRUE(a.first_ask(1, 7)) << "a new round";
 }
 
+TEST(AskedOnce, WithAKeepTimeWhatWasToldLongAgoIsForgotten) {
+  using namespace std::chrono_literals;
+  AskedOnce a(5s);
+  const auto t0 = AskedOnce::Clock::now();
+  EXPECT_TRUE(a.first_ask(1, 7, t0));
+  EXPECT_FALSE(a.first_ask(1, 7, t0 + 1s)) << "asked again soon: served";
+  EXPECT_TRUE(a.first_ask(1, 8, t0 + 1s));
+  EXPECT_FALSE(a.first_ask(1, 8, t0 + 6s)) << "between keep and twice keep: still remembered";
+  EXPECT_TRUE(a.first_ask(1, 9, t0 + 6s));
+  EXPECT_TRUE(a.first_ask(2, 9, t0 + 12s));
+  EXPECT_EQ(a.size(), 2u);
+  EXPECT_TRUE(a.first_ask(1, 9, t0 + 17s)) << "told 11 s ago: forgotten, told again";
+  EXPECT_EQ(a.size(), 2u) << "(2, 9) from 5 s ago stays; (1, 9) anew";
+  EXPECT_TRUE(a.first_ask(3, 1, t0 + 40s));
+  EXPECT_EQ(a.size(), 1u) << "both generations old: all forgotten";
+}
+
+TEST(FirstCopies, SaysWhenAnAskIsServedBecauseItWasRefusedBefore) {
+  FirstCopies f(4);
+  bool first = false, again = false;
+  EXPECT_TRUE(f.serve(1, 0, &first, &again));
+  EXPECT_TRUE(first);
+  EXPECT_FALSE(again);
+  EXPECT_FALSE(f.serve(2, 0, &first, &again));
+  EXPECT_FALSE(again);
+  EXPECT_TRUE(f.serve(2, 0, &first, &again));
+  EXPECT_FALSE(first);
+  EXPECT_TRUE(again) << "no other rule may turn this ask away";
+  EXPECT_TRUE(f.serve(1, 0, &first, &again));
+  EXPECT_FALSE(again) << "the first copy's address: served, but not because it asked again";
+}
+
 TEST(AskedOnce, WhatItRemembersIsBoundedAndPastThatItStartsOver) {
   AskedOnce a;
   for (std::uint32_t ip = 0; ip < AskedOnce::max_remembered; ++ip) EXPECT_TRUE(a.first_ask(ip, 0));
