@@ -106,10 +106,11 @@ def run_once(args, binary, mode, work, data_path, cascade, size, ups, seed_up, t
                 tick(now, [(read_json(st) or {}).get("files", [None])[0] for st in stats])
             if not timeline or now - timeline[-1][0] >= 0.5:
                 got, up = 0, []
-                for st in stats:
+                for i, st in enumerate(stats):
                     j = read_json(st)
                     got += j["files"][0]["verified_blocks"] if j else 0
-                    up.append(j["files"][0]["bytes_served"] if j else 0)
+                    # Unreadable this time (being replaced): as last time, not 0.
+                    up.append(j["files"][0]["bytes_served"] if j else (timeline[-1][4][i] if timeline else 0))
                 seed_j = read_json(seed_stats)
                 sf = seed_j["files"][0] if seed_j else {}
                 timeline.append((now, got, sf.get("bytes_served", 0), sf.get("first_copy_unsent", 0), up))
