@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -19,13 +20,18 @@ void run_coroutines(F body) {
   ASSERT_TRUE(io.stopped()) << "something still waits after 10 s";
 }
 
+// Waits `d` on the coroutine's executor.
+asio::awaitable<void> pause(std::chrono::steady_clock::duration d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(net::nothrow);
+}
+
 // Takes a slot, notes whether it got one, holds it for `hold`.
 asio::awaitable<void> hold_slot(UploadSlots& slots, std::vector<std::string>& order,
                                 std::string name, net::Millis hold) {
   auto slot = co_await slots.acquire(net::Millis(5000));
   order.push_back(name + (slot.held() ? "+" : "-"));
-  asio::steady_timer t(co_await asio::this_coro::executor, hold);
-  co_await t.async_wait(net::nothrow);
+  co_await pause(hold);
 }
 }  // namespace
 
@@ -78,11 +84,9 @@ TEST(UploadSlots, StopWakesTheWaitersAndLaterAsksDoNotWait) {
         io,
         [&]() -> asio::awaitable<void> {
           auto slot = co_await slots.acquire(net::Millis(5000));
-          asio::steady_timer t(co_await asio::this_coro::executor, 100ms);
-          co_await t.async_wait(net::nothrow);
+          co_await pause(100ms);
           slots.stop();
-          t.expires_after(100ms);
-          co_await t.async_wait(net::nothrow);
+          co_await pause(100ms);
           order.push_back("holder done");
         },
         asio::detached);
@@ -135,8 +139,7 @@ TEST(UploadSlots, ZeroMeansNoLimit) {
           [&]() -> asio::awaitable<void> {
             auto slot = co_await slots.acquire(net::Millis(1));
             if (!slot.held()) ++without;
-            asio::steady_timer t(co_await asio::this_coro::executor, 50ms);
-            co_await t.async_wait(net::nothrow);
+            co_await pause(50ms);
           },
           asio::detached);
   });
@@ -152,15 +155,12 @@ TEST(UploadSlots, ASendThatStallsGivesItsSlotToTheNextInLine) {
         io,
         [&]() -> asio::awaitable<void> {
           auto slot = co_await slots.acquire(net::Millis(5000));
-          asio::steady_timer t(co_await asio::this_coro::executor);
           for (int i = 0; i < 3; ++i) {  // progress every 0.4 s: held throughout
-            t.expires_after(UploadSlots::stall * 2 / 5);
-            co_await t.async_wait(net::nothrow);
+            co_await pause(UploadSlots::stall * 2 / 5);
             slot.progress();
           }
           order.push_back(std::string("busy ") + (slot.held() ? "held" : "lost"));
-          t.expires_after(UploadSlots::stall * 3);  // no progress: a stall
-          co_await t.async_wait(net::nothrow);
+          co_await pause(UploadSlots::stall * 3);  // no progress: a stall
           order.push_back(std::string("stalled ") + (slot.stalled() ? "yes" : "no") +
                           (slot.held() ? " held" : " lost"));
         },
