@@ -77,7 +77,25 @@ std::optional<std::uint64_t> BlockMap::pick(std::mt19937_64& rng, const PickExcl
   };
   auto in = [](const IndexedSet& set) { return [&set](std::uint64_t i) { return set.items[i]; }; };
   std::optional<std::uint64_t> picked;
-  if (window_ > 0 && !available_.items.empty())
+  if (exclude.peer_holds != nullptr && !exclude.peer_holds->empty()) {
+    // What the peer holds first. The hint can list far more than anyone needs: the look at it is
+    // bounded, and a miss falls through to the usual pick.
+    const std::vector<std::uint64_t>& holds = *exclude.peer_holds;
+    constexpr std::uint64_t most_looked_at = 4096;
+    const bool endgame = available_.items.empty();
+    auto wanted = [&](std::uint64_t b) {
+      if (b >= count_ || exclude.contains(b)) return false;
+      return endgame ? missing_.contains(b) && in_flight_[b] < max_duplicates
+                     : available_.contains(b);
+    };
+    picked = choose(
+        std::min<std::uint64_t>(holds.size(), most_looked_at),
+        [&, start = rng() % holds.size()](std::uint64_t i) {
+          return holds[(start + i) % holds.size()];
+        },
+        wanted);
+  }
+  if (!picked && window_ > 0 && !available_.items.empty())
     picked = choose(
         std::min(window_, count_ - prefix_), [this](std::uint64_t i) { return prefix_ + i; },
         [&](std::uint64_t b) { return available_.contains(b) && !exclude.contains(b); });

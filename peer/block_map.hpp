@@ -29,11 +29,13 @@
 namespace cascade {
 
 // What a pick passes over for one connection: the blocks it holds (InFlight::blocks()) and the
-// ones its peer said it does not have (LackMemory::blocks()). Plain data, read under the map's
-// lock; no caller code runs there.
+// ones its peer said it does not have (LackMemory::blocks()); and what it prefers: the blocks
+// its peer said it holds (holdings_hint.hpp; null or empty: nothing known). Plain data, read
+// under the map's lock; no caller code runs there.
 struct PickExclusions {
   const BlockSet& held;
   const BlockSet& lacking;
+  const std::vector<std::uint64_t>* peer_holds = nullptr;
   bool contains(std::uint64_t block) const {
     return held.contains(block) || lacking.contains(block);
   }
@@ -49,7 +51,8 @@ class BlockMap {
   std::string to_string() const;
 
   // Picks a block to request and counts it in flight: a random available block not in
-  // `exclude`; in endgame a missing block in flight fewer than `max_duplicates` times.
+  // `exclude`; in endgame a missing block in flight fewer than `max_duplicates` times. A block
+  // the peer is known to hold comes first (a bounded look at those; then the usual pick).
   std::optional<std::uint64_t> pick(std::mt19937_64& rng, const PickExclusions& exclude,
                                     unsigned max_duplicates = 2);
   // Ends one request for `block`. With verified == true (its hash matched and it is written),

@@ -13,6 +13,7 @@
 #include "common/connection_limits.hpp"
 #include "common/hex.hpp"
 #include "common/log.hpp"
+#include "peer/holdings_hint.hpp"
 #include "proto/wire.hpp"
 
 namespace cascade {
@@ -291,9 +292,11 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
                               "block " + std::to_string(req.block) +
                                   " is out of range (the file has " +
                                   std::to_string(f.meta.block_count()) + " blocks)");
+  // A partial holder's "don't have" says what it holds instead (holdings_hint.hpp).
+  auto holdings = [&f] { return holdings_hint(f.blocks.snapshot()); };
   if (!f.blocks.verified(req.block))
     co_return co_await refuse(c, BlockServer::not_held, PeerStatus::not_held,
-                              not_held_message(req.block));
+                              not_held_message(req.block) + holdings());
   bool first_copy = false, asked_again = false;
   if (f.first_copies && !f.first_copies->serve(ip, req.block, &first_copy, &asked_again)) {
     ++f.stats.asked_elsewhere;
@@ -323,7 +326,7 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
       }
       if (first_ask)
         co_return co_await refuse(c, BlockServer::busy, PeerStatus::not_held,
-                                  busy_message(req.block));
+                                  busy_message(req.block) + holdings());
     }
     slot = co_await slots.acquire(UploadSlots::patience);
   }

@@ -169,7 +169,7 @@ asio::awaitable<void> Downloader::Impl::fetch_one(std::shared_ptr<Impl> self, En
   PeerMemory memory = peers.take_memory(from);
   const PeerTable::Outcome outcome =
       co_await fetch_from(file, verifier, pool, fetch, stopping, slots, from, memory);
-  if (peers.release(from, outcome, std::move(memory.lacks), net::Clock::now()) ==
+  if (peers.release(from, outcome, std::move(memory), net::Clock::now()) ==
       PeerTable::Standing::banned_now) {
     log::warn(to_string(from), ": banned",
               outcome.refuses_file ? " (it does not serve this file)" : " after bad blocks");

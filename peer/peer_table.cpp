@@ -4,23 +4,35 @@
 
 namespace cascade {
 
-void LackMemory::note(std::uint64_t block, SteadyClock::time_point until) {
-  until_[block] = until;
+void LackMemory::note(std::uint64_t block, SteadyClock::time_point until, bool firm) {
+  until_[block] = Until{until, firm};
   set_.insert(block);
-  expiry_.emplace_back(until, block);
+  (firm ? firm_expiry_ : expiry_).emplace_back(until, block);
 }
 
-void LackMemory::forget_expired(SteadyClock::time_point now) {
-  while (!expiry_.empty() && expiry_.front().first <= now) {
-    const std::uint64_t b = expiry_.front().second;
-    expiry_.pop_front();
-    // A later note for the same block keeps it (its own entry comes later in the queue).
+void LackMemory::forget(std::uint64_t block) {
+  const auto it = until_.find(block);
+  if (it == until_.end() || it->second.firm) return;
+  until_.erase(it);  // its entry in the queue finds nothing when its time comes
+  set_.erase(block);
+}
+
+void LackMemory::expire(Queue& queue, SteadyClock::time_point cutoff, bool firm) {
+  while (!queue.empty() && queue.front().first <= cutoff) {
+    const std::uint64_t b = queue.front().second;
+    queue.pop_front();
+    // A later note for the same block keeps it (its own entry comes later in a queue).
     auto it = until_.find(b);
-    if (it != until_.end() && it->second <= now) {
+    if (it != until_.end() && it->second.firm == firm && it->second.at <= cutoff) {
       until_.erase(it);
       set_.erase(b);
     }
   }
+}
+
+void LackMemory::forget_expired(SteadyClock::time_point now, SteadyClock::time_point soft) {
+  expire(firm_expiry_, now, true);
+  expire(expiry_, std::max(now, soft), false);
 }
 
 std::size_t PeerTable::merge(const std::vector<PeerEntry>& entries) {
@@ -68,7 +80,8 @@ PeerMemory PeerTable::take_memory(const Endpoint& peer) {
   std::lock_guard lock(mutex_);
   auto it = peers_.find(peer.key());
   if (it == peers_.end()) return {};
-  return PeerMemory{std::move(it->second.lacks), it->second.answer_limit};
+  return PeerMemory{std::move(it->second.lacks), std::move(it->second.holds),
+                    it->second.answer_limit};
 }
 
 PeerTable::Clock::duration PeerTable::retry_delay(const Outcome& o, int failures, bool forgiven) {
@@ -79,7 +92,7 @@ PeerTable::Clock::duration PeerTable::retry_delay(const Outcome& o, int failures
   return o.failed ? Clock::duration(pause_after_failure) : Clock::duration(pause_after_end);
 }
 
-PeerTable::Standing PeerTable::release(const Endpoint& peer, const Outcome& o, LackMemory lacks,
+PeerTable::Standing PeerTable::release(const Endpoint& peer, const Outcome& o, PeerMemory memory,
                                        Clock::time_point now) {
   std::lock_guard lock(mutex_);
   Peer& p = peers_[peer.key()];
@@ -89,7 +102,8 @@ PeerTable::Standing PeerTable::release(const Endpoint& peer, const Outcome& o, L
   p.connected = false;
   p.delivered += o.delivered;
   p.strikes += o.strikes;
-  p.lacks = std::move(lacks);
+  p.lacks = std::move(memory.lacks);
+  p.holds = std::move(memory.holds);
   if (o.not_started) {  // nothing learned of the peer
     p.retry_at = now + pause_after_end;
     return Standing::fine;

@@ -42,24 +42,38 @@ namespace cascade {
 using SteadyClock = std::chrono::steady_clock;
 
 // Blocks a peer said it does not hold ("don't have", status 2), each believed until its time is
-// up: peers gain blocks as they download, so the answer goes stale.
+// up: peers gain blocks as they download, so the answer goes stale. A firm answer is one that
+// asked us to try other peers first (a busy peer, a seed's first-copy rule): it lasts its whole
+// time even when the connection, idle, forgets the others sooner.
 class LackMemory {
  public:
-  void note(std::uint64_t block, SteadyClock::time_point until);
-  // Forgets every answer whose time is up.
-  void forget_expired(SteadyClock::time_point now);
+  void note(std::uint64_t block, SteadyClock::time_point until, bool firm = false);
+  // The peer has it now after all (it said so): askable again at once, unless the answer was
+  // firm (the peer holds it, but asked us to try others first).
+  void forget(std::uint64_t block);
+  // Forgets every answer whose time is up by `now`, and every answer that is not firm whose
+  // time is up by `soft` (when later than now).
+  void forget_expired(SteadyClock::time_point now, SteadyClock::time_point soft = {});
   const BlockSet& blocks() const { return set_; }
 
  private:
-  std::deque<std::pair<SteadyClock::time_point, std::uint64_t>> expiry_;  // in the order noted
-  std::unordered_map<std::uint64_t, SteadyClock::time_point> until_;
+  struct Until {
+    SteadyClock::time_point at;
+    bool firm;
+  };
+  using Queue = std::deque<std::pair<SteadyClock::time_point, std::uint64_t>>;
+  void expire(Queue& queue, SteadyClock::time_point cutoff, bool firm);
+  Queue expiry_, firm_expiry_;  // each in the order noted (so in time order)
+  std::unordered_map<std::uint64_t, Until> until_;
   BlockSet set_;
 };
 
-// What a connection is handed about its peer: the "don't have" answers (which it keeps up to date
-// and hands back), and how many answers the peer gives on one connection (0: no limit seen).
+// What a connection is handed about its peer: the "don't have" answers and the blocks the peer
+// last said it holds (holdings_hint.hpp), which it keeps up to date and hands back, and how many
+// answers the peer gives on one connection (0: no limit seen).
 struct PeerMemory {
   LackMemory lacks;
+  std::vector<std::uint64_t> holds;
   std::size_t answer_limit = 0;
 };
 
@@ -108,12 +122,12 @@ class PeerTable {
   std::size_t merge(const std::vector<PeerEntry>& entries);
   // Up to `want` peers to connect to now, each marked connected until release().
   std::vector<Endpoint> choose(std::size_t want, Clock::time_point now, std::mt19937_64& rng);
-  // What is remembered of `peer`, handed to its connection; the "don't have" answers come back
-  // with release().
+  // What is remembered of `peer`, handed to its connection; its "don't have" answers and
+  // holdings come back with release().
   PeerMemory take_memory(const Endpoint& peer);
   // Ends a connection chosen by choose(): books its outcome and decides when the peer may be
   // tried again. Returns banned_now when this outcome banned it.
-  Standing release(const Endpoint& peer, const Outcome& outcome, LackMemory lacks,
+  Standing release(const Endpoint& peer, const Outcome& outcome, PeerMemory memory,
                    Clock::time_point now);
 
   struct Counts {
@@ -136,6 +150,7 @@ class PeerTable {
     std::uint64_t delivered = 0;   // verified blocks received from it, over all connections
     std::size_t answer_limit = 0;  // answers it gives on one connection; 0: no limit seen
     LackMemory lacks;
+    std::vector<std::uint64_t> holds;  // what it last said it holds
   };
   const Options options_;
   mutable std::mutex mutex_;

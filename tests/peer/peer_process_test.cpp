@@ -10,6 +10,7 @@
 #include "common/endpoint.hpp"
 #include "common/hex.hpp"
 #include "common/sha256.hpp"
+#include "peer/holdings_hint.hpp"
 #include "tests/peer/lab.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/process.hpp"
@@ -324,6 +325,28 @@ TEST_F(Serving, NotHeldIsStatusTwoWithTheVectorBytesAndKeepsTheConnection) {
   EXPECT_EQ(c.read_exact(expect.size()), expect);
   c.send(vector_hex("peer_request_block_2"));  // still open
   EXPECT_EQ(c.read_exact(expect.size()), expect);
+}
+
+TEST_F(Serving, APartialHolderSaysWhichBlocksItHoldsAndServesThem) {
+  // Blocks 0 and 2 present, block 1 damaged: the peer holds 0 and 2 after its start-up check.
+  Bytes data = vector_file("sample.txt");
+  data[5000] ^= 0xff;
+  std::ofstream(lab.dir.file("partial.txt"), std::ios::binary)
+      .write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+  lab.peer("partial", lab.dir.file("sample.txt.cascade"), lab.dir.file("partial.txt"), {},
+           lab.start_tracker("lonely"));
+  Conn c(lab.port_of("partial"));
+  c.send(request(1));
+  const Bytes head = c.read_exact(peer_response_header_size);
+  EXPECT_EQ(head[0], 2);
+  const Bytes text = c.read_exact(load_be64(head.data() + 1));
+  const std::string message(text.begin(), text.end());
+  EXPECT_EQ(message, "1 is not currently held by this peer; it holds 2 of 3 blocks: 0,2");
+  EXPECT_EQ(parse_holdings_hint(message, 3), (std::vector<std::uint64_t>{0, 2}));
+  c.send(request(2));  // the connection stays open, and a hinted block comes
+  EXPECT_EQ(c.read_exact(peer_response_header_size), vector_hex("peer_ok_response_header_block_2"));
+  const Bytes original = vector_file("sample.txt");
+  EXPECT_EQ(c.read_exact(1808), Bytes(original.begin() + 8192, original.end()));
 }
 
 TEST_F(Serving, HoldsTwoHundredIdleConnectionsWhileAnsweringWithin100ms) {

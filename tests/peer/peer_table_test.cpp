@@ -150,18 +150,24 @@ TEST(PeerTable, OtherEndsWaitAShortPause) {
   EXPECT_GT(PeerTable::pause_after_failure, PeerTable::pause_after_end);
 }
 
-TEST(PeerTable, LackMemoryIsHandedToTheNextConnectionAndBack) {
+TEST(PeerTable, PeerMemoryIsHandedToTheNextConnectionAndBack) {
   auto t = table();
   t.merge({entry(2, 2)});
   std::mt19937_64 rng(7);
   t.choose(1, t0, rng);
-  LackMemory lacks = t.take_memory(ep(2, 2)).lacks;
-  EXPECT_TRUE(lacks.blocks().empty());
-  lacks.note(7, t0 + PeerTable::lack_memory);
-  t.release(ep(2, 2), {}, std::move(lacks), t0);
+  PeerMemory memory = t.take_memory(ep(2, 2));
+  EXPECT_TRUE(memory.lacks.blocks().empty());
+  EXPECT_TRUE(memory.holds.empty());
+  memory.lacks.note(7, t0 + PeerTable::lack_memory);
+  memory.holds = {1, 4};
+  t.release(ep(2, 2), {}, std::move(memory), t0);
   t.choose(1, t0 + 1s, rng);
-  EXPECT_TRUE(t.take_memory(ep(2, 2)).lacks.blocks().contains(7));
-  EXPECT_TRUE(t.take_memory(ep(9, 9)).lacks.blocks().empty()) << "an unknown peer has no memory";
+  const PeerMemory again = t.take_memory(ep(2, 2));
+  EXPECT_TRUE(again.lacks.blocks().contains(7));
+  EXPECT_EQ(again.holds, (std::vector<std::uint64_t>{1, 4}));
+  const PeerMemory unknown = t.take_memory(ep(9, 9));
+  EXPECT_TRUE(unknown.lacks.blocks().empty() && unknown.holds.empty())
+      << "an unknown peer has no memory";
 }
 
 namespace {
@@ -273,4 +279,29 @@ TEST(PeerTable, CountsSayWhoIsReadyNow) {
   EXPECT_EQ(c.ready, 2u);
   EXPECT_EQ(c.connected, 0u);
   EXPECT_EQ(t.counts(t0 + 1s).ready, 3u);
+}
+
+TEST(LackMemory, AFirmAnswerOutlivesTheIdleShortcutAndAHint) {
+  // "Busy: ask other peers first" is firm; "not held" is not.
+  LackMemory m;
+  m.note(1, t0 + 750ms, /*firm=*/true);
+  m.note(2, t0 + 750ms);
+  m.forget_expired(t0 + 40ms, t0 + 760ms);  // an idle connection forgets the soft ones early
+  EXPECT_EQ(m.blocks(), (BlockSet{1}));
+  m.note(2, t0 + 800ms);
+  m.forget(1);  // a hint says the peer holds both: only the soft answer goes
+  m.forget(2);
+  EXPECT_EQ(m.blocks(), (BlockSet{1}));
+  m.forget_expired(t0 + 750ms);
+  EXPECT_TRUE(m.blocks().empty());
+}
+
+TEST(LackMemory, ASoftAnswerAfterAFirmOneForTheSameBlockFollowsItsOwnTime) {
+  LackMemory m;
+  m.note(1, t0 + 750ms, /*firm=*/true);
+  m.note(1, t0 + 900ms);  // told "not held" later: that answer is the one believed
+  m.forget_expired(t0 + 800ms);
+  EXPECT_EQ(m.blocks(), (BlockSet{1}));
+  m.forget_expired(t0 + 900ms);
+  EXPECT_TRUE(m.blocks().empty());
 }

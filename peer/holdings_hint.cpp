@@ -1,0 +1,80 @@
+#include "peer/holdings_hint.hpp"
+
+#include <charconv>
+
+namespace cascade {
+
+namespace {
+constexpr std::string_view marker = "; it holds ";
+constexpr std::string_view list_start = " blocks: ";
+constexpr std::string_view truncated = ",...";
+}  // namespace
+
+std::string holdings_hint(const std::vector<bool>& held, std::size_t max_chars) {
+  const std::uint64_t n = held.size();
+  std::uint64_t k = 0;
+  for (bool h : held) k += h ? 1 : 0;
+  if (k == 0 || k == n) return {};
+  std::string out(marker);
+  out += std::to_string(k);
+  out += " of ";
+  out += std::to_string(n);
+  out += list_start;
+  bool first = true;
+  for (std::uint64_t b = 0; b < n;) {
+    if (!held[b]) {
+      ++b;
+      continue;
+    }
+    std::uint64_t e = b;
+    while (e + 1 < n && held[e + 1]) ++e;
+    std::string range = first ? std::string() : std::string(",");
+    range += std::to_string(b);
+    if (e > b) {
+      range += '-';
+      range += std::to_string(e);
+    }
+    if (out.size() + range.size() + truncated.size() > max_chars) {
+      out.append(truncated, first ? 1 : 0);
+      return out;
+    }
+    out += range;
+    first = false;
+    b = e + 1;
+  }
+  return out;
+}
+
+std::vector<std::uint64_t> parse_holdings_hint(std::string_view message, std::uint64_t count) {
+  std::vector<std::uint64_t> out;
+  const auto at = message.find(marker);
+  if (at == std::string_view::npos) return out;
+  const auto list = message.find(list_start, at + marker.size());
+  if (list == std::string_view::npos) return out;
+  const char* p = message.data() + list + list_start.size();
+  const char* const end = message.data() + message.size();
+  // Ranges ascending and apart, each within the file; the first token that is not stops the list.
+  auto number = [&](std::uint64_t& v) {
+    const auto r = std::from_chars(p, end, v);
+    if (r.ec != std::errc{} || r.ptr == p) return false;
+    p = r.ptr;
+    return true;
+  };
+  while (p < end) {
+    std::uint64_t a = 0, b = 0;
+    if (!number(a)) break;
+    b = a;
+    if (p < end && *p == '-') {
+      ++p;
+      if (!number(b)) break;
+    }
+    if (b < a || b >= count || (!out.empty() && a <= out.back())) break;
+    for (std::uint64_t x = a; x <= b && out.size() < max_hinted_blocks; ++x) out.push_back(x);
+    if (out.size() == max_hinted_blocks) break;
+    if (p == end || *p != ',') break;
+    ++p;
+  }
+  return out;
+}
+
+}  // namespace cascade
