@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "peer/holdings_hint.hpp"
+
 namespace cascade {
 
 void BlockMap::IndexedSet::insert(std::uint64_t b) {
@@ -81,7 +83,7 @@ std::optional<std::uint64_t> BlockMap::pick(std::mt19937_64& rng, const PickExcl
     // What the peer holds first. The hint can list far more than anyone needs: the look at it is
     // bounded, and a miss falls through to the usual pick.
     const std::vector<std::uint64_t>& holds = *exclude.peer_holds;
-    constexpr std::uint64_t most_looked_at = 4096;
+    constexpr std::uint64_t most_looked_at = max_hinted_blocks;
     const bool endgame = available_.items.empty();
     auto wanted = [&](std::uint64_t b) {
       if (b >= count_ || exclude.contains(b)) return false;
@@ -139,6 +141,11 @@ void BlockMap::mark_verified(std::uint64_t block) {
 std::uint64_t BlockMap::verified_prefix() const {
   std::lock_guard lock(mutex_);
   return prefix_;
+}
+
+void BlockMap::keep_missing(std::vector<std::uint64_t>& blocks) const {
+  std::lock_guard lock(mutex_);
+  std::erase_if(blocks, [this](std::uint64_t b) { return b >= count_ || verified_[b]; });
 }
 
 bool BlockMap::verified(std::uint64_t block) const {

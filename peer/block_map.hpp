@@ -52,7 +52,8 @@ class BlockMap {
 
   // Picks a block to request and counts it in flight: a random available block not in
   // `exclude`; in endgame a missing block in flight fewer than `max_duplicates` times. A block
-  // the peer is known to hold comes first (a bounded look at those; then the usual pick).
+  // the peer said it holds comes first, window or not (a bounded look at those; then the usual
+  // pick).
   std::optional<std::uint64_t> pick(std::mt19937_64& rng, const PickExclusions& exclude,
                                     unsigned max_duplicates = 2);
   // Ends one request for `block`. With verified == true (its hash matched and it is written),
@@ -63,6 +64,8 @@ class BlockMap {
   void set_verified(std::uint64_t block);
 
   bool verified(std::uint64_t block) const;
+  // Drops the verified blocks from `blocks` (a peer's hint: what we hold needs no asking).
+  void keep_missing(std::vector<std::uint64_t>& blocks) const;
   std::uint64_t count() const { return count_; }
   std::uint64_t verified_count() const;
   bool complete() const { return verified_count() == count_; }

@@ -293,7 +293,11 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
                                   " is out of range (the file has " +
                                   std::to_string(f.meta.block_count()) + " blocks)");
   // A partial holder's "don't have" says what it holds instead (holdings_hint.hpp).
-  auto holdings = [&f] { return holdings_hint(f.blocks.snapshot()); };
+  auto holdings = [&f, &req] {
+    const std::uint64_t held = f.blocks.verified_count();
+    if (held == 0 || held == f.meta.block_count()) return std::string();  // no hint: no copy
+    return holdings_hint(f.blocks.snapshot(), held, req.block);
+  };
   if (!f.blocks.verified(req.block))
     co_return co_await refuse(c, BlockServer::not_held, PeerStatus::not_held,
                               not_held_message(req.block) + holdings());

@@ -2,7 +2,8 @@
 //
 // Units (each in its own file, each with one job):
 // - TrackerSession (per tracker): when to SUBSCRIBE and LIST, with backoff; feeds the PeerTable.
-// - PeerTable: known peers, strikes and bans, retry times, "don't have" memory. Pure.
+// - PeerTable: known peers, strikes and bans, retry times, "don't have" memory and what each
+//   peer said it holds. Pure.
 // - fetch_from(): one connection speaking the fetch protocol, pipelined; its InFlight record is
 //   what the BlockMap's picker passes over.
 // - CheckQueue (per connection) and Verifier (per file): check, write, record; then the whole file.

@@ -5,7 +5,6 @@
 #include "common/log.hpp"
 #include "peer/check_queue.hpp"
 #include "peer/fetch_policy.hpp"
-#include "peer/holdings_hint.hpp"
 
 namespace cascade {
 
@@ -42,8 +41,8 @@ class Fetch {
         f_(*file_),
         settings_(settings),
         stopping_(stopping),
+        memory_(memory),
         lacks_(memory.lacks),
-        holds_(memory.holds),
         answer_limit_(memory.answer_limit),
         depth_(settings.adaptive ? std::min(least_depth, settings.pipeline) : settings.pipeline),
         socket_(socket),
@@ -118,7 +117,7 @@ class Fetch {
     while (ask_for_more(record_.outstanding(), requests_.size() / peer_request_size, depth_) &&
            may_ask(answer_limit_, answered_, record_.outstanding())) {
       const auto b =
-          f_.blocks.pick(rng_, PickExclusions{record_.blocks(), lacks_.blocks(), &holds_},
+          f_.blocks.pick(rng_, PickExclusions{record_.blocks(), lacks_.blocks(), &memory_.holds},
                          endgame_copies(record_.outstanding()));
       if (!b) break;
       record_.requested(*b);
@@ -178,14 +177,9 @@ class Fetch {
     record_.refused();
     f_.blocks.finish(b, false);
     if (status == PeerStatus::not_held) {
-      const bool firm = message.find(ask_elsewhere_words) != std::string::npos;
-      lacks_.note(b, net::Clock::now() + PeerTable::lack_memory, firm);
-      // A peer of ours says what it holds instead: ask for one of those next, also where it
-      // said "don't have" before (the newer answer wins).
-      if (auto holds = parse_holdings_hint(message, f_.meta.block_count()); !holds.empty()) {
-        for (const std::uint64_t h : holds) lacks_.forget(h);
-        holds_ = std::move(holds);
-      }
+      memory_.refused(b, message, f_.meta.block_count(),
+                      net::Clock::now() + PeerTable::lack_memory);
+      f_.blocks.keep_missing(memory_.holds);  // asking for one of those next
       co_return true;
     }
     log::warn(source_, ": status ", int(status), " for block ", b, ": ", printable(message));
@@ -240,14 +234,14 @@ class Fetch {
   SharedFile& f_;
   const FetchSettings& settings_;
   const std::atomic<bool>& stopping_;
+  PeerMemory& memory_;  // what we know of the peer: "don't have" answers, what it holds
   LackMemory& lacks_;
-  std::vector<std::uint64_t>& holds_;  // the blocks the peer last said it holds
-  const std::size_t answer_limit_;     // the peer's answers per connection (0: no limit seen)
-  std::uint64_t answered_ = 0;         // blocks it sent on this connection
-  std::size_t depth_;                  // requests to keep outstanding now (fetch_policy.hpp)
-  double rate_ = 0;                    // bytes per second, a moving average over its answers
-  double round_trip_ = -1;             // seconds, the shortest seen (-1: none yet)
-  bool timing_round_trip_ = false;     // a request went out on an empty pipeline
+  const std::size_t answer_limit_;  // the peer's answers per connection (0: no limit seen)
+  std::uint64_t answered_ = 0;      // blocks it sent on this connection
+  std::size_t depth_;               // requests to keep outstanding now (fetch_policy.hpp)
+  double rate_ = 0;                 // bytes per second, a moving average over its answers
+  double round_trip_ = -1;          // seconds, the shortest seen (-1: none yet)
+  bool timing_round_trip_ = false;  // a request went out on an empty pipeline
   net::Clock::time_point busy_since_{}, last_answer_{};
   tcp::socket& socket_;
   net::Deadline deadline_;

@@ -36,9 +36,9 @@ struct FetchSettings {
 
 // Fetches blocks of `file` from `from` until the file is complete, `stopping` is set, the peer
 // has nothing left that we need for a while, or the connection fails. `memory` is what the
-// PeerTable remembers of the peer; its "don't have" answers are kept up to date. Returns what the
-// connection came to. Runs on its own strand; returns only once every block it received has its
-// verdict.
+// PeerTable remembers of the peer; its "don't have" answers and holdings are kept up to date.
+// Returns what the connection came to. Runs on its own strand; returns only once every block it
+// received has its verdict.
 asio::awaitable<PeerTable::Outcome> fetch_from(std::shared_ptr<SharedFile> file,
                                                std::shared_ptr<Verifier> verifier, ThreadPool& pool,
                                                FetchSettings settings,

@@ -1,5 +1,6 @@
 #include "peer/holdings_hint.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace cascade {
@@ -10,38 +11,44 @@ constexpr std::string_view list_start = " blocks: ";
 constexpr std::string_view truncated = ",...";
 }  // namespace
 
-std::string holdings_hint(const std::vector<bool>& held, std::size_t max_chars) {
+std::string holdings_hint(const std::vector<bool>& held, std::uint64_t count, std::uint64_t near,
+                          std::size_t max_chars) {
   const std::uint64_t n = held.size();
-  std::uint64_t k = 0;
-  for (bool h : held) k += h ? 1 : 0;
-  if (k == 0 || k == n) return {};
-  std::string out(marker);
-  out += std::to_string(k);
-  out += " of ";
-  out += std::to_string(n);
-  out += list_start;
-  bool first = true;
-  for (std::uint64_t b = 0; b < n;) {
-    if (!held[b]) {
-      ++b;
-      continue;
+  if (count == 0 || count >= n) return {};
+  std::string head(marker);
+  head += std::to_string(count);
+  head += " of ";
+  head += std::to_string(n);
+  head += list_start;
+  // The ranges from block `from` on; false when they had to be cut.
+  auto list = [&](std::uint64_t from, std::string& out) {
+    out = head;
+    bool first = true;
+    for (std::uint64_t b = std::min(from, n); b < n;) {
+      if (!held[b]) {
+        ++b;
+        continue;
+      }
+      std::uint64_t e = b;
+      while (e + 1 < n && held[e + 1]) ++e;
+      std::string range = first ? std::string() : std::string(",");
+      range += std::to_string(b);
+      if (e > b) {
+        range += '-';
+        range += std::to_string(e);
+      }
+      if (out.size() + range.size() + truncated.size() > max_chars) {
+        out.append(truncated, first ? 1 : 0);
+        return false;
+      }
+      out += range;
+      first = false;
+      b = e + 1;
     }
-    std::uint64_t e = b;
-    while (e + 1 < n && held[e + 1]) ++e;
-    std::string range = first ? std::string() : std::string(",");
-    range += std::to_string(b);
-    if (e > b) {
-      range += '-';
-      range += std::to_string(e);
-    }
-    if (out.size() + range.size() + truncated.size() > max_chars) {
-      out.append(truncated, first ? 1 : 0);
-      return out;
-    }
-    out += range;
-    first = false;
-    b = e + 1;
-  }
+    return true;
+  };
+  std::string out;
+  if (!list(0, out) && near > 0) list(near, out);  // too many to list all: those from `near` on
   return out;
 }
 

@@ -9,7 +9,8 @@
 // a peer holding nothing (or everything) sends the plain message.
 //
 // The hint is a courtesy, not a promise: a client asks for a hinted block like any other and
-// believes only the answer. Pure functions, no I/O.
+// believes the answer (PeerMemory::refused: a "don't have" for a block the peer said it holds
+// drops its hints). Pure functions, no I/O.
 #pragma once
 
 #include <cstdint>
@@ -28,14 +29,18 @@ inline constexpr std::string_view ask_elsewhere_words = "ask other peers";
 // with ",...". Well under what any client must read for a message (wire.hpp allows 64 KiB).
 inline constexpr std::size_t max_holdings_hint = 1024;
 
-// "; it holds K of N blocks: a-b,c,..." for the verified blocks in `held` (one flag per block),
-// at most `max_chars` long; empty when none or all are held.
-std::string holdings_hint(const std::vector<bool>& held, std::size_t max_chars = max_holdings_hint);
+// "; it holds K of N blocks: a-b,c,..." for the verified blocks in `held` (one flag per block;
+// `count` of them set), in ascending ranges; when they do not all fit in `max_chars`, those from
+// block `near` on (the block asked for: the asker works around it), cut with ",..." (the header
+// itself always goes). Empty when none or all are held.
+std::string holdings_hint(const std::vector<bool>& held, std::uint64_t count,
+                          std::uint64_t near = 0, std::size_t max_chars = max_holdings_hint);
 
 // The blocks a status-2 message says its sender holds, ascending, each below `count`, at most
-// max_hinted_blocks of them; empty when it says none (another implementation's message). A
-// malformed range ends the list there.
-inline constexpr std::uint64_t max_hinted_blocks = 1u << 16;
+// max_hinted_blocks of them (what BlockMap::pick looks at; a hint can name far more: "0-65535"
+// is 7 bytes); empty when it says none (another implementation's message). A malformed range
+// ends the list there.
+inline constexpr std::uint64_t max_hinted_blocks = 2048;
 std::vector<std::uint64_t> parse_holdings_hint(std::string_view message, std::uint64_t count);
 
 }  // namespace cascade

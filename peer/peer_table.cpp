@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "peer/holdings_hint.hpp"
+
 namespace cascade {
 
 void LackMemory::note(std::uint64_t block, SteadyClock::time_point until, bool firm) {
@@ -33,6 +35,21 @@ void LackMemory::expire(Queue& queue, SteadyClock::time_point cutoff, bool firm)
 void LackMemory::forget_expired(SteadyClock::time_point now, SteadyClock::time_point soft) {
   expire(firm_expiry_, now, true);
   expire(expiry_, std::max(now, soft), false);
+}
+
+void PeerMemory::refused(std::uint64_t block, std::string_view message, std::uint64_t block_count,
+                         SteadyClock::time_point until) {
+  const bool firm = message.find(ask_elsewhere_words) != std::string_view::npos;
+  lacks.note(block, until, firm);
+  std::vector<std::uint64_t> hint = parse_holdings_hint(message, block_count);
+  if (!firm && (std::binary_search(holds.begin(), holds.end(), block) ||
+                std::binary_search(hint.begin(), hint.end(), block))) {
+    holds.clear();
+    return;
+  }
+  if (hint.empty()) return;
+  for (const std::uint64_t b : hint) lacks.forget(b);
+  holds = std::move(hint);
 }
 
 std::size_t PeerTable::merge(const std::vector<PeerEntry>& entries) {

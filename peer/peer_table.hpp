@@ -30,6 +30,7 @@
 #include <deque>
 #include <mutex>
 #include <random>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -72,8 +73,15 @@ class LackMemory {
 // last said it holds (holdings_hint.hpp), which it keeps up to date and hands back, and how many
 // answers the peer gives on one connection (0: no limit seen).
 struct PeerMemory {
+  // A status-2 answer for `block` with its `message`, believed until `until`: noted (firm when it
+  // asks us to try other peers first), and the peer's holdings taken from its hint, with the soft
+  // "don't have" answers for them forgotten. A plain "don't have" for a block the peer said it
+  // holds (before, or in this very hint) drops the hints: they were wrong, or the peer restarted.
+  void refused(std::uint64_t block, std::string_view message, std::uint64_t block_count,
+               SteadyClock::time_point until);
+
   LackMemory lacks;
-  std::vector<std::uint64_t> holds;
+  std::vector<std::uint64_t> holds;  // ascending
   std::size_t answer_limit = 0;
 };
 

@@ -2,11 +2,14 @@
 // (clang, -fsanitize=fuzzer) and, through replay_main.cpp, as a ctest that replays the corpus
 // and systematic mutations of it under g++ with ASan/UBSan. Decoders must never crash, read out
 // of bounds, or decode to something that does not re-encode to the input.
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "peer/holdings_hint.hpp"
 #include "proto/cascade_file.hpp"
 #include "proto/wire.hpp"
 #include "tracker/config.hpp"
@@ -79,6 +82,28 @@ int fuzz_tracker_config(ByteSpan in) {
   }
   return 0;
 }
+// A status-2 message's list of held blocks (peer/holdings_hint.hpp), from any peer: the first two
+// bytes give the file's block count (1 to 65536), the rest is the message. What it parses is
+// ascending, within the file and the cap; written back as a hint, it parses to a prefix of itself.
+int fuzz_holdings_hint(ByteSpan in) {
+  const std::size_t skip = std::min<std::size_t>(in.size(), 2);
+  const std::uint64_t count = 1 + (skip == 2   ? (std::uint64_t{in[0]} << 8 | in[1])
+                                   : skip == 1 ? in[0]
+                                               : 0);
+  const std::string_view message(reinterpret_cast<const char*>(in.data()) + skip, in.size() - skip);
+  const std::vector<std::uint64_t> held = parse_holdings_hint(message, count);
+  check(held.size() <= max_hinted_blocks);
+  for (std::size_t i = 0; i < held.size(); ++i)
+    check(held[i] < count && (i == 0 || held[i - 1] < held[i]));
+  std::vector<bool> bits(count, false);
+  for (const std::uint64_t b : held) bits[b] = true;
+  const std::string text = holdings_hint(bits, held.size());
+  check(text.size() <= max_holdings_hint);
+  const std::vector<std::uint64_t> back = parse_holdings_hint(text, count);
+  check(back.size() <= held.size() && std::equal(back.begin(), back.end(), held.begin()));
+  check(held.empty() || held.size() == count || !back.empty());
+  return 0;
+}
 }  // namespace
 
 // The harness table, for the replay main (all targets in one binary).
@@ -91,6 +116,7 @@ Harness find(const std::string& name) {
   if (name == "peer_request") return fuzz_peer_request;
   if (name == "peer_response") return fuzz_peer_response;
   if (name == "tracker_config") return fuzz_tracker_config;
+  if (name == "holdings_hint") return fuzz_holdings_hint;
   return nullptr;
 }
 }  // namespace cascade::fuzz

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include "peer/block_server.hpp"
+#include "peer/peer_table.hpp"
 #include "tests/support/vectors.hpp"
 
 using namespace cascade;
+using namespace std::chrono_literals;
 
 namespace {
 std::vector<bool> held(std::size_t n, std::initializer_list<std::uint64_t> blocks) {
@@ -13,41 +15,51 @@ std::vector<bool> held(std::size_t n, std::initializer_list<std::uint64_t> block
   for (auto b : blocks) v[b] = true;
   return v;
 }
+std::string hint(const std::vector<bool>& v, std::uint64_t near = 0,
+                 std::size_t max_chars = max_holdings_hint) {
+  return holdings_hint(v, static_cast<std::uint64_t>(std::count(v.begin(), v.end(), true)), near,
+                       max_chars);
+}
+const auto hint_t0 = SteadyClock::time_point{} + 1h;
 }  // namespace
 
-TEST(HoldingsHint, ListsHeldBlocksAsRanges) {
-  EXPECT_EQ(holdings_hint(held(64, {0, 1, 2, 3, 7, 9, 10, 63})),
-            "; it holds 8 of 64 blocks: 0-3,7,9-10,63");
-  EXPECT_EQ(holdings_hint(held(3, {1})), "; it holds 1 of 3 blocks: 1");
+TEST(HoldingsHint, ListsHeldBlocksAsRangesAndWhenTooManyThoseFromTheAskedBlockOn) {
+  const auto h = held(64, {0, 1, 2, 3, 7, 9, 10, 63});
+  EXPECT_EQ(hint(h), "; it holds 8 of 64 blocks: 0-3,7,9-10,63");
+  EXPECT_EQ(hint(h, 5), "; it holds 8 of 64 blocks: 0-3,7,9-10,63") << "all fit: all listed";
+  EXPECT_EQ(hint(h, 5, 34), "; it holds 8 of 64 blocks: 7,...");
+  EXPECT_EQ(hint(h, 0, 34), "; it holds 8 of 64 blocks: 0-3,...");
+  EXPECT_EQ(hint(h, 5, 40), "; it holds 8 of 64 blocks: 7,9-10,63") << "fits from 5 on";
+  EXPECT_EQ(hint(held(3, {1})), "; it holds 1 of 3 blocks: 1");
 }
 
 TEST(HoldingsHint, SaysNothingWhenNoneOrAllAreHeld) {
   // A peer holding nothing sends the plain message: the vector's bytes exactly.
-  EXPECT_EQ(holdings_hint(held(3, {})), "");
-  EXPECT_EQ(holdings_hint(held(3, {0, 1, 2})), "");
-  EXPECT_EQ(not_held_message(2) + holdings_hint(held(3, {})),
+  EXPECT_EQ(hint(held(3, {})), "");
+  EXPECT_EQ(hint(held(3, {0, 1, 2})), "");
+  EXPECT_EQ(not_held_message(2) + hint(held(3, {})),
             test::vectors()["peer_error_response_not_held"]["message"].get<std::string>());
 }
 
 TEST(HoldingsHint, ALongListIsCutAtItsLimitAndSaysSo) {
   std::vector<bool> every_other(100'000, false);
   for (std::size_t b = 0; b < every_other.size(); b += 2) every_other[b] = true;
-  const std::string hint = holdings_hint(every_other);
-  EXPECT_LE(hint.size(), max_holdings_hint);
-  EXPECT_GT(hint.size(), max_holdings_hint - 12);
-  EXPECT_EQ(hint.substr(hint.size() - 4), ",...");
-  const auto parsed = parse_holdings_hint("x" + hint, every_other.size());
-  ASSERT_FALSE(parsed.empty());
-  for (std::size_t i = 0; i < parsed.size(); ++i) EXPECT_EQ(parsed[i], 2 * i);
+  const std::string h = hint(every_other, 50'001);
+  EXPECT_LE(h.size(), max_holdings_hint);
+  EXPECT_GT(h.size(), max_holdings_hint - 12);
+  EXPECT_EQ(h.substr(h.size() - 4), ",...");
+  const auto parsed = parse_holdings_hint("x" + h, every_other.size());
+  ASSERT_GT(parsed.size(), 100u);
+  for (std::size_t i = 0; i < parsed.size(); ++i) EXPECT_EQ(parsed[i], 50'002 + 2 * i);
   // Even the first range too long for the limit: no list at all, still marked cut.
-  EXPECT_EQ(holdings_hint(held(64, {5}), 30), "; it holds 1 of 64 blocks: ...");
+  EXPECT_EQ(hint(held(64, {5}), 0, 30), "; it holds 1 of 64 blocks: ...");
 }
 
 TEST(HoldingsHint, ParsesWhatItWrites) {
   const auto h = held(40, {0, 1, 2, 5, 30, 31, 39});
-  EXPECT_EQ(parse_holdings_hint(not_held_message(7) + holdings_hint(h), 40),
+  EXPECT_EQ(parse_holdings_hint(not_held_message(7) + hint(h), 40),
             (std::vector<std::uint64_t>{0, 1, 2, 5, 30, 31, 39}));
-  EXPECT_EQ(parse_holdings_hint(busy_message(7) + holdings_hint(h), 40).size(), 7u);
+  EXPECT_EQ(parse_holdings_hint(busy_message(7) + hint(h), 40).size(), 7u);
 }
 
 TEST(HoldingsHint, AnyOtherMessageOrABadListGivesNothingBeyondItsGoodPart) {
@@ -77,4 +89,46 @@ TEST(HoldingsHint, AHugeRangeIsBoundedByTheFileAndTheCap) {
   const auto big = parse_holdings_hint("; it holds 1 of 9 blocks: 0-4000000000", 4'000'000'001);
   EXPECT_EQ(big.size(), max_hinted_blocks);
   EXPECT_EQ(big.back(), max_hinted_blocks - 1);
+}
+
+// The client's side: what a status-2 answer does to what we know of the peer.
+TEST(PeerMemoryRefused, AHintBecomesTheHoldingsAndLiftsSoftDontHaves) {
+  PeerMemory m;
+  m.lacks.note(3, hint_t0 + 750ms);
+  m.lacks.note(4, hint_t0 + 750ms, /*firm=*/true);
+  m.refused(9, "9 is not currently held by this peer; it holds 3 of 64 blocks: 2-4", 64,
+            hint_t0 + 750ms);
+  EXPECT_EQ(m.holds, (std::vector<std::uint64_t>{2, 3, 4}));
+  EXPECT_EQ(m.lacks.blocks(), (BlockSet{4, 9})) << "3 lifted; a firm answer and the refusal stay";
+  // A message without a hint keeps what was known.
+  m.refused(10, "10 is not currently held by this peer", 64, hint_t0 + 750ms);
+  EXPECT_EQ(m.holds, (std::vector<std::uint64_t>{2, 3, 4}));
+}
+
+TEST(PeerMemoryRefused, BusyAndFirstCopyAnswersAreFirm) {
+  PeerMemory m;
+  m.refused(5, busy_message(5) + "; it holds 2 of 64 blocks: 5-6", 64, hint_t0 + 750ms);
+  m.refused(7, elsewhere_message(7), 64, hint_t0 + 750ms);
+  EXPECT_EQ(m.holds, (std::vector<std::uint64_t>{5, 6})) << "a busy peer holds what it refuses";
+  m.lacks.forget_expired(hint_t0, hint_t0 + 749ms);  // idle: soft answers would go now
+  EXPECT_EQ(m.lacks.blocks(), (BlockSet{5, 7}));
+  m.refused(8, "8 is not currently held by this peer; it holds 1 of 64 blocks: 5", 64,
+            hint_t0 + 750ms);
+  EXPECT_TRUE(m.lacks.blocks().contains(5)) << "a hint does not lift a firm answer";
+}
+
+TEST(PeerMemoryRefused, ADontHaveForAHintedBlockDropsTheHints) {
+  PeerMemory m;
+  m.refused(1, "1 is not currently held by this peer; it holds 2 of 64 blocks: 2-3", 64,
+            hint_t0 + 750ms);
+  ASSERT_EQ(m.holds.size(), 2u);
+  m.refused(2, "2 is not currently held by this peer; it holds 1 of 64 blocks: 3", 64,
+            hint_t0 + 750ms);
+  EXPECT_TRUE(m.holds.empty()) << "it said it held 2";
+  EXPECT_TRUE(m.lacks.blocks().contains(2));
+  // A hint naming the very block refused is no hint, and the refusal stands.
+  m.refused(6, "6 is not currently held by this peer; it holds 64 of 64 blocks: 0-63", 64,
+            hint_t0 + 750ms);
+  EXPECT_TRUE(m.holds.empty());
+  EXPECT_TRUE(m.lacks.blocks().contains(6));
 }

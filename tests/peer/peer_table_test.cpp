@@ -305,3 +305,13 @@ TEST(LackMemory, ASoftAnswerAfterAFirmOneForTheSameBlockFollowsItsOwnTime) {
   m.forget_expired(t0 + 900ms);
   EXPECT_TRUE(m.blocks().empty());
 }
+
+TEST(LackMemory, AFirmAnswerAfterASoftOneForTheSameBlockOutlivesTheIdleShortcut) {
+  LackMemory m;
+  m.note(1, t0 + 750ms);
+  m.note(1, t0 + 850ms, /*firm=*/true);  // asked again: busy this time
+  m.forget_expired(t0 + 200ms, t0 + 910ms);
+  EXPECT_EQ(m.blocks(), (BlockSet{1}));
+  m.forget_expired(t0 + 850ms);
+  EXPECT_TRUE(m.blocks().empty());
+}
