@@ -257,14 +257,23 @@ TEST(LackMemory, AnswersAreBelievedUntilTheirTimeIsUp) {
   EXPECT_TRUE(m.blocks().empty());
 }
 
-TEST(LackMemory, ANewerAnswerForTheSameBlockKeepsIt) {
-  LackMemory m;
-  m.note(1, t0 + 750ms);
-  m.note(1, t0 + 1500ms);  // asked again and told again
-  m.forget_expired(t0 + 1s);
-  EXPECT_EQ(m.blocks(), (BlockSet{1}));
-  m.forget_expired(t0 + 1500ms);
-  EXPECT_TRUE(m.blocks().empty());
+TEST(LackMemory, TheLastAnswerForABlockIsTheOneBelieved) {
+  // Asked again and told again: the later answer's time and kind hold, also when an idle
+  // connection forgets soft answers early (up to `soft`).
+  struct Case {
+    bool first_firm, second_firm;
+    std::chrono::milliseconds second_until, check_at, soft;
+  };
+  for (const Case& c : {Case{false, false, 1500ms, 1s, 0ms}, Case{true, false, 900ms, 800ms, 0ms},
+                        Case{false, true, 850ms, 200ms, 910ms}}) {
+    LackMemory m;
+    m.note(1, t0 + 750ms, c.first_firm);
+    m.note(1, t0 + c.second_until, c.second_firm);
+    m.forget_expired(t0 + c.check_at, t0 + c.soft);
+    EXPECT_EQ(m.blocks(), (BlockSet{1})) << c.second_until.count();
+    m.forget_expired(t0 + c.second_until);
+    EXPECT_TRUE(m.blocks().empty()) << c.second_until.count();
+  }
 }
 
 TEST(PeerTable, CountsSayWhoIsReadyNow) {
@@ -293,25 +302,5 @@ TEST(LackMemory, AFirmAnswerOutlivesTheIdleShortcutAndAHint) {
   m.forget(2);
   EXPECT_EQ(m.blocks(), (BlockSet{1}));
   m.forget_expired(t0 + 750ms);
-  EXPECT_TRUE(m.blocks().empty());
-}
-
-TEST(LackMemory, ASoftAnswerAfterAFirmOneForTheSameBlockFollowsItsOwnTime) {
-  LackMemory m;
-  m.note(1, t0 + 750ms, /*firm=*/true);
-  m.note(1, t0 + 900ms);  // told "not held" later: that answer is the one believed
-  m.forget_expired(t0 + 800ms);
-  EXPECT_EQ(m.blocks(), (BlockSet{1}));
-  m.forget_expired(t0 + 900ms);
-  EXPECT_TRUE(m.blocks().empty());
-}
-
-TEST(LackMemory, AFirmAnswerAfterASoftOneForTheSameBlockOutlivesTheIdleShortcut) {
-  LackMemory m;
-  m.note(1, t0 + 750ms);
-  m.note(1, t0 + 850ms, /*firm=*/true);  // asked again: busy this time
-  m.forget_expired(t0 + 200ms, t0 + 910ms);
-  EXPECT_EQ(m.blocks(), (BlockSet{1}));
-  m.forget_expired(t0 + 850ms);
   EXPECT_TRUE(m.blocks().empty());
 }
