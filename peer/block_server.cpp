@@ -25,14 +25,16 @@ constexpr std::size_t chunk_size = 256 * 1024;  // bytes of a block read and sen
 constexpr std::size_t request_buffer = 64 * peer_request_size;  // pipelined requests read at once
 }  // namespace
 
+// Both carry ask_elsewhere_words, which makes a client of ours believe them for their whole time.
 std::string elsewhere_message(std::uint64_t block) {
   return "block " + std::to_string(block) +
-         " is in the swarm already: ask other peers first (asked again, this seed sends it)";
+         " is in the swarm already: " + std::string(ask_elsewhere_words) +
+         " first (asked again, this seed sends it)";
 }
 
 std::string busy_message(std::uint64_t block) {
-  return "busy sending other blocks: ask other peers for block " + std::to_string(block) +
-         " first (asked again, this peer queues it)";
+  return "busy sending other blocks: " + std::string(ask_elsewhere_words) + " for block " +
+         std::to_string(block) + " first (asked again, this peer queues it)";
 }
 
 std::string not_held_message(std::uint64_t block) {
