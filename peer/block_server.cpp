@@ -33,7 +33,7 @@ std::string elsewhere_message(std::uint64_t block) {
 }
 
 std::string busy_message(std::uint64_t block) {
-  return "busy sending other blocks: " + std::string(ask_elsewhere_words) + " for block " +
+  return std::string(busy_words) + ": " + std::string(ask_elsewhere_words) + " for block " +
          std::to_string(block) + " first (asked again, this peer queues it)";
 }
 

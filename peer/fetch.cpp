@@ -118,7 +118,8 @@ class Fetch {
            may_ask(answer_limit_, answered_, record_.outstanding())) {
       const auto b =
           f_.blocks.pick(rng_, PickExclusions{record_.blocks(), lacks_.blocks(), &memory_.holds},
-                         endgame_copies(record_.outstanding()));
+                         endgame_copies(record_.outstanding(),
+                                        f_.meta.block_count() - f_.blocks.verified_count()));
       if (!b) break;
       record_.requested(*b);
       const std::size_t at = requests_.size();
@@ -177,8 +178,7 @@ class Fetch {
     record_.refused();
     f_.blocks.finish(b, false);
     if (status == PeerStatus::not_held) {
-      memory_.refused(b, message, f_.meta.block_count(),
-                      net::Clock::now() + PeerTable::lack_memory);
+      memory_.refused(b, message, f_.meta.block_count(), net::Clock::now());
       f_.blocks.keep_missing(memory_.holds);  // asking for one of those next
       co_return true;
     }

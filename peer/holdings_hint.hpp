@@ -24,6 +24,9 @@ namespace cascade {
 // come back only if none has the block (a busy peer, a seed's first-copy rule). A client of ours
 // believes such an answer for its whole time (LackMemory: firm).
 inline constexpr std::string_view ask_elsewhere_words = "ask other peers";
+// ... and the words of the busy answer among them (every upload slot taken): one of its slots
+// frees within about a block's send time, so a client of ours believes it for less (PeerMemory).
+inline constexpr std::string_view busy_words = "busy sending other blocks";
 
 // The longest hint appended: a file with scattered holdings lists its first ranges and ends
 // with ",...". Well under what any client must read for a message (wire.hpp allows 64 KiB).

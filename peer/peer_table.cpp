@@ -38,9 +38,10 @@ void LackMemory::forget_expired(SteadyClock::time_point now, SteadyClock::time_p
 }
 
 void PeerMemory::refused(std::uint64_t block, std::string_view message, std::uint64_t block_count,
-                         SteadyClock::time_point until) {
+                         SteadyClock::time_point now) {
   const bool firm = message.find(ask_elsewhere_words) != std::string_view::npos;
-  lacks.note(block, until, firm);
+  const bool busy = firm && message.find(busy_words) != std::string_view::npos;
+  lacks.note(block, now + (busy ? busy_memory : lack_memory), firm);
   std::vector<std::uint64_t> hint = parse_holdings_hint(message, block_count);
   if (!firm && (std::binary_search(holds.begin(), holds.end(), block) ||
                 std::binary_search(hint.begin(), hint.end(), block))) {

@@ -19,9 +19,10 @@ void TrackerSchedule::answered(TrackerCommand cmd, Clock::time_point now, const 
   if (cmd == announce_command()) next_announce_ = now + options_.announce_interval;
   next_list_ = now + options_.list_interval;
   if (after.wanted_peers > 0 && (after.usable_peers < after.wanted_peers || after.new_peers > 0)) {
+    // Two more doublings than a retry's, from a step a quarter as long: the same longest step.
     next_list_ = now + std::min<Clock::duration>(
                            options_.list_interval,
-                           std::chrono::seconds(1 << std::min(forming_, max_doublings)));
+                           first_forming_step * (1 << std::min(forming_, max_doublings + 2)));
     ++forming_;
   } else {
     forming_ = 0;

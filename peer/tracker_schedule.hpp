@@ -9,9 +9,13 @@
 //   ready to try (starving), or when fewer usable peers are known than connections are wanted;
 // - while the swarm forms, an answer that brought new peers, or left us with fewer usable peers
 //   than connections wanted (we came before most of the swarm; the tracker knew only those who
-//   came before us), makes the next LIST come sooner: 1, 2, 4 ... s, up to the list interval,
-//   backing off while answers keep doing so, and back to the interval after one that brings
-//   nothing new to a full set; a LIST is then due while too few peers are known, as above;
+//   came before us), makes the next LIST come sooner: 0.25, 0.5, 1, 2 ... s, up to the list
+//   interval, backing off while answers keep doing so, and back to the interval after one that
+//   brings nothing new to a full set; a LIST is then due while too few peers are known, as above.
+//   On the network lab (16 leechers started together, 100 Mbit/s, 1 MiB blocks) a first step of
+//   1 s left the first leechers knowing 1 to 10 of their 16 peers until 1.2 s into a 7 s
+//   download, while the others already held blocks; with 0.25 s all knew all by 0.6 s
+//   (medians of 5: 1.32 x T* against 1.34 x);
 // - a failed exchange retries after 1, 2, 4 ... s, up to max_failure_backoff, for both kinds.
 #pragma once
 
@@ -28,6 +32,7 @@ class TrackerSchedule {
   using Clock = std::chrono::steady_clock;
   static constexpr std::chrono::seconds max_failure_backoff{60};
   static constexpr int max_doublings = 6;  // 1 s x 2^6 = 64 s: the longest a retry step grows
+  static constexpr std::chrono::milliseconds first_forming_step{250};  // then 0.5, 1, 2 ... s
 
   struct Options {
     std::chrono::seconds announce_interval{600};

@@ -112,18 +112,23 @@ TEST(InFlight, AbandonKeepsTheBlocksStillBeingVerified) {
   EXPECT_EQ(r.blocks(), (BlockSet{1})) << "its verdict is still to come";
 }
 
-TEST(FetchPolicy, InEndgameOnlyAConnectionWithNothingInFlightAsksForASecondCopy) {
-  EXPECT_EQ(endgame_copies(0), 2u);
-  EXPECT_EQ(endgame_copies(1), 1u);
-  EXPECT_EQ(endgame_copies(7), 1u);
+TEST(FetchPolicy, InEndgameOnlyAConnectionWithNothingInFlightAsksForASecondCopyOfTheLastBlocks) {
+  EXPECT_EQ(endgame_copies(0, 1), 2u);
+  EXPECT_EQ(endgame_copies(0, endgame_blocks), 2u);
+  EXPECT_EQ(endgame_copies(0, endgame_blocks + 1), 1u) << "too many left: no second copies yet";
+  EXPECT_EQ(endgame_copies(1, 1), 1u);
+  EXPECT_EQ(endgame_copies(7, 2), 1u);
   // Every missing block is in flight once: the map gives a second copy only to an idle connection.
   auto map = BlockMap::from_string("VV??");
   const BlockSet none;
   std::mt19937_64 rng(3);
-  EXPECT_FALSE(map->pick(rng, PickExclusions{none, none}, endgame_copies(1)));
-  const auto second = map->pick(rng, PickExclusions{none, none}, endgame_copies(0));
+  EXPECT_FALSE(map->pick(rng, PickExclusions{none, none}, endgame_copies(1, 2)));
+  const auto second = map->pick(rng, PickExclusions{none, none}, endgame_copies(0, 2));
   ASSERT_TRUE(second);
   EXPECT_TRUE(*second == 2 || *second == 3);
   map->finish(*second, false);  // one of its two requests ends
   EXPECT_EQ(map->to_string()[*second], '?') << "the other is still out: " << map->to_string();
+  // With more blocks missing than endgame_blocks, an idle connection gets nothing either.
+  auto early = BlockMap::from_string("V?????");
+  EXPECT_FALSE(early->pick(rng, PickExclusions{none, none}, endgame_copies(0, 5)));
 }

@@ -96,39 +96,40 @@ TEST(PeerMemoryRefused, AHintBecomesTheHoldingsAndLiftsSoftDontHaves) {
   PeerMemory m;
   m.lacks.note(3, hint_t0 + 750ms);
   m.lacks.note(4, hint_t0 + 750ms, /*firm=*/true);
-  m.refused(9, "9 is not currently held by this peer; it holds 3 of 64 blocks: 2-4", 64,
-            hint_t0 + 750ms);
+  m.refused(9, "9 is not currently held by this peer; it holds 3 of 64 blocks: 2-4", 64, hint_t0);
   EXPECT_EQ(m.holds, (std::vector<std::uint64_t>{2, 3, 4}));
   EXPECT_EQ(m.lacks.blocks(), (BlockSet{4, 9})) << "3 lifted; a firm answer and the refusal stay";
   // A message without a hint keeps what was known.
-  m.refused(10, "10 is not currently held by this peer", 64, hint_t0 + 750ms);
+  m.refused(10, "10 is not currently held by this peer", 64, hint_t0);
   EXPECT_EQ(m.holds, (std::vector<std::uint64_t>{2, 3, 4}));
 }
 
 TEST(PeerMemoryRefused, BusyAndFirstCopyAnswersAreFirm) {
   PeerMemory m;
-  m.refused(5, busy_message(5) + "; it holds 2 of 64 blocks: 5-6", 64, hint_t0 + 750ms);
-  m.refused(7, elsewhere_message(7), 64, hint_t0 + 750ms);
+  m.refused(5, busy_message(5) + "; it holds 2 of 64 blocks: 5-6", 64, hint_t0);
+  m.refused(7, elsewhere_message(7), 64, hint_t0);
   EXPECT_EQ(m.holds, (std::vector<std::uint64_t>{5, 6})) << "a busy peer holds what it refuses";
   m.lacks.forget_expired(hint_t0, hint_t0 + 749ms);  // idle: soft answers would go now
   EXPECT_EQ(m.lacks.blocks(), (BlockSet{5, 7}));
-  m.refused(8, "8 is not currently held by this peer; it holds 1 of 64 blocks: 5", 64,
-            hint_t0 + 750ms);
+  m.refused(8, "8 is not currently held by this peer; it holds 1 of 64 blocks: 5", 64, hint_t0);
   EXPECT_TRUE(m.lacks.blocks().contains(5)) << "a hint does not lift a firm answer";
+  // A busy peer frees a slot soon: its answer goes after busy_memory, the seed's after lack_memory.
+  m.lacks.forget_expired(hint_t0 + PeerMemory::busy_memory);
+  EXPECT_FALSE(m.lacks.blocks().contains(5));
+  EXPECT_TRUE(m.lacks.blocks().contains(7));
+  m.lacks.forget_expired(hint_t0 + PeerMemory::lack_memory);
+  EXPECT_FALSE(m.lacks.blocks().contains(7));
 }
 
 TEST(PeerMemoryRefused, ADontHaveForAHintedBlockDropsTheHints) {
   PeerMemory m;
-  m.refused(1, "1 is not currently held by this peer; it holds 2 of 64 blocks: 2-3", 64,
-            hint_t0 + 750ms);
+  m.refused(1, "1 is not currently held by this peer; it holds 2 of 64 blocks: 2-3", 64, hint_t0);
   ASSERT_EQ(m.holds.size(), 2u);
-  m.refused(2, "2 is not currently held by this peer; it holds 1 of 64 blocks: 3", 64,
-            hint_t0 + 750ms);
+  m.refused(2, "2 is not currently held by this peer; it holds 1 of 64 blocks: 3", 64, hint_t0);
   EXPECT_TRUE(m.holds.empty()) << "it said it held 2";
   EXPECT_TRUE(m.lacks.blocks().contains(2));
   // A hint naming the very block refused is no hint, and the refusal stands.
-  m.refused(6, "6 is not currently held by this peer; it holds 64 of 64 blocks: 0-63", 64,
-            hint_t0 + 750ms);
+  m.refused(6, "6 is not currently held by this peer; it holds 64 of 64 blocks: 0-63", 64, hint_t0);
   EXPECT_TRUE(m.holds.empty());
   EXPECT_TRUE(m.lacks.blocks().contains(6));
 }

@@ -67,7 +67,8 @@ TEST(TrackerSchedule, AFormingSwarmIsListedAgainSoonerBackingOff) {
     auto s = schedule();
     s.answered(TrackerCommand::subscribe, start, knowing(usable));
     Clock::time_point t = start;
-    for (auto expected : {1s, 2s, 4s, 8s, 16s, 30s, 30s}) {
+    for (Clock::duration expected :
+         {250ms, 500ms, 1000ms, 2000ms, 4000ms, 8000ms, 16000ms, 30000ms, 30000ms}) {
       EXPECT_EQ(s.next_list() - t, expected) << usable;
       t = s.next_list();
       ASSERT_EQ(s.due(t, starving), TrackerCommand::list);
@@ -75,8 +76,8 @@ TEST(TrackerSchedule, AFormingSwarmIsListedAgainSoonerBackingOff) {
     }
     s.answered(TrackerCommand::list, t, knowing(8));  // enough at last: back to the interval
     EXPECT_EQ(s.next_list() - t, 30s);
-    s.answered(TrackerCommand::list, t, knowing(3));  // short again (bans): soon, from 1 s
-    EXPECT_EQ(s.next_list() - t, 1s);
+    s.answered(TrackerCommand::list, t, knowing(3));  // short again (bans): soon, from 0.25 s
+    EXPECT_EQ(s.next_list() - t, 250ms);
   }
 }
 
@@ -87,7 +88,7 @@ TEST(TrackerSchedule, AnswersThatBringNewPeersAreFollowedSoonUntilOneBringsNone)
   TrackerSchedule::Need growing{12, 8, false, 4};
   s.answered(TrackerCommand::subscribe, start, growing);
   Clock::time_point t = start;
-  for (auto expected : {1s, 2s, 4s}) {
+  for (Clock::duration expected : {250ms, 500ms, 1000ms}) {
     EXPECT_EQ(s.next_list() - t, expected);
     t = s.next_list();
     ASSERT_EQ(s.due(t, enough), TrackerCommand::list) << "due though enough peers are known";
