@@ -116,10 +116,10 @@ class Fetch {
     }
     while (ask_for_more(record_.outstanding(), requests_.size() / peer_request_size, depth_) &&
            may_ask(answer_limit_, answered_, record_.outstanding())) {
-      const auto b =
-          f_.blocks.pick(rng_, PickExclusions{record_.blocks(), lacks_.blocks(), &memory_.holds},
-                         endgame_copies(record_.outstanding(),
-                                        f_.meta.block_count() - f_.blocks.verified_count()));
+      const auto b = f_.blocks.pick(
+          rng_, PickExclusions{record_.blocks(), lacks_.blocks(), &memory_.holds},
+          endgame_copies(record_.outstanding(), f_.meta.block_count() - f_.blocks.verified_count(),
+                         f_.meta.block_size));
       if (!b) break;
       record_.requested(*b);
       const std::size_t at = requests_.size();

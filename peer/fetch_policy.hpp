@@ -69,16 +69,22 @@ constexpr bool may_ask(std::size_t limit, std::uint64_t answered, std::size_t ou
 
 // Endgame (every missing block is asked for somewhere already): how many requests for one block
 // may be out at once, when this connection has `outstanding` of its own and the file misses
-// `missing` blocks. Only a connection with nothing in flight asks for a second copy, one at a
-// time, and only for a file's last few blocks (endgame_blocks): a second copy costs a whole block
-// of some peer's uplink, and with large blocks a file's last third can be "all asked for" (16
-// connections x 2 requests cover 32 of 64 blocks). Measured on the network lab (16 leechers,
-// 100 Mbit/s, 1 MiB blocks, medians of 3): second copies from any idle connection made the swarm
-// serve 1.11 x what it needed, for the last 4 blocks only 1.05 x, in the same time or less
-// (1.34 x T* against 1.38 x); none at all, 1.00 x, left a slow last block (1.40 x).
-inline constexpr std::uint64_t endgame_blocks = 4;
-constexpr unsigned endgame_copies(std::size_t outstanding, std::uint64_t missing) {
-  return outstanding == 0 && missing <= endgame_blocks ? 2 : 1;
+// `missing` blocks of `block_size`. Only a connection with nothing in flight asks for a second
+// copy, one at a time, and only for a file's last few blocks: as many as one connection's
+// default pipeline holds (pipeline_depth: 4 MiB's worth, 4 to 64 blocks), so a peer that
+// vanished with its whole pipeline unanswered cannot hold the end up until the block timeout. A
+// second copy costs a whole block of some peer's uplink, and with large blocks a file's last half
+// can be "all asked for" (16 connections x 2 requests cover 32 of 64 blocks). Measured on the
+// network lab (16 leechers, 100 Mbit/s, 1 MiB blocks, medians of 3): second copies from any idle
+// connection made the swarm serve 1.11 x what it needed, for the last 4 blocks only 1.05 x, in
+// the same time or less (1.34 x T* against 1.38 x); none at all, 1.00 x, left a slow last block
+// (1.40 x).
+constexpr std::uint64_t endgame_blocks(std::uint64_t block_size) {
+  return pipeline_depth(0, block_size);
+}
+constexpr unsigned endgame_copies(std::size_t outstanding, std::uint64_t missing,
+                                  std::uint64_t block_size) {
+  return outstanding == 0 && missing <= endgame_blocks(block_size) ? 2 : 1;
 }
 
 // The picking window, in blocks: `window_bytes` (0: none), but at least twice what all of a

@@ -9,7 +9,12 @@ namespace cascade {
 void LackMemory::note(std::uint64_t block, SteadyClock::time_point until, bool firm) {
   until_[block] = Until{until, firm};
   set_.insert(block);
-  (firm ? firm_expiry_ : expiry_).emplace_back(until, block);
+  Queue& queue = firm ? firm_expiry_ : expiry_;
+  // Almost always at the end (one lifetime per kind, noted in time order); a busy answer noted
+  // soon after a first-copy answer goes before it.
+  const auto at = std::upper_bound(queue.begin(), queue.end(), until,
+                                   [](const auto& t, const auto& e) { return t < e.first; });
+  queue.emplace(at, until, block);
 }
 
 void LackMemory::forget(std::uint64_t block) {

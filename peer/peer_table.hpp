@@ -64,7 +64,8 @@ class LackMemory {
   };
   using Queue = std::deque<std::pair<SteadyClock::time_point, std::uint64_t>>;
   void expire(Queue& queue, SteadyClock::time_point cutoff, bool firm);
-  Queue expiry_, firm_expiry_;  // each in the order noted (so in time order)
+  // Each in time order: firm answers last 300 or 750 ms, so a later note may expire sooner.
+  Queue expiry_, firm_expiry_;
   std::unordered_map<std::uint64_t, Until> until_;
   BlockSet set_;
 };
@@ -105,8 +106,8 @@ class PeerTable {
   static constexpr std::uint32_t stale_after_seconds = 120;
   static constexpr auto lack_memory = PeerMemory::lack_memory;
   // A "don't have" answer is believed for lack_memory; while a connection to the peer has
-  // nothing else to ask for, this long: asking again
-  // costs a request and a short answer, waiting may cost the end of a small download.
+  // nothing else to ask for, this long: asking again costs a request and a short answer,
+  // waiting may cost the end of a small download.
   static constexpr auto lack_memory_idle = std::chrono::milliseconds(40);
   // Retry after a connection that failed without delivering: failure_backoff x 2^failures,
   // doubling at most max_backoff_doublings times (250 ms ... 64 s).

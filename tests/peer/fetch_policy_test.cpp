@@ -113,22 +113,29 @@ TEST(InFlight, AbandonKeepsTheBlocksStillBeingVerified) {
 }
 
 TEST(FetchPolicy, InEndgameOnlyAConnectionWithNothingInFlightAsksForASecondCopyOfTheLastBlocks) {
-  EXPECT_EQ(endgame_copies(0, 1), 2u);
-  EXPECT_EQ(endgame_copies(0, endgame_blocks), 2u);
-  EXPECT_EQ(endgame_copies(0, endgame_blocks + 1), 1u) << "too many left: no second copies yet";
-  EXPECT_EQ(endgame_copies(1, 1), 1u);
-  EXPECT_EQ(endgame_copies(7, 2), 1u);
+  constexpr std::uint64_t mib = 1 << 20;
+  // The last blocks: as many as one connection's default pipeline holds.
+  EXPECT_EQ(endgame_blocks(mib), 4u);
+  EXPECT_EQ(endgame_blocks(256 * 1024), 16u);
+  EXPECT_EQ(endgame_blocks(16 * 1024), 64u);
+  EXPECT_EQ(endgame_blocks(64 * mib), 4u);
+  EXPECT_EQ(endgame_copies(0, 1, mib), 2u);
+  EXPECT_EQ(endgame_copies(0, 4, mib), 2u);
+  EXPECT_EQ(endgame_copies(0, 5, mib), 1u) << "too many left: no second copies yet";
+  EXPECT_EQ(endgame_copies(0, 16, 256 * 1024), 2u);
+  EXPECT_EQ(endgame_copies(1, 1, mib), 1u);
+  EXPECT_EQ(endgame_copies(7, 2, mib), 1u);
   // Every missing block is in flight once: the map gives a second copy only to an idle connection.
   auto map = BlockMap::from_string("VV??");
   const BlockSet none;
   std::mt19937_64 rng(3);
-  EXPECT_FALSE(map->pick(rng, PickExclusions{none, none}, endgame_copies(1, 2)));
-  const auto second = map->pick(rng, PickExclusions{none, none}, endgame_copies(0, 2));
+  EXPECT_FALSE(map->pick(rng, PickExclusions{none, none}, endgame_copies(1, 2, mib)));
+  const auto second = map->pick(rng, PickExclusions{none, none}, endgame_copies(0, 2, mib));
   ASSERT_TRUE(second);
   EXPECT_TRUE(*second == 2 || *second == 3);
   map->finish(*second, false);  // one of its two requests ends
   EXPECT_EQ(map->to_string()[*second], '?') << "the other is still out: " << map->to_string();
-  // With more blocks missing than endgame_blocks, an idle connection gets nothing either.
+  // With more blocks missing than that, an idle connection gets nothing either.
   auto early = BlockMap::from_string("V?????");
-  EXPECT_FALSE(early->pick(rng, PickExclusions{none, none}, endgame_copies(0, 5)));
+  EXPECT_FALSE(early->pick(rng, PickExclusions{none, none}, endgame_copies(0, 5, mib)));
 }

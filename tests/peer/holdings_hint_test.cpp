@@ -121,6 +121,17 @@ TEST(PeerMemoryRefused, BusyAndFirstCopyAnswersAreFirm) {
   EXPECT_FALSE(m.lacks.blocks().contains(7));
 }
 
+TEST(PeerMemoryRefused, ABusyAnswerAfterAFirstCopyAnswerStillGoesAfterItsOwnTime) {
+  PeerMemory m;
+  m.refused(7, elsewhere_message(7), 64, hint_t0);
+  m.refused(5, busy_message(5), 64, hint_t0 + 100ms);
+  m.lacks.forget_expired(hint_t0 + 100ms + PeerMemory::busy_memory);
+  EXPECT_EQ(m.lacks.blocks(), (BlockSet{7}))
+      << "the busy answer went, the earlier, longer one stays";
+  m.lacks.forget_expired(hint_t0 + PeerMemory::lack_memory);
+  EXPECT_TRUE(m.lacks.blocks().empty());
+}
+
 TEST(PeerMemoryRefused, ADontHaveForAHintedBlockDropsTheHints) {
   PeerMemory m;
   m.refused(1, "1 is not currently held by this peer; it holds 2 of 64 blocks: 2-3", 64, hint_t0);
