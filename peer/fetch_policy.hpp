@@ -78,7 +78,7 @@ constexpr bool may_ask(std::size_t limit, std::uint64_t answered, std::size_t ou
 // network lab (16 leechers, 100 Mbit/s, 1 MiB blocks, medians of 3): second copies from any idle
 // connection made the swarm serve 1.11 x what it needed, for the last 4 blocks only 1.05 x, in
 // the same time or less (1.34 x T* against 1.38 x); none at all, 1.00 x, left a slow last block
-// (1.40 x).
+// (1.38 x).
 constexpr std::uint64_t endgame_blocks(std::uint64_t block_size) {
   return pipeline_depth(0, block_size);
 }
