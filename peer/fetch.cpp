@@ -81,8 +81,8 @@ class Fetch {
         // Nothing this peer can give us right now; give the slot to another peer after a while.
         if (net::Clock::now() - idle_since > idle_before_release) break;
         // Meanwhile its "don't have" answers go stale sooner: it may have the blocks by now.
-        lacks_.forget_expired(net::Clock::now(), net::Clock::now() + PeerTable::lack_memory -
-                                                     PeerTable::lack_memory_idle);
+        lacks_.forget_expired(net::Clock::now(), net::Clock::now() + PeerMemory::lack_memory -
+                                                     PeerMemory::lack_memory_idle);
         asio::steady_timer t(socket_.get_executor(), idle_poll);
         co_await t.async_wait(net::nothrow);
         continue;

@@ -84,6 +84,9 @@ struct PeerMemory {
   // medians of 3): 300 ms 1.32 x T*, 150 ms 1.34 x, 750 ms 1.34 x; 256 KiB blocks: 1.22 x
   // against 1.23 x.
   static constexpr auto busy_memory = std::chrono::milliseconds(300);
+  // A soft answer, while a connection to the peer has nothing else to ask for, this long: asking
+  // again costs a request and a short answer, waiting may cost the end of a small download.
+  static constexpr auto lack_memory_idle = std::chrono::milliseconds(40);
 
   // A status-2 answer for `block` with its `message`, received at `now`: noted (firm when it asks
   // us to try other peers first; believed for busy_memory when it is the busy answer, otherwise
@@ -104,11 +107,6 @@ class PeerTable {
   static constexpr int max_strikes = 3;  // wrong blocks before a peer is banned
   // An entry the tracker saw this much longer ago than its newest is stale (see choose()).
   static constexpr std::uint32_t stale_after_seconds = 120;
-  static constexpr auto lack_memory = PeerMemory::lack_memory;
-  // A "don't have" answer is believed for lack_memory; while a connection to the peer has
-  // nothing else to ask for, this long: asking again costs a request and a short answer,
-  // waiting may cost the end of a small download.
-  static constexpr auto lack_memory_idle = std::chrono::milliseconds(40);
   // Retry after a connection that failed without delivering: failure_backoff x 2^failures,
   // doubling at most max_backoff_doublings times (250 ms ... 64 s).
   static constexpr auto failure_backoff = std::chrono::milliseconds(250);

@@ -158,7 +158,7 @@ TEST(PeerTable, PeerMemoryIsHandedToTheNextConnectionAndBack) {
   PeerMemory memory = t.take_memory(ep(2, 2));
   EXPECT_TRUE(memory.lacks.blocks().empty());
   EXPECT_TRUE(memory.holds.empty());
-  memory.lacks.note(7, t0 + PeerTable::lack_memory);
+  memory.lacks.note(7, t0 + PeerMemory::lack_memory);
   memory.holds = {1, 4};
   t.release(ep(2, 2), {}, std::move(memory), t0);
   t.choose(1, t0 + 1s, rng);
