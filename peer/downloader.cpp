@@ -13,8 +13,11 @@
 namespace cascade {
 
 namespace {
-// The manager looks at its fetches and trackers this often, and whenever something it waits
-// for happens (a fetch ended, the last block was verified, a stop).
+// While the file downloads, the manager looks at its fetches and each tracker session at its
+// schedule this often, and the manager whenever something it waits for happens (a fetch ended,
+// the last block was verified, a stop). Once the file is complete and verified, the manager only
+// waits for the stop and a session sleeps until its next announce: a peer sharing thousands of
+// complete files does not wake for each of them ten times a second.
 constexpr auto manager_tick = std::chrono::milliseconds(100);
 // Connection attempts in flight at once, per connection wanted (see ConnectionSlots), and how
 // long a pending attempt holds a slot before another peer is tried for it.
@@ -57,9 +60,10 @@ struct Downloader::Impl : std::enable_shared_from_this<Impl> {
   const Options options;
   const std::function<void(const Fatal&)> on_fatal;
   const std::function<void()> on_complete;
-  asio::strand<asio::io_context::executor_type> strand;  // the manager's
-  asio::steady_timer wake;                               // the manager sleeps on it
-  std::mt19937_64 rng;                                   // manager strand only
+  asio::strand<asio::io_context::executor_type> strand;             // the manager's
+  asio::steady_timer wake;                                          // the manager sleeps on it
+  std::vector<std::unique_ptr<asio::steady_timer>> tracker_timers;  // a session sleeps on its own
+  std::mt19937_64 rng;                                              // manager strand only
   std::atomic<bool> stopping{false};
   std::atomic<int> running{0};  // fetches running: connecting, established or ending
   ConnectionSlots slots;
@@ -124,12 +128,18 @@ void Downloader::start() {
   if (!d.file->blocks.complete()) d.pool.post([v = d.verifier] { v->catch_up(); });
   asio::co_spawn(d.strand, d.manage(impl_), asio::detached);
   for (std::size_t i = 0; i < d.trackers.size(); ++i)
+    d.tracker_timers.push_back(std::make_unique<asio::steady_timer>(d.strand));
+  for (std::size_t i = 0; i < d.trackers.size(); ++i)
     asio::co_spawn(d.strand, d.track(impl_, i), asio::detached);
 }
 
 void Downloader::stop() {
   impl_->stopping = true;
-  impl_->poke();
+  // The sessions may sleep until their next announce: wake them too.
+  asio::post(impl_->strand, [self = impl_] {
+    self->wake.cancel();
+    for (auto& t : self->tracker_timers) t->cancel();
+  });
 }
 
 asio::awaitable<void> Downloader::Impl::manage(std::shared_ptr<Impl> self) {
@@ -149,17 +159,22 @@ asio::awaitable<void> Downloader::Impl::manage(std::shared_ptr<Impl> self) {
         asio::co_spawn(asio::make_strand(io), fetch_one(self, ep), asio::detached);
       }
     }
-    wake.expires_after(manager_tick);
+    if (file->complete)
+      wake.expires_at(net::Clock::time_point::max());  // nothing to do until the stop
+    else
+      wake.expires_after(manager_tick);
     co_await wake.async_wait(net::nothrow);
   }
 }
 
 asio::awaitable<void> Downloader::Impl::track(std::shared_ptr<Impl> self, std::size_t which) {
-  asio::steady_timer timer(strand);
+  asio::steady_timer& timer = *tracker_timers[which];
   while (!stopping && !(options.client_only && file->blocks.complete())) {
     if (co_await trackers[which].step(tracker_need(), peers)) wake.cancel();  // new peers, maybe
     if (stopping) break;
-    timer.expires_after(manager_tick);
+    // A complete file's need stays as it is; a download's changes at any moment.
+    const auto next = trackers[which].schedule().next_due(tracker_need());
+    timer.expires_at(file->complete ? next : std::min(next, net::Clock::now() + manager_tick));
     co_await timer.async_wait(net::nothrow);
   }
   (void)self;

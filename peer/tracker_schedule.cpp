@@ -4,12 +4,21 @@
 
 namespace cascade {
 
+namespace {
+bool list_wanted(const TrackerSchedule::Need& need, bool forming) {
+  return need.starving || need.usable_peers < need.wanted_peers ||
+         (forming && need.wanted_peers > 0);
+}
+}  // namespace
+
 std::optional<TrackerCommand> TrackerSchedule::due(Clock::time_point now, const Need& need) const {
   if (now >= next_announce_) return announce_command();
-  if (now >= next_list_ && (need.starving || need.usable_peers < need.wanted_peers ||
-                            (forming_ > 0 && need.wanted_peers > 0)))
-    return TrackerCommand::list;
+  if (now >= next_list_ && list_wanted(need, forming_ > 0)) return TrackerCommand::list;
   return std::nullopt;
+}
+
+TrackerSchedule::Clock::time_point TrackerSchedule::next_due(const Need& need) const {
+  return list_wanted(need, forming_ > 0) ? std::min(next_announce_, next_list_) : next_announce_;
 }
 
 void TrackerSchedule::answered(TrackerCommand cmd, Clock::time_point now, const Need& after) {

@@ -51,6 +51,9 @@ class TrackerSchedule {
 
   // The exchange to make now, if any.
   std::optional<TrackerCommand> due(Clock::time_point now, const Need& need) const;
+  // The earliest time due() can name an exchange while `need` stays as it is (the announce's
+  // time, or a LIST's when `need` calls for one): a session with nothing due sleeps until then.
+  Clock::time_point next_due(const Need& need) const;
   // The tracker answered `cmd`; `after` is what we have after merging its answer.
   void answered(TrackerCommand cmd, Clock::time_point now, const Need& after);
   void failed(Clock::time_point now);

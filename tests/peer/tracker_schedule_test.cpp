@@ -118,3 +118,26 @@ TEST(TrackerSchedule, FailuresBackOffExponentiallyUpToAMinute) {
   EXPECT_EQ(s.failures(), 0);
   EXPECT_EQ(s.next_announce() - t, 600s);
 }
+
+TEST(TrackerSchedule, NextDueIsWhenDueFirstNamesAnExchange) {
+  // A session sleeps until next_due(): due() must name nothing before it and something at it.
+  auto s = schedule();
+  EXPECT_EQ(s.next_due(enough), Clock::time_point{}) << "the first announce is due at once";
+  s.answered(TrackerCommand::subscribe, start, knowing(8));
+  for (const auto& need : {enough, starving, too_few}) {
+    const auto at = s.next_due(need);
+    EXPECT_FALSE(s.due(at - 1ms, need));
+    EXPECT_TRUE(s.due(at, need));
+  }
+  EXPECT_EQ(s.next_due(enough), start + 600s) << "a full peer set waits for the announce";
+  EXPECT_EQ(s.next_due(starving), start + 30s);
+  // A failure moves both to its backoff.
+  s.failed(start + 40s);
+  EXPECT_EQ(s.next_due(enough), start + 41s);
+  EXPECT_EQ(s.next_due(starving), start + 41s);
+  // While the swarm forms, the next LIST comes sooner, for a peer that wants connections only.
+  auto forming = schedule();
+  forming.answered(TrackerCommand::subscribe, start, {3, 8, false, 3});
+  EXPECT_EQ(forming.next_due(knowing(8)), start + 250ms);
+  EXPECT_EQ(forming.next_due({8, 0, false}), start + 600s) << "a complete file lists nothing";
+}
