@@ -52,6 +52,9 @@ struct Downloader::Impl : std::enable_shared_from_this<Impl> {
                                                     {options.announce_interval,
                                                      options.list_interval, options.client_only}},
                             file->cascade_hash, options.self, file->cascade_path, options.events);
+    // Made here, never changed after: stop() may run on another thread before or during start().
+    for (std::size_t i = 0; i < trackers.size(); ++i)
+      tracker_timers.push_back(std::make_unique<asio::steady_timer>(strand));
   }
 
   asio::io_context& io;
@@ -62,7 +65,7 @@ struct Downloader::Impl : std::enable_shared_from_this<Impl> {
   const std::function<void()> on_complete;
   asio::strand<asio::io_context::executor_type> strand;             // the manager's
   asio::steady_timer wake;                                          // the manager sleeps on it
-  std::vector<std::unique_ptr<asio::steady_timer>> tracker_timers;  // a session sleeps on its own
+  std::vector<std::unique_ptr<asio::steady_timer>> tracker_timers;  // one per session, its sleep
   std::mt19937_64 rng;                                              // manager strand only
   std::atomic<bool> stopping{false};
   std::atomic<int> running{0};  // fetches running: connecting, established or ending
@@ -128,8 +131,6 @@ void Downloader::start() {
   if (!d.file->blocks.complete()) d.pool.post([v = d.verifier] { v->catch_up(); });
   asio::co_spawn(d.strand, d.manage(impl_), asio::detached);
   for (std::size_t i = 0; i < d.trackers.size(); ++i)
-    d.tracker_timers.push_back(std::make_unique<asio::steady_timer>(d.strand));
-  for (std::size_t i = 0; i < d.trackers.size(); ++i)
     asio::co_spawn(d.strand, d.track(impl_, i), asio::detached);
 }
 
@@ -159,6 +160,8 @@ asio::awaitable<void> Downloader::Impl::manage(std::shared_ptr<Impl> self) {
         asio::co_spawn(asio::make_strand(io), fetch_one(self, ep), asio::detached);
       }
     }
+    // A stop that came while the whole-file check ran found no wait to cancel.
+    if (stopping) break;
     if (file->complete)
       wake.expires_at(net::Clock::time_point::max());  // nothing to do until the stop
     else

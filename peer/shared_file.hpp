@@ -122,7 +122,8 @@ struct SharedFile {
   FileStats stats;
   BufferBudget buffers;
   // Every block verified and the whole file's hash matched. Written once, by the downloader's
-  // whole-file check (or at start-up for a file found complete).
+  // whole-file check (also for a file found complete at start-up: its whole hash is checked
+  // before it counts as complete).
   std::atomic<bool> complete{false};
 };
 

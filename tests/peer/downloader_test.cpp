@@ -1,9 +1,11 @@
 // Downloader: once its file is complete and verified, the manager and the tracker sessions sleep
-// until there is something to do, so a peer sharing thousands of complete files stays quiet.
+// until there is something to do, so a peer sharing thousands of complete files stays quiet; a
+// stop still ends every wait at once.
 #include "peer/downloader.hpp"
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <string>
 
 #include "common/thread_pool.hpp"
@@ -21,38 +23,62 @@ std::uint16_t refusing_port() {
   return a.local_endpoint().port();
 }
 
-// Handlers the io_context runs in `d` for a complete file whose one tracker refuses connections.
-std::size_t handlers_while_sharing(std::chrono::milliseconds d) {
-  test::TempDir dir;
-  dir.write("data", std::string(40000, 'x'));
-  ThreadPool pool(1);
-  auto f = std::make_shared<SharedFile>(dir.file("data.cascade"), dir.file("data"),
+// A file whose blocks are all present, as the start-up scan leaves one (the whole-file check is
+// still to come), shared with one tracker that refuses connections.
+struct Sharing {
+  Sharing() {
+    dir.write("data", std::string(40000, 'x'));
+    file = std::make_shared<SharedFile>(dir.file("data.cascade"), dir.file("data"),
                                         make_cascade(dir.file("data"), 16384, pool), Hash256{});
-  f->storage = std::make_unique<Storage>(f->data_path, f->meta);
-  for (std::uint64_t b = 0; b < f->meta.block_count(); ++b) f->blocks.set_verified(b);
-  f->complete = true;
+    file->storage = std::make_unique<Storage>(file->data_path, file->meta);
+    for (std::uint64_t b = 0; b < file->meta.block_count(); ++b) file->blocks.set_verified(b);
+    Downloader::Options o;
+    o.trackers = {{"127.0.0.1", std::to_string(refusing_port())}};
+    o.self = Endpoint{0x7f000001, 1};
+    down = std::make_unique<Downloader>(
+        io, pool, file, o, [](const Fatal&) {}, [this] { completed = true; });
+  }
+  // Stops the downloader; true when every wait ended and the io_context ran out of work.
+  bool stops_at_once() {
+    down->stop();
+    io.restart();
+    io.run_for(1s);  // the session's next retry is seconds away: only a wake ends it sooner
+    return io.stopped();
+  }
+  test::TempDir dir;
+  ThreadPool pool{1};
+  std::shared_ptr<SharedFile> file;
   asio::io_context io;
-  Downloader::Options o;
-  o.trackers = {{"127.0.0.1", std::to_string(refusing_port())}};
-  o.self = Endpoint{0x7f000001, 1};
-  Downloader down(io, pool, f, o, [](const Fatal&) {}, [] {});
-  down.start();
-  const std::size_t ran = io.run_for(d);
-  // A stop wakes every sleeper at once (the session's next retry is seconds away): the
-  // io_context then runs out of work.
-  down.stop();
-  io.restart();
-  io.run_for(1s);
-  EXPECT_TRUE(io.stopped()) << "something still waits after stop()";
-  return ran;
-}
+  std::unique_ptr<Downloader> down;
+  bool completed = false;
+};
 }  // namespace
 
 TEST(Downloader, ACompleteFileWakesOnlyWhenItsTrackerIsDue) {
-  // The session announces at once, is refused, and retries after 1 s and then 2 s more: two
-  // attempts in 1.5 s, a handful of handlers each. Polling every 100 ms (the manager and the
-  // session, as while downloading) would run 30 handlers besides.
-  const std::size_t ran = handlers_while_sharing(1500ms);
-  EXPECT_GT(ran, 0u) << "the announce must be tried";
-  EXPECT_LT(ran, 25u);
+  Sharing s;
+  s.down->start();
+  // The whole-file check, then the session: it announces at once, is refused, and retries after
+  // 1 s and then 2 s more. Two attempts in 1.5 s, a handful of handlers each; polling every
+  // 100 ms, the manager or the session alone would run 15 handlers besides.
+  const std::size_t ran = s.io.run_for(1500ms);
+  EXPECT_TRUE(s.completed);
+  EXPECT_TRUE(s.file->complete);
+  EXPECT_GT(ran, 0u);
+  EXPECT_LT(ran, 20u);
+  EXPECT_TRUE(s.stops_at_once()) << "something still waits after stop()";
+}
+
+TEST(Downloader, AStopDuringTheWholeFileCheckIsNotLost) {
+  Sharing s;
+  // The pool's one thread is busy until released: the whole-file check waits behind it.
+  std::promise<void> release;
+  s.pool.post([gate = release.get_future()]() mutable { gate.wait(); });
+  s.down->start();
+  s.io.run_for(200ms);  // the manager is now waiting for the check
+  EXPECT_FALSE(s.file->complete);
+  s.down->stop();  // its wake-up finds no wait to cancel
+  s.io.run_for(100ms);
+  release.set_value();
+  s.pool.post([] {});  // (the check runs, completes the file, and resumes the manager)
+  EXPECT_TRUE(s.stops_at_once()) << "the manager slept through the stop";
 }
