@@ -163,4 +163,9 @@ std::vector<bool> BlockMap::snapshot() const {
   return verified_;
 }
 
+BlockMap::Holdings BlockMap::holdings() const {
+  std::lock_guard lock(mutex_);
+  return {verified_, count_ - missing_.items.size(), prefix_};
+}
+
 }  // namespace cascade

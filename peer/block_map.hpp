@@ -72,6 +72,13 @@ class BlockMap {
   std::vector<bool> snapshot() const;
   // The number of leading blocks that are all verified.
   std::uint64_t verified_prefix() const;
+  // The verified flags with their count and leading run, taken together (one lock): what a
+  // holdings hint lists.
+  struct Holdings {
+    std::vector<bool> verified;
+    std::uint64_t count = 0, prefix = 0;
+  };
+  Holdings holdings() const;
 
  private:
   static constexpr std::uint64_t npos = ~0ull;

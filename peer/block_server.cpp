@@ -303,9 +303,11 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
                                   std::to_string(f.meta.block_count()) + " blocks)");
   // A partial holder's "don't have" says what it holds instead (holdings_hint.hpp).
   auto holdings = [&f, &req] {
-    const std::uint64_t held = f.blocks.verified_count();
-    if (held == 0 || held == f.meta.block_count()) return std::string();  // no hint: no copy
-    return holdings_hint(f.blocks.snapshot(), held, req.block);
+    if (const std::uint64_t held = f.blocks.verified_count();
+        held == 0 || held == f.meta.block_count())
+      return std::string();  // no hint: no copy
+    const BlockMap::Holdings h = f.blocks.holdings();
+    return holdings_hint(h.verified, h.count, req.block, max_holdings_hint, h.prefix);
   };
   if (!f.blocks.verified(req.block))
     co_return co_await refuse(c, BlockServer::not_held, PeerStatus::not_held,

@@ -226,3 +226,19 @@ TEST(DataPath, IsTheCascadePathWithoutItsLastExtension) {
   EXPECT_EQ(default_data_path("a.cascade"), "a");
   EXPECT_EQ(default_data_path("dir.x/noext"), "dir.x/noext.data");
 }
+
+TEST(BlockMap, HoldingsGiveTheFlagsTheirCountAndTheLeadingRunTogether) {
+  BlockMap m(10);
+  auto h = m.holdings();
+  EXPECT_EQ(h.count, 0u);
+  EXPECT_EQ(h.prefix, 0u);
+  for (std::uint64_t b : {0, 1, 2, 5, 9}) m.set_verified(b);
+  h = m.holdings();
+  EXPECT_EQ(h.verified,
+            (std::vector<bool>{true, true, true, false, false, true, false, false, false, true}));
+  EXPECT_EQ(h.count, 5u);
+  EXPECT_EQ(h.prefix, 3u);
+  m.set_verified(3);
+  m.set_verified(4);
+  EXPECT_EQ(m.holdings().prefix, 6u);
+}

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+
 #include "peer/block_server.hpp"
 #include "peer/peer_table.hpp"
 #include "tests/support/vectors.hpp"
@@ -53,6 +56,63 @@ TEST(HoldingsHint, ALongListIsCutAtItsLimitAndSaysSo) {
   for (std::size_t i = 0; i < parsed.size(); ++i) EXPECT_EQ(parsed[i], 50'002 + 2 * i);
   // Even the first range too long for the limit: no list at all, still marked cut.
   EXPECT_EQ(hint(held(64, {5}), 0, 30), "; it holds 1 of 64 blocks: ...");
+}
+
+namespace {
+// The hint as its description says, written the plain way: every flag read, every range listed,
+// then cut at the limit (from block 0, else from `near`).
+std::string reference_hint(const std::vector<bool>& v, std::uint64_t near, std::size_t max_chars) {
+  const std::uint64_t n = v.size();
+  const auto count = static_cast<std::uint64_t>(std::count(v.begin(), v.end(), true));
+  if (count == 0 || count == n) return {};
+  const std::string head =
+      "; it holds " + std::to_string(count) + " of " + std::to_string(n) + " blocks: ";
+  auto from = [&](std::uint64_t start, bool& cut) {
+    std::string out = head;
+    cut = false;
+    for (std::uint64_t b = start; b < n; ++b) {
+      if (!v[b] || (b > start && v[b - 1])) continue;
+      std::uint64_t e = b;
+      while (e + 1 < n && v[e + 1]) ++e;
+      const bool first = out.size() == head.size();
+      std::string range = (first ? "" : ",") + std::to_string(b);
+      if (e > b) range += "-" + std::to_string(e);
+      if (out.size() + range.size() + 4 > max_chars) {
+        out += first ? "..." : ",...";
+        cut = true;
+        return out;
+      }
+      out += range;
+    }
+    return out;
+  };
+  bool cut = false;
+  std::string out = from(0, cut);
+  if (cut && near > 0) out = from(near, cut);
+  return out;
+}
+}  // namespace
+
+TEST(HoldingsHint, AKnownPrefixAndTheCountChangeNothingButTheCost) {
+  // The hint skips the verified prefix and stops after the last held block; its text must be the
+  // plain listing's, for every pattern: prefixes, runs, scattered blocks, near and cut or not.
+  std::mt19937_64 rng(7);
+  for (int round = 0; round < 3000; ++round) {
+    const std::uint64_t n = 1 + rng() % 300;
+    std::vector<bool> v(n, false);
+    const std::uint64_t prefix = rng() % (n + 1);
+    for (std::uint64_t b = 0; b < prefix; ++b) v[b] = true;
+    const int density = static_cast<int>(rng() % 100);
+    for (std::uint64_t b = prefix; b < n; ++b) v[b] = static_cast<int>(rng() % 100) < density;
+    if (prefix < n) v[prefix] = false;  // so `prefix` is the whole leading run
+    const auto count = static_cast<std::uint64_t>(std::count(v.begin(), v.end(), true));
+    const std::uint64_t near = rng() % (n + 1);
+    const std::size_t max_chars = 30 + rng() % 200;
+    const std::string want = reference_hint(v, near, max_chars);
+    ASSERT_EQ(holdings_hint(v, count, near, max_chars, prefix), want)
+        << "round " << round << ": n " << n << ", prefix " << prefix << ", near " << near;
+    ASSERT_EQ(holdings_hint(v, count, near, max_chars), want) << "round " << round;
+  }
 }
 
 TEST(HoldingsHint, ParsesWhatItWrites) {
