@@ -136,6 +136,7 @@ void BlockMap::mark_verified(std::uint64_t block) {
   available_.erase(block);
   missing_.erase(block);
   while (prefix_ < count_ && verified_[prefix_]) ++prefix_;
+  end_ = std::max(end_, block + 1);
 }
 
 std::uint64_t BlockMap::verified_prefix() const {
@@ -165,7 +166,7 @@ std::vector<bool> BlockMap::snapshot() const {
 
 BlockMap::Holdings BlockMap::holdings() const {
   std::lock_guard lock(mutex_);
-  return {verified_, count_ - missing_.items.size(), prefix_};
+  return {verified_, count_ - missing_.items.size(), prefix_, end_};
 }
 
 }  // namespace cascade

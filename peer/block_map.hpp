@@ -72,11 +72,11 @@ class BlockMap {
   std::vector<bool> snapshot() const;
   // The number of leading blocks that are all verified.
   std::uint64_t verified_prefix() const;
-  // The verified flags with their count and leading run, taken together (one lock): what a
-  // holdings hint lists.
+  // The verified flags with their count, their leading run [0, prefix) and their end (one past
+  // the last verified block), taken together (one lock): what a holdings hint lists.
   struct Holdings {
     std::vector<bool> verified;
-    std::uint64_t count = 0, prefix = 0;
+    std::uint64_t count = 0, prefix = 0, end = 0;
   };
   Holdings holdings() const;
 
@@ -96,6 +96,7 @@ class BlockMap {
   mutable std::mutex mutex_;
   std::uint64_t window_ = 0;              // guarded by mutex_
   std::uint64_t prefix_ = 0;              // guarded by mutex_; blocks [0, prefix_) are verified
+  std::uint64_t end_ = 0;                 // guarded by mutex_; none verified at or after it
   std::vector<bool> verified_;            // guarded by mutex_
   std::vector<std::uint16_t> in_flight_;  // guarded by mutex_; outstanding requests per block
   IndexedSet available_;                  // guarded by mutex_; missing and not in flight

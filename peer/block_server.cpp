@@ -307,7 +307,7 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
         held == 0 || held == f.meta.block_count())
       return std::string();  // no hint: no copy
     const BlockMap::Holdings h = f.blocks.holdings();
-    return holdings_hint(h.verified, h.count, req.block, max_holdings_hint, h.prefix);
+    return holdings_hint(h.verified, h.count, req.block, max_holdings_hint, h.prefix, h.end);
   };
   if (!f.blocks.verified(req.block))
     co_return co_await refuse(c, BlockServer::not_held, PeerStatus::not_held,

@@ -12,37 +12,27 @@ constexpr std::string_view truncated = ",...";
 }  // namespace
 
 std::string holdings_hint(const std::vector<bool>& held, std::uint64_t count, std::uint64_t near,
-                          std::size_t max_chars, std::uint64_t prefix) {
+                          std::size_t max_chars, std::uint64_t prefix, std::uint64_t end) {
   const std::uint64_t n = held.size();
   if (count == 0 || count >= n) return {};
-  prefix = std::min(prefix, count);
+  end = std::min(end, n);
+  prefix = std::min(prefix, end);
   std::string head(marker);
   head += std::to_string(count);
   head += " of ";
   head += std::to_string(n);
   head += list_start;
-  // Held blocks before `b` (`b` at most n): the prefix, then a count of the flags after it.
-  auto held_before = [&](std::uint64_t b) {
-    if (b <= prefix) return b;
-    std::uint64_t k = prefix;
-    for (std::uint64_t i = prefix; i < b; ++i) k += held[i] ? 1 : 0;
-    return k;
-  };
   // The ranges from block `from` on; false when they had to be cut.
   auto list = [&](std::uint64_t from, std::string& out) {
     out = head;
     bool first = true;
-    from = std::min(from, n);
-    // Held blocks not listed yet: none left means the rest of the flags are clear.
-    std::uint64_t left = count - held_before(from);
-    for (std::uint64_t b = from; b < n && left > 0;) {
+    for (std::uint64_t b = std::min(from, n); b < end;) {
       if (!held[b]) {
         ++b;
         continue;
       }
       std::uint64_t e = b < prefix ? prefix - 1 : b;  // the prefix is one range, known held
-      while (e + 1 < n && held[e + 1]) ++e;
-      left -= std::min(left, e - b + 1);
+      while (e + 1 < end && held[e + 1]) ++e;
       std::string range = first ? std::string() : std::string(",");
       range += std::to_string(b);
       if (e > b) {

@@ -36,13 +36,14 @@ inline constexpr std::size_t max_holdings_hint = 1024;
 // `count` of them set), in ascending ranges; when they do not all fit in `max_chars`, those from
 // block `near` on (the block asked for: the asker works around it), cut with ",..." (the header
 // itself always goes). Empty when none or all are held.
-// `prefix`: blocks [0, prefix) are all held (BlockMap::holdings). The scan jumps over them and
-// stops at the last held block, so a hint costs what it lists, not the file's size: for a
-// 1M-block file half or nearly all held, 8 us per hint (bitmap copy included), against 0.46 and
-// 0.89 ms when every flag was read.
+// `prefix` and `end` (BlockMap::holdings): blocks [0, prefix) are all held and none at or after
+// `end` is. The scan lists the prefix as one range without reading it and stops at `end`, so a
+// downloader's hint (its verified prefix, then what it holds in its picking window) costs about
+// its window, not the file's size: for a 1M-block file half or nearly all held, 8 us per hint
+// (bitmap copy included), against 0.46 and 0.89 ms when every flag was read.
 std::string holdings_hint(const std::vector<bool>& held, std::uint64_t count,
                           std::uint64_t near = 0, std::size_t max_chars = max_holdings_hint,
-                          std::uint64_t prefix = 0);
+                          std::uint64_t prefix = 0, std::uint64_t end = ~0ull);
 
 // The blocks a status-2 message says its sender holds, ascending, each below `count`, at most
 // max_hinted_blocks of them (what BlockMap::pick looks at; a hint can name far more: "0-65535"

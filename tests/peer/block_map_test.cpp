@@ -232,13 +232,18 @@ TEST(BlockMap, HoldingsGiveTheFlagsTheirCountAndTheLeadingRunTogether) {
   auto h = m.holdings();
   EXPECT_EQ(h.count, 0u);
   EXPECT_EQ(h.prefix, 0u);
+  EXPECT_EQ(h.end, 0u);
   for (std::uint64_t b : {0, 1, 2, 5, 9}) m.set_verified(b);
   h = m.holdings();
   EXPECT_EQ(h.verified,
             (std::vector<bool>{true, true, true, false, false, true, false, false, false, true}));
   EXPECT_EQ(h.count, 5u);
   EXPECT_EQ(h.prefix, 3u);
+  EXPECT_EQ(h.end, 10u);
   m.set_verified(3);
   m.set_verified(4);
   EXPECT_EQ(m.holdings().prefix, 6u);
+  BlockMap early(10);
+  early.set_verified(4);
+  EXPECT_EQ(early.holdings().end, 5u);
 }

@@ -94,8 +94,8 @@ std::string reference_hint(const std::vector<bool>& v, std::uint64_t near, std::
 }  // namespace
 
 TEST(HoldingsHint, AKnownPrefixAndTheCountChangeNothingButTheCost) {
-  // The hint skips the verified prefix and stops after the last held block; its text must be the
-  // plain listing's, for every pattern: prefixes, runs, scattered blocks, near and cut or not.
+  // The hint skips the verified prefix and stops at the end of the held blocks; its text must be
+  // the plain listing's, for every pattern: prefixes, runs, scattered blocks, near and cut or not.
   std::mt19937_64 rng(7);
   for (int round = 0; round < 3000; ++round) {
     const std::uint64_t n = 1 + rng() % 300;
@@ -104,13 +104,18 @@ TEST(HoldingsHint, AKnownPrefixAndTheCountChangeNothingButTheCost) {
     for (std::uint64_t b = 0; b < prefix; ++b) v[b] = true;
     const int density = static_cast<int>(rng() % 100);
     for (std::uint64_t b = prefix; b < n; ++b) v[b] = static_cast<int>(rng() % 100) < density;
-    if (prefix < n) v[prefix] = false;  // so `prefix` is the whole leading run
     const auto count = static_cast<std::uint64_t>(std::count(v.begin(), v.end(), true));
-    const std::uint64_t near = rng() % (n + 1);
+    std::uint64_t last_end = n;  // one past the last held block
+    while (last_end > 0 && !v[last_end - 1]) --last_end;
+    // What a caller may pass: any prefix within the leading run, any end past the last held.
+    const std::uint64_t known_prefix = prefix == 0 ? 0 : rng() % (prefix + 1);
+    const std::uint64_t known_end = last_end + rng() % (n - last_end + 2);
+    const std::uint64_t near = rng() % (n + 2);
     const std::size_t max_chars = 30 + rng() % 200;
     const std::string want = reference_hint(v, near, max_chars);
-    ASSERT_EQ(holdings_hint(v, count, near, max_chars, prefix), want)
-        << "round " << round << ": n " << n << ", prefix " << prefix << ", near " << near;
+    ASSERT_EQ(holdings_hint(v, count, near, max_chars, known_prefix, known_end), want)
+        << "round " << round << ": n " << n << ", prefix " << known_prefix << ", end " << known_end
+        << ", near " << near;
     ASSERT_EQ(holdings_hint(v, count, near, max_chars), want) << "round " << round;
   }
 }
