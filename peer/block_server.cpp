@@ -345,6 +345,7 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
     }
     slot = co_await slots.acquire(UploadSlots::patience);
   }
+  const auto sending_since = net::Clock::now();
   std::array<std::uint8_t, peer_response_header_size> header{};
   encode_peer_response_header(PeerStatus::ok, length, header);
   const std::uint64_t base = f.meta.block_offset(req.block);
@@ -389,6 +390,12 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
     }
   }
   unsent.copies = nullptr;
+  // One line per block sent, for following a swarm's schedule (scripts/bench/netswarm.py --trace).
+  log::debug(
+      "sent block ", req.block, " of ", f.data_path, " to ", format_ipv4(ip), " in ",
+      std::chrono::duration_cast<std::chrono::milliseconds>(net::Clock::now() - sending_since)
+          .count(),
+      " ms");
   if (slot.stalled()) c.takes_turns = false;
   slot.release();
   ++f.stats.blocks_served;

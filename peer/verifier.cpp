@@ -31,6 +31,7 @@ Verifier::Verdict Verifier::check(std::uint64_t b, ByteSpan data, const std::str
     f.stats.bytes_downloaded += data.size();
     ++f.stats.blocks_verified;
     f.stats.count_source(source, data.size());
+    log::debug("verified block ", b, " of ", f.data_path, " from ", source);
     if (f.journal) f.journal->add(b);
     if (f.blocks.complete()) {
       std::uint64_t unset = not_yet;

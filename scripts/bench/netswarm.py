@@ -49,6 +49,44 @@ def uplinks(n, rate, mixed):
 read_json, wait_until = netlab.read_json, netlab.wait_until
 
 
+def trace_summary(log_path, host_of_ip, host_of_data):
+    """Lines describing one run from the peers' debug log: "sent block B of DATA to IP in N ms"
+    (its sender's data file) and "verified block B of DATA from IP:PORT" (its receiver's), with
+    times counted from the start of the first send."""
+    sends, firsts, t0 = [], {}, None
+    for line in open(log_path, errors="replace"):
+        parts = line.split()
+        if len(parts) < 10 or parts[2] != "debug:" or parts[4] != "block" or parts[6] != "of":
+            continue
+        h, m, sec = parts[0].split(":")
+        t = int(h) * 3600 + int(m) * 60 + float(sec)
+        t0 = t if t0 is None else t0
+        if parts[3] == "sent" and parts[8] == "to":
+            ms = int(parts[11])
+            sends.append((t - ms / 1000, t, host_of_data.get(parts[7], "?"), host_of_ip.get(parts[9], "?")))
+        elif parts[3] == "verified":
+            firsts.setdefault(host_of_data.get(parts[7], "?"), t)
+    if not sends:
+        return ["no block lines in the log (a build without them?)"]
+    out = []
+    t0 = min([t0] + [b for b, _, _, _ in sends])
+    for who, rows in (("the seed's", [x for x in sends if x[2] == "seed"]),
+                      ("the leechers'", [x for x in sends if x[2] != "seed"])):
+        d = sorted(e - b for b, e, _, _ in rows)
+        if d:
+            out.append(f"{who} sends: {len(d)}, median {1000 * d[len(d) // 2]:.0f} ms, 90th percentile "
+                       f"{1000 * d[9 * len(d) // 10]:.0f} ms, longest {1000 * d[-1]:.0f} ms")
+    out.append("first block verified (s): " + " ".join(f"{t - t0:.2f}" for t in sorted(firsts.values())))
+    hosts = ["seed"] + sorted({x[2] for x in sends} - {"seed"}, key=lambda n: int(n[1:]))
+    end = max(e for _, e, _, _ in sends)
+    out.append("sends going at once per host (" + " ".join(hosts) + ") over the last 1.5 s:")
+    for k in range(6, 0, -1):
+        at = end - 0.25 * k
+        going = [sum(1 for b, e, snd, _ in sends if snd == h and b <= at < e) for h in hosts]
+        out.append(f"  {at - t0:5.2f} s: " + " ".join(str(g) for g in going))
+    return out
+
+
 def run_once(args, binary, mode, work, data_path, cascade, size, ups, seed_up, timeout, tick=None):
     """One swarm on a fresh lab. mode: p2p or cs. Returns a dict of figures. tick(seconds,
     leechers), if given, is called as it goes with each leecher's statistics (None until it has
@@ -68,7 +106,7 @@ def run_once(args, binary, mode, work, data_path, cascade, size, ups, seed_up, t
             if os.path.exists(p):
                 os.remove(p)
         seed_proc = seed.start([f"{binary}/cascade-peer", "run", cascade, tracker, f"{seed.ip}:{PORT}", "-o", data_path,
-                                "--stats-json", seed_stats, "-q", *args.seed_args], log)
+                                "--stats-json", seed_stats, *([] if args.trace else ["-q"]), *args.seed_args], log)
         # The seed has checked its file once its statistics say so (it serves only after).
         wait_until("the seed to check its file",
                    lambda: (read_json(seed_stats) or {}).get("files", [{}])[0].get("verified_blocks") ==
@@ -87,7 +125,7 @@ def run_once(args, binary, mode, work, data_path, cascade, size, ups, seed_up, t
         for i, h in enumerate(leechers):
             starts.append(time.monotonic())
             procs.append(h.start([f"{binary}/cascade-peer", "run", cascade, tracker, f"{h.ip}:{PORT}", "-o", outs[i],
-                                  "--stats-json", stats[i], "-q", *extra, *args.peer_args], log))
+                                  "--stats-json", stats[i], *([] if args.trace else ["-q"]), *extra, *args.peer_args], log))
 
         def done_times():
             out = []
@@ -146,12 +184,15 @@ def run_once(args, binary, mode, work, data_path, cascade, size, ups, seed_up, t
                 if f.read() != open(data_path, "rb").read():
                     raise RuntimeError(f"leecher {i + 1}'s copy differs")
         log.close()
+        trace = trace_summary(os.path.join(work, f"{mode}.log"),
+                              {seed.ip: "seed", **{h.ip: f"l{i + 1}" for i, h in enumerate(leechers)}},
+                              {data_path: "seed", **{o: f"l{i + 1}" for i, o in enumerate(outs)}}) if args.trace else []
         # Everything served, over what the leechers needed: above 1, second copies of blocks
         # (endgame) and sends their receiver no longer read.
         served = (seed_served + sum(p[3] for p in per)) / (size * len(per))
         return {"total": max(times), "copies": seed_served / size, "served": served, "per": per,
                 "wall": finish - t0,
-                "timeline": timeline}
+                "timeline": timeline, "trace": trace}
 
 
 def main():
@@ -172,9 +213,16 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--timeline", action="store_true",
                     help="print the blocks all leechers hold and the seed's copies every 0.5 s")
+    ap.add_argument("--trace", action="store_true",
+                    help="run the peers at --log-level debug and print, from their one line per block sent "
+                         "and verified, how long sends took, when each leecher verified its first block, and "
+                         "how many sends each host had going over the last 1.5 s")
     args = ap.parse_args()
     args.peer_args = args.peer_args.split()
     args.seed_args = args.seed_args.split()
+    if args.trace:
+        args.peer_args += ["--log-level", "debug"]
+        args.seed_args += ["--log-level", "debug"]
     netlab.require_lab_or_exit()
     size = parse_size(args.size)
     args.block_size_bytes = parse_size(args.block_size)
@@ -217,6 +265,8 @@ def main():
                         f"{b[0]:.1f}: {100 * statistics.mean(busy):.0f}% {sum(x < 0.5 for x in busy)}"
                         for a, b in zip(tl, tl[1:])
                         for busy in [[8 * (y - x) / ((b[0] - a[0]) * ups[i]) for i, (x, y) in enumerate(zip(a[4], b[4]))]]))
+                for line in r["trace"]:
+                    print("    trace: " + line)
                 for i, (t, fs, fp, served, served_to) in enumerate(r["per"]):
                     print(f"    leecher {i + 1:>2} ({ups[i] / 1e6:g} Mbit/s up): {t:6.2f} s, from seed "
                           f"{fs / 2**20:6.1f} MiB, from peers {fp / 2**20:6.1f} MiB, served {served / 2**20:6.1f} MiB"

@@ -45,6 +45,39 @@ TEST(PeerSwarm, SeedAndThreeLeechersAtOnceGiveIdenticalCopiesAndLeechersTrade) {
   EXPECT_GT(traded, 0u) << "no leecher received a block from another leecher";
 }
 
+// At --log-level debug (the lab's peers run so) a peer logs one line per block it sends and per
+// block it verifies, in the words scripts/bench/netswarm.py --trace reads (its parser splits them
+// on spaces).
+TEST(PeerSwarm, DebugLogsNameEachBlockSentAndVerifiedWithItsPeer) {
+  Lab lab;
+  const std::string cascade = lab.make_file("data.bin", 3 * 16384 + 5, "16KiB");
+  Process& seed = lab.peer("seed", cascade, lab.dir.file("data.bin"));
+  ASSERT_NE(lab.port_of("seed"), 0);
+  Process& leecher = lab.peer("l1", cascade, lab.dir.file("l1"));
+  ASSERT_TRUE(lab.wait_complete("l1")) << leecher.err();
+  const std::string seed_ip_port = "127.0.0.1:" + std::to_string(lab.port_of("seed"));
+  for (int b = 0; b < 4; ++b) {
+    const std::string verified =
+        " debug: verified block " + std::to_string(b) + " of " + lab.dir.file("l1") + " from ";
+    const auto at = leecher.err().find(verified);
+    ASSERT_NE(at, std::string::npos) << leecher.err();
+    EXPECT_EQ(leecher.err().substr(at + verified.size(), seed_ip_port.size()), seed_ip_port);
+  }
+  // The seed's lines come once each block's last bytes are handed to the network.
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  const std::string sent =
+      " debug: sent block 3 of " + lab.dir.file("data.bin") + " to 127.0.0.1 in ";
+  while (seed.err().find(sent) == std::string::npos && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(20ms);
+  const std::string log = seed.err();
+  const auto at = log.find(sent);
+  ASSERT_NE(at, std::string::npos) << log;
+  const std::string rest = log.substr(at + sent.size(), log.find('\n', at) - at - sent.size());
+  EXPECT_TRUE(rest.size() > 3 && rest.find_first_not_of("0123456789") == rest.size() - 3 &&
+              rest.ends_with(" ms"))
+      << rest;
+}
+
 TEST(PeerSwarm, ALeecherStartedBeforeAnySeedStartsSoonAfterASeedJoins) {
   // With the default 30 s list interval, an empty answer must not mean waiting 30 s.
   Lab lab;
