@@ -14,16 +14,17 @@
 // request queued here would hold its block hostage at this peer while other peers with free
 // uplinks could send it at once; it let requests pile up at the peers every leecher knew first
 // while peers that joined later sat idle. Measured on the lab (16 leechers, 100 Mbit/s, 1 MiB
-// blocks, medians of 3, 8 connections each): 1.45 x T* with the rule, 1.53 x without. Later,
-// with 16 connections (medians of 5): letting one or two asks wait beyond the slots instead of
-// the busy answer gave 1.35 and 1.34 x against 1.34 x; a seed with 1 slot 1.52 x (it idles
-// between blocks until an asker it turned away asks again), 2 slots 1.36 x, 8 slots 1.39 x,
-// against 1.33 x with 4.
+// blocks, medians of 3, 8 connections each): 1.45 x T* with the rule, 1.53 x without. Later
+// (16 connections, medians of 5): letting one or two asks wait beyond the slots instead of the
+// busy answer gave 1.35 and 1.34 x, against 1.34 x for the rule in the same batch.
 //
 // A receiver that stops reading gives its slot up once its send has made no progress for `stall`,
 // and its connection takes no slot again; a wait is bounded (`patience`): past it the answer goes
 // out without a slot. Measured on the network lab (16 leechers, 100 Mbit/s, 1 MiB blocks, medians
 // of 3, before the stall rule): 4 slots 1.51 x T*, 2 slots 1.60 x, 1 slot 1.78 x, none 1.58 x.
+// Later (16 connections, medians of 5), the seed's count alone, the leechers keeping 4: 1 slot
+// 1.52 x (it idles between blocks until an asker it turned away asks again), 2 slots 1.36 x,
+// 8 slots 1.39 x, against 1.33-1.34 x with 4.
 #pragma once
 
 #include <cstddef>

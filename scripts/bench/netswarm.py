@@ -14,8 +14,10 @@ any schedule can do.
 Every wait is bounded; the lab is torn down on any exit."""
 import argparse
 import json
+import math
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -49,40 +51,49 @@ def uplinks(n, rate, mixed):
 read_json, wait_until = netlab.read_json, netlab.wait_until
 
 
-def trace_summary(log_path, host_of_ip, host_of_data):
+TRACE_SENT = re.compile(r"^(\d+):(\d+):([\d.]+) \S+ debug: sent block \d+ of (.+) to (\S+) in (\d+) ms$")
+TRACE_VERIFIED = re.compile(r"^(\d+):(\d+):([\d.]+) \S+ debug: verified block \d+ of (.+) from \S+$")
+
+
+def trace_summary(log_path, host_of_data):
     """Lines describing one run from the peers' debug log: "sent block B of DATA to IP in N ms"
-    (its sender's data file) and "verified block B of DATA from IP:PORT" (its receiver's), with
-    times counted from the start of the first send."""
-    sends, firsts, t0 = [], {}, None
-    for line in open(log_path, errors="replace"):
-        parts = line.split()
-        if len(parts) < 10 or parts[2] != "debug:" or parts[4] != "block" or parts[6] != "of":
-            continue
-        h, m, sec = parts[0].split(":")
-        t = int(h) * 3600 + int(m) * 60 + float(sec)
-        t0 = t if t0 is None else t0
-        if parts[3] == "sent" and parts[8] == "to":
-            ms = int(parts[11])
-            sends.append((t - ms / 1000, t, host_of_data.get(parts[7], "?"), host_of_ip.get(parts[9], "?")))
-        elif parts[3] == "verified":
-            firsts.setdefault(host_of_data.get(parts[7], "?"), t)
+    (its sender's data file; logged once a send is done, that is with at most TCP_NOTSENT_LOWAT
+    still unsent, so sends that failed or were cut short at the end are not among them) and
+    "verified block B of DATA from IP:PORT" (its receiver's), with times counted from the start
+    of the first send."""
+    sends, firsts = [], {}
+    with open(log_path, errors="replace") as f:
+        for line in f:
+            m = TRACE_SENT.match(line.rstrip("\n"))
+            if m:
+                end = int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])
+                sends.append((end - int(m[6]) / 1000, end, host_of_data.get(m[4], "?")))
+                continue
+            m = TRACE_VERIFIED.match(line.rstrip("\n"))
+            if m:
+                firsts.setdefault(host_of_data.get(m[4], "?"),
+                                  int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]))
     if not sends:
-        return ["no block lines in the log (a build without them?)"]
+        return ["no \"sent block\" lines in the log (a build without them?)"]
+    t0 = min([b for b, _, _ in sends] + list(firsts.values()))
     out = []
-    t0 = min([t0] + [b for b, _, _, _ in sends])
     for who, rows in (("the seed's", [x for x in sends if x[2] == "seed"]),
                       ("the leechers'", [x for x in sends if x[2] != "seed"])):
-        d = sorted(e - b for b, e, _, _ in rows)
+        d = sorted(e - b for b, e, _ in rows)
         if d:
-            out.append(f"{who} sends: {len(d)}, median {1000 * d[len(d) // 2]:.0f} ms, 90th percentile "
-                       f"{1000 * d[9 * len(d) // 10]:.0f} ms, longest {1000 * d[-1]:.0f} ms")
-    out.append("first block verified (s): " + " ".join(f"{t - t0:.2f}" for t in sorted(firsts.values())))
-    hosts = ["seed"] + sorted({x[2] for x in sends} - {"seed"}, key=lambda n: int(n[1:]))
-    end = max(e for _, e, _, _ in sends)
+            out.append(f"{who} sends: {len(d)}, median {1000 * statistics.median(d):.0f} ms, 90th percentile "
+                       f"{1000 * d[math.ceil(0.9 * len(d)) - 1]:.0f} ms, longest {1000 * d[-1]:.0f} ms")
+
+    def order(name):  # seed, l1, l2, ..., then anything else
+        return (name != "seed", not name[1:].isdigit(), int(name[1:]) if name[1:].isdigit() else 0, name)
+    out.append("first block verified (s): " + " ".join(
+        f"{h} {t - t0:.2f}" for h, t in sorted(firsts.items(), key=lambda kv: kv[1])))
+    hosts = sorted({x[2] for x in sends} | {"seed"}, key=order)
+    end = max(e for _, e, _ in sends)
     out.append("sends going at once per host (" + " ".join(hosts) + ") over the last 1.5 s:")
     for k in range(6, 0, -1):
         at = end - 0.25 * k
-        going = [sum(1 for b, e, snd, _ in sends if snd == h and b <= at < e) for h in hosts]
+        going = [sum(1 for b, e, snd in sends if snd == h and b <= at < e) for h in hosts]
         out.append(f"  {at - t0:5.2f} s: " + " ".join(str(g) for g in going))
     return out
 
@@ -106,7 +117,7 @@ def run_once(args, binary, mode, work, data_path, cascade, size, ups, seed_up, t
             if os.path.exists(p):
                 os.remove(p)
         seed_proc = seed.start([f"{binary}/cascade-peer", "run", cascade, tracker, f"{seed.ip}:{PORT}", "-o", data_path,
-                                "--stats-json", seed_stats, *([] if args.trace else ["-q"]), *args.seed_args], log)
+                                "--stats-json", seed_stats, *([] if getattr(args, "trace", False) else ["-q"]), *args.seed_args], log)
         # The seed has checked its file once its statistics say so (it serves only after).
         wait_until("the seed to check its file",
                    lambda: (read_json(seed_stats) or {}).get("files", [{}])[0].get("verified_blocks") ==
@@ -125,7 +136,7 @@ def run_once(args, binary, mode, work, data_path, cascade, size, ups, seed_up, t
         for i, h in enumerate(leechers):
             starts.append(time.monotonic())
             procs.append(h.start([f"{binary}/cascade-peer", "run", cascade, tracker, f"{h.ip}:{PORT}", "-o", outs[i],
-                                  "--stats-json", stats[i], *([] if args.trace else ["-q"]), *extra, *args.peer_args], log))
+                                  "--stats-json", stats[i], *([] if getattr(args, "trace", False) else ["-q"]), *extra, *args.peer_args], log))
 
         def done_times():
             out = []
@@ -185,8 +196,7 @@ def run_once(args, binary, mode, work, data_path, cascade, size, ups, seed_up, t
                     raise RuntimeError(f"leecher {i + 1}'s copy differs")
         log.close()
         trace = trace_summary(os.path.join(work, f"{mode}.log"),
-                              {seed.ip: "seed", **{h.ip: f"l{i + 1}" for i, h in enumerate(leechers)}},
-                              {data_path: "seed", **{o: f"l{i + 1}" for i, o in enumerate(outs)}}) if args.trace else []
+                              {data_path: "seed", **{o: f"l{i + 1}" for i, o in enumerate(outs)}}) if getattr(args, "trace", False) else []
         # Everything served, over what the leechers needed: above 1, second copies of blocks
         # (endgame) and sends their receiver no longer read.
         served = (seed_served + sum(p[3] for p in per)) / (size * len(per))
@@ -215,14 +225,16 @@ def main():
                     help="print the blocks all leechers hold and the seed's copies every 0.5 s")
     ap.add_argument("--trace", action="store_true",
                     help="run the peers at --log-level debug and print, from their one line per block sent "
-                         "and verified, how long sends took, when each leecher verified its first block, and "
-                         "how many sends each host had going over the last 1.5 s")
+                         "and verified, how long sends took (those that completed: a send is done once at most "
+                         "128 KiB of it is unsent), when each leecher verified its first block, and how many "
+                         "sends each host had going over the last 1.5 s")
     args = ap.parse_args()
     args.peer_args = args.peer_args.split()
     args.seed_args = args.seed_args.split()
-    if args.trace:
-        args.peer_args += ["--log-level", "debug"]
-        args.seed_args += ["--log-level", "debug"]
+    if args.trace:  # (an option given twice is an error)
+        for extra in (args.peer_args, args.seed_args):
+            if "--log-level" not in extra:
+                extra += ["--log-level", "debug"]
     netlab.require_lab_or_exit()
     size = parse_size(args.size)
     args.block_size_bytes = parse_size(args.block_size)
