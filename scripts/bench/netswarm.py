@@ -81,7 +81,7 @@ def trace_summary(log_path, host_of_data):
                       ("the leechers'", [x for x in sends if x[2] != "seed"])):
         d = sorted(e - b for b, e, _ in rows)
         if d:
-            out.append(f"{who} sends: {len(d)}, median {1000 * statistics.median(d):.0f} ms, 90th percentile "
+            out.append(f"{who} sends: {len(d)}, median {1000 * d[math.ceil(0.5 * len(d)) - 1]:.0f} ms, 90th percentile "
                        f"{1000 * d[math.ceil(0.9 * len(d)) - 1]:.0f} ms, longest {1000 * d[-1]:.0f} ms")
 
     def order(name):  # seed, l1, l2, ..., then anything else
@@ -233,7 +233,7 @@ def main():
     args.seed_args = args.seed_args.split()
     if args.trace:  # (an option given twice is an error)
         for extra in (args.peer_args, args.seed_args):
-            if "--log-level" not in extra:
+            if not any(a == "--log-level" or a.startswith("--log-level=") for a in extra):
                 extra += ["--log-level", "debug"]
     netlab.require_lab_or_exit()
     size = parse_size(args.size)

@@ -47,8 +47,8 @@ TEST(PeerSwarm, SeedAndThreeLeechersAtOnceGiveIdenticalCopiesAndLeechersTrade) {
 }
 
 // At --log-level debug (the lab's peers run so) a peer logs one line per block it sends and per
-// block it verifies, in the words scripts/bench/netswarm.py --trace reads (its parser splits them
-// on spaces).
+// block it verifies, in the words scripts/bench/netswarm.py --trace reads (its patterns anchor on
+// them).
 TEST(PeerSwarm, DebugLogsNameEachBlockSentAndVerifiedWithItsPeer) {
   Lab lab;
   const std::string cascade = lab.make_file("data.bin", 3 * 16384 + 5, "16KiB");
