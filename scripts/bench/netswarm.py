@@ -61,18 +61,16 @@ def trace_summary(log_path, host_of_data):
     still unsent, so sends that failed or were cut short at the end are not among them) and
     "verified block B of DATA from IP:PORT" (its receiver's), with times counted from the start
     of the first send."""
+    def seconds(m):  # the line's HH:MM:SS.mmm
+        return int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])
     sends, firsts = [], {}
     with open(log_path, errors="replace") as f:
         for line in f:
-            m = TRACE_SENT.match(line.rstrip("\n"))
-            if m:
-                end = int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])
-                sends.append((end - int(m[6]) / 1000, end, host_of_data.get(m[4], "?")))
-                continue
-            m = TRACE_VERIFIED.match(line.rstrip("\n"))
-            if m:
-                firsts.setdefault(host_of_data.get(m[4], "?"),
-                                  int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]))
+            line = line.rstrip("\n")
+            if m := TRACE_SENT.match(line):
+                sends.append((seconds(m) - int(m[6]) / 1000, seconds(m), host_of_data.get(m[4], "?")))
+            elif m := TRACE_VERIFIED.match(line):
+                firsts.setdefault(host_of_data.get(m[4], "?"), seconds(m))
     if not sends:
         return ["no \"sent block\" lines in the log (a build without them?)"]
     t0 = min([b for b, _, _ in sends] + list(firsts.values()))
