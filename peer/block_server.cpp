@@ -25,11 +25,18 @@ constexpr std::size_t chunk_size = 256 * 1024;  // bytes of a block read and sen
 constexpr std::size_t request_buffer = 64 * peer_request_size;  // pipelined requests read at once
 }  // namespace
 
-// Both carry ask_elsewhere_words, which makes a client of ours believe them for their whole time.
+// These carry ask_elsewhere_words, which makes a client of ours believe them for their whole
+// time.
 std::string elsewhere_message(std::uint64_t block) {
   return "block " + std::to_string(block) +
          " is in the swarm already: " + std::string(ask_elsewhere_words) +
          " first (asked again, this seed sends it)";
+}
+
+std::string ahead_message(std::uint64_t block) {
+  return "block " + std::to_string(block) +
+         " is not in the swarm yet, and this seed sends its blocks about in file order: " +
+         std::string(ask_elsewhere_words) + " first (asked again, this seed sends it)";
 }
 
 std::string busy_message(std::uint64_t block) {
@@ -312,11 +319,15 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
   if (!f.blocks.verified(req.block))
     co_return co_await refuse(c, BlockServer::not_held, PeerStatus::not_held,
                               not_held_message(req.block) + holdings());
-  bool first_copy = false, asked_again = false;
-  if (f.first_copies && !f.first_copies->serve(ip, req.block, &first_copy, &asked_again)) {
+  bool first_copy = false, asked_again = false, ahead = false;
+  if (f.first_copies && !f.first_copies->serve(ip, req.block, &first_copy, &asked_again, &ahead)) {
     ++f.stats.asked_elsewhere;
-    co_return co_await refuse(c, BlockServer::asked_elsewhere, PeerStatus::not_held,
-                              elsewhere_message(req.block));
+    // Named with the blocks it would send now, so a client of ours asks for one of them next.
+    // Made before the co_await: inside one, GCC 12 can destroy a conditional expression's
+    // temporary twice (a double free, seen on the network lab).
+    std::string message = ahead ? ahead_message(req.block) : elsewhere_message(req.block);
+    message += f.first_copies->front_hint();
+    co_return co_await refuse(c, BlockServer::asked_elsewhere, PeerStatus::not_held, message);
   }
 
   // A first copy that does not get out is not in the swarm (FirstCopies counts it sent).

@@ -73,5 +73,6 @@ class BlockServer {
 std::string not_held_message(std::uint64_t block);
 std::string elsewhere_message(std::uint64_t block);  // FirstCopies: sent once already
 std::string busy_message(std::uint64_t block);       // every upload slot taken
+std::string ahead_message(std::uint64_t block);      // FirstCopies: beyond the front, unsent
 
 }  // namespace cascade

@@ -1,16 +1,27 @@
 #include "peer/first_copies.hpp"
 
+#include <algorithm>
+
 namespace cascade {
 
-bool FirstCopies::serve(std::uint32_t ip, std::uint64_t block, bool* first_copy,
-                        bool* asked_again) {
+bool FirstCopies::serve(std::uint32_t ip, std::uint64_t block, bool* first_copy, bool* asked_again,
+                        bool* ahead) {
   if (first_copy) *first_copy = false;
   if (asked_again) *asked_again = false;
+  if (ahead) *ahead = false;
   if (over()) return true;
   std::lock_guard lock(mutex_);
   if (block >= sent_.size()) return true;  // the server refuses it as out of range first
   if (!sent_[block]) {
+    if (in_order_ > 0 && block - front_ >= in_order_) {  // front_ <= block: it is unsent
+      if (told_.first_ask(ip, block)) {
+        if (ahead) *ahead = true;
+        return false;
+      }
+      if (asked_again) *asked_again = true;
+    }
     sent_[block] = true;
+    while (front_ < sent_.size() && sent_[front_]) ++front_;
     sent_to_[block] = ip;
     if (first_copy) *first_copy = true;
     if (--unsent_ == 0) {
@@ -31,7 +42,31 @@ void FirstCopies::not_sent(std::uint64_t block) {
   if (block < sent_.size() && sent_[block]) {
     sent_[block] = false;
     ++unsent_;
+    front_ = std::min(front_, block);
   }
+}
+
+std::string FirstCopies::front_hint() const {
+  if (over() || in_order_ == 0) return {};
+  std::lock_guard lock(mutex_);
+  const std::uint64_t n = sent_.size();
+  const std::uint64_t end = std::min(n, front_ + in_order_);
+  std::string list;
+  for (std::uint64_t b = front_; b < end;) {
+    if (sent_[b]) {
+      ++b;
+      continue;
+    }
+    std::uint64_t e = b;
+    while (e + 1 < end && !sent_[e + 1]) ++e;
+    if (!list.empty()) list += ',';
+    list += std::to_string(b);
+    if (e > b) list += '-' + std::to_string(e);
+    b = e + 1;
+  }
+  if (list.empty()) return {};
+  return "; it holds all " + std::to_string(n) +
+         " blocks, and no other peer has these blocks: " + list;
 }
 
 std::uint64_t FirstCopies::unsent() const {

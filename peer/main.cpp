@@ -243,8 +243,9 @@ int main(int argc, char** argv) {
                 "ignore the journal: hash every block present at start-up");
   run->add_flag("--no-spread", no_spread,
                 "a seed serves every request at once (by default, a file complete at start-up "
-                "sends every block once before any twice: a block already sent is answered "
-                "\"ask other peers first\" until the same address asks again)");
+                "sends every block once before any twice, about in file order: a block already "
+                "sent, or far ahead, is answered \"ask other peers first\" until the same "
+                "address asks again)");
   run->add_option("--log-level", log_level, "debug, info, warn, error or off")
       ->capture_default_str();
 

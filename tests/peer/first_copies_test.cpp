@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include "peer/block_server.hpp"
+#include "peer/holdings_hint.hpp"
+
 using namespace cascade;
 
 TEST(FirstCopies, EachBlockGoesOutOnceBeforeAnyTwice) {
@@ -110,4 +113,73 @@ TEST(FirstCopies, ABlockWhoseSendingFailedIsNotInTheSwarm) {
   f.not_sent(0);
   EXPECT_EQ(f.unsent(), 2u);
   EXPECT_TRUE(f.serve(2, 0)) << "the next asker gets it as a first copy";
+}
+
+TEST(FirstCopies, FirstCopiesGoOutFromTheFrontOfTheUnsentBlocks) {
+  FirstCopies f(10, 3);  // the front: 3 blocks from the lowest unsent one, 0-2 at first
+  bool ahead = false;
+  EXPECT_FALSE(f.serve(1, 3, nullptr, nullptr, &ahead)) << "beyond the front: nobody has it yet";
+  EXPECT_TRUE(ahead);
+  EXPECT_TRUE(f.serve(1, 2, nullptr, nullptr, &ahead));
+  EXPECT_FALSE(ahead);
+  EXPECT_FALSE(f.serve(2, 2, nullptr, nullptr, &ahead)) << "sent: in the swarm";
+  EXPECT_FALSE(ahead);
+  EXPECT_FALSE(f.serve(2, 3, nullptr, nullptr, &ahead)) << "0 is unsent: the front is still 0-2";
+  EXPECT_TRUE(ahead);
+  EXPECT_TRUE(f.serve(3, 0));
+  EXPECT_TRUE(f.serve(3, 3)) << "0 sent: the front is 1-3";
+  EXPECT_FALSE(f.serve(3, 4));
+  EXPECT_TRUE(f.serve(4, 1));
+  EXPECT_TRUE(f.serve(4, 6)) << "0-3 sent: the front is 4-6";
+  EXPECT_FALSE(f.serve(4, 7));
+  EXPECT_EQ(f.unsent(), 5u);
+}
+
+TEST(FirstCopies, ABlockBeyondTheFrontAskedAgainIsSentAsAFirstCopy) {
+  // Another implementation that asks again at once (tests/interop/reference.py) is never stuck.
+  FirstCopies f(10, 2);
+  bool first = false, again = false, ahead = false;
+  EXPECT_FALSE(f.serve(1, 9, &first, &again, &ahead));
+  EXPECT_TRUE(ahead);
+  EXPECT_TRUE(f.serve(1, 9, &first, &again, &ahead));
+  EXPECT_TRUE(first);
+  EXPECT_TRUE(again) << "no other rule may turn this ask away";
+  EXPECT_FALSE(ahead);
+  EXPECT_FALSE(f.serve(2, 9)) << "now in the swarm";
+  EXPECT_TRUE(f.serve(2, 1)) << "the front did not move: 0 and 1";
+}
+
+TEST(FirstCopies, AFailedFirstCopyComesBackToTheFront) {
+  FirstCopies f(6, 2);
+  for (std::uint64_t b : {0, 1, 2}) EXPECT_TRUE(f.serve(1, b));
+  EXPECT_FALSE(f.serve(1, 5)) << "the front is 3-4";
+  EXPECT_EQ(f.front_hint(), "; it holds all 6 blocks, and no other peer has these blocks: 3-4");
+  f.not_sent(0);
+  EXPECT_EQ(f.front_hint(), "; it holds all 6 blocks, and no other peer has these blocks: 0");
+  EXPECT_FALSE(f.serve(2, 3)) << "the front is 0-1 again";
+  EXPECT_TRUE(f.serve(2, 0));
+  EXPECT_TRUE(f.serve(2, 4)) << "and then 3-4";
+}
+
+TEST(FirstCopies, WithoutAnOrderAnyUnsentBlockGoesOut) {
+  FirstCopies f(100, 0);
+  EXPECT_TRUE(f.serve(1, 99));
+  EXPECT_TRUE(f.serve(1, 50));
+  EXPECT_FALSE(f.serve(2, 50));
+  EXPECT_EQ(f.front_hint(), "") << "no front to name";
+}
+
+TEST(FirstCopies, ARefusalNamesTheFrontsUnsentBlocksAsAHintOursReads) {
+  FirstCopies f(64, 8);
+  for (std::uint64_t b : {0, 1, 3, 4}) EXPECT_TRUE(f.serve(1, b));
+  bool ahead = false;
+  EXPECT_FALSE(f.serve(2, 40, nullptr, nullptr, &ahead));
+  const std::string message = ahead_message(40) + f.front_hint();
+  EXPECT_EQ(parse_holdings_hint(message, 64), (std::vector<std::uint64_t>{2, 5, 6, 7, 8, 9}))
+      << message;
+  EXPECT_NE(message.find(ask_elsewhere_words), std::string::npos) << "firm: believed its time";
+  EXPECT_EQ(parse_holdings_hint(elsewhere_message(0) + f.front_hint(), 64).size(), 6u);
+  for (std::uint64_t b = 2; b < 64; ++b) EXPECT_TRUE(f.serve(1, b)) << b;
+  EXPECT_TRUE(f.over());
+  EXPECT_EQ(f.front_hint(), "") << "over: nothing to name";
 }

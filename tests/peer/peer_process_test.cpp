@@ -387,6 +387,45 @@ TEST_F(Serving, APartialHolderSaysWhichBlocksItHoldsAndServesThem) {
   EXPECT_EQ(c.read_exact(1808), Bytes(original.begin() + 8192, original.end()));
 }
 
+TEST(Spreading, ASeedSendsFirstCopiesFromItsFrontAndNamesTheFrontWhenAskedBeyondIt) {
+  // 64 blocks: the seed's front is the 32 from its lowest unsent block on (FirstCopies).
+  Lab lab;
+  const std::string cascade = lab.make_file("data.bin", 64 * 1024, "1KiB");
+  const std::string text = read_text(cascade);
+  const Hash256 hash =
+      sha256(ByteSpan(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+  const std::string data = read_text(lab.dir.file("data.bin"));
+  lab.peer("seed", cascade, lab.dir.file("data.bin"));
+  Conn c(lab.port_of("seed"));
+  // The message of a status-2 answer, or "" (and the block checked) for a block.
+  auto ask = [&](std::uint64_t block) {
+    c.send(encode_peer_request(PeerRequest{block, hash}));
+    const Bytes head = c.read_exact(peer_response_header_size);
+    const Bytes body = c.read_exact(load_be64(head.data() + 1));
+    const std::string got(body.begin(), body.end());
+    if (head[0] == 0) {
+      EXPECT_EQ(got, data.substr(block * 1024, 1024)) << block;
+      return std::string();
+    }
+    EXPECT_EQ(head[0], 2) << got;
+    return got;
+  };
+  auto range = [](std::uint64_t a, std::uint64_t b) {
+    std::vector<std::uint64_t> v;
+    for (std::uint64_t x = a; x <= b; ++x) v.push_back(x);
+    return v;
+  };
+  std::string m = ask(40);
+  EXPECT_NE(m.find("block 40 is not in the swarm yet"), std::string::npos) << m;
+  EXPECT_NE(m.find(ask_elsewhere_words), std::string::npos) << m;
+  EXPECT_EQ(parse_holdings_hint(m, 64), range(0, 31)) << m;
+  EXPECT_EQ(ask(40), "") << "asked again: sent";
+  EXPECT_EQ(ask(0), "") << "in the front: sent";
+  m = ask(63);
+  EXPECT_EQ(parse_holdings_hint(m, 64), range(1, 32)) << "the front moved on: " << m;
+  EXPECT_EQ(ask(1), "") << "the connection stays open, and a named block comes";
+}
+
 TEST_F(Serving, HoldsTwoHundredIdleConnectionsWhileAnsweringWithin100ms) {
   std::vector<Conn> idle;
   for (int i = 0; i < 200; ++i) idle.emplace_back(port);
