@@ -5,7 +5,7 @@
 namespace cascade {
 
 bool FirstCopies::serve(std::uint32_t ip, std::uint64_t block, bool* first_copy, bool* asked_again,
-                        bool* ahead) {
+                        bool* ahead, Clock::time_point now) {
   if (first_copy) *first_copy = false;
   if (asked_again) *asked_again = false;
   if (ahead) *ahead = false;
@@ -14,11 +14,17 @@ bool FirstCopies::serve(std::uint32_t ip, std::uint64_t block, bool* first_copy,
   if (block >= sent_.size()) return true;  // the server refuses it as out of range first
   if (!sent_[block]) {
     if (in_order_ > 0 && block - front_ >= in_order_) {  // front_ <= block: it is unsent
-      if (told_.first_ask(ip, block)) {
-        if (ahead) *ahead = true;
-        return false;
+      if (!refusing_since_) refusing_since_ = now;
+      // A front nobody asks for (its blocks came from elsewhere) stops holding anything back.
+      if (now - *refusing_since_ < front_patience) {
+        if (told_ahead_.first_ask(ip, block)) {
+          if (ahead) *ahead = true;
+          return false;
+        }
+        if (asked_again) *asked_again = true;
       }
-      if (asked_again) *asked_again = true;
+    } else {
+      refusing_since_.reset();  // the front is asked for
     }
     sent_[block] = true;
     while (front_ < sent_.size() && sent_[front_]) ++front_;
@@ -27,6 +33,7 @@ bool FirstCopies::serve(std::uint32_t ip, std::uint64_t block, bool* first_copy,
     if (--unsent_ == 0) {
       over_ = true;
       told_.clear();
+      told_ahead_.clear();
     }
     return true;
   }
@@ -39,6 +46,7 @@ bool FirstCopies::serve(std::uint32_t ip, std::uint64_t block, bool* first_copy,
 void FirstCopies::not_sent(std::uint64_t block) {
   if (over()) return;
   std::lock_guard lock(mutex_);
+  if (over()) return;  // the last first copy went out meanwhile: the rule is over for good
   if (block < sent_.size() && sent_[block]) {
     sent_[block] = false;
     ++unsent_;

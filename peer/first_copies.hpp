@@ -12,25 +12,31 @@
 //
 // First copies also go out about in file order: only from the front, the `in_order` blocks
 // from the lowest unsent one on; a first ask for a block beyond the front is told to ask
-// elsewhere too (asked again, it is sent). Each refusal names the front's unsent blocks as a
-// holdings hint, so a client of ours asks for one of those next instead of guessing. Why: every
-// leecher checks the whole-file SHA-256 over its verified prefix as blocks arrive (PrefixHasher);
-// with blocks entering the swarm at random its prefix stays short until the very end, and sixteen
-// leechers finishing together then hashed most of the file at once on a shared machine (11 of 64
-// blocks hashed before the last one arrived; 150-220 ms from the last block to "complete").
-// Entering in order, the blocks spread in about that order and the prefix follows (45-63 of 64).
-// Leechers still pick at random among what their peers hold, so trading stays as diverse. Measured
-// on the network lab (16 leechers, 100 Mbit/s, 64 MiB in 1 MiB blocks, medians of 5, one batch): a
-// front of 32 blocks 6.96 s = 1.30 x T*, 8 blocks 7.03 s, any order 7.14 s. Leechers picking in
-// file order themselves (lowest first) was far worse: 9.12 s, the seed sending 1.61 copies.
+// elsewhere too (asked again, it is sent). A front nobody asks for (a second seed, or this one
+// restarted, while the swarm has those blocks already) would hold every later block back: once
+// asks beyond the front have been refused for `front_patience` with none for the front
+// meanwhile, every block is sent on its first ask until the front is asked for again. Each refusal
+// names the front's unsent blocks as a holdings hint, so a client of ours asks for one of those
+// next instead of guessing. Why: every leecher checks the whole-file SHA-256 over its verified
+// prefix as blocks arrive (PrefixHasher); with blocks entering the swarm at random its prefix stays
+// short until the very end, and sixteen leechers finishing together then hashed most of the file at
+// once on a shared machine (11 of 64 blocks hashed before the last one arrived; 150-220 ms from the
+// last block to "complete"). Entering in order, the blocks spread in about that order and the
+// prefix follows (45-63 of 64). Leechers still pick at random among what their peers hold, so
+// trading stays as diverse. Measured on the network lab (16 leechers, 100 Mbit/s, 64 MiB in 1 MiB
+// blocks, medians of 5, one batch): a front of 32 blocks 6.96 s = 1.30 x T*, 8 blocks 7.03 s, any
+// order 7.14 s. Leechers picking in file order themselves (lowest first) was far worse: 9.12 s, the
+// seed sending 1.61 copies.
 //
 // Used only by a peer whose file was complete at start-up (the seed that brings the file); a
 // leecher that completes later keeps serving everything. Pure state, thread-safe (one mutex).
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +49,8 @@ class FirstCopies {
   // First copies go out from the `in_order` blocks from the lowest unsent one on (0: in any
   // order).
   static constexpr std::uint64_t default_in_order = 32;
+  using Clock = AskedOnce::Clock;
+  static constexpr auto front_patience = std::chrono::seconds(2);
   explicit FirstCopies(std::uint64_t blocks, std::uint64_t in_order = default_in_order)
       : sent_(blocks, false), sent_to_(blocks, 0), unsent_(blocks), in_order_(in_order) {}
 
@@ -52,7 +60,8 @@ class FirstCopies {
   // other rule should turn it away again); `ahead`, whether a refusal is for a block nobody has
   // yet, beyond the front (else the block is in the swarm already).
   bool serve(std::uint32_t ip, std::uint64_t block, bool* first_copy = nullptr,
-             bool* asked_again = nullptr, bool* ahead = nullptr);
+             bool* asked_again = nullptr, bool* ahead = nullptr,
+             Clock::time_point now = Clock::now());
   // Sending the first copy of `block` failed (the connection broke): it is not in the swarm.
   void not_sent(std::uint64_t block);
   // Every block has gone out at least once: the rule is over.
@@ -70,7 +79,10 @@ class FirstCopies {
   std::uint64_t unsent_;                // guarded by mutex_
   std::uint64_t front_ = 0;             // guarded by mutex_; the lowest unsent block
   const std::uint64_t in_order_;
-  AskedOnce told_;  // guarded by mutex_
+  AskedOnce told_;        // guarded by mutex_; asks for blocks sent already
+  AskedOnce told_ahead_;  // guarded by mutex_; asks beyond the front
+  // guarded by mutex_; the first ask beyond the front refused since the front was last asked for
+  std::optional<Clock::time_point> refusing_since_;
   std::atomic<bool> over_{false};
 };
 

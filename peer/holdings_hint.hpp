@@ -6,7 +6,9 @@
 // instead of guessing block after block; each guess costs a round trip through the peer's
 // queued uplink (measured on the network lab: about 35 ms, and 34,800 guesses in a 16-leecher
 // swarm). Any other client just shows the message. The bytes of the protocol do not change;
-// a peer holding nothing (or everything) sends the plain message.
+// a peer holding nothing (or everything) sends the plain message, except a seed still sending
+// first copies: it names the blocks no other peer has yet ("; it holds all 64 blocks, and no
+// other peer has these blocks: 8-31", FirstCopies::front_hint), read the same way.
 //
 // The hint is a courtesy, not a promise: a client asks for a hinted block like any other and
 // believes the answer (PeerMemory::refused: a "don't have" for a block the peer said it holds

@@ -183,3 +183,31 @@ TEST(FirstCopies, ARefusalNamesTheFrontsUnsentBlocksAsAHintOursReads) {
   EXPECT_TRUE(f.over());
   EXPECT_EQ(f.front_hint(), "") << "over: nothing to name";
 }
+
+TEST(FirstCopies, AFrontNobodyAsksForStopsHoldingLaterBlocksBack) {
+  // A restarted seed in a swarm that has blocks 0-1 already: nobody asks it for them.
+  FirstCopies f(10, 2);
+  const auto t0 = FirstCopies::Clock::now();
+  bool ahead = false;
+  EXPECT_FALSE(f.serve(1, 5, nullptr, nullptr, &ahead, t0));
+  EXPECT_TRUE(ahead);
+  EXPECT_FALSE(f.serve(2, 6, nullptr, nullptr, &ahead, t0 + FirstCopies::front_patience / 2));
+  EXPECT_TRUE(f.serve(3, 7, nullptr, nullptr, &ahead, t0 + FirstCopies::front_patience))
+      << "refused for its patience with no ask for the front: sent on a first ask";
+  EXPECT_FALSE(ahead);
+  EXPECT_TRUE(f.serve(3, 8, nullptr, nullptr, &ahead, t0 + FirstCopies::front_patience * 2));
+  EXPECT_FALSE(f.serve(1, 7)) << "sent once: in the swarm";
+  EXPECT_TRUE(f.serve(1, 0, nullptr, nullptr, &ahead, t0 + FirstCopies::front_patience * 3))
+      << "the front is asked for again";
+  EXPECT_FALSE(f.serve(4, 9, nullptr, nullptr, &ahead, t0 + FirstCopies::front_patience * 3));
+  EXPECT_TRUE(ahead) << "so the order holds again";
+}
+
+TEST(FirstCopies, ARefusalBeyondTheFrontDoesNotCountAsOneForABlockSentLater) {
+  FirstCopies f(10, 2);
+  EXPECT_FALSE(f.serve(1, 3)) << "beyond the front";
+  for (std::uint64_t b : {0, 1, 2}) EXPECT_TRUE(f.serve(2, b));
+  EXPECT_TRUE(f.serve(2, 3)) << "the front reached it: sent to another address";
+  EXPECT_FALSE(f.serve(1, 3)) << "in the swarm now: told to ask elsewhere, not a second copy";
+  EXPECT_TRUE(f.serve(1, 3)) << "asked again: served";
+}
