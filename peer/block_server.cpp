@@ -320,7 +320,9 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
     co_return co_await refuse(c, BlockServer::not_held, PeerStatus::not_held,
                               not_held_message(req.block) + holdings());
   bool first_copy = false, asked_again = false, ahead = false;
-  if (f.first_copies && !f.first_copies->serve(ip, req.block, &first_copy, &asked_again, &ahead)) {
+  // The front (first copies about in file order) only where an uplink is shared: not loopback.
+  if (f.first_copies && !f.first_copies->serve(ip, req.block, &first_copy, &asked_again, &ahead,
+                                               FirstCopies::Clock::now(), c.takes_turns)) {
     ++f.stats.asked_elsewhere;
     // Named with the blocks it would send now, so a client of ours asks for one of them next.
     // Made before the co_await: inside one, GCC 12 can destroy a conditional expression's

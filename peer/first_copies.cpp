@@ -5,7 +5,7 @@
 namespace cascade {
 
 bool FirstCopies::serve(std::uint32_t ip, std::uint64_t block, bool* first_copy, bool* asked_again,
-                        bool* ahead, Clock::time_point now) {
+                        bool* ahead, Clock::time_point now, bool ordered) {
   if (first_copy) *first_copy = false;
   if (asked_again) *asked_again = false;
   if (ahead) *ahead = false;
@@ -13,7 +13,9 @@ bool FirstCopies::serve(std::uint32_t ip, std::uint64_t block, bool* first_copy,
   std::lock_guard lock(mutex_);
   if (block >= sent_.size()) return true;  // the server refuses it as out of range first
   if (!sent_[block]) {
-    if (in_order_ > 0 && block - front_ >= in_order_) {  // front_ <= block: it is unsent
+    if (!ordered) {
+      // Not counted either way: the front neither moves nor goes stale for it.
+    } else if (in_order_ > 0 && block - front_ >= in_order_) {  // front_ <= block: unsent
       if (!refusing_since_) refusing_since_ = now;
       // A front nobody asks for (its blocks came from elsewhere) stops holding anything back.
       if (now - *refusing_since_ < front_patience) {

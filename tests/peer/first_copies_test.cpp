@@ -211,3 +211,15 @@ TEST(FirstCopies, ARefusalBeyondTheFrontDoesNotCountAsOneForABlockSentLater) {
   EXPECT_FALSE(f.serve(1, 3)) << "in the swarm now: told to ask elsewhere, not a second copy";
   EXPECT_TRUE(f.serve(1, 3)) << "asked again: served";
 }
+
+TEST(FirstCopies, AnAskOutsideTheOrderIsSentAndLeavesTheFrontAsItWas) {
+  FirstCopies f(10, 2);
+  const auto t0 = FirstCopies::Clock::now();
+  bool ahead = false;
+  EXPECT_TRUE(f.serve(1, 7, nullptr, nullptr, &ahead, t0, false)) << "a loopback asker";
+  EXPECT_FALSE(ahead);
+  EXPECT_FALSE(f.serve(2, 8, nullptr, nullptr, &ahead, t0)) << "the front is still 0-1";
+  EXPECT_TRUE(ahead);
+  EXPECT_FALSE(f.serve(2, 7, nullptr, nullptr, &ahead, t0)) << "7 is in the swarm";
+  EXPECT_FALSE(ahead);
+}
