@@ -74,6 +74,9 @@ struct BlockServer::Impl : std::enable_shared_from_this<Impl> {
     // Its large blocks take turns for the upload slots (UploadSlots): not on the loopback
     // interface, nor once a send of ours to it stalled.
     bool takes_turns = false;
+    // Not on the loopback interface: the asker shares an uplink with others (or may), so a seed's
+    // first copies go out from its front (FirstCopies).
+    bool shared_uplink = false;
   };
 
   asio::io_context& io;
@@ -190,13 +193,15 @@ asio::awaitable<void> BlockServer::Impl::accept_loop(std::shared_ptr<Impl> self)
     // Upload slots share an uplink; the loopback interface has none to share (there the
     // receivers' CPU is the limit: with slots, W2 of scripts/bench/swarm.sh took 1.08 x as long).
     // With them, a send completes once its bytes are nearly all sent, not merely queued.
-    const bool takes_turns = options.upload_slots > 0 && (ip >> 24) != 127;
+    const bool shared_uplink = (ip >> 24) != 127;
+    const bool takes_turns = options.upload_slots > 0 && shared_uplink;
     if (takes_turns) {
       const int lowat = UploadSlots::notsent_lowat;
       ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
     }
     auto c = std::make_shared<Connection>(std::move(socket));
     c->takes_turns = takes_turns;
+    c->shared_uplink = shared_uplink;
     std::list<std::weak_ptr<Connection>>::iterator where;
     {
       std::lock_guard lock(conns_mutex);
@@ -319,16 +324,18 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
   if (!f.blocks.verified(req.block))
     co_return co_await refuse(c, BlockServer::not_held, PeerStatus::not_held,
                               not_held_message(req.block) + holdings());
-  bool first_copy = false, asked_again = false, ahead = false;
   // The front (first copies about in file order) only where an uplink is shared: not loopback.
-  if (f.first_copies && !f.first_copies->serve(ip, req.block, &first_copy, &asked_again, &ahead,
-                                               FirstCopies::Clock::now(), c.takes_turns)) {
+  const FirstCopies::Answer copies =
+      f.first_copies
+          ? f.first_copies->serve(ip, req.block, FirstCopies::Clock::now(), c.shared_uplink)
+          : FirstCopies::Answer{};
+  if (!copies) {
     ++f.stats.asked_elsewhere;
     // Named with the blocks it would send now, so a client of ours asks for one of them next.
     // Made before the co_await: inside one, GCC 12 can destroy a conditional expression's
     // temporary twice (a double free, seen on the network lab).
-    std::string message = ahead ? ahead_message(req.block) : elsewhere_message(req.block);
-    message += f.first_copies->front_hint();
+    std::string message = copies.ahead ? ahead_message(req.block) : elsewhere_message(req.block);
+    message += copies.hint;
     co_return co_await refuse(c, BlockServer::asked_elsewhere, PeerStatus::not_held, message);
   }
 
@@ -339,14 +346,14 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
     ~Unsent() {
       if (copies) copies->not_sent(block);
     }
-  } unsent{first_copy ? f.first_copies.get() : nullptr, req.block};
+  } unsent{copies.first_copy ? f.first_copies.get() : nullptr, req.block};
   const std::uint64_t length = f.meta.block_length(req.block);
   // A large block's bytes take turns with the other answers' (UploadSlots); while every slot is
   // taken, a first ask is told to try other peers. Not a seed's first copy (no other peer has
   // it), nor an ask FirstCopies turned away once already.
   UploadSlots::Slot slot;
   if (length >= UploadSlots::min_block && c.takes_turns) {
-    if (!first_copy && !asked_again && slots.all_taken()) {
+    if (!copies.first_copy && !copies.asked_again && slots.all_taken()) {
       bool first_ask = false;
       {
         std::lock_guard lock(f.busy_mutex);

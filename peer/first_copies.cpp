@@ -2,16 +2,16 @@
 
 #include <algorithm>
 
+#include "peer/holdings_hint.hpp"
+
 namespace cascade {
 
-bool FirstCopies::serve(std::uint32_t ip, std::uint64_t block, bool* first_copy, bool* asked_again,
-                        bool* ahead, Clock::time_point now, bool ordered) {
-  if (first_copy) *first_copy = false;
-  if (asked_again) *asked_again = false;
-  if (ahead) *ahead = false;
-  if (over()) return true;
+FirstCopies::Answer FirstCopies::serve(std::uint32_t ip, std::uint64_t block, Clock::time_point now,
+                                       bool ordered) {
+  Answer answer;
+  if (over()) return answer;
   std::lock_guard lock(mutex_);
-  if (block >= sent_.size()) return true;  // the server refuses it as out of range first
+  if (block >= sent_.size()) return answer;  // the server refuses it as out of range first
   if (!sent_[block]) {
     if (!ordered) {
       // Not counted either way: the front neither moves nor goes stale for it.
@@ -19,11 +19,8 @@ bool FirstCopies::serve(std::uint32_t ip, std::uint64_t block, bool* first_copy,
       if (!refusing_since_) refusing_since_ = now;
       // A front nobody asks for (its blocks came from elsewhere) stops holding anything back.
       if (now - *refusing_since_ < front_patience) {
-        if (told_ahead_.first_ask(ip, block)) {
-          if (ahead) *ahead = true;
-          return false;
-        }
-        if (asked_again) *asked_again = true;
+        if (told_ahead_.first_ask(ip, block)) return refuse(true);
+        answer.asked_again = true;
       }
     } else {
       refusing_since_.reset();  // the front is asked for
@@ -31,18 +28,26 @@ bool FirstCopies::serve(std::uint32_t ip, std::uint64_t block, bool* first_copy,
     sent_[block] = true;
     while (front_ < sent_.size() && sent_[front_]) ++front_;
     sent_to_[block] = ip;
-    if (first_copy) *first_copy = true;
+    answer.first_copy = true;
     if (--unsent_ == 0) {
       over_ = true;
       told_.clear();
       told_ahead_.clear();
     }
-    return true;
+    return answer;
   }
-  if (sent_to_[block] == ip) return true;
-  if (told_.first_ask(ip, block)) return false;
-  if (asked_again) *asked_again = true;  // told once already: served this time
-  return true;
+  if (sent_to_[block] == ip) return answer;
+  if (told_.first_ask(ip, block)) return refuse(false);
+  answer.asked_again = true;  // told once already: served this time
+  return answer;
+}
+
+FirstCopies::Answer FirstCopies::refuse(bool ahead) const {
+  Answer answer;
+  answer.send = false;
+  answer.ahead = ahead;
+  if (in_order_ > 0) answer.hint = unsent_hint(sent_, front_, front_ + in_order_);
+  return answer;
 }
 
 void FirstCopies::not_sent(std::uint64_t block) {
@@ -54,29 +59,6 @@ void FirstCopies::not_sent(std::uint64_t block) {
     ++unsent_;
     front_ = std::min(front_, block);
   }
-}
-
-std::string FirstCopies::front_hint() const {
-  if (over() || in_order_ == 0) return {};
-  std::lock_guard lock(mutex_);
-  const std::uint64_t n = sent_.size();
-  const std::uint64_t end = std::min(n, front_ + in_order_);
-  std::string list;
-  for (std::uint64_t b = front_; b < end;) {
-    if (sent_[b]) {
-      ++b;
-      continue;
-    }
-    std::uint64_t e = b;
-    while (e + 1 < end && !sent_[e + 1]) ++e;
-    if (!list.empty()) list += ',';
-    list += std::to_string(b);
-    if (e > b) list += '-' + std::to_string(e);
-    b = e + 1;
-  }
-  if (list.empty()) return {};
-  return "; it holds all " + std::to_string(n) +
-         " blocks, and no other peer has these blocks: " + list;
 }
 
 std::uint64_t FirstCopies::unsent() const {

@@ -57,24 +57,27 @@ class FirstCopies {
   explicit FirstCopies(std::uint64_t blocks, std::uint64_t in_order = default_in_order)
       : sent_(blocks, false), sent_to_(blocks, 0), unsent_(blocks), in_order_(in_order) {}
 
-  // Whether to send `block` to `ip` now (and it counts as sent), or tell it to ask elsewhere.
-  // `first_copy`, if given, says whether this is the block's first copy (see not_sent());
-  // `asked_again`, whether this ask is served because the same ask was refused before (so no
-  // other rule should turn it away again); `ahead`, whether a refusal is for a block nobody has
-  // yet, beyond the front (else the block is in the swarm already).
-  // `ordered` false: the front does not apply to this ask (an asker on the loopback interface).
-  bool serve(std::uint32_t ip, std::uint64_t block, bool* first_copy = nullptr,
-             bool* asked_again = nullptr, bool* ahead = nullptr,
-             Clock::time_point now = Clock::now(), bool ordered = true);
+  struct Answer {
+    bool send = true;  // send `block` now (it counts as sent); else tell the asker to ask elsewhere
+    bool first_copy = false;   // the block's first copy (see not_sent())
+    bool asked_again = false;  // served because the same ask was refused before: no other rule
+                               // should turn it away again
+    bool ahead = false;  // refused beyond the front: nobody has the block yet (else: it is in the
+                         // swarm already)
+    // Refused: the front's unsent blocks as a holdings hint for the message (unsent_hint), taken
+    // under the same lock as the answer; "" in any order.
+    std::string hint;
+    explicit operator bool() const { return send; }
+  };
+  // Whether to send `block` to `ip` now. `ordered` false: the front does not apply to this ask
+  // (an asker on the loopback interface).
+  Answer serve(std::uint32_t ip, std::uint64_t block, Clock::time_point now = Clock::now(),
+               bool ordered = true);
   // Sending the first copy of `block` failed (the connection broke): it is not in the swarm.
   void not_sent(std::uint64_t block);
   // Every block has gone out at least once: the rule is over.
   bool over() const { return over_.load(std::memory_order_relaxed); }
   std::uint64_t unsent() const;
-  // The front's unsent blocks as a holdings hint (holdings_hint.hpp) for a refusal's message:
-  // "; it holds all N blocks, and no other peer has these blocks: a-b,c" ("" once over, or in
-  // any order).
-  std::string front_hint() const;
 
  private:
   mutable std::mutex mutex_;
@@ -88,6 +91,8 @@ class FirstCopies {
   // guarded by mutex_; the first ask beyond the front refused since the front was last asked for
   std::optional<Clock::time_point> refusing_since_;
   std::atomic<bool> over_{false};
+
+  Answer refuse(bool ahead) const;  // with mutex_ held
 };
 
 }  // namespace cascade

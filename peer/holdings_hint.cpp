@@ -11,46 +11,62 @@ constexpr std::string_view list_start = " blocks: ";
 constexpr std::string_view truncated = ",...";
 }  // namespace
 
+bool append_block_ranges(std::string& out, const std::vector<bool>& flags, bool want,
+                         std::uint64_t from, std::uint64_t end, std::size_t max_chars,
+                         std::uint64_t run_until) {
+  end = std::min<std::uint64_t>(end, flags.size());
+  run_until = std::min(run_until, end);
+  bool first = true;
+  for (std::uint64_t b = from; b < end;) {
+    if (flags[b] != want) {
+      ++b;
+      continue;
+    }
+    std::uint64_t e = b < run_until ? run_until - 1 : b;  // known to be one run: not read
+    while (e + 1 < end && flags[e + 1] == want) ++e;
+    std::string range = first ? std::string() : std::string(",");
+    range += std::to_string(b);
+    if (e > b) {
+      range += '-';
+      range += std::to_string(e);
+    }
+    if (out.size() + range.size() + truncated.size() > max_chars) {
+      out.append(truncated, first ? 1 : 0);
+      return false;
+    }
+    out += range;
+    first = false;
+    b = e + 1;
+  }
+  return true;
+}
+
 std::string holdings_hint(const std::vector<bool>& held, std::uint64_t count, std::uint64_t near,
                           std::size_t max_chars, std::uint64_t prefix, std::uint64_t end) {
   const std::uint64_t n = held.size();
   if (count == 0 || count >= n) return {};
-  end = std::min(end, n);
-  prefix = std::min(prefix, end);
   std::string head(marker);
   head += std::to_string(count);
   head += " of ";
   head += std::to_string(n);
   head += list_start;
-  // The ranges from block `from` on; false when they had to be cut.
-  auto list = [&](std::uint64_t from, std::string& out) {
-    out = head;
-    bool first = true;
-    for (std::uint64_t b = std::min(from, n); b < end;) {
-      if (!held[b]) {
-        ++b;
-        continue;
-      }
-      std::uint64_t e = b < prefix ? prefix - 1 : b;  // the prefix is one range, known held
-      while (e + 1 < end && held[e + 1]) ++e;
-      std::string range = first ? std::string() : std::string(",");
-      range += std::to_string(b);
-      if (e > b) {
-        range += '-';
-        range += std::to_string(e);
-      }
-      if (out.size() + range.size() + truncated.size() > max_chars) {
-        out.append(truncated, first ? 1 : 0);
-        return false;
-      }
-      out += range;
-      first = false;
-      b = e + 1;
-    }
-    return true;
-  };
-  std::string out;
-  if (!list(0, out) && near > 0) list(near, out);  // too many to list all: those from `near` on
+  std::string out = head;
+  if (!append_block_ranges(out, held, true, 0, end, max_chars, prefix) && near > 0) {
+    out = head;  // too many to list all: those from `near` on (the asker works around it)
+    append_block_ranges(out, held, true, std::min(near, n), end, max_chars, prefix);
+  }
+  return out;
+}
+
+std::string unsent_hint(const std::vector<bool>& sent, std::uint64_t from, std::uint64_t end) {
+  std::string out(marker);
+  out += "all ";
+  out += std::to_string(sent.size());
+  out += " blocks, and no other peer has these";
+  out += list_start;
+  const std::size_t head = out.size();
+  append_block_ranges(out, sent, false, from, end, max_holdings_hint);
+  if (out.size() == head) return {};
   return out;
 }
 

@@ -8,7 +8,7 @@
 // swarm). Any other client just shows the message. The bytes of the protocol do not change;
 // a peer holding nothing (or everything) sends the plain message, except a seed still sending
 // first copies: it names the blocks no other peer has yet ("; it holds all 64 blocks, and no
-// other peer has these blocks: 8-31", FirstCopies::front_hint), read the same way.
+// other peer has these blocks: 8-31", unsent_hint), read the same way.
 //
 // The hint is a courtesy, not a promise: a client asks for a hinted block like any other and
 // believes the answer (PeerMemory::refused: a "don't have" for a block the peer said it holds
@@ -46,6 +46,18 @@ inline constexpr std::size_t max_holdings_hint = 1024;
 std::string holdings_hint(const std::vector<bool>& held, std::uint64_t count,
                           std::uint64_t near = 0, std::size_t max_chars = max_holdings_hint,
                           std::uint64_t prefix = 0, std::uint64_t end = ~0ull);
+
+// A seed's hint while it sends first copies (FirstCopies): "; it holds all N blocks, and no other
+// peer has these blocks: a-b,c" for the blocks in [from, end) not yet `sent`; empty when none.
+std::string unsent_hint(const std::vector<bool>& sent, std::uint64_t from, std::uint64_t end);
+
+// The writer under both: appends the blocks in [from, end) whose flag is `want` to `out` as
+// ascending ranges "a-b,c" while `out` fits in `max_chars`; past that it ends with ",..." (or
+// "..." when no range fit) and returns false. Blocks [from, run_until) are known to be one run
+// of `want` and are not read.
+bool append_block_ranges(std::string& out, const std::vector<bool>& flags, bool want,
+                         std::uint64_t from, std::uint64_t end, std::size_t max_chars,
+                         std::uint64_t run_until = 0);
 
 // The blocks a status-2 message says its sender holds, ascending, each below `count`, at most
 // max_hinted_blocks of them (what BlockMap::pick looks at; a hint can name far more: "0-65535"

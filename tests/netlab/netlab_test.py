@@ -354,6 +354,56 @@ print(json.dumps(out))
         self.assertEqual(first["sha256"], block5)
 
 
+    # Asks for the blocks in argv[4] (a JSON list) one after the other on one connection; prints
+    # each answer's status, message and the SHA-256 of a block.
+    ASK_BLOCKS = WIRE + """
+c = socket.create_connection((seed, port), timeout=20)
+out = []
+for block in json.loads(sys.argv[4]):
+    c.sendall(request(block))
+    status, body = answer(c)
+    out.append({"status": status, "message": body.decode(errors="replace") if status else "",
+                "sha256": hashlib.sha256(body).hexdigest() if status == 0 else ""})
+print(json.dumps(out))
+"""
+
+    def test_a_seed_sends_its_first_copies_about_in_file_order(self):
+        # Over a shared uplink a seed sends its first copies from its front, the 32 blocks from
+        # its lowest unsent one: a first ask beyond it is told to ask other peers first and named
+        # the front's blocks, which our leechers read; asked again, it is sent. A block sent once
+        # is in the swarm: another host is told to ask elsewhere. None of it depends on upload
+        # slots (here none: --upload-slots 0).
+        tracker_host = self.lab.add_host("tracker")
+        seed = self.lab.add_host("seed", up="100mbit")
+        one = self.lab.add_host("one", up="100mbit")
+        other = self.lab.add_host("other", up="100mbit")
+        data = self.make_file(4 * MiB, block=32 * KiB)  # 128 blocks
+        sha = [hashlib.sha256(data[b * 32 * KiB:(b + 1) * 32 * KiB]).hexdigest() for b in range(128)]
+        self.start_tracker(tracker_host)
+        stats = self.start_seed(seed, extra=["--upload-slots", "0"])
+
+        def ask(host, blocks):
+            r = host.run([sys.executable, "-c", self.ASK_BLOCKS, seed.ip, str(PORT), self.hash,
+                          json.dumps(blocks)], timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return json.loads(r.stdout)
+
+        beyond, again, first, front_end, next_beyond = ask(one, [100, 100, 0, 32, 40])
+        self.assertEqual(beyond["status"], 2, beyond)
+        self.assertIn("file order", beyond["message"])
+        self.assertIn("ask other peers", beyond["message"])
+        self.assertIn("; it holds all 128 blocks, and no other peer has these blocks: 0-31", beyond["message"])
+        self.assertEqual((again["status"], again["sha256"]), (0, sha[100]), "asked again: sent")
+        self.assertEqual((first["status"], first["sha256"]), (0, sha[0]))
+        self.assertEqual((front_end["status"], front_end["sha256"]), (0, sha[32]), "0 sent: the front is 1-32")
+        self.assertEqual(next_beyond["status"], 2, next_beyond)
+        self.assertIn("no other peer has these blocks: 1-31", next_beyond["message"])
+        told, sent = ask(other, [0, 1])
+        self.assertEqual(told["status"], 2, told)
+        self.assertIn("in the swarm already", told["message"])
+        self.assertEqual((sent["status"], sent["sha256"]), (0, sha[1]), "in the front, unsent: sent")
+        self.wait_for("the seed's statistics", lambda: (self.file_stats(stats) or {}).get("asked_elsewhere", 0) >= 3)
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin", required=True)

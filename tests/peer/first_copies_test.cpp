@@ -79,17 +79,20 @@ TEST(AskedOnce, WithAKeepTimeWhatWasToldLongAgoIsForgotten) {
 
 TEST(FirstCopies, SaysWhenAnAskIsServedBecauseItWasRefusedBefore) {
   FirstCopies f(4);
-  bool first = false, again = false;
-  EXPECT_TRUE(f.serve(1, 0, &first, &again));
-  EXPECT_TRUE(first);
-  EXPECT_FALSE(again);
-  EXPECT_FALSE(f.serve(2, 0, &first, &again));
-  EXPECT_FALSE(again);
-  EXPECT_TRUE(f.serve(2, 0, &first, &again));
-  EXPECT_FALSE(first);
-  EXPECT_TRUE(again) << "no other rule may turn this ask away";
-  EXPECT_TRUE(f.serve(1, 0, &first, &again));
-  EXPECT_FALSE(again) << "the first copy's address: served, but not because it asked again";
+  auto a = f.serve(1, 0);
+  EXPECT_TRUE(a);
+  EXPECT_TRUE(a.first_copy);
+  EXPECT_FALSE(a.asked_again);
+  a = f.serve(2, 0);
+  EXPECT_FALSE(a);
+  EXPECT_FALSE(a.asked_again);
+  a = f.serve(2, 0);
+  EXPECT_TRUE(a);
+  EXPECT_FALSE(a.first_copy);
+  EXPECT_TRUE(a.asked_again) << "no other rule may turn this ask away";
+  a = f.serve(1, 0);
+  EXPECT_TRUE(a);
+  EXPECT_FALSE(a.asked_again) << "the first copy's address: served, but not because it asked again";
 }
 
 TEST(AskedOnce, WhatItRemembersIsBoundedAndPastThatItStartsOver) {
@@ -105,11 +108,10 @@ TEST(AskedOnce, WhatItRemembersIsBoundedAndPastThatItStartsOver) {
 
 TEST(FirstCopies, ABlockWhoseSendingFailedIsNotInTheSwarm) {
   FirstCopies f(2);
-  bool first = false;
-  EXPECT_TRUE(f.serve(1, 0, &first));
-  EXPECT_TRUE(first);
-  EXPECT_FALSE(f.serve(3, 0, &first));
-  EXPECT_FALSE(first);
+  EXPECT_TRUE(f.serve(1, 0).first_copy);
+  const auto a = f.serve(3, 0);
+  EXPECT_FALSE(a);
+  EXPECT_FALSE(a.first_copy);
   f.not_sent(0);
   EXPECT_EQ(f.unsent(), 2u);
   EXPECT_TRUE(f.serve(2, 0)) << "the next asker gets it as a first copy";
@@ -117,15 +119,18 @@ TEST(FirstCopies, ABlockWhoseSendingFailedIsNotInTheSwarm) {
 
 TEST(FirstCopies, FirstCopiesGoOutFromTheFrontOfTheUnsentBlocks) {
   FirstCopies f(10, 3);  // the front: 3 blocks from the lowest unsent one, 0-2 at first
-  bool ahead = false;
-  EXPECT_FALSE(f.serve(1, 3, nullptr, nullptr, &ahead)) << "beyond the front: nobody has it yet";
-  EXPECT_TRUE(ahead);
-  EXPECT_TRUE(f.serve(1, 2, nullptr, nullptr, &ahead));
-  EXPECT_FALSE(ahead);
-  EXPECT_FALSE(f.serve(2, 2, nullptr, nullptr, &ahead)) << "sent: in the swarm";
-  EXPECT_FALSE(ahead);
-  EXPECT_FALSE(f.serve(2, 3, nullptr, nullptr, &ahead)) << "0 is unsent: the front is still 0-2";
-  EXPECT_TRUE(ahead);
+  auto a = f.serve(1, 3);
+  EXPECT_FALSE(a) << "beyond the front: nobody has it yet";
+  EXPECT_TRUE(a.ahead);
+  a = f.serve(1, 2);
+  EXPECT_TRUE(a);
+  EXPECT_FALSE(a.ahead);
+  a = f.serve(2, 2);
+  EXPECT_FALSE(a) << "sent: in the swarm";
+  EXPECT_FALSE(a.ahead);
+  a = f.serve(2, 3);
+  EXPECT_FALSE(a) << "0 is unsent: the front is still 0-2";
+  EXPECT_TRUE(a.ahead);
   EXPECT_TRUE(f.serve(3, 0));
   EXPECT_TRUE(f.serve(3, 3)) << "0 sent: the front is 1-3";
   EXPECT_FALSE(f.serve(3, 4));
@@ -138,13 +143,14 @@ TEST(FirstCopies, FirstCopiesGoOutFromTheFrontOfTheUnsentBlocks) {
 TEST(FirstCopies, ABlockBeyondTheFrontAskedAgainIsSentAsAFirstCopy) {
   // Another implementation that asks again at once (tests/interop/reference.py) is never stuck.
   FirstCopies f(10, 2);
-  bool first = false, again = false, ahead = false;
-  EXPECT_FALSE(f.serve(1, 9, &first, &again, &ahead));
-  EXPECT_TRUE(ahead);
-  EXPECT_TRUE(f.serve(1, 9, &first, &again, &ahead));
-  EXPECT_TRUE(first);
-  EXPECT_TRUE(again) << "no other rule may turn this ask away";
-  EXPECT_FALSE(ahead);
+  auto a = f.serve(1, 9);
+  EXPECT_FALSE(a);
+  EXPECT_TRUE(a.ahead);
+  a = f.serve(1, 9);
+  EXPECT_TRUE(a);
+  EXPECT_TRUE(a.first_copy);
+  EXPECT_TRUE(a.asked_again) << "no other rule may turn this ask away";
+  EXPECT_FALSE(a.ahead);
   EXPECT_FALSE(f.serve(2, 9)) << "now in the swarm";
   EXPECT_TRUE(f.serve(2, 1)) << "the front did not move: 0 and 1";
 }
@@ -152,11 +158,13 @@ TEST(FirstCopies, ABlockBeyondTheFrontAskedAgainIsSentAsAFirstCopy) {
 TEST(FirstCopies, AFailedFirstCopyComesBackToTheFront) {
   FirstCopies f(6, 2);
   for (std::uint64_t b : {0, 1, 2}) EXPECT_TRUE(f.serve(1, b));
-  EXPECT_FALSE(f.serve(1, 5)) << "the front is 3-4";
-  EXPECT_EQ(f.front_hint(), "; it holds all 6 blocks, and no other peer has these blocks: 3-4");
+  auto a = f.serve(1, 5);
+  EXPECT_FALSE(a) << "the front is 3-4";
+  EXPECT_EQ(a.hint, "; it holds all 6 blocks, and no other peer has these blocks: 3-4");
   f.not_sent(0);
-  EXPECT_EQ(f.front_hint(), "; it holds all 6 blocks, and no other peer has these blocks: 0");
-  EXPECT_FALSE(f.serve(2, 3)) << "the front is 0-1 again";
+  a = f.serve(2, 3);
+  EXPECT_FALSE(a) << "the front is 0-1 again";
+  EXPECT_EQ(a.hint, "; it holds all 6 blocks, and no other peer has these blocks: 0");
   EXPECT_TRUE(f.serve(2, 0));
   EXPECT_TRUE(f.serve(2, 4)) << "and then 3-4";
 }
@@ -165,42 +173,49 @@ TEST(FirstCopies, WithoutAnOrderAnyUnsentBlockGoesOut) {
   FirstCopies f(100, 0);
   EXPECT_TRUE(f.serve(1, 99));
   EXPECT_TRUE(f.serve(1, 50));
-  EXPECT_FALSE(f.serve(2, 50));
-  EXPECT_EQ(f.front_hint(), "") << "no front to name";
+  const auto a = f.serve(2, 50);
+  EXPECT_FALSE(a);
+  EXPECT_EQ(a.hint, "") << "no front to name";
 }
 
 TEST(FirstCopies, ARefusalNamesTheFrontsUnsentBlocksAsAHintOursReads) {
   FirstCopies f(64, 8);
   for (std::uint64_t b : {0, 1, 3, 4}) EXPECT_TRUE(f.serve(1, b));
-  bool ahead = false;
-  EXPECT_FALSE(f.serve(2, 40, nullptr, nullptr, &ahead));
-  const std::string message = ahead_message(40) + f.front_hint();
+  auto a = f.serve(2, 40);
+  EXPECT_FALSE(a);
+  EXPECT_TRUE(a.ahead);
+  const std::string message = ahead_message(40) + a.hint;
   EXPECT_EQ(parse_holdings_hint(message, 64), (std::vector<std::uint64_t>{2, 5, 6, 7, 8, 9}))
       << message;
   EXPECT_NE(message.find(ask_elsewhere_words), std::string::npos) << "firm: believed its time";
-  EXPECT_EQ(parse_holdings_hint(elsewhere_message(0) + f.front_hint(), 64).size(), 6u);
+  a = f.serve(2, 0);
+  EXPECT_FALSE(a) << "in the swarm";
+  EXPECT_EQ(parse_holdings_hint(elsewhere_message(0) + a.hint, 64).size(), 6u);
   for (std::uint64_t b = 2; b < 64; ++b) EXPECT_TRUE(f.serve(1, b)) << b;
   EXPECT_TRUE(f.over());
-  EXPECT_EQ(f.front_hint(), "") << "over: nothing to name";
+  a = f.serve(2, 0);
+  EXPECT_TRUE(a) << "over: everything is served";
+  EXPECT_EQ(a.hint, "");
 }
 
 TEST(FirstCopies, AFrontNobodyAsksForStopsHoldingLaterBlocksBack) {
   // A restarted seed in a swarm that has blocks 0-1 already: nobody asks it for them.
   FirstCopies f(10, 2);
   const auto t0 = FirstCopies::Clock::now();
-  bool ahead = false;
-  EXPECT_FALSE(f.serve(1, 5, nullptr, nullptr, &ahead, t0));
-  EXPECT_TRUE(ahead);
-  EXPECT_FALSE(f.serve(2, 6, nullptr, nullptr, &ahead, t0 + FirstCopies::front_patience / 2));
-  EXPECT_TRUE(f.serve(3, 7, nullptr, nullptr, &ahead, t0 + FirstCopies::front_patience))
-      << "refused for its patience with no ask for the front: sent on a first ask";
-  EXPECT_FALSE(ahead);
-  EXPECT_TRUE(f.serve(3, 8, nullptr, nullptr, &ahead, t0 + FirstCopies::front_patience * 2));
+  auto a = f.serve(1, 5, t0);
+  EXPECT_FALSE(a);
+  EXPECT_TRUE(a.ahead);
+  EXPECT_FALSE(f.serve(2, 6, t0 + FirstCopies::front_patience / 2));
+  a = f.serve(3, 7, t0 + FirstCopies::front_patience);
+  EXPECT_TRUE(a) << "refused for its patience with no ask for the front: sent on a first ask";
+  EXPECT_FALSE(a.ahead);
+  EXPECT_TRUE(f.serve(3, 8, t0 + FirstCopies::front_patience * 2));
   EXPECT_FALSE(f.serve(1, 7)) << "sent once: in the swarm";
-  EXPECT_TRUE(f.serve(1, 0, nullptr, nullptr, &ahead, t0 + FirstCopies::front_patience * 3))
+  EXPECT_TRUE(f.serve(1, 0, t0 + FirstCopies::front_patience * 3))
       << "the front is asked for again";
-  EXPECT_FALSE(f.serve(4, 9, nullptr, nullptr, &ahead, t0 + FirstCopies::front_patience * 3));
-  EXPECT_TRUE(ahead) << "so the order holds again";
+  a = f.serve(4, 9, t0 + FirstCopies::front_patience * 3);
+  EXPECT_FALSE(a);
+  EXPECT_TRUE(a.ahead) << "so the order holds again";
 }
 
 TEST(FirstCopies, ARefusalBeyondTheFrontDoesNotCountAsOneForABlockSentLater) {
@@ -215,11 +230,13 @@ TEST(FirstCopies, ARefusalBeyondTheFrontDoesNotCountAsOneForABlockSentLater) {
 TEST(FirstCopies, AnAskOutsideTheOrderIsSentAndLeavesTheFrontAsItWas) {
   FirstCopies f(10, 2);
   const auto t0 = FirstCopies::Clock::now();
-  bool ahead = false;
-  EXPECT_TRUE(f.serve(1, 7, nullptr, nullptr, &ahead, t0, false)) << "a loopback asker";
-  EXPECT_FALSE(ahead);
-  EXPECT_FALSE(f.serve(2, 8, nullptr, nullptr, &ahead, t0)) << "the front is still 0-1";
-  EXPECT_TRUE(ahead);
-  EXPECT_FALSE(f.serve(2, 7, nullptr, nullptr, &ahead, t0)) << "7 is in the swarm";
-  EXPECT_FALSE(ahead);
+  auto a = f.serve(1, 7, t0, false);
+  EXPECT_TRUE(a) << "a loopback asker";
+  EXPECT_TRUE(a.first_copy);
+  a = f.serve(2, 8, t0);
+  EXPECT_FALSE(a) << "the front is still 0-1";
+  EXPECT_TRUE(a.ahead);
+  a = f.serve(2, 7, t0);
+  EXPECT_FALSE(a) << "7 is in the swarm";
+  EXPECT_FALSE(a.ahead);
 }

@@ -127,6 +127,20 @@ TEST(HoldingsHint, ParsesWhatItWrites) {
   EXPECT_EQ(parse_holdings_hint(busy_message(7) + hint(h), 40).size(), 7u);
 }
 
+TEST(HoldingsHint, ASeedNamesTheUnsentBlocksOfItsFrontAndOursReadsThem) {
+  std::vector<bool> sent(40, false);
+  for (std::uint64_t b : {0, 1, 2, 5, 9}) sent[b] = true;
+  const std::string hint = unsent_hint(sent, 3, 11);
+  EXPECT_EQ(hint, "; it holds all 40 blocks, and no other peer has these blocks: 3-4,6-8,10");
+  EXPECT_EQ(parse_holdings_hint("block 0 is in the swarm already" + hint, 40),
+            (std::vector<std::uint64_t>{3, 4, 6, 7, 8, 10}));
+  EXPECT_EQ(unsent_hint(sent, 39, 60),
+            "; it holds all 40 blocks, and no other peer has these "
+            "blocks: 39")
+      << "cut at the file's end";
+  EXPECT_EQ(unsent_hint(sent, 0, 3), "") << "all sent: nothing to name";
+}
+
 TEST(HoldingsHint, AnyOtherMessageOrABadListGivesNothingBeyondItsGoodPart) {
   const std::uint64_t n = 64;
   EXPECT_TRUE(parse_holdings_hint("2 is not currently held by this peer", n).empty());
