@@ -567,9 +567,10 @@ class PeerLifeTest(Programs):
         data = self.make_file()
         self.start_tracker({"open": True})
         live = f"127.0.0.1:{self.tracker[1]}"
-        # Slow enough that the leecher also asks the liar below, more than three times.
+        # Slow enough (4 s for the file) that the leecher also asks the liar below three times:
+        # each wrong block ends that connection, and the next waits 0.5 s, then 1 s (the backoff).
         self.peer("seed", self.path("seed/file.bin.cascade"), live, "--events", self.path("seed.ndjson"),
-                  "--max-upload-rate", "2MiB/s")
+                  "--max-upload-rate", "1MiB/s")
         wait_until("the seed's port", lambda: read_port(self.path("seed.port")))
         # A seed that sends wrong bytes for every block: the leecher bans it.
         liar = reference.Seed(self.cascade, random.Random(5).randbytes(self.SIZE))
