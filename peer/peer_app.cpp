@@ -228,6 +228,7 @@ int run(RunOptions& o, Events* events) {
   // A file's blocks found, its place in the set, its server entry, its journal's group commit
   // and its downloader: on the io threads (or before they run).
   auto prepare = [&](SharedFile& f, ThreadPool& hashing) {
+    f.storage->keep_cache(o.keep_cache);
     find_present_blocks(f, hashing, o.verify_all);
     if (o.spread && f.blocks.complete())
       f.first_copies = std::make_unique<FirstCopies>(f.meta.block_count());

@@ -21,6 +21,8 @@ void PrefixHasher::hash_prefix(std::uint64_t block, ByteSpan data) {
     }
     hashed_.store(next_ + 1);
   }
+  if (next_ > 0)
+    storage_.done_with_below(meta.block_offset(next_ - 1) + meta.block_length(next_ - 1));
 }
 
 void PrefixHasher::advance(std::uint64_t block, ByteSpan data) {

@@ -72,6 +72,22 @@ void Storage::write_block(std::uint64_t index, std::span<const std::uint8_t> dat
                     SYNC_FILE_RANGE_WRITE);
 }
 
+void Storage::sync() {
+  file_.sync_data();
+  if (keep_cache_) return;
+  const std::uint64_t end = done_below_.load();
+  const std::uint64_t from = dropped_below_.exchange(end);
+  if (end > from)  // advice only: a failure changes nothing but the memory used
+    ::posix_fadvise(file_.fd(), static_cast<off_t>(from), static_cast<off_t>(end - from),
+                    POSIX_FADV_DONTNEED);
+}
+
+void Storage::done_with_below(std::uint64_t offset) const {
+  std::uint64_t seen = done_below_.load();
+  while (seen < offset && !done_below_.compare_exchange_weak(seen, offset)) {
+  }
+}
+
 void Storage::hash_range(Sha256& h, std::uint64_t offset, std::uint64_t length) const {
   thread_local std::vector<std::uint8_t> buf(chunk_size);
   for (std::uint64_t done = 0; done < length;) {

@@ -8,7 +8,9 @@
 //                            pwrites, one thread per file): what putting a download's bytes into
 //                            the page cache costs here, before any network or hashing; with
 //                            --sync, each file is fdatasync'd before the clock stops: the
-//                            disk's own sequential write ceiling
+//                            disk's own sequential write ceiling; with --window W, the bytes go
+//                            round and round the file's first W bytes, into pages already cached
+//                            after the first lap: what the copy alone costs, no fresh pages
 //   ceilings read --file F   a cold sequential read of F (1 MiB reads): its pages are dropped
 //                            first (the whole page cache where root may, else F's alone with
 //                            posix_fadvise): the disk's read ceiling
@@ -37,6 +39,7 @@ int main(int argc, char** argv) {
   std::string dir = ".";
   int files = 1;
   bool sync = false;
+  std::uint64_t window = 0;
   std::string file;
   app.add_option("what", what)->required()->check(CLI::IsMember({"sha", "tcp", "fill", "read"}));
   app.add_flag("--sync", sync);
@@ -44,6 +47,8 @@ int main(int argc, char** argv) {
   app.add_option("--bytes", bytes);
   app.add_option("--dir", dir);
   app.add_option("--files", files)->check(CLI::Range(1, 64));
+  app.add_option("--window", window)
+      ->check(CLI::Range(std::uint64_t{1} << 20, std::uint64_t{1} << 40));
   CLI11_PARSE(app, argc, argv);
   std::vector<std::uint8_t> buf(64 << 20);
   std::mt19937_64 rng(1);
@@ -74,7 +79,8 @@ int main(int argc, char** argv) {
         for (std::uint64_t done = 0; done < bytes;) {
           const std::size_t n =
               static_cast<std::size_t>(std::min<std::uint64_t>(1 << 20, bytes - done));
-          if (::pwrite(fd, buf.data() + done % (buf.size() - n + 1), n, static_cast<off_t>(done)) !=
+          const std::uint64_t at = window ? done % (window / n * n) : done;
+          if (::pwrite(fd, buf.data() + done % (buf.size() - n + 1), n, static_cast<off_t>(at)) !=
               static_cast<ssize_t>(n))
             std::abort();
           done += n;
@@ -137,6 +143,7 @@ int main(int argc, char** argv) {
   const char* name = what == "sha"   ? "sha256_single_core"
                      : what == "tcp" ? "tcp_loopback"
                      : sync          ? "disk_write_synced"
+                     : window        ? "page_cache_rewrite"
                                      : "page_cache_fill";
   std::printf("%s_MBps=%.0f", name, static_cast<double>(bytes) / seconds / 1e6);
   if (receive_cpu >= 0) std::printf(" receive_cpu_s=%.3f", receive_cpu);

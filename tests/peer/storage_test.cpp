@@ -1,11 +1,17 @@
 // Storage: the data file addressed by blocks; opening never truncates, every block is checked.
 #include "peer/storage.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 
 #include "peer/create.hpp"
 #include "tests/support/process.hpp"
@@ -26,6 +32,25 @@ struct Sample {
 void write_bytes(const std::string& path, ByteSpan bytes) {
   std::ofstream(path, std::ios::binary)
       .write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+// Which of the file's pages are in the page cache (mincore over a mapping of it).
+std::vector<bool> cached_pages(const std::string& path) {
+  const auto size = std::filesystem::file_size(path);
+  const long page = ::sysconf(_SC_PAGESIZE);
+  const std::size_t pages = (size + page - 1) / page;
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  std::vector<unsigned char> in(pages);
+  const int r = ::mincore(map, size, in.data());
+  ::munmap(map, size);
+  if (r != 0) throw std::runtime_error("mincore failed");
+  return std::vector<bool>(in.begin(), in.end());  // bit 0: resident
+}
+// Whether the kernel can drop this directory's pages at all (tmpfs pages live only in memory).
+bool pages_droppable(const std::string& dir) {
+  struct statfs fs {};
+  return ::statfs(dir.c_str(), &fs) == 0 && fs.f_type != TMPFS_MAGIC;
 }
 }  // namespace
 
@@ -103,4 +128,31 @@ TEST(Storage, HashWholeIsTheDataFilesSha256) {
   Sha256 h;
   st.hash_range(h, 0, 4096);
   EXPECT_EQ(h.finish(), s.meta.block_hashes[0]);
+}
+
+TEST(Storage, SyncDropsThePagesOfHashedBytesUnlessKeepCache) {
+  test::TempDir d;
+  if (!pages_droppable(d.path()))
+    GTEST_SKIP() << d.path() << " is tmpfs: its pages cannot be dropped";
+  if (::sysconf(_SC_PAGESIZE) != 4096) GTEST_SKIP() << "the sample's blocks are 4096-byte pages";
+  Sample s;
+  {
+    Storage st(d.file("dropped"), s.meta);
+    for (std::uint64_t b = 0; b < 3; ++b) st.write_block(b, s.block(b));
+    st.done_with_below(8192);  // blocks 0 and 1 are in the whole-file hash
+    st.done_with_below(4096);  // an older word never takes that back
+    st.sync();
+  }
+  EXPECT_EQ(cached_pages(d.file("dropped")), (std::vector<bool>{false, false, true}));
+  {
+    Storage st(d.file("kept"), s.meta);
+    st.keep_cache(true);
+    for (std::uint64_t b = 0; b < 3; ++b) st.write_block(b, s.block(b));
+    st.done_with_below(10000);
+    st.sync();
+  }
+  EXPECT_EQ(cached_pages(d.file("kept")), (std::vector<bool>{true, true, true}));
+  // The dropped bytes are on the disk all the same.
+  Storage back(d.file("dropped"), s.meta);
+  EXPECT_EQ(back.hash_whole(), s.meta.target_hash);
 }
