@@ -166,6 +166,14 @@ def main():
         cold_mbps, evicted = float(cold[0].split("=")[1]), cold[1].split("=")[1]
         print(f"ceilings: cold sequential read of {size} bytes: {cold_mbps:.0f} MB/s ({size / cold_mbps / 1e6:.2f} s; "
               f"cache dropped by {evicted})", flush=True)
+        # What serving costs: the same file handed to a loopback socket with sendfile() from the
+        # page cache, as peers serve. Not in the floor (a measured figure, not a bound: it moves
+        # with how the sends are batched), printed beside it.
+        sent = dict(kv.split("=") for kv in subprocess.run(
+            [f"{b}/ceilings", "tcp", "--bytes", str(size), "--file", data], capture_output=True, text=True).stdout.split())
+        send_cpu = float(sent["send_cpu_s"])
+        print(f"ceilings: sending the cached file with sendfile(): {float(sent['tcp_loopback_MBps']):.0f} MB/s, "
+              f"{send_cpu:.2f} CPU s sending and {float(sent['receive_cpu_s']):.2f} receiving", flush=True)
         cascades = {}
         for bs in ("1MiB", "64KiB"):
             c = os.path.join(work, f"data-{bs}.cascade")
@@ -244,18 +252,20 @@ def main():
             # on this box's cores (sending the bytes is not even counted). The page cache costs its
             # fresh-page rate on tmpfs; on a disk the cheaper of that and the rewrite rate.
             fill = fills[n if n in fills else 1] if args.tmpfs else max(fills[n if n in fills else 1], rewrite)
-            floor = (n * 2 * size / (sha_mbps * 1e6) + n * receive_cpu
-                     + n * size / (fill * 1e6)) / (os.cpu_count() or 1)
+            cpu = (n * 2 * size / (sha_mbps * 1e6) + n * receive_cpu + n * size / (fill * 1e6)) / (os.cpu_count() or 1)
+            floor = cpu
             # ... and, on a disk, no sooner than the disk takes every leecher's bytes durably (a
             # leecher syncs its data before it reports the file complete).
             if not args.tmpfs:
                 floor = max(floor, n * size / (synced * 1e6))
+            # The same with every leecher's bytes also sent by someone at the measured sendfile cost.
+            with_sends = cpu + n * send_cpu / (os.cpu_count() or 1)
             rows.append((name + ("/" + label if label else ""), bs, n, min(times), med, size / med / 1e6, statistics.median(lcpu), statistics.median(scpu),
-                         max(lrss), max(srss), floor, max(times)))
+                         max(lrss), max(srss), floor, max(times), with_sends))
         print()
         print(f"{'load':9} {'blocks':>6} {'leech':>5} {'min s':>7} {'median s':>8} {'floor s':>7} {'MB/s/leecher':>12} "
               f"{'/sha':>5} {'/tcp':>5} {'leech cpu s':>11} {'seed cpu s':>10} {'leech RSS MiB':>13} {'seed RSS MiB':>12}")
-        for name, bs, n, mn, med, mbps, lc, sc, lr, sr, floor, _ in rows:
+        for name, bs, n, mn, med, mbps, lc, sc, lr, sr, floor, _, _ in rows:
             print(f"{name:9} {bs:>6} {n:>5} {mn:7.3f} {med:8.3f} {floor:7.3f} {mbps:12.0f} {mbps / sha_mbps:5.2f} {mbps / tcp_mbps:5.2f} "
                   f"{lc:11.2f} {sc:10.2f} {lr:13.1f} {sr:12.1f}")
         if args.baseline_bin:
@@ -263,10 +273,11 @@ def main():
             for name in args.workloads.split(","):
                 print(f"A/B {name}: median {meds[name]:.3f} s against the baseline's {meds[name + '/base']:.3f} s: "
                       f"{meds[name] / meds[name + '/base']:.3f} x")
-        meds = {r[0]: (r[4], r[10], r[11] / r[3]) for r in rows}
+        meds = {r[0]: (r[4], r[10], r[11] / r[3], r[12]) for r in rows}
         for name in args.workloads.split(","):
-            med, floor, spread = meds[name]
-            line = f"{name}: median {med:.3f} s = {med / floor:.2f} x its floor ({floor:.3f} s), max/min {spread:.2f}"
+            med, floor, spread, with_sends = meds[name]
+            line = (f"{name}: median {med:.3f} s = {med / floor:.2f} x its floor ({floor:.3f} s), max/min {spread:.2f}; "
+                    f"{med / with_sends:.2f} x the CPU with the sends counted ({with_sends:.3f} s)")
             if name + "/libtorrent" in meds:
                 line += f"; libtorrent {meds[name + '/libtorrent'][0]:.3f} s: Cascade = {med / meds[name + '/libtorrent'][0]:.2f} x libtorrent"
             print(line)

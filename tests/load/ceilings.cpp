@@ -2,7 +2,10 @@
 //   ceilings sha --bytes N   single-core SHA-256 (OpenSSL EVP) over N bytes in memory
 //   ceilings tcp --bytes N   a raw loopback TCP copy of N bytes (1 MiB writes, blocking sockets);
 //                            also the receiving thread's CPU seconds: what taking N bytes out of
-//                            sockets costs any peer here, before it does anything with them
+//                            sockets costs any peer here, before it does anything with them;
+//                            with --file F, the bytes are F's, sent with sendfile() from the page
+//                            cache (F is read once first), and the sending thread's CPU seconds
+//                            too: what handing a cached block to the network costs a server here
 //   ceilings fill --bytes N --dir D [--files K]
 //                            writing N bytes into each of K fresh files in D at once (1 MiB
 //                            pwrites, one thread per file): what putting a download's bytes into
@@ -14,9 +17,11 @@
 //   ceilings read --file F   a cold sequential read of F (1 MiB reads): its pages are dropped
 //                            first (the whole page cache where root may, else F's alone with
 //                            posix_fadvise): the disk's read ceiling
-// Each prints one line "name=MB/s" (fill: the total over all files; tcp adds " receive_cpu_s=S";
+// Each prints one line "name=MB/s" (fill: the total over all files; tcp adds " receive_cpu_s=S"
+// and with --file " send_cpu_s=S";
 // read adds " evicted=drop_caches|fadvise").
 #include <fcntl.h>
+#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -54,7 +59,7 @@ int main(int argc, char** argv) {
   std::mt19937_64 rng(1);
   for (auto& b : buf) b = static_cast<std::uint8_t>(rng());
   double seconds = 0;
-  double receive_cpu = -1;
+  double receive_cpu = -1, send_cpu = -1;
   if (what == "sha") {
     Sha256 h;
     const auto start = Clock::now();
@@ -129,12 +134,39 @@ int main(int argc, char** argv) {
     });
     asio::ip::tcp::socket out(io);
     out.connect({asio::ip::address_v4::loopback(), port});
+    const int from = file.empty() ? -1 : ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (!file.empty()) {
+      if (from < 0) {
+        std::fprintf(stderr, "ceilings tcp: cannot open %s\n", file.c_str());
+        return 1;
+      }
+      for (off_t at = 0; at < static_cast<off_t>(bytes);) {  // into the page cache first
+        const ssize_t n = ::pread(from, buf.data(), 1 << 20, at);
+        if (n <= 0) break;
+        at += n;
+      }
+    }
+    const double cpu_before = cpu_seconds(true);
     const auto start = Clock::now();
     for (std::uint64_t done = 0; done < bytes;) {
       const std::size_t n =
           static_cast<std::size_t>(std::min<std::uint64_t>(1 << 20, bytes - done));
+      if (from >= 0) {
+        off_t at = static_cast<off_t>(done);
+        const ssize_t sent = ::sendfile(out.native_handle(), from, &at, n);
+        if (sent <= 0) {
+          std::fprintf(stderr, "ceilings tcp: sendfile failed or %s is short\n", file.c_str());
+          return 1;
+        }
+        done += static_cast<std::uint64_t>(sent);
+        continue;
+      }
       asio::write(out, asio::buffer(buf.data() + done % (buf.size() - n + 1), n));
       done += n;
+    }
+    if (from >= 0) {
+      send_cpu = cpu_seconds(true) - cpu_before;
+      ::close(from);
     }
     out.shutdown(asio::ip::tcp::socket::shutdown_send);
     receiver.join();
@@ -147,6 +179,7 @@ int main(int argc, char** argv) {
                                      : "page_cache_fill";
   std::printf("%s_MBps=%.0f", name, static_cast<double>(bytes) / seconds / 1e6);
   if (receive_cpu >= 0) std::printf(" receive_cpu_s=%.3f", receive_cpu);
+  if (send_cpu >= 0) std::printf(" send_cpu_s=%.3f", send_cpu);
   std::printf("\n");
   return 0;
 }
