@@ -113,8 +113,12 @@ std::optional<std::vector<bool>> Journal::replay(const std::string& path, const 
 }
 
 Journal::Journal(std::string path, Identity id, const std::vector<bool>& verified,
-                 std::function<void()> sync_data)
-    : path_(std::move(path)), id_(id), sync_data_(std::move(sync_data)), durable_(verified) {
+                 std::function<void()> sync_data, std::function<void()> after_commit)
+    : path_(std::move(path)),
+      id_(id),
+      sync_data_(std::move(sync_data)),
+      after_commit_(std::move(after_commit)),
+      durable_(verified) {
   std::lock_guard lock(flush_mutex_);
   write_snapshot();
 }
@@ -171,6 +175,7 @@ void Journal::flush() {
   records_ += batch.size();
   if (records_ > std::max<std::uint64_t>(min_records_before_compaction, id_.block_count))
     write_snapshot();
+  if (after_commit_) after_commit_();
 }
 
 struct Journal::Committer : std::enable_shared_from_this<Committer> {

@@ -62,8 +62,9 @@ class Journal {
 
   // Starts a fresh journal whose snapshot is `verified` (compaction on start-up).
   // `sync_data` makes the data file durable (fdatasync); it runs before records are written.
+  // `after_commit` (optional) runs once a batch's records are durable too (drop_behind).
   Journal(std::string path, Identity id, const std::vector<bool>& verified,
-          std::function<void()> sync_data);
+          std::function<void()> sync_data, std::function<void()> after_commit = {});
   ~Journal();  // stops the group commit, waiting for a flush that is running
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
@@ -98,6 +99,7 @@ class Journal {
   std::string path_;
   Identity id_;
   std::function<void()> sync_data_;
+  std::function<void()> after_commit_;
   metrics::Histogram commit_latency_;
   mutable std::mutex add_mutex_;
   std::vector<std::uint64_t> queued_;  // guarded by add_mutex_

@@ -242,9 +242,9 @@ int main(int argc, char** argv) {
   run->add_flag("--verify-all", ro.verify_all,
                 "ignore the journal: hash every block present at start-up");
   run->add_flag("--keep-cache", ro.keep_cache,
-                "keep a downloaded file's pages in the page cache (by default, once written, "
-                "synced and hashed they are left for the kernel to drop: the cache stays small "
-                "and a peer serving them reads them back)");
+                "keep a downloaded file's pages in the page cache (by default, once durable and "
+                "in the whole-file hash they are evicted: the cache stays small, and serving "
+                "them reads them back from the disk)");
   run->add_flag("--no-spread", no_spread,
                 "a seed serves every request at once (by default, a file complete at start-up "
                 "sends every block once before any twice, about in file order: a block already "

@@ -6,7 +6,7 @@
 
 namespace cascade {
 
-PrefixHasher::PrefixHasher(const BlockMap& blocks, const Storage& storage)
+PrefixHasher::PrefixHasher(const BlockMap& blocks, Storage& storage)
     : blocks_(blocks), storage_(storage) {}
 
 void PrefixHasher::hash_prefix(std::uint64_t block, ByteSpan data) {

@@ -29,7 +29,7 @@ namespace cascade {
 
 class PrefixHasher {
  public:
-  PrefixHasher(const BlockMap& blocks, const Storage& storage);
+  PrefixHasher(const BlockMap& blocks, Storage& storage);
 
   static constexpr std::uint64_t no_block = ~0ull;
   // Extends the running hash over the verified prefix. `block` and `data`: a block just verified
@@ -47,7 +47,7 @@ class PrefixHasher {
   void hash_prefix(std::uint64_t block, ByteSpan data);  // owner of the hash only
 
   const BlockMap& blocks_;
-  const Storage& storage_;
+  Storage& storage_;  // read back, and told what is hashed (done_with_below)
   std::mutex mutex_;
   std::condition_variable idle_;
   bool busy_ = false;       // guarded by mutex_; a thread owns sha_ and next_

@@ -66,8 +66,9 @@ void find_present_blocks(SharedFile& f, ThreadPool& pool, bool verify_all) {
     }
     try {
       Storage* storage = f.storage.get();
-      f.journal = std::make_unique<Journal>(journal_path, id, f.blocks.snapshot(),
-                                            [storage] { storage->sync(); });
+      f.journal = std::make_unique<Journal>(
+          journal_path, id, f.blocks.snapshot(), [storage] { storage->sync(); },
+          [storage] { storage->drop_behind(); });
     } catch (const std::exception& e) {
       log::warn(journal_path, ": cannot keep a journal (", e.what(), "); a restart will rehash");
     }

@@ -72,20 +72,38 @@ void Storage::write_block(std::uint64_t index, std::span<const std::uint8_t> dat
                     SYNC_FILE_RANGE_WRITE);
 }
 
+namespace {
+void raise_to(std::atomic<std::uint64_t>& value, std::uint64_t to) {
+  std::uint64_t seen = value.load();
+  while (seen < to && !value.compare_exchange_weak(seen, to)) {
+  }
+}
+}  // namespace
+
 void Storage::sync() {
+  const std::uint64_t hashed = done_below_.load();  // all written before the fdatasync starts
   file_.sync_data();
-  if (keep_cache_) return;
-  const std::uint64_t end = done_below_.load();
-  const std::uint64_t from = dropped_below_.exchange(end);
-  if (end > from)  // advice only: a failure changes nothing but the memory used
-    ::posix_fadvise(file_.fd(), static_cast<off_t>(from), static_cast<off_t>(end - from),
-                    POSIX_FADV_DONTNEED);
+  raise_to(durable_below_, hashed);
 }
 
-void Storage::done_with_below(std::uint64_t offset) const {
-  std::uint64_t seen = done_below_.load();
-  while (seen < offset && !done_below_.compare_exchange_weak(seen, offset)) {
-  }
+void Storage::done_with_below(std::uint64_t offset) {
+  raise_to(done_below_, offset);
+}
+
+void Storage::drop_behind() {
+  if (keep_cache_) return;
+  static const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  std::lock_guard lock(drop_mutex_);
+  std::uint64_t end = durable_below_.load();
+  const bool to_the_end = end >= meta_.target_size;
+  if (!to_the_end) end -= end % page;  // the kernel evicts whole pages only
+  const std::uint64_t from = dropped_below_.load();
+  if (end <= from) return;
+  // Advice only: a failure changes nothing but the memory used. A length of 0 runs to the end
+  // of the file, its last (partial) page included.
+  ::posix_fadvise(file_.fd(), static_cast<off_t>(from),
+                  to_the_end ? 0 : static_cast<off_t>(end - from), POSIX_FADV_DONTNEED);
+  dropped_below_.store(end);
 }
 
 void Storage::hash_range(Sha256& h, std::uint64_t offset, std::uint64_t length) const {

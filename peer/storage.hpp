@@ -37,18 +37,26 @@ class Storage {
   Hash256 hash_whole() const;
   // Feeds bytes [offset, offset + length) of the file to `h`, read in cache-sized chunks.
   void hash_range(Sha256& h, std::uint64_t offset, std::uint64_t length) const;
-  // Makes every written byte durable (fdatasync); then, unless keep_cache(true), asks the kernel
-  // to drop the page-cache pages of the bytes done_with_below() named since the last sync: they
-  // are on the disk and hashed, and only serving them again needs them (read back on demand).
-  // A download then reuses a few hundred MiB of page cache instead of growing it by the file's
-  // size: on ext4, 1 GiB (scripts/bench/swarm.sh, the same run) W1 took 0.54 x and W2 0.66 x as
-  // long as with the pages kept (an earlier run, both orders: 0.76 x and 0.79 x), the leecher's
-  // CPU time 0.61 x, as fresh pages cost this machine more to fill than reused ones. A peer that
-  // keeps serving the file reads it back from the disk.
+  // Makes every written byte durable (fdatasync). The bytes done_with_below() had named when it
+  // began (written before they were hashed) are then on the disk: drop_behind() may drop them.
   void sync();
-  // The bytes [0, offset) are in the whole-file hash (PrefixHasher): nothing here needs them in
-  // memory any more.
-  void done_with_below(std::uint64_t offset) const;
+  // The bytes [0, offset) are in the whole-file hash (PrefixHasher): once durable, nothing here
+  // needs them in memory any more.
+  void done_with_below(std::uint64_t offset);
+  // Unless keep_cache(true): asks the kernel to evict the page-cache pages of the bytes both
+  // hashed and durable (see sync()) that it has not evicted yet (whole pages; the file's last page
+  // with the end). After every group commit (Journal): a file complete at start-up has none and
+  // stays cached for serving, as do the last blocks a download hashes after its last commit.
+  // The download recycles the memory it freed instead of growing the cache by the file's size: on
+  // this project's 2-core VMs (ext4, 1 GiB, scripts/bench/swarm.sh, against --keep-cache in the
+  // same runs) W1 took 0.54-0.76 x and W2 0.66-0.79 x as long, the leecher's CPU time 0.61-0.70 x,
+  // as memory the VM had not used lately costs more to fill than memory just freed. Serving an
+  // evicted block reads it back from the disk, within sendfile() on a network thread, as serving
+  // a seed's file after a reboot does (reading such blocks on the pool instead made W2 1.23 x
+  // as slow in one A/B: the copy cost more than the wait).
+  void drop_behind();
+  // Below this offset drop_behind() has evicted the pages: reading there may wait for the disk.
+  std::uint64_t dropped_below() const { return dropped_below_.load(); }
   void keep_cache(bool keep) { keep_cache_ = keep; }
 
   const std::string& path() const { return file_.path(); }
@@ -62,8 +70,10 @@ class Storage {
   std::mutex write_mutex_;
   std::uint64_t writes_ = 0;  // guarded by write_mutex_; for fault injection
   std::atomic<bool> keep_cache_{false};
-  mutable std::atomic<std::uint64_t> done_below_{0};
-  std::atomic<std::uint64_t> dropped_below_{0};  // what sync() asked the kernel to drop
+  std::atomic<std::uint64_t> done_below_{0};     // hashed (PrefixHasher)
+  std::atomic<std::uint64_t> durable_below_{0};  // hashed and durable (sync())
+  std::mutex drop_mutex_;                        // one drop_behind() at a time
+  std::atomic<std::uint64_t> dropped_below_{0};  // evicted; written under drop_mutex_
 };
 
 }  // namespace cascade

@@ -82,6 +82,13 @@ def wait_seed_complete(stats_path, timeout=60):
         time.sleep(0.01)
     sys.exit(f"timed out waiting for the seed to verify its file ({stats_path})")
 
+def ceiling(b, *args):
+    """Runs one of the machine's ceilings (tests/load/ceilings.cpp) and returns what it printed."""
+    r = subprocess.run([f"{b}/ceilings", *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"swarm_bench: ceilings {' '.join(args)} failed: {r.stderr.strip() or r.returncode}")
+    return r.stdout
+
 def finish(what, run, start, seed, leechers, copies, results):
     """Waits for every leecher to exit 0, stops the seed, books the run into `results` (times,
     leecher CPU, seed CPU, leecher RSS, seed RSS) and, on the first run, compares every copy."""
@@ -132,8 +139,8 @@ def main():
     procs = []
     try:
         print(f"bench: {size} bytes, {args.runs} runs each, files in {work}: {fs_name}", flush=True)
-        sha = subprocess.run([f"{b}/ceilings", "sha", "--bytes", str(size)], capture_output=True, text=True).stdout
-        tcp = subprocess.run([f"{b}/ceilings", "tcp", "--bytes", str(size)], capture_output=True, text=True).stdout
+        sha = ceiling(b, "sha", "--bytes", str(size))
+        tcp = ceiling(b, "tcp", "--bytes", str(size))
         tcp_kv = dict(kv.split("=") for kv in tcp.split())
         sha_mbps = float(sha.split("=")[1]); tcp_mbps = float(tcp_kv["tcp_loopback_MBps"])
         receive_cpu = float(tcp_kv["receive_cpu_s"])
@@ -143,8 +150,7 @@ def main():
         # machine whose host reclaims freed guest memory, this alone can cost seconds per GiB.
         fills = {}
         for k in (1, 4):
-            out = subprocess.run([f"{b}/ceilings", "fill", "--bytes", str(size), "--files", str(k), "--dir", work],
-                                 capture_output=True, text=True).stdout
+            out = ceiling(b, "fill", "--bytes", str(size), "--files", str(k), "--dir", work)
             fills[k] = float(out.split("=")[1])
             print(f"ceilings: filling {k} fresh file(s) of {size} bytes at once: {fills[k]:.0f} MB/s in total "
                   f"({k * size / fills[k] / 1e6:.2f} s)", flush=True)
@@ -152,25 +158,25 @@ def main():
         # Copying into pages already in the cache (the same 64 MiB written over and over): on a
         # disk, a peer that drops what it has synced and hashed reuses pages instead of taking
         # fresh ones, so only this copy is unavoidable. tmpfs pages cannot be dropped.
-        rewrite = float(subprocess.run([f"{b}/ceilings", "fill", "--bytes", str(size), "--window", str(64 << 20),
-                                        "--dir", work], capture_output=True, text=True).stdout.split("=")[1])
-        print(f"ceilings: writing {size} bytes round a 64 MiB window of cached pages: {rewrite:.0f} MB/s "
-              f"({size / rewrite / 1e6:.2f} s)", flush=True)
-        synced = float(subprocess.run([f"{b}/ceilings", "fill", "--bytes", str(size), "--sync", "--dir", work],
-                                      capture_output=True, text=True).stdout.split("=")[1])
+        window = min(64 << 20, size // 2 >> 20 << 20)
+        rewrite = float(ceiling(b, "fill", "--bytes", str(size), "--window", str(window), "--dir", work).split("=")[1]) \
+            if window > 0 else 0.0
+        if rewrite:
+            print(f"ceilings: writing {size} bytes round a {window >> 20} MiB window of cached pages: {rewrite:.0f} MB/s "
+                  f"({size / rewrite / 1e6:.2f} s)", flush=True)
+        synced = float(ceiling(b, "fill", "--bytes", str(size), "--sync", "--dir", work).split("=")[1])
         print(f"ceilings: writing {size} bytes and fdatasync: {synced:.0f} MB/s ({size / synced / 1e6:.2f} s)", flush=True)
 
         data = DATA = os.path.join(work, "data.bin")
         subprocess.run(["openssl", "rand", "-out", data, str(size)], check=True)
-        cold = subprocess.run([f"{b}/ceilings", "read", "--file", data], capture_output=True, text=True).stdout.split()
+        cold = ceiling(b, "read", "--file", data).split()
         cold_mbps, evicted = float(cold[0].split("=")[1]), cold[1].split("=")[1]
         print(f"ceilings: cold sequential read of {size} bytes: {cold_mbps:.0f} MB/s ({size / cold_mbps / 1e6:.2f} s; "
               f"cache dropped by {evicted})", flush=True)
         # What serving costs: the same file handed to a loopback socket with sendfile() from the
         # page cache, as peers serve. Not in the floor (a measured figure, not a bound: it moves
         # with how the sends are batched), printed beside it.
-        sent = dict(kv.split("=") for kv in subprocess.run(
-            [f"{b}/ceilings", "tcp", "--bytes", str(size), "--file", data], capture_output=True, text=True).stdout.split())
+        sent = dict(kv.split("=") for kv in ceiling(b, "tcp", "--bytes", str(size), "--file", data).split())
         send_cpu = float(sent["send_cpu_s"])
         print(f"ceilings: sending the cached file with sendfile(): {float(sent['tcp_loopback_MBps']):.0f} MB/s, "
               f"{send_cpu:.2f} CPU s sending and {float(sent['receive_cpu_s']):.2f} receiving", flush=True)
@@ -286,6 +292,9 @@ def main():
               f"the TCP ceiling and its page-cache copy at the measured rate ({pages}), divided over "
               f"{os.cpu_count()} cores; sending not counted" + ("" if args.tmpfs else "; at least every leecher's "
               "bytes written and fdatasync'd at the disk's measured rate"))
+        print("with the sends counted: that CPU plus every leecher's bytes sent at the measured sendfile() cost from "
+              "cached pages (a figure, not a bound: on loopback the sender's CPU includes some of the receiver's "
+              "kernel work)")
         print(f"files on: {fs_name}")
     finally:
         for p in procs:

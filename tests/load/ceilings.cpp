@@ -1,12 +1,13 @@
 // This machine's ceilings for the swarm benchmark (a benchmark instrument, not a test):
 //   ceilings sha --bytes N   single-core SHA-256 (OpenSSL EVP) over N bytes in memory
-//   ceilings tcp --bytes N   a raw loopback TCP copy of N bytes (1 MiB writes, blocking sockets);
+//   ceilings tcp --bytes N [--file F]
+//                            a raw loopback TCP copy of N bytes (1 MiB writes, blocking sockets);
 //                            also the receiving thread's CPU seconds: what taking N bytes out of
 //                            sockets costs any peer here, before it does anything with them;
 //                            with --file F, the bytes are F's, sent with sendfile() from the page
 //                            cache (F is read once first), and the sending thread's CPU seconds
 //                            too: what handing a cached block to the network costs a server here
-//   ceilings fill --bytes N --dir D [--files K]
+//   ceilings fill --bytes N --dir D [--files K] [--sync | --window W]
 //                            writing N bytes into each of K fresh files in D at once (1 MiB
 //                            pwrites, one thread per file): what putting a download's bytes into
 //                            the page cache costs here, before any network or hashing; with
@@ -73,18 +74,36 @@ int main(int argc, char** argv) {
     (void)digest;
     seconds = std::chrono::duration<double>(Clock::now() - start).count();
   } else if (what == "fill") {
+    constexpr std::uint64_t mib = 1 << 20;
+    if (window && (window % mib != 0 || window >= bytes)) {
+      std::fprintf(stderr, "ceilings fill: --window must be whole MiB and less than --bytes\n");
+      return 2;
+    }
+    std::vector<int> fds;
+    for (int k = 0; k < files; ++k) {
+      const std::string path =
+          dir + "/ceilings-fill." + std::to_string(::getpid()) + "." + std::to_string(k);
+      fds.push_back(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+      if (fds.back() < 0) {
+        std::fprintf(stderr, "ceilings fill: cannot create %s\n", path.c_str());
+        return 1;
+      }
+      ::unlink(path.c_str());
+      // The window's pages are in the cache before the clock starts: only the copy is timed.
+      for (std::uint64_t at = 0; at < window; at += mib)
+        if (::pwrite(fds.back(), buf.data(), mib, static_cast<off_t>(at)) !=
+            static_cast<ssize_t>(mib))
+          std::abort();
+    }
     const auto start = Clock::now();
     std::vector<std::thread> writers;
     for (int k = 0; k < files; ++k)
       writers.emplace_back([&, k] {
-        const std::string path =
-            dir + "/ceilings-fill." + std::to_string(::getpid()) + "." + std::to_string(k);
-        const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0) std::abort();
+        const int fd = fds[static_cast<std::size_t>(k)];
         for (std::uint64_t done = 0; done < bytes;) {
           const std::size_t n =
-              static_cast<std::size_t>(std::min<std::uint64_t>(1 << 20, bytes - done));
-          const std::uint64_t at = window ? done % (window / n * n) : done;
+              static_cast<std::size_t>(std::min<std::uint64_t>(mib, bytes - done));
+          const std::uint64_t at = window ? done / mib % (window / mib) * mib : done;
           if (::pwrite(fd, buf.data() + done % (buf.size() - n + 1), n, static_cast<off_t>(at)) !=
               static_cast<ssize_t>(n))
             std::abort();
@@ -92,7 +111,6 @@ int main(int argc, char** argv) {
         }
         if (sync && ::fdatasync(fd) != 0) std::abort();
         ::close(fd);
-        ::unlink(path.c_str());
       });
     for (auto& w : writers) w.join();
     seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -121,6 +139,23 @@ int main(int argc, char** argv) {
                 dropped ? "drop_caches" : "fadvise");
     return 0;
   } else {
+    const int from = file.empty() ? -1 : ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (!file.empty()) {
+      if (from < 0) {
+        std::fprintf(stderr, "ceilings tcp: cannot open %s\n", file.c_str());
+        return 1;
+      }
+      off_t at = 0;
+      while (at < static_cast<off_t>(bytes)) {  // into the page cache first
+        const ssize_t n = ::pread(from, buf.data(), 1 << 20, at);
+        if (n <= 0) break;
+        at += n;
+      }
+      if (at < static_cast<off_t>(bytes)) {
+        std::fprintf(stderr, "ceilings tcp: %s is shorter than --bytes\n", file.c_str());
+        return 1;
+      }
+    }
     asio::io_context io;
     auto acceptor = net::listen(io.get_executor(), "127.0.0.1", 0);
     const auto port = acceptor.local_endpoint().port();
@@ -134,18 +169,6 @@ int main(int argc, char** argv) {
     });
     asio::ip::tcp::socket out(io);
     out.connect({asio::ip::address_v4::loopback(), port});
-    const int from = file.empty() ? -1 : ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (!file.empty()) {
-      if (from < 0) {
-        std::fprintf(stderr, "ceilings tcp: cannot open %s\n", file.c_str());
-        return 1;
-      }
-      for (off_t at = 0; at < static_cast<off_t>(bytes);) {  // into the page cache first
-        const ssize_t n = ::pread(from, buf.data(), 1 << 20, at);
-        if (n <= 0) break;
-        at += n;
-      }
-    }
     const double cpu_before = cpu_seconds(true);
     const auto start = Clock::now();
     for (std::uint64_t done = 0; done < bytes;) {
@@ -154,10 +177,7 @@ int main(int argc, char** argv) {
       if (from >= 0) {
         off_t at = static_cast<off_t>(done);
         const ssize_t sent = ::sendfile(out.native_handle(), from, &at, n);
-        if (sent <= 0) {
-          std::fprintf(stderr, "ceilings tcp: sendfile failed or %s is short\n", file.c_str());
-          return 1;
-        }
+        if (sent <= 0) std::abort();  // the file was read whole above
         done += static_cast<std::uint64_t>(sent);
         continue;
       }

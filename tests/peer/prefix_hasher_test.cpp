@@ -89,6 +89,27 @@ TEST(PrefixHasher, BlocksVerifiedBeforeItStartedAreReadBack) {
   EXPECT_EQ(h.finish(), f.meta.target_hash);
 }
 
+TEST(PrefixHasher, TellsStorageWhatItHashedSoOnlyThatIsEvictedOnceDurable) {
+  Fixture f(8 * 4096 + 100);
+  PrefixHasher h(*f.blocks, *f.storage);
+  f.deliver(h, 0);
+  f.deliver(h, 2);  // ahead of the prefix: not hashed yet
+  f.storage->sync();
+  f.storage->drop_behind();
+  EXPECT_EQ(f.storage->dropped_below(), 4096u);
+  f.deliver(h, 1);  // the prefix reaches block 2, but no sync since
+  f.storage->drop_behind();
+  EXPECT_EQ(f.storage->dropped_below(), 4096u);
+  f.storage->sync();
+  f.storage->drop_behind();
+  EXPECT_EQ(f.storage->dropped_below(), 3 * 4096u);
+  for (std::uint64_t b = 3; b < f.meta.block_count(); ++b) f.deliver(h, b);
+  EXPECT_EQ(h.finish(), f.meta.target_hash);
+  f.storage->sync();
+  f.storage->drop_behind();
+  EXPECT_EQ(f.storage->dropped_below(), f.meta.target_size) << "the last, partial page too";
+}
+
 TEST(PrefixHasher, ConcurrentVerifiersNeverLoseABlock) {
   for (std::uint64_t round = 0; round < 20; ++round) {
     Fixture f(64 * 4096 + 17 + round);

@@ -3,9 +3,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <linux/magic.h>
 #include <sys/mman.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -39,18 +37,34 @@ std::vector<bool> cached_pages(const std::string& path) {
   const long page = ::sysconf(_SC_PAGESIZE);
   const std::size_t pages = (size + page - 1) / page;
   const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) throw std::runtime_error("cannot open " + path);
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
   ::close(fd);
+  if (map == MAP_FAILED) throw std::runtime_error("cannot map " + path);
   std::vector<unsigned char> in(pages);
   const int r = ::mincore(map, size, in.data());
   ::munmap(map, size);
   if (r != 0) throw std::runtime_error("mincore failed");
-  return std::vector<bool>(in.begin(), in.end());  // bit 0: resident
+  std::vector<bool> cached;
+  for (unsigned char c : in) cached.push_back(c & 1);
+  return cached;
 }
-// Whether the kernel can drop this directory's pages at all (tmpfs pages live only in memory).
-bool pages_droppable(const std::string& dir) {
-  struct statfs fs {};
-  return ::statfs(dir.c_str(), &fs) == 0 && fs.f_type != TMPFS_MAGIC;
+// Whether this directory's file system keeps written pages in the page cache and evicts them
+// when told (not tmpfs, whose pages live only in memory, nor a cache-less network file system).
+bool page_cache_obeys(const std::string& dir) {
+  const std::string probe = dir + "/probe";
+  const int fd = ::open(probe.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return false;
+  const std::vector<std::uint8_t> page(static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)), 7);
+  const bool written =
+      ::pwrite(fd, page.data(), page.size(), 0) == static_cast<ssize_t>(page.size()) &&
+      ::fdatasync(fd) == 0;
+  const bool cached_at_first = written && cached_pages(probe) == std::vector<bool>{true};
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  ::close(fd);
+  const bool obeys = cached_at_first && cached_pages(probe) == std::vector<bool>{false};
+  ::unlink(probe.c_str());
+  return obeys;
 }
 }  // namespace
 
@@ -130,10 +144,10 @@ TEST(Storage, HashWholeIsTheDataFilesSha256) {
   EXPECT_EQ(h.finish(), s.meta.block_hashes[0]);
 }
 
-TEST(Storage, SyncDropsThePagesOfHashedBytesUnlessKeepCache) {
+TEST(Storage, DropBehindEvictsThePagesOfHashedDurableBytesUnlessKeepCache) {
   test::TempDir d;
-  if (!pages_droppable(d.path()))
-    GTEST_SKIP() << d.path() << " is tmpfs: its pages cannot be dropped";
+  if (!page_cache_obeys(d.path()))
+    GTEST_SKIP() << d.path() << ": its file system does not evict pages on request (tmpfs?)";
   if (::sysconf(_SC_PAGESIZE) != 4096) GTEST_SKIP() << "the sample's blocks are 4096-byte pages";
   Sample s;
   {
@@ -141,7 +155,12 @@ TEST(Storage, SyncDropsThePagesOfHashedBytesUnlessKeepCache) {
     for (std::uint64_t b = 0; b < 3; ++b) st.write_block(b, s.block(b));
     st.done_with_below(8192);  // blocks 0 and 1 are in the whole-file hash
     st.done_with_below(4096);  // an older word never takes that back
+    st.drop_behind();          // not durable yet: nothing to evict
+    EXPECT_EQ(st.dropped_below(), 0u);
     st.sync();
+    st.done_with_below(10000);  // after the sync began: not known to be durable
+    st.drop_behind();
+    EXPECT_EQ(st.dropped_below(), 8192u);
   }
   EXPECT_EQ(cached_pages(d.file("dropped")), (std::vector<bool>{false, false, true}));
   {
@@ -150,8 +169,19 @@ TEST(Storage, SyncDropsThePagesOfHashedBytesUnlessKeepCache) {
     for (std::uint64_t b = 0; b < 3; ++b) st.write_block(b, s.block(b));
     st.done_with_below(10000);
     st.sync();
+    st.drop_behind();
+    EXPECT_EQ(st.dropped_below(), 0u);
   }
   EXPECT_EQ(cached_pages(d.file("kept")), (std::vector<bool>{true, true, true}));
+  {  // the end of the file: its last, partial page goes too
+    Storage st(d.file("whole"), s.meta);
+    for (std::uint64_t b = 0; b < 3; ++b) st.write_block(b, s.block(b));
+    st.done_with_below(10000);
+    st.sync();
+    st.drop_behind();
+    EXPECT_EQ(st.dropped_below(), 10000u);
+  }
+  EXPECT_EQ(cached_pages(d.file("whole")), (std::vector<bool>{false, false, false}));
   // The dropped bytes are on the disk all the same.
   Storage back(d.file("dropped"), s.meta);
   EXPECT_EQ(back.hash_whole(), s.meta.target_hash);
