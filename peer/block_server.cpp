@@ -373,6 +373,14 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
     if (!co_await send_copied(c, f, base, length, header, chunk, slot)) co_return false;
   } else {
     bool unsupported = false;
+    // A block not in the page cache (evicted after its download, or a seed's file after a
+    // reboot) is read in on the pool first: sendfile() would wait for the disk on this network
+    // thread, and every connection on it with it.
+    if (!f.storage->cached(base, length))
+      co_await net::on_pool(pool, [&f, base, length] {
+        f.storage->warm(base, length);
+        return true;
+      });
     // Zero copy: the header, then the verified bytes straight from the page cache to the socket.
     if (co_await net::write_all(c.socket, c.deadline, asio::buffer(header), options.write_timeout))
       co_return false;

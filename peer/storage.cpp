@@ -73,6 +73,20 @@ void Storage::write_block(std::uint64_t index, std::span<const std::uint8_t> dat
 }
 
 namespace {
+// cachestat(2) (Linux 6.5), not in this system's headers yet.
+struct CachestatRange {
+  std::uint64_t off, len;
+};
+struct Cachestat {
+  std::uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};
+#if defined(__x86_64__) || defined(__aarch64__)
+constexpr long sys_cachestat = 451;
+#else
+constexpr long sys_cachestat = -1;
+#endif
+std::atomic<bool> cachestat_works{sys_cachestat > 0};
+
 void raise_to(std::atomic<std::uint64_t>& value, std::uint64_t to) {
   std::uint64_t seen = value.load();
   while (seen < to && !value.compare_exchange_weak(seen, to)) {
@@ -104,6 +118,29 @@ void Storage::drop_behind() {
   ::posix_fadvise(file_.fd(), static_cast<off_t>(from),
                   to_the_end ? 0 : static_cast<off_t>(end - from), POSIX_FADV_DONTNEED);
   dropped_below_.store(end);
+}
+
+bool Storage::cached(std::uint64_t offset, std::uint64_t length) const {
+  if (!cachestat_works.load(std::memory_order_relaxed) || length == 0) return true;
+  static const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  CachestatRange range{offset, length};
+  Cachestat stat{};
+  if (::syscall(sys_cachestat, file_.fd(), &range, &stat, 0) != 0) {
+    if (errno == ENOSYS) cachestat_works = false;  // an older kernel: assume cached, as before
+    return true;
+  }
+  const std::uint64_t pages = (offset + length + page - 1) / page - offset / page;
+  return stat.nr_cache >= pages;
+}
+
+void Storage::warm(std::uint64_t offset, std::uint64_t length) const {
+  thread_local std::vector<std::uint8_t> buf(chunk_size);
+  for (std::uint64_t done = 0; done < length;) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), length - done));
+    const ssize_t got = ::pread(file_.fd(), buf.data(), n, static_cast<off_t>(offset + done));
+    if (got <= 0) return;
+    done += static_cast<std::uint64_t>(got);
+  }
 }
 
 void Storage::hash_range(Sha256& h, std::uint64_t offset, std::uint64_t length) const {

@@ -51,12 +51,18 @@ class Storage {
   // this project's 2-core VMs (ext4, 1 GiB, scripts/bench/swarm.sh, against --keep-cache in the
   // same runs) W1 took 0.54-0.76 x and W2 0.66-0.79 x as long, the leecher's CPU time 0.61-0.70 x,
   // as memory the VM had not used lately costs more to fill than memory just freed. Serving an
-  // evicted block reads it back from the disk, within sendfile() on a network thread, as serving
-  // a seed's file after a reboot does (reading such blocks on the pool instead made W2 1.23 x
-  // as slow in one A/B: the copy cost more than the wait).
+  // evicted block reads it back from the disk: BlockServer asks cached() and has warm() read it
+  // in on the pool first (serving every evicted block by copying on the pool instead made W2
+  // 1.23 x as slow in one A/B).
   void drop_behind();
   // Below this offset drop_behind() has evicted the pages: reading there may wait for the disk.
   std::uint64_t dropped_below() const { return dropped_below_.load(); }
+  // Whether every page of [offset, offset + length) is in the page cache (cachestat(2), Linux
+  // 6.5+; true where the kernel cannot tell), so reading it will not wait for the disk.
+  bool cached(std::uint64_t offset, std::uint64_t length) const;
+  // Reads [offset, offset + length) into the page cache (and throws the bytes away): on the
+  // pool, before a network thread sends them with sendfile(). Errors are left to that send.
+  void warm(std::uint64_t offset, std::uint64_t length) const;
   void keep_cache(bool keep) { keep_cache_ = keep; }
 
   const std::string& path() const { return file_.path(); }
