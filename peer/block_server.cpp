@@ -363,24 +363,26 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
         co_return co_await refuse(c, BlockServer::busy, PeerStatus::not_held,
                                   busy_message(req.block) + holdings());
     }
-    slot = co_await slots.acquire(UploadSlots::patience);
   }
+  // A block not in the page cache (evicted after its download, or a seed's file after a reboot)
+  // is read in on the pool first, before it takes a slot (its stall clock would run meanwhile):
+  // sendfile() would wait for the disk on this network thread, and every connection on it with
+  // it. Best effort: pages still being read in count as cached (cachestat).
+  const std::uint64_t base = f.meta.block_offset(req.block);
+  if (use_sendfile && !f.storage->cached(base, length))
+    co_await net::on_pool(pool, [&f, base, length] {
+      f.storage->warm(base, length);
+      return true;
+    });
+  if (length >= UploadSlots::min_block && c.takes_turns)
+    slot = co_await slots.acquire(UploadSlots::patience);
   const auto sending_since = net::Clock::now();
   std::array<std::uint8_t, peer_response_header_size> header{};
   encode_peer_response_header(PeerStatus::ok, length, header);
-  const std::uint64_t base = f.meta.block_offset(req.block);
   if (!use_sendfile) {
     if (!co_await send_copied(c, f, base, length, header, chunk, slot)) co_return false;
   } else {
     bool unsupported = false;
-    // A block not in the page cache (evicted after its download, or a seed's file after a
-    // reboot) is read in on the pool first: sendfile() would wait for the disk on this network
-    // thread, and every connection on it with it.
-    if (!f.storage->cached(base, length))
-      co_await net::on_pool(pool, [&f, base, length] {
-        f.storage->warm(base, length);
-        return true;
-      });
     // Zero copy: the header, then the verified bytes straight from the page cache to the socket.
     if (co_await net::write_all(c.socket, c.deadline, asio::buffer(header), options.write_timeout))
       co_return false;

@@ -85,7 +85,7 @@ constexpr long sys_cachestat = 451;
 #else
 constexpr long sys_cachestat = -1;
 #endif
-std::atomic<bool> cachestat_works{sys_cachestat > 0};
+std::atomic<bool> cachestat_works{sys_cachestat > 0};  // until a call says otherwise
 
 void raise_to(std::atomic<std::uint64_t>& value, std::uint64_t to) {
   std::uint64_t seen = value.load();
@@ -126,11 +126,23 @@ bool Storage::cached(std::uint64_t offset, std::uint64_t length) const {
   CachestatRange range{offset, length};
   Cachestat stat{};
   if (::syscall(sys_cachestat, file_.fd(), &range, &stat, 0) != 0) {
-    if (errno == ENOSYS) cachestat_works = false;  // an older kernel: assume cached, as before
+    // An older kernel, or a seccomp filter that forbids it: assume cached, as before.
+    if (errno == ENOSYS || errno == EPERM) cachestat_works = false;
     return true;
   }
   const std::uint64_t pages = (offset + length + page - 1) / page - offset / page;
   return stat.nr_cache >= pages;
+}
+
+bool Storage::can_tell_cached() {
+  if (!cachestat_works.load()) return false;
+  CachestatRange range{0, 1};
+  Cachestat stat{};
+  const int fd = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const long r = ::syscall(sys_cachestat, fd, &range, &stat, 0);
+  ::close(fd);
+  return r == 0;
 }
 
 void Storage::warm(std::uint64_t offset, std::uint64_t length) const {
@@ -138,6 +150,7 @@ void Storage::warm(std::uint64_t offset, std::uint64_t length) const {
   for (std::uint64_t done = 0; done < length;) {
     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), length - done));
     const ssize_t got = ::pread(file_.fd(), buf.data(), n, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
     if (got <= 0) return;
     done += static_cast<std::uint64_t>(got);
   }

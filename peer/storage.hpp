@@ -2,7 +2,8 @@
 //
 // Opening never truncates: an existing partial file keeps its bytes, and scan() finds out which
 // blocks already hash correctly. Reads and writes are pread/pwrite, safe from several worker
-// threads at once. Every method may block on disk: call it from the worker pool.
+// threads at once. Every method but cached() and dropped_below() may block on disk: call it from
+// the worker pool.
 #pragma once
 
 #include <atomic>
@@ -44,22 +45,25 @@ class Storage {
   // needs them in memory any more.
   void done_with_below(std::uint64_t offset);
   // Unless keep_cache(true): asks the kernel to evict the page-cache pages of the bytes both
-  // hashed and durable (see sync()) that it has not evicted yet (whole pages; the file's last page
-  // with the end). After every group commit (Journal): a file complete at start-up has none and
-  // stays cached for serving, as do the last blocks a download hashes after its last commit.
+  // hashed and durable (see sync()) that it has not evicted yet (whole pages; the file's last
+  // page with the end). After every group commit (Journal): a file complete at start-up has none
+  // and stays cached for serving, as do the last blocks a download hashes after its last commit.
   // The download recycles the memory it freed instead of growing the cache by the file's size: on
   // this project's 2-core VMs (ext4, 1 GiB, scripts/bench/swarm.sh, against --keep-cache in the
-  // same runs) W1 took 0.54-0.76 x and W2 0.66-0.79 x as long, the leecher's CPU time 0.61-0.70 x,
-  // as memory the VM had not used lately costs more to fill than memory just freed. Serving an
+  // same runs) W1 took 0.54-0.76 x and W2 0.66-0.79 x as long, the leecher's CPU time 0.61-0.70
+  // x, as memory the VM had not used lately costs more to fill than memory just freed. Serving an
   // evicted block reads it back from the disk: BlockServer asks cached() and has warm() read it
   // in on the pool first (serving every evicted block by copying on the pool instead made W2
   // 1.23 x as slow in one A/B).
   void drop_behind();
   // Below this offset drop_behind() has evicted the pages: reading there may wait for the disk.
   std::uint64_t dropped_below() const { return dropped_below_.load(); }
-  // Whether every page of [offset, offset + length) is in the page cache (cachestat(2), Linux
-  // 6.5+; true where the kernel cannot tell), so reading it will not wait for the disk.
+  // Whether every page of [offset, offset + length) is in the page cache (cachestat(2): Linux
+  // 6.5+, x86_64 and aarch64; true where it cannot tell), so reading it should not wait for the
+  // disk. Best effort: a page still being read in counts. Never blocks: a network thread asks.
   bool cached(std::uint64_t offset, std::uint64_t length) const;
+  // Whether cached() can tell here (for tests).
+  static bool can_tell_cached();
   // Reads [offset, offset + length) into the page cache (and throws the bytes away): on the
   // pool, before a network thread sends them with sendfile(). Errors are left to that send.
   void warm(std::uint64_t offset, std::uint64_t length) const;
