@@ -130,6 +130,9 @@ def main():
     base = "/dev/shm" if args.tmpfs else args.dir
     if not os.path.isdir(base):
         sys.exit(f"bench: no such directory: {base}")
+    if args.libtorrent and subprocess.run(["/usr/bin/python3", "-c", "import libtorrent"],
+                                          capture_output=True).returncode != 0:
+        sys.exit("bench: --libtorrent needs Debian's python3-libtorrent (apt-get install python3-libtorrent)")
     if shutil.disk_usage(base).free < 8 * size:
         sys.exit(f"bench: {base} has {shutil.disk_usage(base).free >> 20} MiB free; {8 * size >> 20} MiB needed")
     work = tempfile.mkdtemp(prefix="cascade-bench.", dir=base)

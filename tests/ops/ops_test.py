@@ -567,8 +567,9 @@ class PeerLifeTest(Programs):
         data = self.make_file()
         self.start_tracker({"open": True})
         live = f"127.0.0.1:{self.tracker[1]}"
-        # Slow enough (4 s for the file) that the leecher also asks the liar below three times:
-        # each wrong block ends that connection, and the next waits 0.5 s, then 1 s (the backoff).
+        # Slow enough (4 s for the file) that the leecher meets the liar below up to three times, as
+        # a ban takes: the first wrong block ends a connection (those already read count too), and
+        # the next connection waits 0.5 s, then 1 s (the backoff), so the ban comes within ~2 s.
         self.peer("seed", self.path("seed/file.bin.cascade"), live, "--events", self.path("seed.ndjson"),
                   "--max-upload-rate", "1MiB/s")
         wait_until("the seed's port", lambda: read_port(self.path("seed.port")))
