@@ -202,7 +202,7 @@ asio::awaitable<void> Downloader::Impl::fetch_one(std::shared_ptr<Impl> self, En
 
 asio::awaitable<void> Downloader::Impl::check_whole() {
   std::optional<Fatal> failure = co_await net::on_pool(
-      pool, [v = verifier.get()] { return v->check_whole(); });  // see on_pool
+      pool, [v = verifier.get(), evict = options.client_only] { return v->check_whole(evict); });
   if (options.events)
     options.events->file_complete(
         file->data_path, !failure,

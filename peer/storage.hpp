@@ -47,7 +47,8 @@ class Storage {
   // Unless keep_cache(true): asks the kernel to evict the page-cache pages of the bytes both
   // hashed and durable (see sync()) that it has not evicted yet (whole pages; the file's last
   // page with the end). After every group commit (Journal): a file complete at start-up has none
-  // and stays cached for serving, as do the last blocks a download hashes after its last commit.
+  // and stays cached for serving, as do the last blocks a download hashes after its last commit
+  // unless it will not serve them (client-only: Verifier::check_whole evicts those too).
   // The download recycles the memory it freed instead of growing the cache by the file's size: on
   // this project's 2-core VMs (ext4, 1 GiB, scripts/bench/swarm.sh, against --keep-cache in the
   // same runs) W1 took 0.54-0.76 x and W2 0.66-0.79 x as long, the leecher's CPU time 0.61-0.70

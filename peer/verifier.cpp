@@ -49,7 +49,7 @@ Verifier::Verdict Verifier::check(std::uint64_t b, ByteSpan data, const std::str
   return v;
 }
 
-std::optional<Fatal> Verifier::check_whole() {
+std::optional<Fatal> Verifier::check_whole(bool evict_all) {
   SharedFile& f = *file_;
   try {
     f.storage->sync();
@@ -58,6 +58,10 @@ std::optional<Fatal> Verifier::check_whole() {
                    f.cascade_path +
                        ": every block verified but the whole file's SHA-256 does not match: "
                        "the cascade file is inconsistent");
+    if (evict_all && hashed_at_last_block_.load() != not_yet) {
+      f.storage->sync();  // the tail finish() hashed is durable too: all of it may go
+      f.storage->drop_behind();
+    }
   } catch (const std::exception& e) {
     return Fatal(ExitCode::failure, e.what());
   }

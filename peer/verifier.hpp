@@ -36,7 +36,9 @@ class Verifier {
   // Once every block is verified: syncs the data file and compares the whole file's SHA-256
   // with the cascade file's. A match marks the file complete (and removes its journal);
   // otherwise the returned Fatal says why (exit 2: the cascade file is inconsistent; 1: disk).
-  std::optional<Fatal> check_whole();
+  // `evict_all`: a download this peer will not serve (client-only) also evicts the pages the
+  // group commits had not (Storage::drop_behind); a file complete at start-up is never evicted.
+  std::optional<Fatal> check_whole(bool evict_all = false);
 
  private:
   static constexpr std::uint64_t not_yet = ~0ull;

@@ -532,6 +532,30 @@ def free_port():
         return s.getsockname()[1]
 
 
+def cached_bytes(path):
+    """How many of a file's bytes are in the page cache (util-linux's fincore)."""
+    r = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", path],
+                       capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        raise AssertionError(f"fincore {path}: {r.stderr.strip()}")
+    return int(r.stdout.split()[0])
+
+
+def evicts_pages(directory):
+    """Whether the file system under `directory` keeps written pages cached and evicts them when
+    told (tmpfs keeps them: they are all it has)."""
+    probe = os.path.join(directory, "evict-probe")
+    with open(probe, "wb") as f:
+        f.write(b"x" * 4096)
+        f.flush()
+        os.fdatasync(f.fileno())
+        cached_at_first = cached_bytes(probe) > 0
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    evicted = cached_bytes(probe) == 0
+    os.unlink(probe)
+    return cached_at_first and evicted
+
+
 class PeerLifeTest(Programs):
     """Peers that stay up: events, several trackers, seeding limits."""
 
@@ -634,6 +658,27 @@ class PeerLifeTest(Programs):
             times[name] = time.monotonic() - started
         # 4 MiB at 8 MiB/s: half a second; the silent tracker's 5 s timeout must not show.
         self.assertLess(times["dead-first"], times["alone"] + 1.0, times)
+
+    def test_a_download_leaves_its_pages_evicted_unless_keep_cache(self):
+        if not evicts_pages(self.work):
+            self.skipTest(f"{self.work}: its file system does not evict pages on request (tmpfs?)")
+        data = self.make_file()
+        self.start_tracker({"open": True})
+        live = f"127.0.0.1:{self.tracker[1]}"
+        # 2 s for each copy: about forty group commits, each evicting what it made durable.
+        self.peer("seed", self.path("seed/file.bin.cascade"), live, "--max-upload-rate", "4MiB/s")
+        wait_until("the seed's port", lambda: read_port(self.path("seed.port")))
+        time.sleep(0.3)
+        leechers = {name: self.peer(name, self.leecher_dir(name), live, "-c", *extra)
+                    for name, extra in (("evicts", ()), ("keeps", ("--keep-cache",)))}
+        for name, p in leechers.items():
+            self.assertEqual(p.wait(timeout=60), 0, self.log_of(name)[-3000:])
+        cached = {name: cached_bytes(self.path(f"{name}/file.bin")) for name in leechers}
+        self.assertLessEqual(cached["evicts"], self.SIZE // 10, cached)
+        self.assertGreaterEqual(cached["keeps"], self.SIZE * 9 // 10, cached)
+        for name in leechers:  # evicted, not lost
+            with open(self.path(f"{name}/file.bin"), "rb") as f:
+                self.assertEqual(f.read(), data)
 
     def test_a_tracker_restarted_empty_is_refilled_by_announces(self):
         self.make_file()
