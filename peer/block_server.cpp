@@ -352,7 +352,8 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
   // taken, a first ask is told to try other peers. Not a seed's first copy (no other peer has
   // it), nor an ask FirstCopies turned away once already.
   UploadSlots::Slot slot;
-  if (length >= UploadSlots::min_block && c.takes_turns) {
+  const bool takes_turn = length >= UploadSlots::min_block && c.takes_turns;
+  if (takes_turn) {
     if (!copies.first_copy && !copies.asked_again && slots.all_taken()) {
       bool first_ask = false;
       {
@@ -374,8 +375,7 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
       f.storage->warm(base, length);
       return true;
     });
-  if (length >= UploadSlots::min_block && c.takes_turns)
-    slot = co_await slots.acquire(UploadSlots::patience);
+  if (takes_turn) slot = co_await slots.acquire(UploadSlots::patience);
   const auto sending_since = net::Clock::now();
   std::array<std::uint8_t, peer_response_header_size> header{};
   encode_peer_response_header(PeerStatus::ok, length, header);

@@ -22,7 +22,7 @@ struct RunOptions {
   bool exit_when_done = false;  // serve while downloading, exit 0 once every file is complete
   bool quiet = false;
   bool verify_all = false;  // ignore journals: hash every block present at start-up
-  bool keep_cache = false;  // leave downloaded pages in the page cache (Storage::sync)
+  bool keep_cache = false;  // leave downloaded pages in the page cache (Storage::drop_behind)
   bool spread = true;       // a file complete at start-up: every block out once before any twice
   std::uint64_t max_upload_rate = 0;    // bytes per second over all files and connections; 0: none
   std::uint64_t max_download_rate = 0;  // the same for downloads

@@ -86,6 +86,34 @@ constexpr long sys_cachestat = 451;
 constexpr long sys_cachestat = -1;
 #endif
 std::atomic<bool> cachestat_works{sys_cachestat > 0};  // until a call says otherwise
+long cachestat(int fd, std::uint64_t offset, std::uint64_t length, Cachestat& stat) {
+  CachestatRange range{offset, length};
+  return ::syscall(sys_cachestat, fd, &range, &stat, 0);
+}
+
+std::uint64_t page_size() {
+  static const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  return page;
+}
+
+std::vector<std::uint8_t>& chunk_buffer() {  // one per thread
+  thread_local std::vector<std::uint8_t> buf(chunk_size);
+  return buf;
+}
+
+// Reads [offset, offset + length) of `file` in cache-sized chunks into the thread's buffer,
+// handing each chunk to `use`; throws FileError as File::read_at does.
+template <class Use>
+void each_chunk(const File& file, std::uint64_t offset, std::uint64_t length, Use use) {
+  std::vector<std::uint8_t>& buf = chunk_buffer();
+  for (std::uint64_t done = 0; done < length;) {
+    const std::size_t n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), length - done));
+    file.read_at(offset + done, {buf.data(), n});
+    use(ByteSpan(buf.data(), n));
+    done += n;
+  }
+}
 
 void raise_to(std::atomic<std::uint64_t>& value, std::uint64_t to) {
   std::uint64_t seen = value.load();
@@ -106,7 +134,7 @@ void Storage::done_with_below(std::uint64_t offset) {
 
 void Storage::drop_behind() {
   if (keep_cache_) return;
-  static const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  const std::uint64_t page = page_size();
   std::lock_guard lock(drop_mutex_);
   std::uint64_t end = durable_below_.load();
   const bool to_the_end = end >= meta_.target_size;
@@ -122,49 +150,36 @@ void Storage::drop_behind() {
 
 bool Storage::cached(std::uint64_t offset, std::uint64_t length) const {
   if (!cachestat_works.load(std::memory_order_relaxed) || length == 0) return true;
-  static const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-  CachestatRange range{offset, length};
   Cachestat stat{};
-  if (::syscall(sys_cachestat, file_.fd(), &range, &stat, 0) != 0) {
+  if (cachestat(file_.fd(), offset, length, stat) != 0) {
     // An older kernel, or a seccomp filter that forbids it: assume cached, as before.
     if (errno == ENOSYS || errno == EPERM) cachestat_works = false;
     return true;
   }
+  const std::uint64_t page = page_size();
   const std::uint64_t pages = (offset + length + page - 1) / page - offset / page;
   return stat.nr_cache >= pages;
 }
 
 bool Storage::can_tell_cached() {
   if (!cachestat_works.load()) return false;
-  CachestatRange range{0, 1};
   Cachestat stat{};
   const int fd = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
-  const long r = ::syscall(sys_cachestat, fd, &range, &stat, 0);
+  const long r = cachestat(fd, 0, 1, stat);
   ::close(fd);
   return r == 0;
 }
 
 void Storage::warm(std::uint64_t offset, std::uint64_t length) const {
-  thread_local std::vector<std::uint8_t> buf(chunk_size);
-  for (std::uint64_t done = 0; done < length;) {
-    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), length - done));
-    const ssize_t got = ::pread(file_.fd(), buf.data(), n, static_cast<off_t>(offset + done));
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return;
-    done += static_cast<std::uint64_t>(got);
+  try {
+    each_chunk(file_, offset, length, [](ByteSpan) {});
+  } catch (const FileError&) {  // left to the send that follows
   }
 }
 
 void Storage::hash_range(Sha256& h, std::uint64_t offset, std::uint64_t length) const {
-  thread_local std::vector<std::uint8_t> buf(chunk_size);
-  for (std::uint64_t done = 0; done < length;) {
-    const std::size_t n =
-        static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), length - done));
-    file_.read_at(offset + done, {buf.data(), n});
-    h.update({buf.data(), n});
-    done += n;
-  }
+  each_chunk(file_, offset, length, [&h](ByteSpan chunk) { h.update(chunk); });
 }
 
 Hash256 Storage::hash_whole() const {

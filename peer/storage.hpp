@@ -57,7 +57,7 @@ class Storage {
   // in on the pool first (serving every evicted block by copying on the pool instead made W2
   // 1.23 x as slow in one A/B).
   void drop_behind();
-  // Below this offset drop_behind() has evicted the pages: reading there may wait for the disk.
+  // Below this offset drop_behind() has evicted the pages (what tests observe of it).
   std::uint64_t dropped_below() const { return dropped_below_.load(); }
   // Whether every page of [offset, offset + length) is in the page cache (cachestat(2): Linux
   // 6.5+, x86_64 and aarch64; true where it cannot tell), so reading it should not wait for the
