@@ -52,6 +52,7 @@ read_json, wait_until = netlab.read_json, netlab.wait_until
 
 
 TRACE_SENT = re.compile(r"^(\d+):(\d+):([\d.]+) \S+ debug: sent block \d+ of (.+) to (\S+) in (\d+) ms$")
+TRACE_WAITED = re.compile(r"^\d+:\d+:[\d.]+ \S+ debug: block \d+ of (.+) for \S+ waited (\d+) ms for an upload slot$")
 TRACE_VERIFIED = re.compile(r"^(\d+):(\d+):([\d.]+) \S+ debug: verified block \d+ of (.+) from \S+$")
 
 
@@ -63,12 +64,14 @@ def trace_summary(log_path, host_of_data):
     of the first send."""
     def seconds(m):  # the line's HH:MM:SS.mmm
         return int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])
-    sends, firsts = [], {}
+    sends, firsts, waits = [], {}, []
     with open(log_path, errors="replace") as f:
         for line in f:
             line = line.rstrip("\n")
             if m := TRACE_SENT.match(line):
                 sends.append((seconds(m) - int(m[6]) / 1000, seconds(m), host_of_data.get(m[4], "?")))
+            elif m := TRACE_WAITED.match(line):
+                waits.append((host_of_data.get(m[1], "?"), int(m[2]) / 1000))
             elif m := TRACE_VERIFIED.match(line):
                 firsts.setdefault(host_of_data.get(m[4], "?"), seconds(m))
     if not sends:
@@ -82,6 +85,13 @@ def trace_summary(log_path, host_of_data):
             out.append(f"{who} sends: {len(d)}, median {1000 * d[math.ceil(0.5 * len(d)) - 1]:.0f} ms, 90th percentile "
                        f"{1000 * d[math.ceil(0.9 * len(d)) - 1]:.0f} ms, longest {1000 * d[-1]:.0f} ms")
 
+    for who, rows, n in (("at the seed", [w for h, w in waits if h == "seed"], sum(x[2] == "seed" for x in sends)),
+                         ("at the leechers", [w for h, w in waits if h != "seed"], sum(x[2] != "seed" for x in sends))):
+        d = sorted(rows)
+        out.append(f"answers that first waited for an upload slot {who}: {len(d)} (sends completed: {n})" + (
+            f", median wait {1000 * d[math.ceil(0.5 * len(d)) - 1]:.0f} ms, 90th percentile "
+            f"{1000 * d[math.ceil(0.9 * len(d)) - 1]:.0f} ms" if d else ""))
+
     def order(name):  # seed, l1, l2, ..., then anything else
         return (name != "seed", not name[1:].isdigit(), int(name[1:]) if name[1:].isdigit() else 0, name)
     out.append("first block verified (s): " + " ".join(
@@ -94,6 +104,20 @@ def trace_summary(log_path, host_of_data):
         going = [sum(1 for b, e, snd in sends if snd == h and b <= at < e) for h in hosts]
         out.append(f"  {at - t0:5.2f} s: " + " ".join(str(g) for g in going))
     return out
+
+
+def tx_bytes(proc):
+    """Bytes sent so far on eth0 of the network namespace `proc` runs in (its /proc/PID/net/dev:
+    `ip netns exec` becomes the program, same pid); None once it has exited."""
+    try:
+        with open(f"/proc/{proc.pid}/net/dev") as f:
+            for line in f:
+                name, _, fields = line.partition(":")
+                if name.strip() == "eth0":
+                    return int(fields.split()[8])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def run_once(args, binary, mode, work, data_path, cascade, size, ups, seed_up, timeout, tick=None):
@@ -156,8 +180,11 @@ def run_once(args, binary, mode, work, data_path, cascade, size, ups, seed_up, t
                 for i, st in enumerate(stats):
                     j = read_json(st)
                     got += j["files"][0]["verified_blocks"] if j else 0
-                    # Unreadable this time (being replaced): as last time, not 0.
-                    up.append(j["files"][0]["bytes_served"] if j else (timeline[-1][4][i] if timeline else 0))
+                    # Bytes the host's interface sent (headers included), as they leave: bytes_served
+                    # counts a block once all of it is out, too coarse for half a second. Unreadable
+                    # this time: as last time, not 0.
+                    sent = tx_bytes(procs[i])
+                    up.append(sent if sent is not None else (timeline[-1][4][i] if timeline else 0))
                 seed_j = read_json(seed_stats)
                 sf = seed_j["files"][0] if seed_j else {}
                 timeline.append((now, got, sf.get("bytes_served", 0), sf.get("first_copy_unsent", 0), up))
@@ -224,7 +251,8 @@ def main():
     ap.add_argument("--trace", action="store_true",
                     help="run the peers at --log-level debug and print, from their one line per block sent "
                          "and verified, how long sends took (those that completed: a send is done once at most "
-                         "128 KiB of it is unsent), when each leecher verified its first block, and how many "
+                         "128 KiB of it is unsent), how many first waited for an upload slot and how long, when "
+                         "each leecher verified its first block, and how many "
                          "sends each host had going over the last 1.5 s")
     args = ap.parse_args()
     args.peer_args = args.peer_args.split()
@@ -271,7 +299,8 @@ def main():
                           "once): " + "  ".join(f"{t:.1f}: {100 * got / blocks:.0f}% {sent / size:.2f} {unsent}"
                                                 for t, got, sent, unsent, _ in r["timeline"]))
                     tl = r["timeline"]
-                    print("    leecher uplinks busy (s: mean %, leechers under half busy): " + "  ".join(
+                    print("    leecher uplinks busy (s: mean % of the shaped rate, from the bytes each host's interface "
+                          "sent, headers included; leechers under half busy): " + "  ".join(
                         f"{b[0]:.1f}: {100 * statistics.mean(busy):.0f}% {sum(x < 0.5 for x in busy)}"
                         for a, b in zip(tl, tl[1:])
                         for busy in [[8 * (y - x) / ((b[0] - a[0]) * ups[i]) for i, (x, y) in enumerate(zip(a[4], b[4]))]]))
