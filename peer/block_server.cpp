@@ -375,15 +375,16 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
       f.storage->warm(base, length);
       return true;
     });
-  const auto asked_at = net::Clock::now();
+  const auto slot_asked_at = net::Clock::now();
   if (takes_turn) slot = co_await slots.acquire(UploadSlots::patience);
   const auto sending_since = net::Clock::now();
   // (scripts/bench/netswarm.py --trace: how long asks queue at a busy uplink.)
   if (const auto waited =
-          std::chrono::duration_cast<std::chrono::milliseconds>(sending_since - asked_at).count();
-      waited > 0)
+          std::chrono::duration_cast<std::chrono::milliseconds>(sending_since - slot_asked_at)
+              .count();
+      takes_turn && waited > 0)
     log::debug("block ", req.block, " of ", f.data_path, " for ", format_ipv4(ip), " waited ",
-               waited, " ms for an upload slot");
+               waited, " ms for an upload slot", slot.held() ? "" : " (and goes without one)");
   std::array<std::uint8_t, peer_response_header_size> header{};
   encode_peer_response_header(PeerStatus::ok, length, header);
   if (!use_sendfile) {

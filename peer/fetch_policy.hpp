@@ -78,10 +78,10 @@ constexpr bool may_ask(std::size_t limit, std::uint64_t answered, std::size_t ou
 // network lab (16 leechers, 100 Mbit/s, 1 MiB blocks, medians of 3): second copies from any idle
 // connection made the swarm serve 1.11 x what it needed, for the last 4 blocks only 1.05 x, in
 // the same time or less (1.34 x T* against 1.38 x); none at all, 1.00 x, left a slow last block
-// (1.38 x). Later (medians of 5, two alternating batches each, 1.28-1.30 x as it is): no second
-// copies 1.33 and 1.36 x; a second copy only of a block first asked for 400 ms or more ago, 1.28 x
-// both (within the noise); only of one asked for longer than the file's blocks took on average,
-// 1.31 and 1.29 x; a third copy of a file's last 2 blocks, 1.30 and 1.29 x.
+// (1.38 x). Later (medians of 5, two alternating batches each, 1.28-1.30 x with this rule), none
+// better: no second copies, 1.33 and 1.36 x; a second copy only of a block first asked for 400 ms
+// or more ago, 1.28 x in both (within the noise); only of one asked for longer than the file's
+// blocks took on average, 1.31 and 1.29 x; a third copy of a file's last 2 blocks, 1.30 and 1.29 x.
 constexpr std::uint64_t endgame_blocks(std::uint64_t block_size) {
   return pipeline_depth(0, block_size);
 }

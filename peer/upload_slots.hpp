@@ -25,10 +25,10 @@
 // Later (16 connections, medians of 5), the seed's count alone, the leechers keeping 4: 1 slot
 // 1.52 x (it idles between blocks until an asker it turned away asks again), 2 slots 1.36 x,
 // 8 slots 1.39 x, against 1.33-1.34 x with 4. Later still (medians of 5, two alternating batches
-// each, 1.28-1.31 x with the rules as they are): letting only one of the four answers send at a
-// time, the others queued behind it in order, 1.35 and 1.38 x (two at a time 1.29 and 1.30 x;
-// one at a time at the seed alone 1.45 and 1.52 x); ending a queued ask's wait after 150 or
-// 400 ms with the busy answer, 1.36 x both, and 1.34 and 1.33 x.
+// each, 1.28-1.31 x with the rules as they are), none better: four slots but only one of them
+// sending at a time, the others waiting their turn in order, 1.35 and 1.38 x (two sending at a
+// time, 1.29 and 1.30 x; one at a time at the seed alone, 1.45 and 1.52 x); a queued ask told
+// "busy" after 150 ms of waiting, 1.36 x in both batches, after 400 ms, 1.34 and 1.33 x.
 #pragma once
 
 #include <cstddef>

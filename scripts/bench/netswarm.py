@@ -52,7 +52,7 @@ read_json, wait_until = netlab.read_json, netlab.wait_until
 
 
 TRACE_SENT = re.compile(r"^(\d+):(\d+):([\d.]+) \S+ debug: sent block \d+ of (.+) to (\S+) in (\d+) ms$")
-TRACE_WAITED = re.compile(r"^\d+:\d+:[\d.]+ \S+ debug: block \d+ of (.+) for \S+ waited (\d+) ms for an upload slot$")
+TRACE_WAITED = re.compile(r"^\d+:\d+:[\d.]+ \S+ debug: block \d+ of (.+) for \S+ waited (\d+) ms for an upload slot(?: \(and goes without one\))?$")
 TRACE_VERIFIED = re.compile(r"^(\d+):(\d+):([\d.]+) \S+ debug: verified block \d+ of (.+) from \S+$")
 
 
@@ -60,8 +60,9 @@ def trace_summary(log_path, host_of_data):
     """Lines describing one run from the peers' debug log: "sent block B of DATA to IP in N ms"
     (its sender's data file; logged once a send is done, that is with at most TCP_NOTSENT_LOWAT
     still unsent, so sends that failed or were cut short at the end are not among them) and
-    "verified block B of DATA from IP:PORT" (its receiver's), with times counted from the start
-    of the first send."""
+    "verified block B of DATA from IP:PORT" (its receiver's), and "block B of DATA for IP waited N
+    ms for an upload slot" (its sender's; only waits of 1 ms or more), with times counted from the
+    start of the first send."""
     def seconds(m):  # the line's HH:MM:SS.mmm
         return int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])
     sends, firsts, waits = [], {}, []
@@ -106,10 +107,15 @@ def trace_summary(log_path, host_of_data):
     return out
 
 
-def tx_bytes(proc):
-    """Bytes sent so far on eth0 of the network namespace `proc` runs in (its /proc/PID/net/dev:
-    `ip netns exec` becomes the program, same pid); None once it has exited."""
+def tx_bytes(proc, host):
+    """Bytes sent so far on eth0 of `host`, read through `proc` running there (its
+    /proc/PID/net/dev: `ip netns exec` becomes the program, same pid). None before the process has
+    entered the host's namespace (it is `ip` still, wherever it was started) and once it has
+    exited."""
     try:
+        here, there = os.stat(f"/proc/{proc.pid}/ns/net"), os.stat(f"/run/netns/{host.ns}")
+        if (here.st_dev, here.st_ino) != (there.st_dev, there.st_ino):
+            return None
         with open(f"/proc/{proc.pid}/net/dev") as f:
             for line in f:
                 name, _, fields = line.partition(":")
@@ -180,10 +186,11 @@ def run_once(args, binary, mode, work, data_path, cascade, size, ups, seed_up, t
                 for i, st in enumerate(stats):
                     j = read_json(st)
                     got += j["files"][0]["verified_blocks"] if j else 0
-                    # Bytes the host's interface sent (headers included), as they leave: bytes_served
-                    # counts a block once all of it is out, too coarse for half a second. Unreadable
-                    # this time: as last time, not 0.
-                    sent = tx_bytes(procs[i])
+                    # Bytes the host's interface sent as they leave (headers, and its ACKs and
+                    # requests for its own download, included: about 2 % of a 100 Mbit/s uplink):
+                    # bytes_served counts a block once all of it is out, too coarse for half a
+                    # second. Unreadable this time (not started, or exited): as last time.
+                    sent = tx_bytes(procs[i], leechers[i])
                     up.append(sent if sent is not None else (timeline[-1][4][i] if timeline else 0))
                 seed_j = read_json(seed_stats)
                 sf = seed_j["files"][0] if seed_j else {}
@@ -247,7 +254,8 @@ def main():
                     help="extra options for the seed, as one argument: --seed-args='--upload-slots 1'")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--timeline", action="store_true",
-                    help="print the blocks all leechers hold and the seed's copies every 0.5 s")
+                    help="print the blocks all leechers hold and the seed's copies every 0.5 s, and how busy the "
+                         "leechers' uplinks were (their interfaces' bytes sent against their shaped rates)")
     ap.add_argument("--trace", action="store_true",
                     help="run the peers at --log-level debug and print, from their one line per block sent "
                          "and verified, how long sends took (those that completed: a send is done once at most "
@@ -299,11 +307,13 @@ def main():
                           "once): " + "  ".join(f"{t:.1f}: {100 * got / blocks:.0f}% {sent / size:.2f} {unsent}"
                                                 for t, got, sent, unsent, _ in r["timeline"]))
                     tl = r["timeline"]
-                    print("    leecher uplinks busy (s: mean % of the shaped rate, from the bytes each host's interface "
-                          "sent, headers included; leechers under half busy): " + "  ".join(
-                        f"{b[0]:.1f}: {100 * statistics.mean(busy):.0f}% {sum(x < 0.5 for x in busy)}"
-                        for a, b in zip(tl, tl[1:])
-                        for busy in [[8 * (y - x) / ((b[0] - a[0]) * ups[i]) for i, (x, y) in enumerate(zip(a[4], b[4]))]]))
+                    if mode == "p2p":  # (with -c the leechers serve nothing)
+                        print("    leecher uplinks busy (s: mean % of the shaped rate, from the bytes each host's "
+                              "interface sent, headers, ACKs and requests included; leechers under half busy): " +
+                              "  ".join(f"{b[0]:.1f}: {100 * statistics.mean(busy):.0f}% {sum(x < 0.5 for x in busy)}"
+                                        for a, b in zip(tl, tl[1:])
+                                        for busy in [[8 * (y - x) / ((b[0] - a[0]) * ups[i])
+                                                      for i, (x, y) in enumerate(zip(a[4], b[4]))]]))
                 for line in r["trace"]:
                     print("    trace: " + line)
                 for i, (t, fs, fp, served, served_to) in enumerate(r["per"]):
