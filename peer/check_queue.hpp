@@ -40,7 +40,9 @@ class CheckQueue : public std::enable_shared_from_this<CheckQueue> {
   // Returns a buffer that was not filled (the read failed).
   void give_back(std::vector<std::uint8_t>* buffer) { free_.push_back(buffer); }
   // Queues block `block`, read into `buffer`, for checking; the record already counts it received.
-  void submit(std::vector<std::uint8_t>* buffer, std::uint64_t block, std::uint64_t length);
+  // `matched`: the connection compared its SHA-256 already (Verifier::check).
+  void submit(std::vector<std::uint8_t>* buffer, std::uint64_t block, std::uint64_t length,
+              std::optional<bool> matched = std::nullopt);
   // Waits until every submitted block has its verdict.
   asio::awaitable<void> drain();
 
@@ -52,6 +54,7 @@ class CheckQueue : public std::enable_shared_from_this<CheckQueue> {
   struct Item {
     std::vector<std::uint8_t>* buffer;
     std::uint64_t block, length;
+    std::optional<bool> matched;  // the block's SHA-256 matched (unset: not checked yet)
   };
   struct Result {
     std::vector<std::uint8_t>* buffer;

@@ -36,11 +36,13 @@ struct Counted {
 class Fetch {
  public:
   Fetch(std::shared_ptr<SharedFile> file, const FetchSettings& settings,
-        const std::atomic<bool>& stopping, Endpoint from, PeerMemory& memory, tcp::socket& socket)
+        const std::atomic<bool>& stopping, const ConnectionSlots& slots, Endpoint from,
+        PeerMemory& memory, tcp::socket& socket)
       : file_(std::move(file)),
         f_(*file_),
         settings_(settings),
         stopping_(stopping),
+        slots_(slots),
         memory_(memory),
         lacks_(memory.lacks),
         answer_limit_(memory.answer_limit),
@@ -165,7 +167,16 @@ class Fetch {
     record_.received();
     ++answered_;
     follow_rate(length);
-    checks.submit(buffer, b, length);
+    // With other connections of the file receiving meanwhile, the block is checked here, while
+    // its bytes are still in this core's cache, and not on a pool thread that reads them from
+    // memory. A file's only connection leaves it to the pool, so its next block is read while this
+    // one is checked. Measured on loopback (ext4, 1 GiB, 4 leechers trading, 6 runs each way
+    // alternating): 5.81 s against 6.39 s, leecher CPU 2.79 against 2.90 s; one leecher from a
+    // seed checking here too: 1.66 s against 1.50 s.
+    std::optional<bool> matched;
+    if (slots_.established.load() > 1)
+      matched = f_.storage->block_matches(b, ByteSpan(buffer->data(), length));
+    checks.submit(buffer, b, length, matched);
     co_return true;
   }
 
@@ -234,7 +245,8 @@ class Fetch {
   SharedFile& f_;
   const FetchSettings& settings_;
   const std::atomic<bool>& stopping_;
-  PeerMemory& memory_;  // what we know of the peer: "don't have" answers, what it holds
+  const ConnectionSlots& slots_;  // the file's established connections
+  PeerMemory& memory_;            // what we know of the peer: "don't have" answers, what it holds
   LackMemory& lacks_;
   const std::size_t answer_limit_;  // the peer's answers per connection (0: no limit seen)
   std::uint64_t answered_ = 0;      // blocks it sent on this connection
@@ -262,7 +274,7 @@ asio::awaitable<PeerTable::Outcome> fetch_from(std::shared_ptr<SharedFile> file,
                                                PeerMemory& memory) {
   tcp::socket socket(co_await asio::this_coro::executor);
   ++file->stats.active_sources;
-  Fetch fetch(file, settings, stopping, from, memory, socket);
+  Fetch fetch(file, settings, stopping, slots, from, memory, socket);
   auto checks = std::make_shared<CheckQueue>(socket.get_executor(), pool, std::move(verifier), file,
                                              fetch.record(), fetch.source());
   co_await fetch.run(*checks, from, slots);

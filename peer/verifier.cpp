@@ -11,11 +11,12 @@ Verifier::Verifier(std::shared_ptr<SharedFile> file, std::function<void(const Fa
       on_all_verified_(std::move(on_all_verified)),
       whole_(file_->blocks, *file_->storage) {}
 
-Verifier::Verdict Verifier::check(std::uint64_t b, ByteSpan data, const std::string& source) {
+Verifier::Verdict Verifier::check(std::uint64_t b, ByteSpan data, const std::string& source,
+                                  std::optional<bool> matched) {
   SharedFile& f = *file_;
   Verdict v = Verdict::ok;
   std::string io_error;
-  if (!f.storage->block_matches(b, data)) {
+  if (matched ? !*matched : !f.storage->block_matches(b, data)) {
     v = Verdict::bad;
   } else {
     try {

@@ -31,8 +31,10 @@ class Verifier {
   // Blocks verified before the download started (a resumed file) join the whole-file hash.
   void catch_up() { whole_.advance(); }
   // Checks, writes and records block `block` received from `source`. A disk error also calls
-  // on_fatal (exit 1).
-  Verdict check(std::uint64_t block, ByteSpan data, const std::string& source);
+  // on_fatal (exit 1). `matched`: whether its SHA-256 matched, when the caller already compared
+  // it (Storage::block_matches); unset, it is compared here.
+  Verdict check(std::uint64_t block, ByteSpan data, const std::string& source,
+                std::optional<bool> matched = std::nullopt);
   // Once every block is verified: syncs the data file and compares the whole file's SHA-256
   // with the cascade file's. A match marks the file complete (and removes its journal);
   // otherwise the returned Fatal says why (exit 2: the cascade file is inconsistent; 1: disk).

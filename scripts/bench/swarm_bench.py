@@ -214,6 +214,9 @@ def main():
                     if f.startswith("copy") or f.endswith(".port") and f != "t.port":
                         path = os.path.join(work, f)
                         shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+                # Each run starts on a quiet disk: the last run's copies (libtorrent's are not synced),
+                # their deletion and the ceilings' files are flushed before the clock, not during it.
+                os.sync()
                 if label == "libtorrent":
                     # The same job for libtorrent: a seed (its check done before the clock starts)
                     # and leechers connected to it and to each other, exiting once complete.
