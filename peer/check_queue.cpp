@@ -47,12 +47,12 @@ asio::awaitable<std::vector<std::uint8_t>*> CheckQueue::buffer() {
 }
 
 void CheckQueue::submit(std::vector<std::uint8_t>* buffer, std::uint64_t block,
-                        std::uint64_t length, std::optional<bool> matched) {
+                        std::uint64_t length, const std::optional<Hash256>& digest) {
   ++pending_;
   bool start_job = false;
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back({buffer, block, length, matched});
+    queue_.push_back({buffer, block, length, digest});
     if (jobs_ < max_jobs && queue_.size() > static_cast<std::size_t>(jobs_)) {
       ++jobs_;
       start_job = true;
@@ -89,7 +89,7 @@ void CheckQueue::run_jobs() {
     }
     const ByteSpan data(item.buffer->data(), item.length);
     results.push_back(
-        {item.buffer, item.block, verifier_->check(item.block, data, source_, item.matched)});
+        {item.buffer, item.block, verifier_->check(item.block, data, source_, item.digest)});
     if (results.size() >= batch) hand_back(std::exchange(results, {}));
   }
   if (!results.empty()) hand_back(std::move(results));

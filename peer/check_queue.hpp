@@ -15,6 +15,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,9 +41,9 @@ class CheckQueue : public std::enable_shared_from_this<CheckQueue> {
   // Returns a buffer that was not filled (the read failed).
   void give_back(std::vector<std::uint8_t>* buffer) { free_.push_back(buffer); }
   // Queues block `block`, read into `buffer`, for checking; the record already counts it received.
-  // `matched`: the connection compared its SHA-256 already (Verifier::check).
+  // `digest`: its SHA-256, when the connection computed it already (Verifier::check).
   void submit(std::vector<std::uint8_t>* buffer, std::uint64_t block, std::uint64_t length,
-              std::optional<bool> matched = std::nullopt);
+              const std::optional<Hash256>& digest = std::nullopt);
   // Waits until every submitted block has its verdict.
   asio::awaitable<void> drain();
 
@@ -54,7 +55,7 @@ class CheckQueue : public std::enable_shared_from_this<CheckQueue> {
   struct Item {
     std::vector<std::uint8_t>* buffer;
     std::uint64_t block, length;
-    std::optional<bool> matched;  // the block's SHA-256 matched (unset: not checked yet)
+    std::optional<Hash256> digest;  // the block's SHA-256 (unset: not computed yet)
   };
   struct Result {
     std::vector<std::uint8_t>* buffer;

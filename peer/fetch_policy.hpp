@@ -42,6 +42,19 @@ constexpr std::size_t depth_for_rate(double bytes_per_second, std::uint64_t bloc
   return std::max(least_depth, static_cast<std::size_t>(wanted));
 }
 
+// Whether a connection hashes a block it just read itself (on its network thread, the bytes still
+// in that core's cache) instead of leaving it to the pool: only while the file has other
+// connections established, which go on receiving meanwhile (a file's only connection leaves it
+// to the pool and reads its next block while this one is hashed), and only for a block that fits
+// a core's cache (at most hash_on_read_bytes; a larger one would hold the network thread, shared
+// with serving and timers, for tens of milliseconds). Measured on loopback (ext4, 1 GiB, 1 MiB
+// blocks, 4 leechers trading, 6 runs each way alternating): 5.81 s against 6.39 s, leecher CPU
+// 2.79 against 2.90 s; one leecher from a seed, hashing on read too: 1.66 s against 1.50 s.
+inline constexpr std::uint64_t hash_on_read_bytes = 2ull << 20;
+constexpr bool hash_on_read(std::size_t established, std::uint64_t length) {
+  return established > 1 && length <= hash_on_read_bytes;
+}
+
 // Block buffers a connection may use: about 2 MiB's worth (3 to 64), so the socket is read while
 // earlier blocks are checked.
 inline constexpr std::uint64_t buffer_bytes_per_connection = 2ull << 20;

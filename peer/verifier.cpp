@@ -12,11 +12,14 @@ Verifier::Verifier(std::shared_ptr<SharedFile> file, std::function<void(const Fa
       whole_(file_->blocks, *file_->storage) {}
 
 Verifier::Verdict Verifier::check(std::uint64_t b, ByteSpan data, const std::string& source,
-                                  std::optional<bool> matched) {
+                                  const std::optional<Hash256>& digest) {
   SharedFile& f = *file_;
   Verdict v = Verdict::ok;
   std::string io_error;
-  if (matched ? !*matched : !f.storage->block_matches(b, data)) {
+  const bool matched =
+      digest ? data.size() == f.meta.block_length(b) && *digest == f.meta.block_hashes[b]
+             : f.storage->block_matches(b, data);
+  if (!matched) {
     v = Verdict::bad;
   } else {
     try {

@@ -1,6 +1,7 @@
 // Verifies the blocks of one file as they arrive and records the ones that pass; then checks the
 // whole file. Check, write, record:
-// - check: the block's SHA-256 against the cascade file's (a block of the wrong length fails);
+// - check: the block's SHA-256 against the cascade file's (a block of the wrong length fails),
+//   computed here or given by the connection that read it (fetch.cpp);
 // - write: pwrite into the data file;
 // - record: BlockMap::finish (only now may it be served), statistics, the journal's queue, and the
 //   whole-file SHA-256, which PrefixHasher extends over the verified prefix as it grows.
@@ -31,10 +32,10 @@ class Verifier {
   // Blocks verified before the download started (a resumed file) join the whole-file hash.
   void catch_up() { whole_.advance(); }
   // Checks, writes and records block `block` received from `source`. A disk error also calls
-  // on_fatal (exit 1). `matched`: whether its SHA-256 matched, when the caller already compared
-  // it (Storage::block_matches); unset, it is compared here.
+  // on_fatal (exit 1). `digest`: the SHA-256 of `data`, when the caller computed it already
+  // (unset: computed here); the length and the comparison are always done here.
   Verdict check(std::uint64_t block, ByteSpan data, const std::string& source,
-                std::optional<bool> matched = std::nullopt);
+                const std::optional<Hash256>& digest = std::nullopt);
   // Once every block is verified: syncs the data file and compares the whole file's SHA-256
   // with the cascade file's. A match marks the file complete (and removes its journal);
   // otherwise the returned Fatal says why (exit 2: the cascade file is inconsistent; 1: disk).

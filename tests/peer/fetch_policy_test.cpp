@@ -139,3 +139,13 @@ TEST(FetchPolicy, InEndgameOnlyAConnectionWithNothingInFlightAsksForASecondCopyO
   auto early = BlockMap::from_string("V?????");
   EXPECT_FALSE(early->pick(rng, PickExclusions{none, none}, endgame_copies(0, 5, mib)));
 }
+
+TEST(FetchPolicy, AConnectionHashesWhatItReadOnlyBesideOthersAndOnlyWhatFitsACache) {
+  EXPECT_FALSE(hash_on_read(0, 1 << 20));
+  EXPECT_FALSE(hash_on_read(1, 1 << 20));  // the file's only connection: the pool hashes
+  EXPECT_TRUE(hash_on_read(2, 1 << 20));
+  EXPECT_TRUE(hash_on_read(16, 16 * 1024));
+  EXPECT_TRUE(hash_on_read(2, hash_on_read_bytes));
+  EXPECT_FALSE(hash_on_read(2, hash_on_read_bytes + 1));
+  EXPECT_FALSE(hash_on_read(16, 64ull << 20));
+}

@@ -1,13 +1,14 @@
-// Verifier::check: a block is verified only when its SHA-256 matched, whether the verifier
-// compares it or the connection that read it already did (fetch.cpp compares on its own thread
-// while other connections receive); a "did not match" from the connection is believed even for
-// the right bytes, so nothing the caller found wrong is ever written or counted.
+// Verifier::check: a block is verified only when its length and SHA-256 match the cascade file's,
+// whether the verifier computes the digest or the connection that read the block gave it
+// (fetch.cpp, hash_on_read): a given digest is compared, never trusted as a verdict.
 #include "peer/verifier.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
+#include "common/sha256.hpp"
 #include "common/thread_pool.hpp"
 #include "peer/create.hpp"
 #include "tests/support/process.hpp"
@@ -15,18 +16,24 @@
 using namespace cascade;
 
 namespace {
+constexpr std::size_t block_size = 4096;
+constexpr std::size_t size = 3 * block_size - 100;  // the last block is short
+
 struct Download {
   Download() {
-    for (int i = 0; i < 3 * 4096; ++i) original += static_cast<char>('a' + (i * 7) % 26);
+    for (std::size_t i = 0; i < size; ++i) original += static_cast<char>('a' + (i * 7) % 26);
     dir.write("data", original);
-    file = std::make_shared<SharedFile>(dir.file("data.cascade"), dir.file("copy"),
-                                        make_cascade(dir.file("data"), 4096, pool), Hash256{});
+    file =
+        std::make_shared<SharedFile>(dir.file("data.cascade"), dir.file("copy"),
+                                     make_cascade(dir.file("data"), block_size, pool), Hash256{});
     file->storage = std::make_unique<Storage>(file->data_path, file->meta);
     verifier = std::make_shared<Verifier>(
         file, [this](const Fatal&) { ++fatal; }, [] {});
   }
-  ByteSpan block(std::uint64_t b) const {
-    return ByteSpan(reinterpret_cast<const std::uint8_t*>(original.data()) + b * 4096, 4096);
+  // Block b's bytes in the original.
+  ByteSpan bytes(std::uint64_t b) const {
+    return ByteSpan(reinterpret_cast<const std::uint8_t*>(original.data()) + b * block_size,
+                    file->meta.block_length(b));
   }
   test::TempDir dir;
   ThreadPool pool{1};
@@ -37,20 +44,27 @@ struct Download {
 };
 }  // namespace
 
-TEST(Verifier, ComparesTheHashItselfUnlessTheCallerDid) {
+TEST(Verifier, ComputesTheDigestUnlessGivenAndAlwaysCompares) {
   Download d;
-  // Compared here: the right bytes verify, another block's bytes do not.
-  EXPECT_EQ(d.verifier->check(0, d.block(0), "a"), Verifier::Verdict::ok);
-  EXPECT_EQ(d.verifier->check(1, d.block(2), "a"), Verifier::Verdict::bad);
+  ASSERT_EQ(d.file->meta.block_count(), 3u);
+  // Computed here: the right bytes verify, another block's bytes do not.
+  EXPECT_EQ(d.verifier->check(0, d.bytes(0), "a"), Verifier::Verdict::ok);
+  EXPECT_EQ(d.verifier->check(1, d.bytes(0), "a"), Verifier::Verdict::bad);
   EXPECT_TRUE(d.file->blocks.verified(0));
   EXPECT_FALSE(d.file->blocks.verified(1));
-  // Compared by the caller: its word decides, and a mismatch is a bad block even for bytes that
-  // would have matched (so a caller's verdict is never second-guessed into a write).
-  EXPECT_EQ(d.verifier->check(1, d.block(1), "b", false), Verifier::Verdict::bad);
+  // Given: the digest is what is compared (the right bytes with another block's digest fail, so
+  // it is not recomputed), and a wrong digest never passes.
+  EXPECT_EQ(d.verifier->check(1, d.bytes(1), "b", sha256(d.bytes(0))), Verifier::Verdict::bad);
   EXPECT_FALSE(d.file->blocks.verified(1));
-  EXPECT_EQ(d.file->stats.bad_blocks.load(), 2u);
-  EXPECT_EQ(d.verifier->check(1, d.block(1), "b", true), Verifier::Verdict::ok);
-  EXPECT_EQ(d.verifier->check(2, d.block(2), "b", true), Verifier::Verdict::ok);
+  EXPECT_EQ(d.verifier->check(1, d.bytes(1), "b", sha256(d.bytes(1))), Verifier::Verdict::ok);
+  // The length counts too: the short last block's right digest with a full block's bytes (its own
+  // and 100 more) fails.
+  std::vector<std::uint8_t> longer(d.bytes(2).begin(), d.bytes(2).end());
+  longer.resize(block_size, 0);
+  EXPECT_EQ(d.verifier->check(2, longer, "b", sha256(d.bytes(2))), Verifier::Verdict::bad);
+  EXPECT_FALSE(d.file->blocks.verified(2));
+  EXPECT_EQ(d.file->stats.bad_blocks.load(), 3u);
+  EXPECT_EQ(d.verifier->check(2, d.bytes(2), "b", sha256(d.bytes(2))), Verifier::Verdict::ok);
   EXPECT_TRUE(d.file->blocks.complete());
   EXPECT_EQ(d.file->stats.blocks_verified.load(), 3u);
   // What was written is the file: the whole-file check passes.
