@@ -1,6 +1,7 @@
 // Verifier::check: a block is verified only when its length and SHA-256 match the cascade file's,
 // whether the verifier computes the digest or the connection that read the block gave it
-// (fetch.cpp, hash_on_read): a given digest is compared, never trusted as a verdict.
+// (fetch.cpp, hash_on_read): a given digest is compared, never trusted as a verdict; and the
+// connection's CheckQueue hands the digest on.
 #include "peer/verifier.hpp"
 
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 
 #include "common/sha256.hpp"
 #include "common/thread_pool.hpp"
+#include "peer/check_queue.hpp"
 #include "peer/create.hpp"
 #include "tests/support/process.hpp"
 
@@ -71,4 +73,35 @@ TEST(Verifier, ComputesTheDigestUnlessGivenAndAlwaysCompares) {
   EXPECT_FALSE(d.verifier->check_whole(false).has_value());
   EXPECT_TRUE(d.file->complete.load());
   EXPECT_EQ(d.fatal, 0);
+}
+
+TEST(Verifier, TheCheckQueueHandsTheConnectionsDigestOn) {
+  Download d;
+  asio::io_context io;
+  auto strand = asio::make_strand(io);
+  InFlight record;
+  auto checks = std::make_shared<CheckQueue>(strand, d.pool, d.verifier, d.file, record, "c");
+  // Blocks 0 and 1 read with their right bytes; the "connection" gives block 0's digest for both,
+  // so block 0 passes and block 1 fails: the queue handed the digest on (recomputed, it would
+  // have passed).
+  asio::co_spawn(
+      strand,
+      [&]() -> asio::awaitable<void> {
+        for (const std::uint64_t b : {0, 1}) {
+          std::vector<std::uint8_t>* buffer = co_await checks->buffer();
+          if (buffer == nullptr) co_return;  // a wrong block ends the connection
+          std::copy(d.bytes(b).begin(), d.bytes(b).end(), buffer->begin());
+          record.requested(b);
+          record.received();
+          checks->submit(buffer, b, d.bytes(b).size(), sha256(d.bytes(0)));
+          co_await checks->drain();
+        }
+      },
+      asio::detached);
+  io.run_for(std::chrono::seconds(10));
+  EXPECT_EQ(checks->delivered(), 1);
+  EXPECT_EQ(checks->bad(), 1);
+  EXPECT_TRUE(d.file->blocks.verified(0));
+  EXPECT_FALSE(d.file->blocks.verified(1));
+  EXPECT_EQ(d.file->stats.bad_blocks.load(), 1u);
 }
