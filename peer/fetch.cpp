@@ -37,7 +37,7 @@ struct Counted {
 class Fetch {
  public:
   Fetch(std::shared_ptr<SharedFile> file, const FetchSettings& settings,
-        const std::atomic<bool>& stopping, const ConnectionSlots& slots, Endpoint from,
+        const std::atomic<bool>& stopping, ConnectionSlots& slots, Endpoint from,
         PeerMemory& memory, tcp::socket& socket)
       : file_(std::move(file)),
         f_(*file_),
@@ -56,7 +56,7 @@ class Fetch {
   InFlight& record() { return record_; }
   const std::string& source() const { return source_; }
 
-  asio::awaitable<void> run(CheckQueue& checks, const Endpoint& from, ConnectionSlots& slots) {
+  asio::awaitable<void> run(CheckQueue& checks, const Endpoint& from) {
     log::debug("connecting to ", source_);
     ec_ = co_await net::connect(socket_, deadline_, net::to_asio(from), settings_.connect_timeout);
     if (ec_) {
@@ -64,8 +64,8 @@ class Fetch {
       outcome_.failed = true;
       co_return;
     }
-    const Counted established(slots.established);
-    if (slots.established > static_cast<int>(settings_.connections)) {
+    const Counted established(slots_.established);
+    if (slots_.established > static_cast<int>(settings_.connections)) {
       outcome_.not_started = true;  // every slot taken meanwhile: tried again later
       co_return;
     }
@@ -247,8 +247,8 @@ class Fetch {
   SharedFile& f_;
   const FetchSettings& settings_;
   const std::atomic<bool>& stopping_;
-  const ConnectionSlots& slots_;  // the file's established connections
-  PeerMemory& memory_;            // what we know of the peer: "don't have" answers, what it holds
+  ConnectionSlots& slots_;  // the file's established connections (this one counted while up)
+  PeerMemory& memory_;      // what we know of the peer: "don't have" answers, what it holds
   LackMemory& lacks_;
   const std::size_t answer_limit_;  // the peer's answers per connection (0: no limit seen)
   std::uint64_t answered_ = 0;      // blocks it sent on this connection
@@ -279,7 +279,7 @@ asio::awaitable<PeerTable::Outcome> fetch_from(std::shared_ptr<SharedFile> file,
   Fetch fetch(file, settings, stopping, slots, from, memory, socket);
   auto checks = std::make_shared<CheckQueue>(socket.get_executor(), pool, std::move(verifier), file,
                                              fetch.record(), fetch.source());
-  co_await fetch.run(*checks, from, slots);
+  co_await fetch.run(*checks, from);
   // Let the verifications of this connection finish, so their verdicts count for or against the
   // peer.
   co_await checks->drain();

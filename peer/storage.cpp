@@ -27,8 +27,10 @@ Storage::Storage(const std::string& path, const CascadeFile& meta)
                     EFBIG);
 }
 
-bool Storage::block_matches(std::uint64_t index, std::span<const std::uint8_t> data) const {
-  return data.size() == meta_.block_length(index) && sha256(data) == meta_.block_hashes[index];
+bool Storage::block_matches(std::uint64_t index, std::span<const std::uint8_t> data,
+                            const std::optional<Hash256>& digest) const {
+  return data.size() == meta_.block_length(index) &&
+         (digest ? *digest : sha256(data)) == meta_.block_hashes[index];
 }
 
 std::vector<bool> Storage::scan(ThreadPool& pool, std::vector<bool> known) const {

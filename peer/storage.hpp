@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -30,8 +31,9 @@ class Storage {
   std::vector<bool> scan(ThreadPool& pool, std::vector<bool> known = {}) const;
   std::uint64_t current_size() const { return file_.size(); }
   // True when block `index` of `data` hashes to the cascade file's hash for it (and has its
-  // length).
-  bool block_matches(std::uint64_t index, std::span<const std::uint8_t> data) const;
+  // length). `digest`: the SHA-256 of `data`, when the caller computed it already.
+  bool block_matches(std::uint64_t index, std::span<const std::uint8_t> data,
+                     const std::optional<Hash256>& digest = std::nullopt) const;
   void read(std::uint64_t offset, std::span<std::uint8_t> out) const { file_.read_at(offset, out); }
   void write_block(std::uint64_t index, std::span<const std::uint8_t> data);
   // SHA-256 of the whole file as it is on disk (streaming, bounded memory).

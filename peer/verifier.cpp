@@ -16,10 +16,7 @@ Verifier::Verdict Verifier::check(std::uint64_t b, ByteSpan data, const std::str
   SharedFile& f = *file_;
   Verdict v = Verdict::ok;
   std::string io_error;
-  const bool matched =
-      digest ? data.size() == f.meta.block_length(b) && *digest == f.meta.block_hashes[b]
-             : f.storage->block_matches(b, data);
-  if (!matched) {
+  if (!f.storage->block_matches(b, data, digest)) {
     v = Verdict::bad;
   } else {
     try {

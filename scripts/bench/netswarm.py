@@ -56,6 +56,11 @@ TRACE_WAITED = re.compile(r"^\d+:\d+:[\d.]+ \S+ debug: block \d+ of (.+) for \S+
 TRACE_VERIFIED = re.compile(r"^(\d+):(\d+):([\d.]+) \S+ debug: verified block \d+ of (.+) from \S+$")
 
 
+def percentile(ordered, q):
+    """The q-quantile (0..1) of a sorted non-empty list, nearest rank."""
+    return ordered[math.ceil(q * len(ordered)) - 1]
+
+
 def trace_summary(log_path, host_of_data):
     """Lines describing one run from the peers' debug log: "sent block B of DATA to IP in N ms"
     (its sender's data file; logged once a send is done, that is with at most TCP_NOTSENT_LOWAT
@@ -83,15 +88,15 @@ def trace_summary(log_path, host_of_data):
                       ("the leechers'", [x for x in sends if x[2] != "seed"])):
         d = sorted(e - b for b, e, _ in rows)
         if d:
-            out.append(f"{who} sends: {len(d)}, median {1000 * d[math.ceil(0.5 * len(d)) - 1]:.0f} ms, 90th percentile "
-                       f"{1000 * d[math.ceil(0.9 * len(d)) - 1]:.0f} ms, longest {1000 * d[-1]:.0f} ms")
+            out.append(f"{who} sends: {len(d)}, median {1000 * percentile(d, 0.5):.0f} ms, 90th percentile "
+                       f"{1000 * percentile(d, 0.9):.0f} ms, longest {1000 * d[-1]:.0f} ms")
 
     for who, rows, n in (("at the seed", [w for h, w in waits if h == "seed"], sum(x[2] == "seed" for x in sends)),
                          ("at the leechers", [w for h, w in waits if h != "seed"], sum(x[2] != "seed" for x in sends))):
         d = sorted(rows)
         out.append(f"answers that first waited for an upload slot {who}: {len(d)} (sends completed: {n})" + (
-            f", median wait {1000 * d[math.ceil(0.5 * len(d)) - 1]:.0f} ms, 90th percentile "
-            f"{1000 * d[math.ceil(0.9 * len(d)) - 1]:.0f} ms" if d else ""))
+            f", median wait {1000 * percentile(d, 0.5):.0f} ms, 90th percentile "
+            f"{1000 * percentile(d, 0.9):.0f} ms" if d else ""))
 
     def order(name):  # seed, l1, l2, ..., then anything else
         return (name != "seed", not name[1:].isdigit(), int(name[1:]) if name[1:].isdigit() else 0, name)

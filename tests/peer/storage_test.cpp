@@ -106,6 +106,10 @@ TEST(Storage, BlockMatchesChecksTheHashAndTheLength) {
   flipped[100] ^= 1;
   EXPECT_FALSE(st.block_matches(1, flipped));
   EXPECT_FALSE(st.block_matches(2, s.block(2).first(1000))) << "a short block";
+  // A digest the caller computed is compared as it is (not recomputed), the length still checked.
+  EXPECT_TRUE(st.block_matches(1, s.block(1), sha256(s.block(1))));
+  EXPECT_FALSE(st.block_matches(1, s.block(1), sha256(s.block(0)))) << "another block's digest";
+  EXPECT_FALSE(st.block_matches(2, s.block(2).first(1000), sha256(s.block(2)))) << "a short block";
 }
 
 TEST(Storage, WrittenBlocksReadBackAtTheirOffsets) {
