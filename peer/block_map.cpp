@@ -39,6 +39,11 @@ void BlockMap::set_window(std::uint64_t blocks) {
   window_ = blocks;
 }
 
+void BlockMap::set_in_order(bool in_order) {
+  std::lock_guard lock(mutex_);
+  in_order_ = in_order;
+}
+
 std::unique_ptr<BlockMap> BlockMap::from_string(std::string_view blocks) {
   auto p = std::make_unique<BlockMap>(blocks.size());
   BlockMap& m = *p;
@@ -70,6 +75,11 @@ std::optional<std::uint64_t> BlockMap::pick(std::mt19937_64& rng, const PickExcl
   // start. Random order, bounded cost.
   auto choose = [&](std::uint64_t n, auto&& at, auto&& eligible) -> std::optional<std::uint64_t> {
     if (n == 0) return std::nullopt;
+    if (in_order_) {
+      for (std::uint64_t i = 0; i < n; ++i)
+        if (const std::uint64_t b = at(i); eligible(b)) return b;
+      return std::nullopt;
+    }
     for (int probe = 0; probe < probes; ++probe)
       if (const std::uint64_t b = at(rng() % n); eligible(b)) return b;
     const std::uint64_t start = rng() % n;
@@ -92,22 +102,29 @@ std::optional<std::uint64_t> BlockMap::pick(std::mt19937_64& rng, const PickExcl
     };
     picked = choose(
         std::min<std::uint64_t>(holds.size(), most_looked_at),
-        [&, start = rng() % holds.size()](std::uint64_t i) {
+        [&, start = in_order_ ? 0 : rng() % holds.size()](std::uint64_t i) {
           return holds[(start + i) % holds.size()];
         },
         wanted);
   }
-  if (!picked && window_ > 0 && !available_.items.empty())
+  // In order, the whole file is one window: the lowest available block after the prefix.
+  if (!picked && (window_ > 0 || in_order_) && !available_.items.empty())
     picked = choose(
-        std::min(window_, count_ - prefix_), [this](std::uint64_t i) { return prefix_ + i; },
+        in_order_ ? count_ - prefix_ : std::min(window_, count_ - prefix_),
+        [this](std::uint64_t i) { return prefix_ + i; },
         [&](std::uint64_t b) { return available_.contains(b) && !exclude.contains(b); });
   if (!picked)
     picked = choose(available_.items.size(), in(available_),
                     [&](std::uint64_t b) { return !exclude.contains(b); });
-  if (!picked && available_.items.empty())
-    picked = choose(missing_.items.size(), in(missing_), [&](std::uint64_t b) {
+  if (!picked && available_.items.empty()) {
+    auto second = [&](std::uint64_t b) {
       return in_flight_[b] < max_duplicates && !exclude.contains(b);
-    });
+    };
+    picked = in_order_ ? choose(
+                             count_ - prefix_, [this](std::uint64_t i) { return prefix_ + i; },
+                             [&](std::uint64_t b) { return missing_.contains(b) && second(b); })
+                       : choose(missing_.items.size(), in(missing_), second);
+  }
   if (!picked) return std::nullopt;
   available_.erase(*picked);
   ++in_flight_[*picked];

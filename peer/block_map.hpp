@@ -12,6 +12,13 @@
 // SHA-256 can be computed during the download instead of after it. Without a window, or when
 // the window has nothing to give, any available block may be picked.
 //
+// In order (set_in_order): picks take the lowest eligible block instead of a random one. For a
+// download that serves nothing (--client-only), whose order no other peer trades on: blocks then
+// arrive at the prefix's edge, and the whole-file hash takes nearly every one from the verifier's
+// buffer instead of reading it back (PrefixHasher). Measured on loopback (ext4, 1 GiB, 1 MiB
+// blocks, one client from a seed, 5 runs alternating): 1.667 s against 1.785 s for random picks
+// in the window (every pair faster), leecher CPU 2.32 against 2.56 s.
+//
 // Thread-safety: every public method is safe from any thread.
 #pragma once
 
@@ -45,6 +52,7 @@ class BlockMap {
  public:
   explicit BlockMap(std::uint64_t count);
   void set_window(std::uint64_t blocks);  // 0: no window (uniformly random picks)
+  void set_in_order(bool in_order);       // lowest eligible block first (see above)
 
   // Test fixture: one character per block, 'V' verified, '.' missing, '?' in flight once.
   static std::unique_ptr<BlockMap> from_string(std::string_view blocks);
@@ -97,6 +105,7 @@ class BlockMap {
   std::uint64_t count_;
   mutable std::mutex mutex_;
   std::uint64_t window_ = 0;              // guarded by mutex_
+  bool in_order_ = false;                 // guarded by mutex_
   std::uint64_t prefix_ = 0;              // guarded by mutex_; blocks [0, prefix_) are verified
   std::uint64_t end_ = 0;                 // guarded by mutex_; none verified at or after it
   std::vector<bool> verified_;            // guarded by mutex_

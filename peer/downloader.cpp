@@ -123,6 +123,7 @@ void Downloader::start() {
   Impl& d = *impl_;
   d.file->blocks.set_window(window_blocks(d.options.window_bytes, d.file->meta.block_size,
                                           d.options.connections, d.fetch.pipeline));
+  d.file->blocks.set_in_order(d.options.client_only);  // nobody trades on a client's order
   std::weak_ptr<Impl> weak = impl_;
   d.verifier = std::make_shared<Verifier>(d.file, d.on_fatal, [weak] {
     if (auto impl = weak.lock()) impl->poke();

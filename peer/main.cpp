@@ -194,10 +194,10 @@ int main(int argc, char** argv) {
   run->add_option("--max-connections", ro.serve.max_connections, "serving connections at once")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
-  run->add_option(
-         "--window", window,
-         "pick blocks at random within this much of the file after the first missing block, so the "
-         "whole-file hash follows the download; 0: anywhere")
+  run->add_option("--window", window,
+                  "pick blocks at random (with -c: in file order) within this much of the file "
+                  "after the first missing block, so the "
+                  "whole-file hash follows the download; 0: anywhere")
       ->capture_default_str();
   run->add_option("--max-block-size", max_block, "refuse cascade files with larger blocks")
       ->capture_default_str();

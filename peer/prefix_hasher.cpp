@@ -9,10 +9,12 @@ namespace cascade {
 PrefixHasher::PrefixHasher(const BlockMap& blocks, Storage& storage)
     : blocks_(blocks), storage_(storage) {}
 
-void PrefixHasher::hash_prefix(std::uint64_t block, ByteSpan data) {
+void PrefixHasher::hash_prefix(std::uint64_t block, ByteSpan data, bool hand_off) {
   if (broken_) return;
   const CascadeFile& meta = storage_.meta();
   for (std::uint64_t limit = blocks_.verified_prefix(); next_ < limit; ++next_) {
+    if (hand_off && next_ != block && next_ == handoff_.load())
+      break;  // its verifier hashes it from memory
     if (next_ == block && data.size() == meta.block_length(block)) {
       sha_.update(data);
       ++from_memory_;
@@ -27,16 +29,24 @@ void PrefixHasher::hash_prefix(std::uint64_t block, ByteSpan data) {
 
 void PrefixHasher::advance(std::uint64_t block, ByteSpan data) {
   {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     if (busy_) {
       again_ = true;
-      return;
+      // Hand off: wait for the owner to stop before this block, then hash it from `data`. Only one
+      // waiter at a time, and only for a block the owner reaches within a few blocks' hashing.
+      const std::uint64_t at = hashed_.load();
+      if (block == no_block || data.empty() || block < at || block >= at + handoff_blocks ||
+          block >= blocks_.verified_prefix() || handoff_.load() != no_block)
+        return;
+      handoff_.store(block);
+      idle_.wait(lock, [this] { return !busy_; });
+      handoff_.store(no_block);
     }
     busy_ = true;
   }
   for (;;) {
     try {
-      hash_prefix(block, data);
+      hash_prefix(block, data, true);
     } catch (const std::exception& e) {
       log::warn(storage_.path(), ": reading back for the whole-file hash failed (", e.what(),
                 "); it will be hashed again at the end");
@@ -71,7 +81,7 @@ Hash256 PrefixHasher::finish() {
   if (blocks_.verified_prefix() != count)
     throw std::logic_error("whole-file hash before every block is verified");
   try {
-    hash_prefix(no_block, {});
+    hash_prefix(no_block, {}, false);  // all of it, whoever waits
   } catch (...) {
     broken_ = true;
     throw;

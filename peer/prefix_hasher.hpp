@@ -13,7 +13,11 @@
 //
 // Thread-safety: advance() and finish() may be called from any thread. One thread hashes at a
 // time; a thread that finds the hasher busy leaves a note and returns at once, and the busy
-// thread looks again before it stops, so no verified block is left behind.
+// thread looks again before it stops, so no verified block is left behind. Except: a thread whose
+// block in memory is among the next few the busy thread will reach hands off instead. The busy
+// thread stops short of that block and the waiting one hashes it from its buffer, as a reader
+// would otherwise find it busy nearly every time (two verifiers per connection alternate, and the
+// one that loses reads the other's block back from storage).
 #pragma once
 
 #include <atomic>
@@ -32,6 +36,9 @@ class PrefixHasher {
   PrefixHasher(const BlockMap& blocks, Storage& storage);
 
   static constexpr std::uint64_t no_block = ~0ull;
+  // How far ahead of the busy owner's position a block in memory may be for its verifier to wait
+  // for the owner rather than leave the block to be read back.
+  static constexpr std::uint64_t handoff_blocks = 4;
   // Extends the running hash over the verified prefix. `block` and `data`: a block just verified
   // and its bytes in memory, used instead of reading it back (optional). Never throws.
   void advance(std::uint64_t block = no_block, ByteSpan data = {});
@@ -44,7 +51,8 @@ class PrefixHasher {
   std::uint64_t hashed_from_memory() const { return from_memory_.load(); }
 
  private:
-  void hash_prefix(std::uint64_t block, ByteSpan data);  // owner of the hash only
+  // Owner of the hash only. `hand_off`: stop before a block a waiting verifier holds in memory.
+  void hash_prefix(std::uint64_t block, ByteSpan data, bool hand_off);
 
   const BlockMap& blocks_;
   Storage& storage_;  // read back, and told what is hashed (done_with_below)
@@ -55,6 +63,8 @@ class PrefixHasher {
   bool broken_ = false;     // owner only; a read failed, so the running hash is unusable
   Sha256 sha_;              // owner only
   std::uint64_t next_ = 0;  // owner only; the first block not in sha_
+  // A block whose verifier waits to hash it from memory: the owner stops before it.
+  std::atomic<std::uint64_t> handoff_{no_block};
   std::atomic<std::uint64_t> hashed_{0}, from_memory_{0};
 };
 

@@ -140,6 +140,27 @@ TEST(BlockMap, WindowKeepsPicksRandomButNearTheFirstMissingBlock) {
   EXPECT_LT(*next, expected + 50);
 }
 
+TEST(BlockMap, InOrderPicksTheLowestEligibleBlockWhateverTheSeed) {
+  for (std::uint64_t seed = 0; seed < 10; ++seed) {
+    auto m = BlockMap::from_string("V?.V....");
+    m->set_window(2);
+    m->set_in_order(true);
+    std::mt19937_64 rng(seed);
+    EXPECT_EQ(m->pick(rng, none), 2u) << seed;
+    const BlockSet lacks{4};
+    EXPECT_EQ(m->pick(rng, {nothing, lacks}), 5u) << "past the window, skipping what is lacked";
+    // What the peer said it holds still comes first, the lowest of it (hints are ascending).
+    const std::vector<std::uint64_t> holds{6, 7};
+    EXPECT_EQ(m->pick(rng, {nothing, nothing, &holds}), 6u) << seed;
+    EXPECT_EQ(m->pick(rng, none), 4u);
+    EXPECT_EQ(m->pick(rng, none), 7u);
+    // Endgame: the lowest block in flight fewer than twice (the one this connection holds skipped).
+    const BlockSet held{1};
+    EXPECT_EQ(m->pick(rng, {held, nothing}), 2u);
+    EXPECT_EQ(m->to_string(), "V??V????");
+  }
+}
+
 TEST(BlockMap, WindowWithNothingLeftFallsBackToAnyAvailableBlock) {
   auto m = BlockMap::from_string("??.?..");
   m->set_window(2);  // the window (blocks 0 and 1) is all in flight

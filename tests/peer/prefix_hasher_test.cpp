@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <fstream>
 #include <random>
 #include <thread>
@@ -128,6 +129,34 @@ TEST(PrefixHasher, ConcurrentVerifiersNeverLoseABlock) {
     EXPECT_EQ(h.hashed_blocks(), f.meta.block_count()) << "round " << round;
     EXPECT_EQ(h.finish(), f.meta.target_hash) << "round " << round;
   }
+}
+
+TEST(PrefixHasher, AVerifierWhoseBlockIsNextWaitsForTheBusyOneAndHashesFromMemory) {
+  // Two verifiers taking turns on blocks arriving in order, as a connection's two pool jobs do: the
+  // second marks its block verified while the first is still hashing the one before. Without the
+  // hand-off the busy one reads the second's block back (about half the blocks); with it, the
+  // second waits and hashes its block from its buffer.
+  Fixture f(24ull << 20, 1 << 20);
+  PrefixHasher h(*f.blocks, *f.storage);
+  std::atomic<std::uint64_t> turn{0};  // the next block to be marked verified
+  auto verifier = [&](std::uint64_t first) {
+    for (std::uint64_t b = first; b < f.meta.block_count(); b += 2) {
+      f.storage->write_block(b, f.block(b));
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      while (turn.load() != b && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::yield();
+      ASSERT_EQ(turn.load(), b) << "the other verifier stopped";
+      f.blocks->set_verified(b);
+      turn.store(b + 1);  // the other verifier's block may now be marked while this one hashes
+      h.advance(b, f.block(b));
+    }
+  };
+  std::thread even(verifier, 0), odd(verifier, 1);
+  even.join();
+  odd.join();
+  EXPECT_EQ(h.hashed_blocks(), f.meta.block_count());
+  EXPECT_GE(h.hashed_from_memory(), f.meta.block_count() * 3 / 4);
+  EXPECT_EQ(h.finish(), f.meta.target_hash);
 }
 
 TEST(PrefixHasher, FinishRefusesAnIncompleteFile) {
