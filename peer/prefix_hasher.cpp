@@ -33,9 +33,11 @@ void PrefixHasher::advance(std::uint64_t block, ByteSpan data) {
     if (busy_) {
       again_ = true;
       // Hand off: wait for the owner to stop before this block, then hash it from `data`. Only one
-      // waiter at a time, and only for a block the owner reaches within a few blocks' hashing.
+      // waiter at a time, and only for a block in the prefix that the owner reaches within a few
+      // milliseconds' hashing.
       const std::uint64_t at = hashed_.load();
-      if (block == no_block || data.empty() || block < at || block >= at + handoff_blocks ||
+      if (block == no_block || data.empty() || block < at ||
+          (block - at) * storage_.meta().block_size > handoff_bytes ||
           block >= blocks_.verified_prefix() || handoff_.load() != no_block)
         return;
       handoff_.store(block);

@@ -36,9 +36,9 @@ class PrefixHasher {
   PrefixHasher(const BlockMap& blocks, Storage& storage);
 
   static constexpr std::uint64_t no_block = ~0ull;
-  // How far ahead of the busy owner's position a block in memory may be for its verifier to wait
-  // for the owner rather than leave the block to be read back.
-  static constexpr std::uint64_t handoff_blocks = 4;
+  // How far ahead of the busy owner's position a block in memory may start for its verifier to
+  // wait for the owner rather than leave the block to be read back: a few milliseconds' hashing.
+  static constexpr std::uint64_t handoff_bytes = 4ull << 20;
   // Extends the running hash over the verified prefix. `block` and `data`: a block just verified
   // and its bytes in memory, used instead of reading it back (optional). Never throws.
   void advance(std::uint64_t block = no_block, ByteSpan data = {});
