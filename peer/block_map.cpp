@@ -72,10 +72,12 @@ std::optional<std::uint64_t> BlockMap::pick(std::mt19937_64& rng, const PickExcl
   constexpr int probes = 16;
   std::lock_guard lock(mutex_);
   // Among n candidates (the i-th is at(i)): a few random probes, then one pass from a random
-  // start. Random order, bounded cost.
-  auto choose = [&](std::uint64_t n, auto&& at, auto&& eligible) -> std::optional<std::uint64_t> {
+  // start. Random order, bounded cost. `lowest`: the first eligible instead (candidates in
+  // ascending order).
+  auto choose = [&](std::uint64_t n, auto&& at, auto&& eligible,
+                    bool lowest = false) -> std::optional<std::uint64_t> {
     if (n == 0) return std::nullopt;
-    if (in_order_) {
+    if (lowest) {
       for (std::uint64_t i = 0; i < n; ++i)
         if (const std::uint64_t b = at(i); eligible(b)) return b;
       return std::nullopt;
@@ -105,14 +107,14 @@ std::optional<std::uint64_t> BlockMap::pick(std::mt19937_64& rng, const PickExcl
         [&, start = in_order_ ? 0 : rng() % holds.size()](std::uint64_t i) {
           return holds[(start + i) % holds.size()];
         },
-        wanted);
+        wanted, in_order_);
   }
-  // In order, the whole file is one window: the lowest available block after the prefix.
-  if (!picked && (window_ > 0 || in_order_) && !available_.items.empty())
+  auto in_window = [this](std::uint64_t i) { return prefix_ + i; };
+  const std::uint64_t window = std::min(window_, count_ - prefix_);
+  if (!picked && window > 0 && !available_.items.empty())
     picked = choose(
-        in_order_ ? count_ - prefix_ : std::min(window_, count_ - prefix_),
-        [this](std::uint64_t i) { return prefix_ + i; },
-        [&](std::uint64_t b) { return available_.contains(b) && !exclude.contains(b); });
+        window, in_window,
+        [&](std::uint64_t b) { return available_.contains(b) && !exclude.contains(b); }, in_order_);
   if (!picked)
     picked = choose(available_.items.size(), in(available_),
                     [&](std::uint64_t b) { return !exclude.contains(b); });
@@ -120,10 +122,12 @@ std::optional<std::uint64_t> BlockMap::pick(std::mt19937_64& rng, const PickExcl
     auto second = [&](std::uint64_t b) {
       return in_flight_[b] < max_duplicates && !exclude.contains(b);
     };
-    picked = in_order_ ? choose(
-                             count_ - prefix_, [this](std::uint64_t i) { return prefix_ + i; },
-                             [&](std::uint64_t b) { return missing_.contains(b) && second(b); })
-                       : choose(missing_.items.size(), in(missing_), second);
+    // In order, the lowest in the window first (the file's last blocks are all in it).
+    if (in_order_ && window > 0)
+      picked = choose(
+          window, in_window, [&](std::uint64_t b) { return missing_.contains(b) && second(b); },
+          true);
+    if (!picked) picked = choose(missing_.items.size(), in(missing_), second);
   }
   if (!picked) return std::nullopt;
   available_.erase(*picked);

@@ -12,12 +12,14 @@
 // SHA-256 can be computed during the download instead of after it. Without a window, or when
 // the window has nothing to give, any available block may be picked.
 //
-// In order (set_in_order): picks take the lowest eligible block instead of a random one. For a
-// download that serves nothing (--client-only), whose order no other peer trades on: blocks then
+// In order (set_in_order): picks take the lowest eligible block of the window (and of a peer's
+// hint) instead of a random one; past the window, and with no window, they stay random. For a
+// download that serves nobody (--client-only), whose order no other peer trades on: blocks then
 // arrive at the prefix's edge, and the whole-file hash takes nearly every one from the verifier's
 // buffer instead of reading it back (PrefixHasher). Measured on loopback (ext4, 1 GiB, 1 MiB
-// blocks, one client from a seed, 5 runs alternating): 1.667 s against 1.785 s for random picks
-// in the window (every pair faster), leecher CPU 2.32 against 2.56 s.
+// blocks, one client from a seed; swarm_bench, 5 runs alternating, in order against random in
+// the window, both with the hand-off): 1.667 s against 1.785 s (every pair faster), leecher CPU
+// 2.32 against 2.56 s.
 //
 // Thread-safety: every public method is safe from any thread.
 #pragma once
@@ -58,12 +60,13 @@ class BlockMap {
   static std::unique_ptr<BlockMap> from_string(std::string_view blocks);
   std::string to_string() const;
 
-  // Picks a block to request and counts it in flight: a random available block not in
-  // `exclude`; in endgame a missing block in flight fewer than `max_duplicates` times. A block
-  // the peer said it holds comes first, window or not (a bounded look at those; then the usual
-  // pick). Random among those, not rarest first: the rarest by every connected peer's latest hint
-  // was measured on the network lab (16 leechers, 100 Mbit/s, 64 MiB in 1 MiB blocks, medians of
-  // 5, two batches each way): 1.33 and 1.33 x T* against 1.34 and 1.33 x, no gain.
+  // Picks a block to request and counts it in flight: a random (in order: the lowest in the
+  // window) available block not in `exclude`; in endgame a missing block in flight fewer than
+  // `max_duplicates` times. A block the peer said it holds comes first, window or not (a bounded
+  // look at those; then the usual pick). Random among those, not rarest first: the rarest by
+  // every connected peer's latest hint was measured on the network lab (16 leechers, 100 Mbit/s,
+  // 64 MiB in 1 MiB blocks, medians of 5, two batches each way): 1.33 and 1.33 x T* against 1.34
+  // and 1.33 x, no gain.
   std::optional<std::uint64_t> pick(std::mt19937_64& rng, const PickExclusions& exclude,
                                     unsigned max_duplicates = 2);
   // Ends one request for `block`. With verified == true (its hash matched and it is written),

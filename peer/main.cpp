@@ -195,9 +195,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   run->add_option("--window", window,
-                  "pick blocks at random (with -c: in file order) within this much of the file "
-                  "after the first missing block, so the "
-                  "whole-file hash follows the download; 0: anywhere")
+                  "pick blocks at random (with -c: the lowest first) within this much of the file "
+                  "after the first missing block, so the whole-file hash follows the download; 0: "
+                  "anywhere, at random")
       ->capture_default_str();
   run->add_option("--max-block-size", max_block, "refuse cascade files with larger blocks")
       ->capture_default_str();

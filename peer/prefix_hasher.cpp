@@ -13,8 +13,8 @@ void PrefixHasher::hash_prefix(std::uint64_t block, ByteSpan data, bool hand_off
   if (broken_) return;
   const CascadeFile& meta = storage_.meta();
   for (std::uint64_t limit = blocks_.verified_prefix(); next_ < limit; ++next_) {
-    if (hand_off && next_ != block && next_ == handoff_.load())
-      break;  // its verifier hashes it from memory
+    if (hand_off && next_ != block && next_ >= handoff_.load())
+      break;  // a waiting verifier hashes it from memory (advance)
     if (next_ == block && data.size() == meta.block_length(block)) {
       sha_.update(data);
       ++from_memory_;
@@ -32,17 +32,18 @@ void PrefixHasher::advance(std::uint64_t block, ByteSpan data) {
     std::unique_lock lock(mutex_);
     if (busy_) {
       again_ = true;
-      // Hand off: wait for the owner to stop before this block, then hash it from `data`. Only one
-      // waiter at a time, and only for a block in the prefix that the owner reaches within a few
-      // milliseconds' hashing.
+      // Hand off: the owner stops before this block and hands the hash over, and it is hashed from
+      // `data`. Only one waiter at a time, and only for a block in the prefix that the owner has
+      // not begun (it is past the one being hashed, `at`) and reaches within a few milliseconds.
       const std::uint64_t at = hashed_.load();
-      if (block == no_block || data.empty() || block < at ||
+      if (block == no_block || data.empty() || block <= at ||
           (block - at) * storage_.meta().block_size > handoff_bytes ||
           block >= blocks_.verified_prefix() || handoff_.load() != no_block)
         return;
       handoff_.store(block);
-      idle_.wait(lock, [this] { return !busy_; });
+      idle_.wait(lock, [this] { return handed_ || !busy_; });
       handoff_.store(no_block);
+      handed_ = false;
     }
     busy_ = true;
   }
@@ -56,6 +57,11 @@ void PrefixHasher::advance(std::uint64_t block, ByteSpan data) {
     }
     block = no_block;  // the buffer is only known for the first pass
     std::lock_guard lock(mutex_);
+    if (handoff_.load() != no_block) {  // straight to the waiter: nobody else can take it between
+      handed_ = true;
+      idle_.notify_all();
+      return;
+    }
     if (!again_) {
       busy_ = false;
       idle_.notify_all();

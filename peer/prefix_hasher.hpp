@@ -14,10 +14,11 @@
 // Thread-safety: advance() and finish() may be called from any thread. One thread hashes at a
 // time; a thread that finds the hasher busy leaves a note and returns at once, and the busy
 // thread looks again before it stops, so no verified block is left behind. Except: a thread whose
-// block in memory is among the next few the busy thread will reach hands off instead. The busy
-// thread stops short of that block and the waiting one hashes it from its buffer, as a reader
-// would otherwise find it busy nearly every time (two verifiers per connection alternate, and the
-// one that loses reads the other's block back from storage).
+// block in memory is among the next few the busy thread will reach (within handoff_bytes) waits
+// instead. The busy thread stops short of that block and hands the hash straight to it, and the
+// block is hashed from its buffer: with blocks arriving in order, two verifiers per connection
+// alternate, and without the hand-off the one that lost read the other's block back nearly every
+// time.
 #pragma once
 
 #include <atomic>
@@ -60,6 +61,7 @@ class PrefixHasher {
   std::condition_variable idle_;
   bool busy_ = false;       // guarded by mutex_; a thread owns sha_ and next_
   bool again_ = false;      // guarded by mutex_; more blocks were verified while busy
+  bool handed_ = false;     // guarded by mutex_; the owner handed the hash to the waiter
   bool broken_ = false;     // owner only; a read failed, so the running hash is unusable
   Sha256 sha_;              // owner only
   std::uint64_t next_ = 0;  // owner only; the first block not in sha_

@@ -140,15 +140,15 @@ TEST(BlockMap, WindowKeepsPicksRandomButNearTheFirstMissingBlock) {
   EXPECT_LT(*next, expected + 50);
 }
 
-TEST(BlockMap, InOrderPicksTheLowestEligibleBlockWhateverTheSeed) {
+TEST(BlockMap, InOrderPicksTheLowestEligibleBlockInTheWindow) {
   for (std::uint64_t seed = 0; seed < 10; ++seed) {
     auto m = BlockMap::from_string("V?.V....");
-    m->set_window(2);
+    m->set_window(7);  // blocks 1 to 7, after the verified prefix
     m->set_in_order(true);
     std::mt19937_64 rng(seed);
     EXPECT_EQ(m->pick(rng, none), 2u) << seed;
     const BlockSet lacks{4};
-    EXPECT_EQ(m->pick(rng, {nothing, lacks}), 5u) << "past the window, skipping what is lacked";
+    EXPECT_EQ(m->pick(rng, {nothing, lacks}), 5u) << "skipping what the peer lacks";
     // What the peer said it holds still comes first, the lowest of it (hints are ascending).
     const std::vector<std::uint64_t> holds{6, 7};
     EXPECT_EQ(m->pick(rng, {nothing, nothing, &holds}), 6u) << seed;
@@ -159,6 +159,20 @@ TEST(BlockMap, InOrderPicksTheLowestEligibleBlockWhateverTheSeed) {
     EXPECT_EQ(m->pick(rng, {held, nothing}), 2u);
     EXPECT_EQ(m->to_string(), "V??V????");
   }
+  // Once the window has nothing to give, the usual random pick beyond it (a bounded look).
+  std::set<std::uint64_t> beyond;
+  for (std::uint64_t seed = 0; seed < 10; ++seed) {
+    BlockMap m(1000);
+    m.set_window(10);
+    m.set_in_order(true);
+    std::mt19937_64 rng(seed);
+    for (std::uint64_t b = 0; b < 10; ++b) EXPECT_EQ(m.pick(rng, none), b);
+    const auto next = m.pick(rng, none);
+    ASSERT_TRUE(next);
+    EXPECT_GE(*next, 10u);
+    beyond.insert(*next);
+  }
+  EXPECT_GT(beyond.size(), 5u);
 }
 
 TEST(BlockMap, WindowWithNothingLeftFallsBackToAnyAvailableBlock) {
