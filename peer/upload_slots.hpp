@@ -31,7 +31,9 @@
 // "busy" after 150 ms of waiting, 1.36 x in both batches, after 400 ms, 1.34 and 1.33 x. Nor is
 // first come, first served to be replaced at the seed by the asker that has had the fewest first
 // copies (each leecher's fair share of fresh blocks to pass on): 1.41 and 1.42 x, the seed
-// sending 1.35 copies, against 1.28 and 1.30 x (medians of 5, alternating).
+// sending 1.35 copies, against 1.28 and 1.30 x (medians of 5, alternating); nor one block at a
+// time on every peer (asks queued rather than told "busy") until its first 2 or 4 sends are done,
+// for a faster start: 7.00 and 6.98 s (2), 7.01 s (4), against 6.89 and 6.89 s.
 #pragma once
 
 #include <cstddef>
