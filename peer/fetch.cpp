@@ -161,8 +161,9 @@ class Fetch {
       co_return co_await read_refusal(b, static_cast<PeerStatus>(h.value->status), h.value->length);
     std::vector<std::uint8_t>* buffer = co_await checks.buffer();
     if (buffer == nullptr) co_return fail();  // a verdict said stop: a wrong block, a disk error
-    if ((ec_ = co_await read_block(buffer->data(), length))) {
+    if ((ec_ = co_await read_block(b, buffer->data(), length))) {
       checks.give_back(buffer);
+      if (outcome_.dropped_copy) co_return false;
       co_return fail();
     }
     record_.received();
@@ -201,17 +202,30 @@ class Fetch {
     co_return fail();
   }
 
-  // Reads a block's `length` bytes within the block timeout. Under a download limit, in chunks,
-  // each followed by the limit's wait (unread, the bytes hold the sender back through TCP); the
-  // time spent waiting on our own limit does not count against the peer.
-  asio::awaitable<std::error_code> read_block(std::uint8_t* data, std::uint64_t length) {
-    if (settings_.download == nullptr)
+  // Reads block `b`'s `length` bytes within the block timeout. In chunks when a download limit
+  // applies (each followed by the limit's wait: unread, the bytes hold the sender back through
+  // TCP; the time spent waiting on our own limit does not count against the peer), and in the
+  // endgame, where this may be one of two copies of `b` on their way: once the other has
+  // arrived and verified, the rest of this one would only take the sender's uplink from blocks
+  // others still need. The protocol has no cancel, so the connection ends (dropped_copy; the
+  // peer is asked again at once, on a new one) and the sender's next write fails.
+  asio::awaitable<std::error_code> read_block(std::uint64_t b, std::uint8_t* data,
+                                              std::uint64_t length) {
+    const bool endgame =
+        f_.meta.block_count() - f_.blocks.verified_count() <= endgame_blocks(f_.meta.block_size);
+    if (settings_.download == nullptr && !endgame)
       co_return co_await net::read_exact(socket_, deadline_, asio::buffer(data, length),
                                          settings_.block_timeout);
     constexpr std::uint64_t chunk = 64 * 1024;
     const auto started = net::Clock::now();
     net::Clock::duration waited{};
     for (std::uint64_t done = 0; done < length;) {
+      if (endgame && f_.blocks.verified(b)) {
+        log::debug("dropped block ", b, " from ", source_, " after ", done, " of ", length,
+                   " bytes: it came from another peer first");
+        outcome_.dropped_copy = true;
+        co_return asio::error::operation_aborted;
+      }
       const std::uint64_t n = std::min(chunk, length - done);
       const auto spent = net::Clock::now() - started - waited;
       const auto left = std::chrono::duration_cast<net::Millis>(settings_.block_timeout - spent);
@@ -220,7 +234,7 @@ class Fetch {
               co_await net::read_exact(socket_, deadline_, asio::buffer(data + done, n), left))
         co_return ec;
       done += n;
-      waited += co_await net::pace(settings_.download, n);
+      if (settings_.download != nullptr) waited += co_await net::pace(settings_.download, n);
     }
     co_return std::error_code{};
   }

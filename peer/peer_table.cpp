@@ -108,7 +108,7 @@ PeerMemory PeerTable::take_memory(const Endpoint& peer) {
 }
 
 PeerTable::Clock::duration PeerTable::retry_delay(const Outcome& o, int failures, bool forgiven) {
-  if (forgiven) return Clock::duration::zero();
+  if (forgiven || (o.dropped_copy && o.strikes == 0)) return Clock::duration::zero();
   if (o.failed && o.delivered == 0)
     return failure_backoff * (1 << std::min(failures, max_backoff_doublings));
   if (o.closed_by_peer && o.strikes == 0) return Clock::duration::zero();

@@ -13,7 +13,9 @@
 // - retry delays: a connection that failed before delivering anything backs off exponentially
 //   (failure_backoff x 2^failures, up to 2^max_backoff_doublings); one that delivered and was
 //   then closed by the peer (some serve a few blocks per connection) is asked again at once,
-//   since each such connection makes progress; any other end waits a short pause.
+//   since each such connection makes progress, and so is one we ended ourselves to drop an
+//   endgame copy that came from another peer first (the protocol has no cancel); any other end
+//   waits a short pause.
 // - peers that close early: some serve N answers per connection and close, and a close with our
 //   next requests unread reaches us as a reset that may take the block in flight with it. A
 //   close with requests pending teaches the peer's answer limit (the answers that connection
@@ -130,6 +132,7 @@ class PeerTable {
     bool closed_by_peer = false;   // the peer closed the connection (end of stream, reset)
     bool refuses_file = false;     // the peer does not serve this file at all
     bool not_started = false;      // connected, but every download slot was taken by then
+    bool dropped_copy = false;     // we ended it: the block coming in had arrived elsewhere
   };
   enum class Standing { fine, banned_now };
 

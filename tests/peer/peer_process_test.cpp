@@ -223,6 +223,33 @@ TEST(PeerSwarm, TheWholeFileHashFollowsTheDownloadWithinThePickingWindow) {
   EXPECT_GE(early, 1024 - 48) << "only about the last window may be left for the end";
 }
 
+TEST(PeerSwarm, AnEndgameCopyThatCameFromAnotherPeerFirstIsCutOffAtItsSender) {
+  Lab lab;
+  // 16 blocks of 256 KiB: all of them within a file's last few (endgame_blocks), so a block in
+  // flight may be asked of a second peer by a connection with nothing else to do.
+  const std::string cascade = lab.make_file("data.bin", 16 * 256 * 1024, "256KiB");
+  // One source sends at 200 KiB/s (a block takes 1.3 s), the other answers each ask in 30 ms.
+  Process& slow = lab.fake("slow", cascade, lab.dir.file("data.bin"), "slow");
+  lab.fake("fast", cascade, lab.dir.file("data.bin"), "honest", 30);
+  ASSERT_TRUE(lab.wait_listed(cascade, {lab.port_of("slow"), lab.port_of("fast")}));
+  // Not -c: it stays up once complete, so only the drop can cut the slow copy short (a
+  // connection reading a block reads it to its end otherwise).
+  Process& l = lab.peer("leech", cascade, lab.dir.file("copy.bin"));
+  ASSERT_TRUE(lab.wait_complete("leech", 60s)) << l.err();
+  EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("copy.bin")));
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (slow.err().find("cut off") == std::string::npos &&
+         std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(50ms);
+  const std::string said = slow.err();
+  EXPECT_NE(said.find("cut off after "), std::string::npos) << said;
+  EXPECT_EQ(said.find("sent whole"), std::string::npos)
+      << "every block went to the fast source's connection, or the slow one's was read to the "
+         "end:\n"
+      << said;
+  EXPECT_NE(l.err().find("it came from another peer first"), std::string::npos) << l.err();
+}
+
 TEST(PeerSwarm, OneProcessSharesSeveralFilesIncludingAnEmptyOne) {
   Lab lab;
   const std::string a = lab.make_file("a.bin", 10000, "4KiB", 1);     // not a multiple

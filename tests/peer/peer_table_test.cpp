@@ -143,6 +143,21 @@ TEST(PeerTable, APeerThatDeliveredAndClosedIsAskedAgainAtOnce) {
             PeerTable::pause_after_failure);
 }
 
+TEST(PeerTable, AConnectionWeEndedToDropADuplicateIsReplacedAtOnceAndIsNoFailure) {
+  auto t = table();
+  t.merge({entry(2, 2)});
+  std::mt19937_64 rng(8);
+  t.choose(1, t0, rng);
+  t.release(ep(2, 2), failed_before_delivering(), {}, t0);
+  t.choose(1, t0 + 1s, rng);
+  t.release(ep(2, 2), {.unanswered = 2, .dropped_copy = true}, {}, t0 + 1s);
+  EXPECT_EQ(t.choose(1, t0 + 1s, rng).size(), 1u) << "asked again at once";
+  t.release(ep(2, 2), failed_before_delivering(), {}, t0 + 1s);
+  // The drop did not count as a failure: one failure since, so the first backoff step.
+  EXPECT_TRUE(t.choose(1, t0 + 1s + PeerTable::failure_backoff * 2 - 1ms, rng).empty());
+  EXPECT_EQ(t.choose(1, t0 + 1s + PeerTable::failure_backoff * 2, rng).size(), 1u);
+}
+
 TEST(PeerTable, OtherEndsWaitAShortPause) {
   EXPECT_EQ(PeerTable::retry_delay({.delivered = 5}, 0), PeerTable::pause_after_end);
   EXPECT_EQ(PeerTable::retry_delay({.delivered = 5, .failed = true}, 1),

@@ -5,8 +5,9 @@
 // Modes: honest (correct blocks, after --delay-ms each), liar (wrong bytes of the right length
 // for every block), stall (reads requests, never answers), close-mid (sends the header and half
 // a block, then closes), wrong-length (status 0 with one byte more than the block), drip (a
-// correct answer at one byte every 1.5 s). It SUBSCRIBEs 127.0.0.1:its port to the tracker every
-// second.
+// correct answer at one byte every 1.5 s), slow (a correct answer at 4 KiB every 20 ms; it says on
+// stderr whether each block went out whole or the client cut it off). It SUBSCRIBEs 127.0.0.1:its
+// port to the tracker every second.
 #include <CLI/CLI.hpp>
 #include <fstream>
 #include <iostream>
@@ -62,6 +63,25 @@ asio::awaitable<void> serve(tcp::socket s, const Setup* st) {
       }
       break;
     }
+    if (st->mode == "slow") {
+      if (co_await net::write_all(s, d, asio::buffer(head), net::Millis(10000))) break;
+      std::uint64_t sent = 0;
+      while (sent < len) {
+        const std::uint64_t n = std::min<std::uint64_t>(4096, len - sent);
+        if (co_await net::write_all(s, d, asio::buffer(block.data() + sent, n), net::Millis(10000)))
+          break;
+        sent += n;
+        asio::steady_timer t(s.get_executor(), std::chrono::milliseconds(20));
+        co_await t.async_wait(net::nothrow);
+      }
+      if (sent < len) {
+        std::cerr << "slow: block " << b << " cut off after " << sent << " of " << len << " bytes"
+                  << std::endl;
+        break;
+      }
+      std::cerr << "slow: block " << b << " sent whole" << std::endl;
+      continue;
+    }
     const std::size_t send = st->mode == "close-mid" ? len / 2 : len;
     std::vector<asio::const_buffer> out{asio::buffer(head), asio::buffer(block.data(), send)};
     if (co_await net::write_all(s, d, out, net::Millis(10000))) break;
@@ -115,7 +135,8 @@ int main(int argc, char** argv) {
   app.add_option("--tracker-port", tracker_port)->required();
   app.add_option("--port-file", port_file)->required();
   app.add_option("--mode", st.mode)
-      ->check(CLI::IsMember({"honest", "liar", "stall", "close-mid", "wrong-length", "drip"}));
+      ->check(
+          CLI::IsMember({"honest", "liar", "stall", "close-mid", "wrong-length", "drip", "slow"}));
   app.add_option("--delay-ms", st.delay_ms);
   CLI11_PARSE(app, argc, argv);
   const Bytes cascade = slurp(cascade_path);
