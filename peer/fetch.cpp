@@ -202,28 +202,28 @@ class Fetch {
     co_return fail();
   }
 
-  // Reads block `b`'s `length` bytes within the block timeout. In chunks when a download limit
-  // applies (each followed by the limit's wait: unread, the bytes hold the sender back through
-  // TCP; the time spent waiting on our own limit does not count against the peer), and in the
-  // endgame, where this may be one of two copies of `b` on their way: once the other has
-  // arrived and verified, the rest of this one would only take the sender's uplink from blocks
-  // others still need. The protocol has no cancel, so the connection ends (dropped_copy; the
-  // peer is asked again at once, on a new one) and the sender's next write fails.
+  // Reads block `b`'s `length` bytes within the block timeout, in chunks: 64 KiB under a
+  // download limit (each followed by the limit's wait: unread, the bytes hold the sender back
+  // through TCP; the time spent waiting on our own limit does not count against the peer), else
+  // 256 KiB. Between chunks, a block that has meanwhile come from another peer and verified (an
+  // endgame's second copy, or the first one it overtook) is dropped while more than
+  // `worth_dropping` of it is still to come: the rest would only take the sender's uplink from
+  // blocks others still need. The protocol has no cancel, so the connection closes at once
+  // (dropped_copy; the sender's next write fails, and the peer is asked again at once on a new
+  // connection).
+  static constexpr std::uint64_t worth_dropping = 128 * 1024;
   asio::awaitable<std::error_code> read_block(std::uint64_t b, std::uint8_t* data,
                                               std::uint64_t length) {
-    const bool endgame =
-        f_.meta.block_count() - f_.blocks.verified_count() <= endgame_blocks(f_.meta.block_size);
-    if (settings_.download == nullptr && !endgame)
-      co_return co_await net::read_exact(socket_, deadline_, asio::buffer(data, length),
-                                         settings_.block_timeout);
-    constexpr std::uint64_t chunk = 64 * 1024;
+    const std::uint64_t chunk = settings_.download != nullptr ? 64 * 1024 : 256 * 1024;
     const auto started = net::Clock::now();
     net::Clock::duration waited{};
     for (std::uint64_t done = 0; done < length;) {
-      if (endgame && f_.blocks.verified(b)) {
+      if (length - done > worth_dropping && f_.blocks.verified(b)) {
         log::debug("dropped block ", b, " from ", source_, " after ", done, " of ", length,
                    " bytes: it came from another peer first");
         outcome_.dropped_copy = true;
+        std::error_code ignored;
+        socket_.close(ignored);
         co_return asio::error::operation_aborted;
       }
       const std::uint64_t n = std::min(chunk, length - done);
