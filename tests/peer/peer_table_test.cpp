@@ -128,14 +128,21 @@ TEST(PeerTable, FailuresBeforeDeliveringBackOffExponentiallyUpToACap) {
   EXPECT_EQ(PeerTable::retry_delay(failed_before_delivering(), 30), 64s);
 }
 
-TEST(PeerTable, APeerThatDeliveredAndClosedIsAskedAgainAtOnce) {
-  auto t = table();
+// Peer (2, 2) in `t` failed once without delivering at t0, and its next connection ended with
+// `outcome` at t0 + 1 s.
+static void failed_once_then(PeerTable& t, const PeerTable::Outcome& outcome,
+                             std::mt19937_64& rng) {
   t.merge({entry(2, 2)});
-  std::mt19937_64 rng(6);
   t.choose(1, t0, rng);
   t.release(ep(2, 2), failed_before_delivering(), {}, t0);
   t.choose(1, t0 + 1s, rng);
-  t.release(ep(2, 2), {.delivered = 3, .failed = true, .closed_by_peer = true}, {}, t0 + 1s);
+  t.release(ep(2, 2), outcome, {}, t0 + 1s);
+}
+
+TEST(PeerTable, APeerThatDeliveredAndClosedIsAskedAgainAtOnce) {
+  auto t = table();
+  std::mt19937_64 rng(6);
+  failed_once_then(t, {.delivered = 3, .failed = true, .closed_by_peer = true}, rng);
   EXPECT_EQ(t.choose(1, t0 + 1s, rng).size(), 1u) << "a reset after delivering is not a failure";
   // ... but a peer that closed after a wrong block waits like any failure.
   EXPECT_EQ(PeerTable::retry_delay(
@@ -145,12 +152,8 @@ TEST(PeerTable, APeerThatDeliveredAndClosedIsAskedAgainAtOnce) {
 
 TEST(PeerTable, AConnectionWeEndedToDropADuplicateIsReplacedAtOnceAndIsNoFailure) {
   auto t = table();
-  t.merge({entry(2, 2)});
   std::mt19937_64 rng(8);
-  t.choose(1, t0, rng);
-  t.release(ep(2, 2), failed_before_delivering(), {}, t0);
-  t.choose(1, t0 + 1s, rng);
-  t.release(ep(2, 2), {.unanswered = 2, .dropped_copy = true}, {}, t0 + 1s);
+  failed_once_then(t, {.unanswered = 2, .dropped_copy = true}, rng);
   EXPECT_EQ(t.choose(1, t0 + 1s, rng).size(), 1u) << "asked again at once";
   t.release(ep(2, 2), failed_before_delivering(), {}, t0 + 1s);
   // The drop did not count as a failure: one failure since, so the first backoff step.
