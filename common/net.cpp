@@ -119,6 +119,38 @@ asio::awaitable<std::error_code> read_exact(tcp::socket& s, Deadline& d,
   co_return finish(d, ec);
 }
 
+namespace {
+void set_low_water(tcp::socket& s, LowWater& mark, std::size_t bytes) {
+  if (mark.bytes == bytes) return;
+  // A hint: where it fails, reads only wake more often. The kernel caps it at half the largest
+  // receive buffer (tcp_rmem) and grows this socket's buffer to hold it.
+  std::error_code ignored;
+  s.set_option(asio::socket_base::receive_low_watermark(
+                   static_cast<int>(std::min<std::size_t>(bytes, 1u << 30))),
+               ignored);
+  mark.bytes = bytes;
+}
+}  // namespace
+
+asio::awaitable<std::error_code> read_exact_woken_once(tcp::socket& s, Deadline& d,
+                                                       asio::mutable_buffer buffer, Millis timeout,
+                                                       LowWater& mark) {
+  d.expires_after(timeout);
+  while (buffer.size() > 0) {
+    // Each read first takes what is queued already (asio tries before it waits); only a wait
+    // needs the mark, and it is then the bytes still missing, so it can always be reached.
+    set_low_water(s, mark, buffer.size());
+    auto [ec, n] = co_await s.async_read_some(buffer, nothrow);
+    if (ec) co_return finish(d, ec);
+    buffer += n;
+  }
+  co_return std::error_code{};
+}
+
+void reset_low_water(tcp::socket& s, LowWater& mark) {
+  set_low_water(s, mark, 1);
+}
+
 asio::awaitable<std::pair<std::error_code, std::size_t>> read_at_least(tcp::socket& s, Deadline& d,
                                                                        asio::mutable_buffer buffer,
                                                                        std::size_t at_least,

@@ -210,7 +210,7 @@ class Fetch {
   // `worth_dropping` of it is still to come: the rest would only take the sender's uplink from
   // blocks others still need. The protocol has no cancel, so the connection closes at once
   // (dropped_copy; the sender's next write fails, and the peer is asked again at once on a new
-  // connection).
+  // connection). Each chunk wakes this thread about once (net::read_exact_woken_once).
   static constexpr std::uint64_t worth_dropping = 128 * 1024;
   asio::awaitable<std::error_code> read_block(std::uint64_t b, std::uint8_t* data,
                                               std::uint64_t length) {
@@ -230,12 +230,13 @@ class Fetch {
       const auto spent = net::Clock::now() - started - waited;
       const auto left = std::chrono::duration_cast<net::Millis>(settings_.block_timeout - spent);
       if (left <= net::Millis::zero()) co_return asio::error::timed_out;
-      if (auto ec =
-              co_await net::read_exact(socket_, deadline_, asio::buffer(data + done, n), left))
+      if (auto ec = co_await net::read_exact_woken_once(socket_, deadline_,
+                                                        asio::buffer(data + done, n), left, mark_))
         co_return ec;
       done += n;
       if (settings_.download != nullptr) waited += co_await net::pace(settings_.download, n);
     }
+    net::reset_low_water(socket_, mark_);  // the next answer's header may be all there is
     co_return std::error_code{};
   }
 
@@ -273,6 +274,7 @@ class Fetch {
   net::Clock::time_point busy_since_{}, last_answer_{};
   tcp::socket& socket_;
   net::Deadline deadline_;
+  net::LowWater mark_;  // raised while a block is read (read_block)
   std::mt19937_64 rng_;
   const std::string source_;
   InFlight record_;

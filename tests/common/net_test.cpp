@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 using namespace cascade;
 using net::tcp;
 
@@ -99,6 +103,79 @@ TEST(Net, ReadExactAssemblesOneByteWrites) {
   writer.join();
   EXPECT_FALSE(result) << result.message();
   EXPECT_EQ(got, "hello");
+}
+
+// The low-water mark is the kernel's: a bulk read is woken once, when all its bytes are there, and
+// while the mark stays raised a read that waits for fewer bytes is not woken by them (it times
+// out); after reset_low_water it is.
+TEST(Net, ReadExactWokenOnceRaisesTheKernelsLowWaterMarkUntilItIsReset) {
+  asio::io_context io;
+  auto [client, server] = socket_pair(io);
+  constexpr std::size_t total = 200 * 1024;
+  std::vector<std::uint8_t> sent(total);
+  for (std::size_t i = 0; i < total; ++i) sent[i] = static_cast<std::uint8_t>(i * 7 + i / 251);
+  std::atomic<int> phase{0};  // the reader's step, for the writer to follow
+  std::error_code bulk, raised, after_reset;
+  std::size_t mark_after = 0;
+  int kernel_mark = 0;
+  std::string last_two;
+  std::vector<std::uint8_t> got(total);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        net::Deadline d(server, net::Deadline::OnExpiry::cancel);
+        net::LowWater mark;
+        phase = 1;
+        bulk = co_await net::read_exact_woken_once(server, d, asio::buffer(got), net::Millis(5000),
+                                                   mark);
+        mark_after = mark.bytes;
+        asio::socket_base::receive_low_watermark option;
+        server.get_option(option);
+        kernel_mark = option.value();
+        std::array<char, 1> one{};
+        phase = 2;  // one byte comes in 50 ms: below the mark, it wakes nobody
+        raised = co_await net::read_exact(server, d, asio::buffer(one), net::Millis(400));
+        d.reset();
+        net::reset_low_water(server, mark);
+        phase = 3;  // the next byte comes in 50 ms: now it wakes the read (of both)
+        std::array<char, 2> two{};
+        after_reset = co_await net::read_exact(server, d, asio::buffer(two), net::Millis(3000));
+        last_two.assign(two.data(), two.size());
+        phase = 4;
+      },
+      asio::detached);
+  std::thread writer([&] {
+    auto wait_for = [&](int p) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (phase.load() < p && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    };
+    wait_for(1);  // in three pieces, 50 ms apart
+    asio::write(client, asio::buffer(sent.data(), 100 * 1024));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    asio::write(client, asio::buffer(sent.data() + 100 * 1024, 60 * 1024));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    asio::write(client, asio::buffer(sent.data() + 160 * 1024, 40 * 1024));
+    wait_for(2);
+    asio::write(client, asio::buffer("a", 1));
+    wait_for(3);
+    asio::write(client, asio::buffer("b", 1));
+  });
+  const auto start = net::Clock::now();
+  io.run();
+  writer.join();
+  EXPECT_FALSE(bulk) << bulk.message();
+  EXPECT_EQ(got, sent);
+  // Nothing had come when the read began, and the first two pieces did not wake it: its one wait
+  // was for every byte.
+  EXPECT_EQ(mark_after, total);
+  EXPECT_EQ(static_cast<std::size_t>(kernel_mark), mark_after);
+  EXPECT_EQ(raised, asio::error::timed_out);
+  EXPECT_FALSE(after_reset) << after_reset.message();
+  EXPECT_EQ(last_two, "ab");
+  EXPECT_EQ(phase.load(), 4);
+  EXPECT_LT(net::Clock::now() - start, std::chrono::seconds(5));
 }
 
 TEST(Net, ReadAtLeastWaitsForTheMinimumAndNeverReadsPastTheBuffer) {
