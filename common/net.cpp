@@ -1,5 +1,8 @@
 #include "common/net.hpp"
 
+#include <sys/utsname.h>
+
+#include <cstdio>
 #include <cstdlib>
 
 #include "common/log.hpp"
@@ -119,26 +122,38 @@ asio::awaitable<std::error_code> read_exact(tcp::socket& s, Deadline& d,
   co_return finish(d, ec);
 }
 
+bool low_water_works() {
+  static const bool works = [] {
+    utsname u{};
+    if (::uname(&u) != 0) return false;
+    unsigned major = 0, minor = 0;
+    if (std::sscanf(u.release, "%u.%u", &major, &minor) != 2) return false;
+    return major > 5 || (major == 5 && minor >= 12);
+  }();
+  return works;
+}
+
 namespace {
-void set_low_water(tcp::socket& s, LowWater& mark, std::size_t bytes) {
-  if (mark.bytes == bytes) return;
-  // A hint: where it fails, reads only wake more often. The kernel caps it at half the largest
-  // receive buffer (tcp_rmem) and grows this socket's buffer to hold it.
-  std::error_code ignored;
+bool set_low_water(tcp::socket& s, LowWater& mark, std::size_t bytes) {
+  if (mark.bytes == bytes) return true;
+  std::error_code ec;
   s.set_option(asio::socket_base::receive_low_watermark(
                    static_cast<int>(std::min<std::size_t>(bytes, 1u << 30))),
-               ignored);
-  mark.bytes = bytes;
+               ec);
+  mark.bytes = ec ? 0 : bytes;  // unknown after a failure: set again next time
+  return !ec;
 }
 }  // namespace
 
 asio::awaitable<std::error_code> read_exact_woken_once(tcp::socket& s, Deadline& d,
                                                        asio::mutable_buffer buffer, Millis timeout,
                                                        LowWater& mark) {
+  if (!low_water_works()) co_return co_await read_exact(s, d, buffer, timeout);
   d.expires_after(timeout);
   while (buffer.size() > 0) {
     // Each read first takes what is queued already (asio tries before it waits); only a wait
-    // needs the mark, and it is then the bytes still missing, so it can always be reached.
+    // needs the mark, and it is then the bytes still missing, so it can always be reached. If the
+    // kernel refuses a mark the read wakes more often, no later.
     set_low_water(s, mark, buffer.size());
     auto [ec, n] = co_await s.async_read_some(buffer, nothrow);
     if (ec) co_return finish(d, ec);
@@ -147,8 +162,8 @@ asio::awaitable<std::error_code> read_exact_woken_once(tcp::socket& s, Deadline&
   co_return std::error_code{};
 }
 
-void reset_low_water(tcp::socket& s, LowWater& mark) {
-  set_low_water(s, mark, 1);
+bool reset_low_water(tcp::socket& s, LowWater& mark) {
+  return set_low_water(s, mark, 1);
 }
 
 asio::awaitable<std::pair<std::error_code, std::size_t>> read_at_least(tcp::socket& s, Deadline& d,

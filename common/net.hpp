@@ -148,21 +148,28 @@ asio::awaitable<std::chrono::steady_clock::duration> pace(TokenBucket* bucket, s
 // Reads exactly buffer.size() bytes before the timeout. Returns asio::error::timed_out on expiry.
 asio::awaitable<std::error_code> read_exact(tcp::socket& s, Deadline& d,
                                             asio::mutable_buffer buffer, Millis timeout);
-// A socket's receive low-water mark (SO_RCVLOWAT) as this program last set it: the kernel reports
-// the socket readable only once that many bytes are queued (or the stream ended, or failed).
+// A socket's receive low-water mark (SO_RCVLOWAT) as this program last set it (0: unknown, a
+// setting failed). The kernel reports the socket readable once that many bytes are queued, or the
+// stream ended or failed, or it cannot take more without the reader (memory pressure; a receive
+// window down to one segment); it caps the mark at half the largest receive buffer (tcp_rmem).
 struct LowWater {
   std::size_t bytes = 1;  // the kernel's default
 };
 // read_exact for bulk data: the reading thread is woken about once, when every byte has arrived,
-// rather than once per arriving segment (on loopback that halved a downloader's context switches
-// and cut its kernel time by about a fifth). Before each wait it sets the low-water mark to the
-// bytes still missing, and it leaves the mark there: reset_low_water() before a read that may be
+// rather than once per arriving segment (W1 on loopback: the downloader's context switches about
+// halved, its CPU 2.34 s against 2.82 s). Before each wait it sets the low-water mark to the bytes
+// still missing, and it leaves the mark there: reset_low_water() before a read that may be
 // answered with fewer bytes (a header; a short refusal), or that read's wait would not end before
-// its timeout.
+// its timeout. Only on Linux 5.12 or later (low_water_works()): earlier kernels could leave a
+// reader with a raised mark unwoken; there it reads as read_exact does.
 asio::awaitable<std::error_code> read_exact_woken_once(tcp::socket& s, Deadline& d,
                                                        asio::mutable_buffer buffer, Millis timeout,
                                                        LowWater& mark);
-void reset_low_water(tcp::socket& s, LowWater& mark);
+// Sets the mark back to 1 byte; false if the kernel refused (the connection should end: a wait
+// could outlast its data).
+bool reset_low_water(tcp::socket& s, LowWater& mark);
+// Whether this kernel wakes readers with a raised mark reliably (Linux 5.12 or later).
+bool low_water_works();
 // Reads at least `at_least` bytes and at most buffer.size() before the timeout (whatever has
 // arrived by then, in as few system calls as the data allows). Returns the error and the count.
 asio::awaitable<std::pair<std::error_code, std::size_t>> read_at_least(tcp::socket& s, Deadline& d,

@@ -236,7 +236,8 @@ class Fetch {
       done += n;
       if (settings_.download != nullptr) waited += co_await net::pace(settings_.download, n);
     }
-    net::reset_low_water(socket_, mark_);  // the next answer's header may be all there is
+    // The next answer's header may be all there is to come.
+    if (!net::reset_low_water(socket_, mark_)) co_return asio::error::operation_not_supported;
     co_return std::error_code{};
   }
 
