@@ -169,7 +169,7 @@ def main():
                   f"({size / rewrite / 1e6:.2f} s)", flush=True)
         # What the disk takes durably: k files of `size` written at once, each then fdatasync'd (as k
         # leechers do). Measured again after each workload's runs: this disk's speed moves within a
-        # run (603 to 1143 MB/s seen), and the floor takes the fastest it showed, so it stays a bound.
+        # run (from 1143 down to 242 MB/s seen), and the floor takes the fastest it showed, so it stays a bound.
         synced = {}
         def measure_synced(when):
             for k in (1, 4):
