@@ -46,9 +46,9 @@ struct Sharing {
     return io.stopped();
   }
   test::TempDir dir;
+  asio::io_context io;  // outlives the pool, whose jobs may hold the last references to its objects
   ThreadPool pool{1};
   std::shared_ptr<SharedFile> file;
-  asio::io_context io;
   std::unique_ptr<Downloader> down;
   bool completed = false;
 };

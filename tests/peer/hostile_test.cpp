@@ -40,8 +40,11 @@ class HostileServing : public ::testing::Test {
     ASSERT_NE(port, 0);
   }
   Bytes request(std::uint64_t block) const { return encode_peer_request(PeerRequest{block, hash}); }
-  // One valid request on a fresh connection, answered correctly and in time.
-  void expect_served(std::chrono::milliseconds within = 100ms) {
+  // One valid request on a fresh connection, answered correctly and in time. A server held up by
+  // the hostile clients would answer only once their 30 s write deadlines ran out, or never; a
+  // healthy one answers in milliseconds, though a loaded 2-core machine has stalled one answer for
+  // 193 ms: the default bound tells the two apart without timing the machine.
+  void expect_served(std::chrono::milliseconds within = 1s) {
     const auto start = std::chrono::steady_clock::now();
     Conn c(port);
     c.send(request(3));
@@ -77,7 +80,7 @@ TEST_F(HostileServing, APipelinedFloodIsAnsweredInOrderWhileOthersAreServed) {
     all.insert(all.end(), r.begin(), r.end());
   }
   std::thread writer([&] { flood.send(all); });
-  expect_served(500ms);
+  expect_served();
   for (int i = 0; i < 1000; ++i) {
     auto h = decode_peer_response_header(flood.read_exact(peer_response_header_size), 65536);
     ASSERT_TRUE(h.ok()) << i;
@@ -111,9 +114,8 @@ TEST_F(HostileServing, ResetsMidResponseLeaveTheServerHealthy) {
     ::setsockopt(s.native_handle(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
     s.close();
   }
-  // Served, and alive: the point here. (Not how fast: with copying instead of sendfile, beside
-  // the other tests on a loaded 2-core machine, this answer once took 193 ms.)
-  expect_served(2s);
+  // Served, and alive: the point here.
+  expect_served();
   EXPECT_TRUE(seed->running());
 }
 

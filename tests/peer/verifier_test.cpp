@@ -76,8 +76,10 @@ TEST(Verifier, ComputesTheDigestUnlessGivenAndAlwaysCompares) {
 }
 
 TEST(Verifier, TheCheckQueueHandsTheConnectionsDigestOn) {
-  Download d;
+  // As in the peer, the io_context outlives the pool: a pool job may hold the last reference to the
+  // queue, whose timer must be destroyed before its io_context.
   asio::io_context io;
+  Download d;
   auto strand = asio::make_strand(io);
   InFlight record;
   auto checks = std::make_shared<CheckQueue>(strand, d.pool, d.verifier, d.file, record, "c");
