@@ -167,7 +167,8 @@ TEST(ThreadPool, RunsTasksOnSeveralThreadsAtOnce) {
       int p = peak.load();
       while (now > p && !peak.compare_exchange_weak(p, now)) {
       }
-      const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+      // Each task waits (up to 5 s, for a loaded machine) for a second one to be inside with it.
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
       while (std::chrono::steady_clock::now() < until && peak.load() < 2) std::this_thread::yield();
       --inside;
     }));

@@ -653,11 +653,12 @@ class PeerLifeTest(Programs):
         times = {}
         for name, trackers in (("alone", live), ("dead-first", f"127.0.0.1:{silent.getsockname()[1]},{live}")):
             started = time.monotonic()
-            p = self.peer(name, self.leecher_dir(name), trackers, "-c")
+            p = self.peer(name, self.leecher_dir(name), trackers, "-c", "--tracker-timeout-ms", "20000")
             self.assertEqual(p.wait(timeout=60), 0, self.log_of(name)[-3000:])
             times[name] = time.monotonic() - started
-        # 4 MiB at 8 MiB/s: half a second; the silent tracker's 5 s timeout must not show.
-        self.assertLess(times["dead-first"], times["alone"] + 1.0, times)
+        # 4 MiB at 8 MiB/s: half a second; the silent tracker's 20 s timeout must not show (the
+        # margin is for a loaded machine's start-up).
+        self.assertLess(times["dead-first"], times["alone"] + 5.0, times)
 
     def test_a_download_leaves_its_pages_evicted_unless_keep_cache(self):
         if not evicts_pages(self.work):
@@ -776,7 +777,8 @@ class PeerLifeTest(Programs):
         b = put("b.bin", 2)
         added = time.monotonic()
         wait_until("b.bin shared", lambda: shared_files() == ["a.bin", "b.bin"], 5)
-        self.assertLess(time.monotonic() - added, 1.0)
+        # (The bound gives a loaded machine twice that; the 5 s rescan alone would not meet it.)
+        self.assertLess(time.monotonic() - added, 2.0)
         fetch("b.bin", b)
         # The junk file made valid: picked up too.
         c = put("c.bin", 3)
@@ -787,7 +789,7 @@ class PeerLifeTest(Programs):
         os.unlink(f"{shared}/a.bin.cascade")
         removed = time.monotonic()
         wait_until("a.bin no longer shared", lambda: shared_files() == ["b.bin", "junk"], 5)
-        self.assertLess(time.monotonic() - removed, 1.0)
+        self.assertLess(time.monotonic() - removed, 2.0)
         with socket.create_connection(("127.0.0.1", seed_port), timeout=10) as s:
             s.sendall(reference.block_request(0, a.cascade_hash))
             status, message = reference.read_block_response(s, 1 << 20)

@@ -6,9 +6,23 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace cascade::test {
+
+// Polls `done` every 20 ms until it holds or `limit` has passed; true if it held. For waits whose
+// length depends on the machine's load (start-ups, a first block): the test asserts the outcome,
+// not how soon it came.
+template <class Done>
+bool eventually(Done done, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    if (done()) return true;
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
 
 std::string bin_dir();  // where cascade-tracker and cascade-peer were built
 

@@ -169,7 +169,9 @@ TEST(TrackerProcess, AssemblesARequestSentOneByteAtATime) {
 }
 
 TEST(TrackerProcess, PeersExpireAfterTheConfiguredTtl) {
-  Tracker t(closed_config(R"(, "peer-ttl-seconds": 1)"));
+  // A peer is listed while its whole-second last-seen time plus the TTL is ahead of the clock: with
+  // 2 s it is listed for at least a second after subscribing, and gone 2 s after.
+  Tracker t(closed_config(R"(, "peer-ttl-seconds": 2)"));
   tracker_call(t.port(), request(TrackerCommand::subscribe, sample_hex, "127.0.0.1", 5000));
   EXPECT_EQ(tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1))
                 .peers.size(),
@@ -310,9 +312,17 @@ void expect_refuses_beyond(Tracker& t, int open) {
   Conn extra(t.port());
   EXPECT_TRUE(extra.closed_by_peer());
   idle.clear();
-  std::this_thread::sleep_for(200ms);
-  EXPECT_EQ(
-      tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1)).status, 0);
+  // Once the tracker has seen the closes, their slots are free again (a slot never freed fails).
+  EXPECT_TRUE(eventually(
+      [&] {
+        try {
+          return tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1))
+                     .status == 0;
+        } catch (const std::exception&) {
+          return false;  // refused: the slots are not free yet
+        }
+      },
+      5s));
 }
 
 TEST(TrackerProcess, RefusesConnectionsAboveTheCap) {
@@ -344,7 +354,9 @@ TEST(TrackerProcess, SigtermLetsAnInFlightRequestFinish) {
 TEST(TrackerProcess, StartsWithAStartLineAndLogsStats) {
   Tracker t(closed_config(), {"--stats-interval", "1"});
   tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1));
-  std::this_thread::sleep_for(1300ms);
+  // The first stats line is due a second after start-up; a loaded machine may take longer.
+  EXPECT_TRUE(
+      eventually([&] { return t.process().err().find("stats: swarms=") != std::string::npos; }));
   const std::string err = t.process().err();
   EXPECT_NE(err.find("listening on 127.0.0.1 port"), std::string::npos) << err;
   EXPECT_NE(err.find("mode closed"), std::string::npos) << err;
