@@ -220,7 +220,7 @@ class OurPeerWithTheReference(Case):
         self.addCleanup(seed.stop)
         ref.ask_tracker(("127.0.0.1", tracker.port), ref.SUBSCRIBE, c.cascade_hash, "127.0.0.1", seed.port)
         elapsed = self.download("file", tracker.port, data)
-        self.assertLess(elapsed, 5.0)
+        self.assertLess(elapsed, 10.0)  # start-up included; with the bug, 20 s
 
     def seed_and_download(self, size, block, **habits):
         """A reference seed with `habits` (reference.Seed's arguments), listed by a reference

@@ -204,6 +204,14 @@ class Programs(unittest.TestCase):
         with open(self.path(name + ".log"), errors="replace") as f:
             return f.read()
 
+    def wait_listed(self, port, cascade_hash):
+        """Until the tracker (self.tracker) lists the peer serving on `port`: one started later
+        finds it in its first LIST, however long the start-up took."""
+        def listed():
+            status, peers = reference.ask_tracker(self.tracker, reference.LIST, cascade_hash, "0.0.0.0", 0)
+            return status == 0 and any(p[1] == port for p in peers)
+        wait_until(f"the peer at port {port} listed", listed, 10)
+
     def stop_all(self):
         for p in self.procs:
             if p.poll() is None:
@@ -333,7 +341,8 @@ class TrackerHttpTest(Programs):
                 status, _ = reference.ask_tracker(self.tracker, reference.SUBSCRIBE, H["a"], "198.51.100.9", 8000 + i)
                 self.assertEqual(status, 0)
             took = time.monotonic() - started
-            self.assertLess(took, 2.0, "50 tracker requests beside 100 slow HTTP clients")
+            # (Held up behind the hogs, they would wait out the HTTP side's read timeouts, 5 s each.)
+            self.assertLess(took, 5.0, "50 tracker requests beside 100 slow HTTP clients")
         finally:
             for s in hogs:
                 s.close()
@@ -370,7 +379,7 @@ class PeerHttpTest(Programs):
             ports[name] = (wait_until(f"{name}'s port", lambda: read_port(self.path(name + ".port"))),
                            wait_until(f"{name}'s HTTP port", lambda: read_port(self.path(name + ".http"))))
             if name == "seed":
-                time.sleep(0.2)  # subscribed before the leecher lists
+                self.wait_listed(ports["seed"][0], self.cascade.cascade_hash)
                 if before_leecher:
                     before_leecher(ports)
                 self.leecher_started = time.monotonic()
@@ -457,8 +466,9 @@ class PeerHttpTest(Programs):
             wait_until("the download to finish", lambda: os.path.exists(self.path("leech/file.bin")) and
                        self.leecher_complete(ports), 30)
             took = time.monotonic() - self.leecher_started
-            # 12 MiB at 8 MiB/s is 1.5 s; the hogs must not stretch it (start-up included).
-            self.assertLess(took, 4.0, "12 MiB at 8 MiB/s beside 100 slow clients of the seed's pages")
+            # 12 MiB at 8 MiB/s is 1.5 s; the hogs must not stretch it (start-up included, which a
+            # sanitizer build on a loaded machine makes slow).
+            self.assertLess(took, 6.0, "12 MiB at 8 MiB/s beside 100 slow clients of the seed's pages")
         finally:
             for s in hogs:
                 s.close()
@@ -602,7 +612,7 @@ class PeerLifeTest(Programs):
         self.addCleanup(liar.stop)
         self.assertEqual(reference.ask_tracker(self.tracker, reference.SUBSCRIBE, self.cascade.cascade_hash,
                                                "127.0.0.1", liar.port)[0], 0)
-        time.sleep(0.3)
+        self.wait_listed(read_port(self.path("seed.port")), self.cascade.cascade_hash)
         dead = free_port()  # nothing listens there
         p = self.peer("leech", self.leecher_dir("leech"), f"127.0.0.1:{dead},{live}", "-c",
                       "--events", self.path("leech.ndjson"))
@@ -643,8 +653,8 @@ class PeerLifeTest(Programs):
         self.start_tracker({"open": True})
         live = f"127.0.0.1:{self.tracker[1]}"
         self.peer("seed", self.path("seed/file.bin.cascade"), live, "--max-upload-rate", "8MiB/s")
-        wait_until("the seed's port", lambda: read_port(self.path("seed.port")))
-        time.sleep(0.3)
+        self.wait_listed(wait_until("the seed's port", lambda: read_port(self.path("seed.port"))),
+                         self.cascade.cascade_hash)
         # A tracker that accepts connections and never answers: each request waits its timeout.
         silent = socket.socket()
         silent.bind(("127.0.0.1", 0))
@@ -668,8 +678,8 @@ class PeerLifeTest(Programs):
         live = f"127.0.0.1:{self.tracker[1]}"
         # 2 s for each copy: about forty group commits, each evicting what it made durable.
         self.peer("seed", self.path("seed/file.bin.cascade"), live, "--max-upload-rate", "4MiB/s")
-        wait_until("the seed's port", lambda: read_port(self.path("seed.port")))
-        time.sleep(0.3)
+        self.wait_listed(wait_until("the seed's port", lambda: read_port(self.path("seed.port"))),
+                         self.cascade.cascade_hash)
         leechers = {name: self.peer(name, self.leecher_dir(name), live, "-c", *extra)
                     for name, extra in (("evicts", ()), ("keeps", ("--keep-cache",)))}
         for name, p in leechers.items():
@@ -687,17 +697,26 @@ class PeerLifeTest(Programs):
         config = {"port": port, "bind": "127.0.0.1", "open": True}
         self.start_tracker(config)
         tracker = f"127.0.0.1:{port}"
+        peers = []
         for name in ("seed", "leech"):
             cascade = self.path("seed/file.bin.cascade") if name == "seed" else self.leecher_dir(name)
-            self.peer(name, cascade, tracker, "--announce-interval", "2")
+            peers.append(self.peer(name, cascade, tracker, "--announce-interval", "2"))
         listed = lambda: len(reference.ask_tracker(self.tracker, reference.LIST, self.cascade.cascade_hash,
                                                    "0.0.0.0", 0)[1])
         wait_until("both peers listed", lambda: listed() == 2, 10)
-        old = self.procs[0]
-        old.send_signal(signal.SIGTERM)
-        self.assertEqual(old.wait(timeout=10), 0)
-        self.start_tracker(config, name="tracker2")
-        self.assertLessEqual(listed(), 1)  # empty, or one peer's announce already in
+        # The peers held still while the tracker restarts, so none announces before it is seen empty
+        # (however long the start-up takes).
+        for p in peers:
+            p.send_signal(signal.SIGSTOP)
+        try:
+            old = self.procs[0]
+            old.send_signal(signal.SIGTERM)
+            self.assertEqual(old.wait(timeout=10), 0)
+            self.start_tracker(config, name="tracker2")
+            self.assertEqual(listed(), 0)
+        finally:
+            for p in peers:
+                p.send_signal(signal.SIGCONT)
         wait_until("both peers listed again", lambda: listed() == 2, 10)
 
     def test_seeding_ends_after_its_time_or_ratio(self):
@@ -717,8 +736,8 @@ class PeerLifeTest(Programs):
         # Ratio 2: two leechers take a copy each, then the seed leaves (its time limit is far).
         seed = self.peer("seed", self.path("seed/file.bin.cascade"), live, "--seed-ratio", "2",
                          "--seed-time", "1h", "--no-spread")
-        wait_until("the seed's port", lambda: read_port(self.path("seed.port")))
-        time.sleep(0.3)
+        self.wait_listed(wait_until("the seed's port", lambda: read_port(self.path("seed.port"))),
+                         self.cascade.cascade_hash)
         self.assertIsNone(seed.poll())
         leechers = []
         for name in ("l1", "l2"):
@@ -777,8 +796,10 @@ class PeerLifeTest(Programs):
         b = put("b.bin", 2)
         added = time.monotonic()
         wait_until("b.bin shared", lambda: shared_files() == ["a.bin", "b.bin"], 5)
-        # (The bound gives a loaded machine twice that; the 5 s rescan alone would not meet it.)
+        # (The bound gives a loaded machine twice that. The 5 s rescan alone meets it only when
+        # the file lands just before one, so inotify must also be on.)
         self.assertLess(time.monotonic() - added, 2.0)
+        self.assertNotIn("cannot watch with inotify", self.log_of("seed"))
         fetch("b.bin", b)
         # The junk file made valid: picked up too.
         c = put("c.bin", 3)

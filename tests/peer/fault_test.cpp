@@ -59,16 +59,10 @@ TEST(Faults, SigintFlushesTheJournalAndExitsZero) {
   ASSERT_TRUE(lab.slow_seed("seed", cascade, 20));
   Process& p = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c"});
   // Interrupted once it has verified some blocks (its statistics say so), whenever that is.
-  ASSERT_TRUE(eventually(
-      [&] {
-        const json s = lab.stats("leech");
-        return s.contains("files") && !s["files"].empty() &&
-               s["files"][0]["verified_blocks"].get<int>() > 0;
-      },
-      std::chrono::seconds(20)));
+  ASSERT_TRUE(eventually([&] { return lab.verified("leech") > 0; }, 20s)) << p.err();
   p.signal(SIGINT);
   ASSERT_EQ(p.wait(5s), 0) << p.err();
-  const int had = static_cast<int>(lab.stats("leech")["files"][0]["verified_blocks"].get<int>());
+  const int had = lab.verified("leech");
   ASSERT_GT(had, 0);
   Process& again = lab.peer("leech2", cascade, lab.dir.file("copy.bin"), {"-c"});
   ASSERT_EQ(again.wait(60s), 0) << again.err();
@@ -83,7 +77,9 @@ TEST(Faults, TrackerDownAtStartUpThenUp) {
   const std::uint16_t port = free_port();
   lab.peer("seed", cascade, lab.dir.file("data.bin"), {"--announce-interval", "1"}, port);
   Process& l = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c"}, port);
-  std::this_thread::sleep_for(1500ms);
+  // Up once the leecher has found the tracker down (however long its start-up took).
+  ASSERT_TRUE(eventually([&] { return l.err().find("failed") != std::string::npos; }, 20s))
+      << l.err();
   EXPECT_TRUE(l.running());
   lab.dir.write("late.json", R"({"port": )" + std::to_string(port) + "}");
   Process tracker(bin_dir() + "/cascade-tracker",
@@ -121,10 +117,10 @@ TEST(Faults, ASeedDiesMidTransferAndAnotherAppears) {
   Lab lab;
   const std::string cascade = lab.make_file("data.bin", 100 * 16 * 1024, "16KiB");
   Process& first = lab.fake("seed1", cascade, lab.dir.file("data.bin"), "honest", 20);
-  ASSERT_NE(lab.port_of("seed1"), 0);
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(lab.wait_listed(cascade, {lab.port_of("seed1")}));
   Process& l = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c"});
-  std::this_thread::sleep_for(800ms);
+  // Killed mid-transfer: once the leecher has some blocks from it (100 take it 2 s).
+  ASSERT_TRUE(eventually([&] { return lab.verified("leech") > 0; }, 20s)) << l.err();
   first.signal(SIGKILL);
   first.wait(5s);
   EXPECT_TRUE(l.running());

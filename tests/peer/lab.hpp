@@ -104,18 +104,17 @@ class Lab {
     const std::string bytes = read_text(cascade);
     const Hash256 hash =
         sha256({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < until) {
-      // Asked as a port nobody serves on, so no listed peer is left out as the asker.
-      const auto r =
-          tracker_call(tracker_port, TrackerRequest{TrackerCommand::list, hash, 0x7f000001, 1});
-      std::size_t found = 0;
-      for (std::uint16_t p : ports)
-        for (const auto& e : r.peers) found += e.port == p;
-      if (found == ports.size()) return true;
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
+    return eventually(
+        [&] {
+          // Asked as a port nobody serves on, so no listed peer is left out as the asker.
+          const auto r =
+              tracker_call(tracker_port, TrackerRequest{TrackerCommand::list, hash, 0x7f000001, 1});
+          std::size_t found = 0;
+          for (std::uint16_t p : ports)
+            for (const auto& e : r.peers) found += e.port == p;
+          return found == ports.size();
+        },
+        limit);
   }
   json stats(const std::string& name) const {
     const std::string text = read_text(dir.file(name + ".json"));
@@ -134,12 +133,15 @@ class Lab {
     return true;
   }
   bool wait_complete(const std::string& name, std::chrono::seconds limit = 60s) const {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < until) {
-      if (complete(name)) return true;
-      std::this_thread::sleep_for(50ms);
-    }
-    return false;
+    return eventually([&] { return complete(name); }, limit);
+  }
+  // Blocks verified so far over all of a peer's files, by its statistics (0 before the first).
+  int verified(const std::string& name) const {
+    const json s = stats(name);
+    int n = 0;
+    if (s.contains("files"))
+      for (const auto& f : s["files"]) n += f.value("verified_blocks", 0);
+    return n;
   }
   bool same_file(const std::string& a, const std::string& b) const {
     return read_text(a) == read_text(b);

@@ -19,14 +19,15 @@ using namespace std::chrono_literals;
 namespace {
 constexpr double rate = 20.0 * 1024 * 1024;  // 20 MiB/s
 
-// The latest completion time over every file of the peers `names` (from their statistics).
 // A limited transfer of `expected` seconds' worth took `took`: never faster than the limit allows
-// (less the bucket's burst), and not slower by more than a loaded machine's stalls (a limit
-// applied twice would take 2 x).
+// (less the bucket's burst), and not slower by more than start-up, the last block's hashing and a
+// loaded machine's stalls (a limit applied twice would take 2 x).
 void expect_paced(double took, double expected, const char* what) {
   EXPECT_GE(took, 0.9 * expected) << what;
-  EXPECT_LT(took, 1.25 * expected) << what;
+  EXPECT_LT(took, 1.5 * expected) << what;
 }
+
+// The latest completion time over every file of the peers `names` (from their statistics).
 
 double finished_after(const Lab& lab, const std::vector<std::string>& names) {
   double latest = 0;
@@ -87,24 +88,24 @@ TEST(RateLimit, AnUploadToFourLeechersOfTwoFilesTakesSizeOverRate) {
   // x 2 files x 32 blocks of 256 KiB). Timed by the leechers instead, their start-ups count too
   // (slow in a sanitizer build, and spread on a loaded machine) and the figure swung both ways.
   std::vector<std::pair<double, double>> sends;  // start, end (seconds of the day)
-  const auto until = std::chrono::steady_clock::now() + 5s;
-  for (;;) {
-    sends.clear();
-    std::istringstream lines(seed.err());
-    for (std::string line; std::getline(lines, line);) {
-      const auto in = line.rfind(" in ");
-      int h = 0, m = 0;
-      double sec = 0;
-      if (line.find(" debug: sent block ") == std::string::npos || in == std::string::npos ||
-          std::sscanf(line.c_str(), "%d:%d:%lf", &h, &m, &sec) != 3)
-        continue;
-      double end = h * 3600 + m * 60 + sec;
-      if (!sends.empty() && end < sends.front().second - 43200) end += 86400;  // past midnight
-      sends.emplace_back(end - std::stod(line.substr(in + 4)) / 1000, end);
-    }
-    if (sends.size() >= 256 || std::chrono::steady_clock::now() > until) break;
-    std::this_thread::sleep_for(20ms);
-  }
+  eventually(
+      [&] {
+        sends.clear();
+        std::istringstream lines(seed.err());
+        for (std::string line; std::getline(lines, line);) {
+          const auto in = line.rfind(" in ");
+          int h = 0, m = 0;
+          double sec = 0;
+          if (line.find(" debug: sent block ") == std::string::npos || in == std::string::npos ||
+              std::sscanf(line.c_str(), "%d:%d:%lf", &h, &m, &sec) != 3)
+            continue;
+          double end = h * 3600 + m * 60 + sec;
+          if (!sends.empty() && end < sends.front().second - 43200) end += 86400;  // past midnight
+          sends.emplace_back(end - std::stod(line.substr(in + 4)) / 1000, end);
+        }
+        return sends.size() >= 256;
+      },
+      5s);
   // (A leecher's last blocks may be asked for twice: every copy sent counts.)
   ASSERT_GE(sends.size(), 256u) << seed.err();
   double first = sends[0].first, last = sends[0].second;

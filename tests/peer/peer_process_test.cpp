@@ -38,12 +38,13 @@ TEST(PeerSwarm, SeedAndThreeLeechersAtOnceGiveIdenticalCopiesAndLeechersTrade) {
     EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("l" + std::to_string(i))));
   }
   // The statistics files are rewritten every 200 ms: wait (bounded) for the trade to show.
-  const auto until = std::chrono::steady_clock::now() + 5s;
-  while (traded == 0 && std::chrono::steady_clock::now() < until) {
-    for (int i = 1; i <= 3; ++i)
-      for (auto p : ports) traded += blocks_from_port(lab.stats("l" + std::to_string(i)), p);
-    if (traded == 0) std::this_thread::sleep_for(50ms);
-  }
+  eventually(
+      [&] {
+        for (int i = 1; i <= 3; ++i)
+          for (auto p : ports) traded += blocks_from_port(lab.stats("l" + std::to_string(i)), p);
+        return traded > 0;
+      },
+      5s);
   EXPECT_GT(traded, 0u) << "no leecher received a block from another leecher";
 }
 
@@ -73,9 +74,7 @@ TEST(PeerSwarm, DebugLogsNameEachBlockSentAndVerifiedWithItsPeer) {
   for (int b = 0; b < 4; ++b) {
     const std::string sent = " debug: sent block " + std::to_string(b) + " of " +
                              lab.dir.file("data.bin") + " to 127.0.0.1 in ";
-    const auto until = std::chrono::steady_clock::now() + 5s;
-    while (!after(seed.err(), sent) && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(20ms);
+    eventually([&] { return after(seed.err(), sent).has_value(); }, 5s);
     const std::optional<std::string> rest = after(seed.err(), sent);
     ASSERT_TRUE(rest) << seed.err();
     EXPECT_TRUE(rest->size() > 3 && rest->find_first_not_of("0123456789") == rest->size() - 3 &&
@@ -88,12 +87,15 @@ TEST(PeerSwarm, ALeecherStartedBeforeAnySeedStartsSoonAfterASeedJoins) {
   // With the default 30 s list interval, an empty answer must not mean waiting 30 s.
   Lab lab;
   const std::string cascade = lab.make_file("data.bin", 256 * 1024, "16KiB");
-  lab.peer("early", cascade, lab.dir.file("early"), {"-c", "--list-interval", "30"});
-  std::this_thread::sleep_for(1500ms);  // its first LIST found nobody
+  Process& early =
+      lab.peer("early", cascade, lab.dir.file("early"), {"-c", "--list-interval", "30"});
+  ASSERT_TRUE(eventually([&] {
+    return early.err().find("answered (0 peers)") != std::string::npos;
+  })) << early.err();  // its first LIST found nobody
   const auto seed_started = std::chrono::steady_clock::now();
   lab.peer("seed", cascade, lab.dir.file("data.bin"));
   ASSERT_NE(lab.port_of("seed"), 0);
-  ASSERT_TRUE(lab.wait_complete("early", 20s)) << lab.procs[1]->err();
+  ASSERT_TRUE(lab.wait_complete("early", 20s)) << early.err();
   EXPECT_LT(std::chrono::steady_clock::now() - seed_started, 10s);
   EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("early")));
 }
@@ -239,10 +241,7 @@ TEST(PeerSwarm, ACopyThatCameFromAnotherPeerFirstIsCutOffAtItsSender) {
   Process& l = lab.peer("leech", cascade, lab.dir.file("copy.bin"));
   ASSERT_TRUE(lab.wait_complete("leech", 60s)) << l.err();
   EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("copy.bin")));
-  const auto until = std::chrono::steady_clock::now() + 10s;
-  while (slow.err().find("cut off") == std::string::npos &&
-         std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(50ms);
+  eventually([&] { return slow.err().find("cut off") != std::string::npos; });
   const std::string said = slow.err();
   EXPECT_NE(said.find("cut off after "), std::string::npos) << said;
   EXPECT_EQ(said.find("sent whole"), std::string::npos) << said;

@@ -17,6 +17,14 @@ namespace cascade::test {
 
 namespace fs = std::filesystem;
 
+std::size_t open_fds(pid_t pid) {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+    ++n;
+  return n;
+}
+
 std::string bin_dir() {
   return CASCADE_BIN_DIR;
 }

@@ -26,6 +26,9 @@ bool eventually(Done done, std::chrono::milliseconds limit = std::chrono::second
 
 std::string bin_dir();  // where cascade-tracker and cascade-peer were built
 
+// How many descriptors a running process has open (from /proc; throws if it is gone).
+std::size_t open_fds(pid_t pid);
+
 // A fresh directory under the system temp dir, removed (recursively) by the destructor.
 class TempDir {
  public:
