@@ -7,12 +7,15 @@
 //                            with --file F, the bytes are F's, sent with sendfile() from the page
 //                            cache (F is read once first), and the sending thread's CPU seconds
 //                            too: what handing a cached block to the network costs a server here
-//   ceilings fill --bytes N --dir D [--files K] [--sync | --window W]
+//   ceilings fill --bytes N --dir D [--files K] [--sync [--stream] | --window W]
 //                            writing N bytes into each of K fresh files in D at once (1 MiB
 //                            pwrites, one thread per file): what putting a download's bytes into
 //                            the page cache costs here, before any network or hashing; with
 //                            --sync, each file is fdatasync'd before the clock stops: the
-//                            disk's own sequential write ceiling; with --window W, the bytes go
+//                            disk's own sequential write ceiling; with --stream too, each MiB's
+//                            writeback is started as soon as it is written (sync_file_range, as
+//                            the peer does), so the disk works while the rest is written, and the
+//                            final fdatasync finds little left; with --window W, the bytes go
 //                            round and round the file's first W bytes, into pages already cached
 //                            after the first lap: what the copy alone costs, no fresh pages
 //   ceilings read --file F   a cold sequential read of F (1 MiB reads): its pages are dropped
@@ -44,11 +47,12 @@ int main(int argc, char** argv) {
   std::uint64_t bytes = 1ull << 30;
   std::string dir = ".";
   int files = 1;
-  bool sync = false;
+  bool sync = false, stream = false;
   std::uint64_t window = 0;
   std::string file;
   app.add_option("what", what)->required()->check(CLI::IsMember({"sha", "tcp", "fill", "read"}));
-  app.add_flag("--sync", sync);
+  auto* sync_flag = app.add_flag("--sync", sync);
+  app.add_flag("--stream", stream)->needs(sync_flag);
   app.add_option("--file", file);
   app.add_option("--bytes", bytes);
   app.add_option("--dir", dir);
@@ -107,6 +111,9 @@ int main(int argc, char** argv) {
           if (::pwrite(fd, buf.data() + done % (buf.size() - n + 1), n, static_cast<off_t>(at)) !=
               static_cast<ssize_t>(n))
             std::abort();
+          if (stream)
+            ::sync_file_range(fd, static_cast<off64_t>(at), static_cast<off64_t>(n),
+                              SYNC_FILE_RANGE_WRITE);
           done += n;
         }
         if (sync && ::fdatasync(fd) != 0) std::abort();
