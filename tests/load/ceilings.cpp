@@ -111,9 +111,9 @@ int main(int argc, char** argv) {
           if (::pwrite(fd, buf.data() + done % (buf.size() - n + 1), n, static_cast<off_t>(at)) !=
               static_cast<ssize_t>(n))
             std::abort();
-          if (stream)
-            ::sync_file_range(fd, static_cast<off64_t>(at), static_cast<off64_t>(n),
-                              SYNC_FILE_RANGE_WRITE);
+          if (stream && ::sync_file_range(fd, static_cast<off64_t>(at), static_cast<off64_t>(n),
+                                          SYNC_FILE_RANGE_WRITE) != 0)
+            std::abort();
           done += n;
         }
         if (sync && ::fdatasync(fd) != 0) std::abort();

@@ -28,7 +28,6 @@ void expect_paced(double took, double expected, const char* what) {
 }
 
 // The latest completion time over every file of the peers `names` (from their statistics).
-
 double finished_after(const Lab& lab, const std::vector<std::string>& names) {
   double latest = 0;
   for (const auto& n : names) {
