@@ -78,8 +78,7 @@ TEST(Faults, TrackerDownAtStartUpThenUp) {
   lab.peer("seed", cascade, lab.dir.file("data.bin"), {"--announce-interval", "1"}, port);
   Process& l = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c"}, port);
   // Up once the leecher has found the tracker down (however long its start-up took).
-  ASSERT_TRUE(eventually([&] { return l.err().find("failed") != std::string::npos; }, 20s))
-      << l.err();
+  ASSERT_TRUE(eventually_says(l, "failed", 20s)) << l.err();
   EXPECT_TRUE(l.running());
   lab.dir.write("late.json", R"({"port": )" + std::to_string(port) + "}");
   Process tracker(bin_dir() + "/cascade-tracker",

@@ -228,8 +228,7 @@ TEST(HostileTracker, AnEndlessReplyIsCutOffAtItsDeclaredLength) {
   Lab lab;
   const std::string cascade = lab.make_file("data.bin", 50000, "16KiB");
   Process& p = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c"}, t.port);
-  EXPECT_TRUE(eventually([&] { return p.err().find("answered (0 peers)") != std::string::npos; }))
-      << p.err();
+  EXPECT_TRUE(eventually_says(p, "answered (0 peers)")) << p.err();
   EXPECT_TRUE(p.running()) << p.err();
 }
 
@@ -259,8 +258,7 @@ TEST(HostileTracker, ListedPeersAtPortZeroOrOurOwnAddressAreNeverContacted) {
                                    "--log-level",
                                    "debug"};
   Process p(peer_bin(), args, lab.dir.path());
-  EXPECT_TRUE(eventually([&] { return p.err().find("answered (2 peers)") != std::string::npos; }))
-      << p.err();
+  EXPECT_TRUE(eventually_says(p, "answered (2 peers)")) << p.err();
   std::this_thread::sleep_for(1500ms);  // what it does with the answer, and one more list
   EXPECT_TRUE(p.running()) << p.err();
   const std::string err = p.err();

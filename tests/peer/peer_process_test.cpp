@@ -89,9 +89,7 @@ TEST(PeerSwarm, ALeecherStartedBeforeAnySeedStartsSoonAfterASeedJoins) {
   const std::string cascade = lab.make_file("data.bin", 256 * 1024, "16KiB");
   Process& early =
       lab.peer("early", cascade, lab.dir.file("early"), {"-c", "--list-interval", "30"});
-  ASSERT_TRUE(eventually([&] {
-    return early.err().find("answered (0 peers)") != std::string::npos;
-  })) << early.err();  // its first LIST found nobody
+  ASSERT_TRUE(eventually_says(early, "answered (0 peers)")) << early.err();  // found nobody
   const auto seed_started = std::chrono::steady_clock::now();
   lab.peer("seed", cascade, lab.dir.file("data.bin"));
   ASSERT_NE(lab.port_of("seed"), 0);
@@ -241,7 +239,7 @@ TEST(PeerSwarm, ACopyThatCameFromAnotherPeerFirstIsCutOffAtItsSender) {
   Process& l = lab.peer("leech", cascade, lab.dir.file("copy.bin"));
   ASSERT_TRUE(lab.wait_complete("leech", 60s)) << l.err();
   EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("copy.bin")));
-  eventually([&] { return slow.err().find("cut off") != std::string::npos; });
+  eventually_says(slow, "cut off");
   const std::string said = slow.err();
   EXPECT_NE(said.find("cut off after "), std::string::npos) << said;
   EXPECT_EQ(said.find("sent whole"), std::string::npos) << said;

@@ -20,9 +20,13 @@ namespace fs = std::filesystem;
 std::size_t open_fds(pid_t pid) {
   std::size_t n = 0;
   for ([[maybe_unused]] const auto& e :
-       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+       fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
     ++n;
   return n;
+}
+
+bool eventually_says(const Process& p, const std::string& words, std::chrono::milliseconds limit) {
+  return eventually([&] { return p.err().find(words) != std::string::npos; }, limit);
 }
 
 std::string bin_dir() {

@@ -78,6 +78,10 @@ int wait_for_port_file(const std::string& path,
 
 std::string read_text(const std::string& path);
 
+// Polls (as eventually() does) until `p` has written `words` on stderr; true if it did.
+bool eventually_says(const Process& p, const std::string& words,
+                     std::chrono::milliseconds limit = std::chrono::seconds(10));
+
 // Restricts the calling thread (only) to the first CPU it may run on; processes it then starts
 // inherit that. False if the kernel refused.
 bool pin_this_thread_to_one_cpu();

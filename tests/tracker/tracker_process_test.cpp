@@ -357,8 +357,7 @@ TEST(TrackerProcess, StartsWithAStartLineAndLogsStats) {
   Tracker t(closed_config(), {"--stats-interval", "1"});
   tracker_call(t.port(), request(TrackerCommand::list, sample_hex, "127.0.0.1", 1));
   // The first stats line is due a second after start-up; a loaded machine may take longer.
-  EXPECT_TRUE(
-      eventually([&] { return t.process().err().find("stats: swarms=") != std::string::npos; }));
+  EXPECT_TRUE(eventually_says(t.process(), "stats: swarms="));
   const std::string err = t.process().err();
   EXPECT_NE(err.find("listening on 127.0.0.1 port"), std::string::npos) << err;
   EXPECT_NE(err.find("mode closed"), std::string::npos) << err;
