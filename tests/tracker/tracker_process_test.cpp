@@ -340,12 +340,12 @@ TEST(TrackerProcess, SigtermExitsCleanly) {
 
 TEST(TrackerProcess, SigtermLetsAnInFlightRequestFinish) {
   Tracker t(closed_config());
-  const std::size_t before = open_fds(t.process().pid());
+  const std::size_t before = open_sockets(t.process().pid());
   Conn c(t.port());
   const Bytes req = vector_hex("tracker_subscribe_request");
   c.send(ByteSpan(req).first(10));
-  // Signalled once the tracker holds the connection (accepted: one more descriptor).
-  ASSERT_TRUE(eventually([&] { return open_fds(t.process().pid()) > before; }));
+  // Signalled once the tracker holds the connection (accepted: one more socket).
+  ASSERT_TRUE(eventually([&] { return open_sockets(t.process().pid()) > before; }));
   t.process().signal(SIGTERM);
   std::this_thread::sleep_for(100ms);
   c.send(ByteSpan(req).subspan(10));
@@ -461,10 +461,10 @@ TEST(TrackerProcess, LimitsConnectionsPerAddress) {
 
 TEST(TrackerProcess, ASecondSignalExitsAtOnce) {
   Tracker t(closed_config(R"(, "request-timeout-ms": 20000)"));
-  const std::size_t before = open_fds(t.process().pid());
+  const std::size_t before = open_sockets(t.process().pid());
   Conn c(t.port(), 30s);
   c.send(ByteSpan(vector_hex("tracker_subscribe_request")).first(10));  // in flight: holds the stop
-  ASSERT_TRUE(eventually([&] { return open_fds(t.process().pid()) > before; }));
+  ASSERT_TRUE(eventually([&] { return open_sockets(t.process().pid()) > before; }));
   t.process().signal(SIGTERM);
   EXPECT_FALSE(t.process().wait(500ms).has_value())
       << "the first signal waits for the request in flight";
