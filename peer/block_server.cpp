@@ -20,7 +20,7 @@ namespace cascade {
 
 namespace {
 using net::tcp;
-constexpr std::size_t chunk_size = 256 * 1024;  // bytes of a block read and sent at a time
+constexpr std::size_t send_chunk_size = 256 * 1024;  // bytes of a block read and sent at a time
 
 constexpr std::size_t request_buffer = 64 * peer_request_size;  // pipelined requests read at once
 }  // namespace
@@ -269,7 +269,7 @@ asio::awaitable<bool> BlockServer::Impl::send_copied(Connection& c, SharedFile& 
                                                      std::span<const std::uint8_t> header,
                                                      std::vector<std::uint8_t>& chunk,
                                                      UploadSlots::Slot& slot) {
-  if (chunk.empty()) chunk.resize(chunk_size);
+  if (chunk.empty()) chunk.resize(send_chunk_size);
   bool first = true;
   for (std::uint64_t done = 0; done < length || first;) {
     const std::size_t n =

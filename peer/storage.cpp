@@ -15,7 +15,7 @@ namespace cascade {
 namespace {
 // Bytes read and hashed at a time: small enough to stay in the L2 cache between the copy out of
 // the page cache and the hash, large enough to keep system calls rare.
-constexpr std::size_t chunk_size = 128 * 1024;
+constexpr std::size_t read_chunk_size = 128 * 1024;
 }  // namespace
 
 Storage::Storage(const std::string& path, const CascadeFile& meta)
@@ -99,7 +99,7 @@ std::uint64_t page_size() {
 }
 
 std::vector<std::uint8_t>& chunk_buffer() {  // one per thread
-  thread_local std::vector<std::uint8_t> buf(chunk_size);
+  thread_local std::vector<std::uint8_t> buf(read_chunk_size);
   return buf;
 }
 

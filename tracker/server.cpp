@@ -198,6 +198,8 @@ asio::awaitable<void> TrackerServer::Impl::accept_loop() {
     ++active;
     conn->counted_ip = from.ip;
     conn->from = from;
+    if (log::level() == log::Level::debug)
+      log::debug("accepted a connection from ", to_string(from));
     auto strand = conn->socket.get_executor();
     asio::co_spawn(strand, serve(std::move(conn)), asio::detached);
   }

@@ -25,15 +25,6 @@ std::size_t open_fds(pid_t pid) {
   return n;
 }
 
-std::size_t open_sockets(pid_t pid) {
-  std::size_t n = 0;
-  for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
-    std::error_code gone;  // closed since the listing
-    if (fs::read_symlink(e.path(), gone).native().starts_with("socket:")) ++n;
-  }
-  return n;
-}
-
 bool eventually_says(const Process& p, const std::string& words, std::chrono::milliseconds limit) {
   return eventually([&] { return p.err().find(words) != std::string::npos; }, limit);
 }

@@ -28,8 +28,6 @@ std::string bin_dir();  // where cascade-tracker and cascade-peer were built
 
 // How many descriptors a running process has open (from /proc; throws if it is gone).
 std::size_t open_fds(pid_t pid);
-// How many of them are sockets: a count a runtime's passing file (a sanitizer's, say) leaves alone.
-std::size_t open_sockets(pid_t pid);
 
 // A fresh directory under the system temp dir, removed (recursively) by the destructor.
 class TempDir {

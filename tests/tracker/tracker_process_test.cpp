@@ -339,13 +339,12 @@ TEST(TrackerProcess, SigtermExitsCleanly) {
 }
 
 TEST(TrackerProcess, SigtermLetsAnInFlightRequestFinish) {
-  Tracker t(closed_config());
-  const std::size_t before = open_sockets(t.process().pid());
+  Tracker t(closed_config(), {"--log-level", "debug"});
   Conn c(t.port());
   const Bytes req = vector_hex("tracker_subscribe_request");
   c.send(ByteSpan(req).first(10));
-  // Signalled once the tracker holds the connection (accepted: one more socket).
-  ASSERT_TRUE(eventually([&] { return open_sockets(t.process().pid()) > before; }));
+  // Signalled once the tracker has taken the connection on (its debug line comes after).
+  ASSERT_TRUE(eventually_says(t.process(), "accepted a connection")) << t.process().err();
   t.process().signal(SIGTERM);
   std::this_thread::sleep_for(100ms);
   c.send(ByteSpan(req).subspan(10));
@@ -460,11 +459,10 @@ TEST(TrackerProcess, LimitsConnectionsPerAddress) {
 }
 
 TEST(TrackerProcess, ASecondSignalExitsAtOnce) {
-  Tracker t(closed_config(R"(, "request-timeout-ms": 20000)"));
-  const std::size_t before = open_sockets(t.process().pid());
+  Tracker t(closed_config(R"(, "request-timeout-ms": 20000)"), {"--log-level", "debug"});
   Conn c(t.port(), 30s);
   c.send(ByteSpan(vector_hex("tracker_subscribe_request")).first(10));  // in flight: holds the stop
-  ASSERT_TRUE(eventually([&] { return open_sockets(t.process().pid()) > before; }));
+  ASSERT_TRUE(eventually_says(t.process(), "accepted a connection")) << t.process().err();
   t.process().signal(SIGTERM);
   EXPECT_FALSE(t.process().wait(500ms).has_value())
       << "the first signal waits for the request in flight";
