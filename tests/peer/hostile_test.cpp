@@ -23,8 +23,7 @@ class HostileServing : public ::testing::Test {
  protected:
   void SetUp() override {
     cascade_path = lab.make_file("data.bin", 1 << 20, "64KiB");
-    const std::string text = read_text(cascade_path);
-    hash = sha256(ByteSpan(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+    hash = Lab::cascade_hash(cascade_path);
     // Every client here is 127.0.0.1: lift the per-address cap so the total cap is what is tested.
     seed = &lab.peer("seed", cascade_path, lab.dir.file("data.bin"),
                      {"--max-connections-per-ip", "2000", "--max-connections", "2000"});
@@ -275,9 +274,7 @@ TEST(HostileLimits, HittingTheDescriptorLimitRecoversOnceClientsLeave) {
 #endif
   Lab lab;
   const std::string cascade = lab.make_file("data.bin", 1 << 20, "64KiB");
-  const std::string text = read_text(cascade);
-  const Hash256 hash =
-      sha256(ByteSpan(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+  const Hash256 hash = Lab::cascade_hash(cascade);
   Process seed(
       "/usr/bin/prlimit",
       {"--nofile=48:48", peer_bin(), "run", cascade, lab.tracker(), "127.0.0.1:0", "-o",

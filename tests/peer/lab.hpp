@@ -98,12 +98,15 @@ class Lab {
     const std::uint16_t port = port_of(name);
     return port != 0 && wait_listed(cascade, {port});
   }
+  // The swarm's name: the SHA-256 of the cascade file's bytes.
+  static Hash256 cascade_hash(const std::string& cascade) {
+    const std::string text = read_text(cascade);
+    return sha256(ByteSpan(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+  }
   // Waits (bounded) until the tracker lists every peer serving on `ports` for `cascade`.
   bool wait_listed(const std::string& cascade, const std::vector<std::uint16_t>& ports,
                    std::chrono::seconds limit = 10s) const {
-    const std::string bytes = read_text(cascade);
-    const Hash256 hash =
-        sha256({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
+    const Hash256 hash = cascade_hash(cascade);
     return eventually(
         [&] {
           // Asked as a port nobody serves on, so no listed peer is left out as the asker.

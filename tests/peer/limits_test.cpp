@@ -138,9 +138,7 @@ TEST(Crowds, FiveHundredClientsFromOneAddressAreServedWithTheDefaults) {
   const std::uint16_t port = lab.port_of("seed");
   ASSERT_NE(port, 0);
   const std::string data = read_text(lab.dir.file("data.bin"));
-  const std::string text = read_text(cascade);
-  const Hash256 hash =
-      sha256(ByteSpan(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+  const Hash256 hash = Lab::cascade_hash(cascade);
   std::vector<Conn> crowd;
   for (int i = 0; i < 500; ++i) crowd.emplace_back(port, 30s);
   for (int i = 0; i < 500; ++i) {  // two pipelined requests each

@@ -139,10 +139,7 @@ TEST(PeerSwarm, PartialSeedingLeecherCompletesFromALeecherStillDownloading) {
   const std::uint16_t a_port = lab.port_of("a");
   // B's tracker knows only A.
   const std::uint16_t t2 = lab.start_tracker("tracker2");
-  auto hash = *hash_from_hex(to_hex(sha256(read_text(cascade).empty() ? Bytes{} : [&] {
-    std::string t = read_text(cascade);
-    return Bytes(t.begin(), t.end());
-  }())));
+  const Hash256 hash = Lab::cascade_hash(cascade);
   ASSERT_EQ(
       tracker_call(t2, TrackerRequest{TrackerCommand::subscribe, hash, 0x7f000001, a_port}).status,
       0);
@@ -150,10 +147,7 @@ TEST(PeerSwarm, PartialSeedingLeecherCompletesFromALeecherStillDownloading) {
   bool b_had_blocks_while_a_incomplete = false;
   const auto until = std::chrono::steady_clock::now() + 60s;
   while (b.running() && std::chrono::steady_clock::now() < until) {
-    json bs = lab.stats("b");
-    if (bs.contains("files") && bs["files"][0]["verified_blocks"].get<int>() > 0 &&
-        !lab.complete("a"))
-      b_had_blocks_while_a_incomplete = true;
+    if (lab.verified("b") > 0 && !lab.complete("a")) b_had_blocks_while_a_incomplete = true;
     std::this_thread::sleep_for(20ms);
   }
   ASSERT_EQ(b.wait(1s), 0) << b.err();
@@ -171,14 +165,8 @@ TEST(PeerSwarm, ResumeAfterKillFetchesOnlyWhatIsMissing) {
   const std::string cascade = lab.make_file("data.bin", blocks * block, "16KiB");
   ASSERT_TRUE(lab.slow_seed("slowseed", cascade, 20));
   Process& first = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c"});
-  const auto until = std::chrono::steady_clock::now() + 30s;
   int seen = 0;
-  while (std::chrono::steady_clock::now() < until) {
-    json s = lab.stats("leech");
-    if (s.contains("files")) seen = s["files"][0]["verified_blocks"].get<int>();
-    if (seen >= 30) break;
-    std::this_thread::sleep_for(20ms);
-  }
+  eventually([&] { return (seen = lab.verified("leech")) >= 30; }, 30s);
   ASSERT_GE(seen, 30);
   first.signal(SIGKILL);
   first.wait(5s);
@@ -414,9 +402,7 @@ TEST(Spreading, OnTheLoopbackInterfaceASeedSendsAnyUnsentBlockOnItsFirstAsk) {
   // 64 blocks: a seed's front would be the 32 from its lowest unsent block on.
   Lab lab;
   const std::string cascade = lab.make_file("data.bin", 64 * 1024, "1KiB");
-  const std::string text = read_text(cascade);
-  const Hash256 hash =
-      sha256(ByteSpan(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+  const Hash256 hash = Lab::cascade_hash(cascade);
   const std::string data = read_text(lab.dir.file("data.bin"));
   lab.peer("seed", cascade, lab.dir.file("data.bin"));
   Conn c(lab.port_of("seed"));
