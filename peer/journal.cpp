@@ -1,8 +1,10 @@
 #include "peer/journal.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <asio.hpp>
 #include <cerrno>
@@ -13,7 +15,9 @@
 namespace cascade {
 
 namespace {
-constexpr std::array<std::uint8_t, 8> journal_magic = {'C', 'J', 'O', 'U', 'R', 'N', 'L', '1'};
+constexpr std::array<std::uint8_t, 8> journal_magic = {'C', 'J', 'O', 'U', 'R', 'N', 'L', '2'};
+// The format before the birth time: its identity cannot tell a replaced data file.
+constexpr std::array<std::uint8_t, 8> old_magic = {'C', 'J', 'O', 'U', 'R', 'N', 'L', '1'};
 constexpr std::array<std::uint8_t, 4> record_tag = {'V', 'R', 'F', 'D'};
 constexpr std::size_t record_size = 16;
 constexpr std::uint64_t min_records_before_compaction = 4096;
@@ -33,6 +37,7 @@ Bytes encode_header(const Journal::Identity& id, const std::vector<bool>& bits) 
   w.u64(id.target_size);
   w.u64(id.device);
   w.u64(id.inode);
+  w.u64(id.birth_ns);
   w.u64(id.block_count);
   Bytes bitmap((id.block_count + 7) / 8, 0);
   for (std::uint64_t b = 0; b < bits.size(); ++b)
@@ -62,8 +67,16 @@ Journal::Identity Journal::identify(const Hash256& cascade_hash, const CascadeFi
                                     int data_fd) {
   struct stat st {};
   ::fstat(data_fd, &st);
-  return Identity{cascade_hash, meta.target_size, static_cast<std::uint64_t>(st.st_dev),
-                  static_cast<std::uint64_t>(st.st_ino), meta.block_count()};
+  std::uint64_t birth = 0;
+  struct statx sx {};
+  if (::statx(data_fd, "", AT_EMPTY_PATH, STATX_BTIME, &sx) == 0 && (sx.stx_mask & STATX_BTIME))
+    birth = static_cast<std::uint64_t>(sx.stx_btime.tv_sec) * 1'000'000'000u + sx.stx_btime.tv_nsec;
+  return Identity{cascade_hash,
+                  meta.target_size,
+                  static_cast<std::uint64_t>(st.st_dev),
+                  static_cast<std::uint64_t>(st.st_ino),
+                  birth,
+                  meta.block_count()};
 }
 
 std::optional<std::vector<bool>> Journal::replay(const std::string& path, const Identity& id,
@@ -83,16 +96,18 @@ std::optional<std::vector<bool>> Journal::replay(const std::string& path, const 
   got.target_size = r.u64();
   got.device = r.u64();
   got.inode = r.u64();
+  got.birth_ns = r.u64();
   got.block_count = r.u64();
   auto fail = [&](const char* reason) -> std::optional<std::vector<bool>> {
     if (why) *why = reason;
     return std::nullopt;
   };
+  if (magic == old_magic) return fail("written by an older version of this program");
   if (!r.ok() || magic != journal_magic) return fail("not a cascade journal");
   if (got.cascade_hash != id.cascade_hash || got.target_size != id.target_size ||
       got.block_count != id.block_count)
     return fail("it belongs to another cascade file");
-  if (got.device != id.device || got.inode != id.inode)
+  if (got.device != id.device || got.inode != id.inode || got.birth_ns != id.birth_ns)
     return fail("the data file was replaced since it was written");
   const ByteSpan bitmap = r.bytes((id.block_count + 7) / 8);
   const std::size_t header_end = r.offset();
@@ -120,6 +135,9 @@ Journal::Journal(std::string path, Identity id, const std::vector<bool>& verifie
       after_commit_(std::move(after_commit)),
       durable_(verified) {
   std::lock_guard lock(flush_mutex_);
+  // Like a record, the snapshot names only blocks already on the disk: the start-up scan may have
+  // found some in the page cache only (a peer killed before its group commit, a file just copied).
+  if (std::find(durable_.begin(), durable_.end(), true) != durable_.end()) sync_data_();
   write_snapshot();
 }
 
