@@ -1,5 +1,6 @@
 #include "peer/fetch.hpp"
 
+#include <exception>
 #include <random>
 
 #include "common/log.hpp"
@@ -296,7 +297,15 @@ asio::awaitable<PeerTable::Outcome> fetch_from(std::shared_ptr<SharedFile> file,
   Fetch fetch(file, settings, stopping, slots, from, memory, socket);
   auto checks = std::make_shared<CheckQueue>(socket.get_executor(), pool, std::move(verifier), file,
                                              fetch.record(), fetch.source());
-  co_await fetch.run(*checks, from);
+  // Anything thrown (out of memory for a block buffer, a bug) still ends the connection in
+  // order, and then goes to the caller: the blocks it held go back to the map, no verdict is
+  // left to arrive after its record is gone.
+  std::exception_ptr failure;
+  try {
+    co_await fetch.run(*checks, from);
+  } catch (...) {
+    failure = std::current_exception();
+  }
   // Let the verifications of this connection finish, so their verdicts count for or against the
   // peer.
   co_await checks->drain();
@@ -304,6 +313,7 @@ asio::awaitable<PeerTable::Outcome> fetch_from(std::shared_ptr<SharedFile> file,
   std::error_code ignored;
   socket.close(ignored);
   --file->stats.active_sources;
+  if (failure) std::rethrow_exception(failure);
   co_return outcome;
 }
 

@@ -194,7 +194,78 @@ class FakeTracker {
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
+
+// A source that answers every request with a status-ok header for `length` bytes and then sends
+// nothing, keeping each connection open until it goes.
+class HeaderOnlySource {
+ public:
+  explicit HeaderOnlySource(std::uint64_t length)
+      : acceptor_(io_, {asio::ip::address_v4::loopback(), 0}) {
+    port = acceptor_.local_endpoint().port();
+    thread_ = std::thread([this, length] {
+      while (!stop_) {
+        asio::ip::tcp::socket s(io_);
+        std::error_code ec;
+        acceptor_.accept(s, ec);
+        if (ec || stop_) break;
+        std::array<std::uint8_t, peer_request_size> req{};
+        asio::read(s, asio::buffer(req), ec);
+        std::array<std::uint8_t, peer_response_header_size> head{};
+        encode_peer_response_header(PeerStatus::ok, length, head);
+        asio::write(s, asio::buffer(head), ec);
+        open_.push_back(std::move(s));
+      }
+    });
+  }
+  ~HeaderOnlySource() {
+    stop_ = true;
+    std::error_code ec;
+    asio::ip::tcp::socket poke(io_);
+    poke.connect(acceptor_.local_endpoint(), ec);
+    thread_.join();
+  }
+  std::uint16_t port = 0;
+
+ private:
+  asio::io_context io_;
+  asio::ip::tcp::acceptor acceptor_;
+  std::atomic<bool> stop_{false};
+  std::vector<asio::ip::tcp::socket> open_;  // the accepting thread's
+  std::thread thread_;
+};
 }  // namespace
+
+TEST(HostileSource, ABlockTooBigForMemoryEndsTheDownloadWithAClearErrorInsteadOfAHang) {
+#ifdef CASCADE_SANITIZED
+  // The sanitizers' allocator reports a failed allocation and aborts instead of throwing
+  // std::bad_alloc; the Release build runs this test.
+  GTEST_SKIP() << "not under the sanitizers";
+#endif
+  // One block of 1 PiB, more than any address space: its buffer cannot be allocated. The user
+  // allowed such blocks (--max-block-size); the download must still end with exit 1 and the
+  // reason, not wait forever on a connection that died without a word.
+  constexpr std::uint64_t huge = 1ull << 50;
+  CascadeFile meta;
+  meta.target_size = huge;
+  meta.block_size = huge;
+  meta.block_hashes.push_back(sha256(ByteSpan()));
+  Lab lab;
+  const std::string cascade = lab.dir.file("huge.cascade");
+  const Bytes encoded = encode_cascade_file(meta);
+  lab.dir.write("huge.cascade", std::string(encoded.begin(), encoded.end()));
+  HeaderOnlySource source(huge);
+  Bytes reply;
+  encode_tracker_ok(std::vector<PeerEntry>{{0x7f000001, source.port, 1, true}}, reply);
+  FakeTracker t(reply, false);  // outlives the peer: its writes never wait on it
+  Process& p = lab.peer("leech", cascade, lab.dir.file("copy.bin"),
+                        {"-c", "--max-block-size", std::to_string(huge)}, t.port);
+  const auto code = p.wait(30s);
+  ASSERT_TRUE(code.has_value()) << "still running after 30 s: " << p.err();
+  EXPECT_EQ(*code, 1) << p.err();
+  EXPECT_NE(p.err().find("out of memory"), std::string::npos) << p.err();
+  EXPECT_NE(p.err().find("127.0.0.1:" + std::to_string(source.port)), std::string::npos)
+      << p.err();
+}
 
 TEST(HostileTracker, BadRepliesAreRefusedAndRetriedWithoutBusyLooping) {
   const std::vector<std::pair<std::string, Bytes>> replies = {
