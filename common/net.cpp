@@ -100,10 +100,12 @@ asio::awaitable<void> Deadline::watch(std::shared_ptr<State> state) {
       state->expired = true;
       state->deadline = Clock::time_point::max();
       std::error_code ignored;
-      if (state->on_expiry == OnExpiry::cancel)
+      if (state->on_expiry == OnExpiry::cancel) {
+        state->socket->shutdown(tcp::socket::shutdown_receive, ignored);  // later reads end at once
         state->socket->cancel(ignored);
-      else
+      } else {
         state->socket->close(ignored);
+      }
     }
   }
 }
