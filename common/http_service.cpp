@@ -1,8 +1,14 @@
 #include "common/http_service.hpp"
 
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -10,6 +16,7 @@
 #include <deque>
 #include <mutex>
 #include <shared_mutex>
+#include <string_view>
 #include <thread>
 
 #include "common/endpoint.hpp"
@@ -70,6 +77,137 @@ class BoundedPool : public httplib::TaskQueue {
   std::vector<std::thread> threads_;
 };
 
+// The socket of one request, as httplib reads and writes it, under two limits httplib 0.11 does
+// not keep: the whole request (line and headers) must arrive within one deadline, and within
+// `max_bytes`. httplib bounds each header line's length but neither their number nor the time
+// between them, so a client could send headers without end (memory) or one line every few
+// seconds (holding one of the few threads for as long as it likes).
+class GuardedStream : public httplib::Stream {
+ public:
+  GuardedStream(int fd, std::chrono::steady_clock::time_point deadline, std::size_t max_bytes,
+                std::chrono::milliseconds write_timeout)
+      : fd_(fd), deadline_(deadline), max_bytes_(max_bytes), write_timeout_(write_timeout) {}
+
+  bool is_readable() const override { return begin_ < end_ || wait(POLLIN, 0); }
+  bool is_writable() const override { return wait(POLLOUT, 0); }
+  ssize_t read(char* ptr, size_t size) override {
+    if (begin_ == end_) {
+      if (received_ >= max_bytes_) {
+        too_long_ = true;
+        return -1;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline_ - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || !wait(POLLIN, static_cast<int>(left.count()))) {
+        timed_out_ = true;
+        return -1;
+      }
+      const ssize_t n = ::recv(fd_, buffer_.data(), std::min(buffer_.size(), max_bytes_ - received_),
+                               MSG_DONTWAIT);
+      if (n <= 0) return n;
+      received_ += static_cast<std::size_t>(n);
+      begin_ = 0;
+      end_ = static_cast<std::size_t>(n);
+    }
+    const std::size_t n = std::min(size, end_ - begin_);
+    std::copy_n(buffer_.data() + begin_, n, ptr);
+    begin_ += n;
+    return static_cast<ssize_t>(n);
+  }
+  // Once a limit cut the request off, httplib's own answer (a bare 400) is dropped for the one
+  // cut_off_answer() gives.
+  ssize_t write(const char* ptr, size_t size) override {
+    if (too_long_ || timed_out_) return static_cast<ssize_t>(size);
+    return send(ptr, size);
+  }
+  // A 431 or a 408 that says why, after process_request(), if a limit cut the request off (a
+  // client that sent nothing at all gets nothing).
+  void cut_off_answer() {
+    if (!too_long_ && !(timed_out_ && received_ > 0)) return;
+    const std::string answer =
+        too_long_ ? plain_answer("431 Request Header Fields Too Large",
+                                 "the request line and headers exceed " +
+                                     std::to_string(max_bytes_ / 1024) + " KiB\n")
+                  : plain_answer("408 Request Timeout", "the request did not arrive in time\n");
+    send(answer.data(), answer.size());
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    address(::getpeername, ip, port);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    address(::getsockname, ip, port);
+  }
+  socket_t socket() const override { return fd_; }
+
+ private:
+  static std::string plain_answer(std::string_view status, const std::string& body) {
+    return "HTTP/1.1 " + std::string(status) +
+           "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  }
+  ssize_t send(const char* ptr, size_t size) {
+    if (!wait(POLLOUT, static_cast<int>(write_timeout_.count()))) return -1;
+    return ::send(fd_, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
+  bool wait(short events, int timeout_ms) const {
+    pollfd p{fd_, events, 0};
+    for (;;) {
+      const int r = ::poll(&p, 1, timeout_ms);
+      if (r < 0 && errno == EINTR) continue;
+      return r > 0;
+    }
+  }
+  template <class Get>
+  void address(Get get, std::string& ip, int& port) const {
+    sockaddr_storage a{};
+    socklen_t len = sizeof a;
+    ip.clear();
+    port = 0;
+    if (get(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) return;
+    char text[INET6_ADDRSTRLEN] = {};
+    if (a.ss_family == AF_INET) {
+      const auto* v4 = reinterpret_cast<const sockaddr_in*>(&a);
+      ::inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
+      port = ntohs(v4->sin_port);
+    } else if (a.ss_family == AF_INET6) {
+      const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&a);
+      ::inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
+      port = ntohs(v6->sin6_port);
+    }
+    ip = text;
+  }
+
+  const int fd_;
+  const std::chrono::steady_clock::time_point deadline_;
+  const std::size_t max_bytes_;
+  const std::chrono::milliseconds write_timeout_;
+  std::array<char, 4096> buffer_{};
+  std::size_t begin_ = 0, end_ = 0, received_ = 0;
+  bool too_long_ = false, timed_out_ = false;
+};
+
+// httplib's server, each connection served through a GuardedStream (one request per
+// connection, as Service asks anyway); a request cut off by a limit is told which.
+class GuardedServer : public httplib::Server {
+ public:
+  std::chrono::seconds request_time{5};
+  static constexpr std::size_t max_request_bytes = 64 * 1024;  // line and headers; no bodies
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    {
+      GuardedStream stream(sock, std::chrono::steady_clock::now() + request_time, max_request_bytes,
+                           request_time);
+      bool closed = false;
+      process_request(stream, /*close_connection=*/true, closed, [](httplib::Request&) {});
+      stream.cut_off_answer();
+    }
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+    return true;
+  }
+};
+
 }  // namespace
 
 std::optional<std::string> Request::param(const std::string& name) const {
@@ -108,7 +246,7 @@ Reply bad_request(const std::string& message) {
 struct Service::Impl {
   std::vector<Route> routes;
   Options options;
-  httplib::Server server;
+  GuardedServer server;
   std::thread listener;
   // Closed by stop(): from then on no route runs (what they read may be gone), and a client
   // still holding a thread gets 503. Handlers run under the shared lock.
@@ -157,6 +295,7 @@ Service::Service(std::vector<Route> routes, Options options) : impl_(std::make_s
   impl_->options = options;
   auto& s = impl_->server;
   s.new_task_queue = [options] { return new BoundedPool(options.threads, options.queued); };
+  s.request_time = std::chrono::seconds(options.timeout_seconds);
   s.set_read_timeout(static_cast<time_t>(options.timeout_seconds), 0);
   s.set_write_timeout(static_cast<time_t>(options.timeout_seconds), 0);
   s.set_keep_alive_timeout(static_cast<time_t>(options.timeout_seconds));

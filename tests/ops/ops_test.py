@@ -328,6 +328,54 @@ class TrackerHttpTest(Programs):
         self.assertEqual(http_get(port, "/")[0], 200)
         self.assertEqual(reference.ask_tracker(self.tracker, reference.LIST, H["a"], "0.0.0.0", 0)[0], 0)
 
+    def test_http_requests_are_bounded_in_size_and_time(self):
+        p = self.start_tracker({"open": True})
+        port = self.tracker_http
+
+        def rss_kib():
+            with open(f"/proc/{p.pid}/status") as f:
+                return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
+
+        before = rss_kib()
+        # Header lines without end, each shorter than httplib's limit for one line: the request is
+        # cut off at 64 KiB, not kept in memory for as long as the client sends.
+        lines = (b"X-A: " + b"b" * 8000 + b"\r\n") * 64
+        sent, answer = 0, b""
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            try:
+                while sent < 64 << 20:
+                    s.sendall(lines)
+                    sent += len(lines)
+            except OSError:
+                pass  # cut off: what it sent last fills the kernel's buffers, unread
+            try:
+                answer = reference.recv_to_eof(s, 1 << 20)
+            except OSError:
+                pass  # its unread bytes make the close a reset, which may come before the answer
+        self.assertLess(sent, 32 << 20, "the tracker's HTTP side kept reading endless headers")
+        self.assertTrue(answer == b"" or answer.startswith(b"HTTP/1.1 4"), answer[:100])
+        self.assertLess(rss_kib() - before, 8 << 10, "memory grew with the headers")
+        # A request dripped one header line a second: ended when its time (5 s) is up, not when
+        # the client stops.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET / HTTP/1.1\r\n")
+            s.settimeout(1.0)
+            started, answer = time.monotonic(), None
+            while answer is None and time.monotonic() - started < 12:
+                try:
+                    s.sendall(b"X: y\r\n")
+                    answer = s.recv(4096)  # b"" once closed
+                except socket.timeout:
+                    continue
+                except OSError:
+                    answer = b""
+            took = time.monotonic() - started
+        self.assertIsNotNone(answer, "still open after 12 s of dripped headers")
+        self.assertLess(took, 8.0)
+        self.assertTrue(answer == b"" or answer.startswith(b"HTTP/1.1 408"), answer[:100])
+        self.assertEqual(http_get(port, "/metrics")[0], 200)
+
     def test_slow_http_clients_do_not_disturb_the_protocol(self):
         self.start_tracker({"open": True})
         hogs = []
