@@ -100,12 +100,10 @@ asio::awaitable<void> Deadline::watch(std::shared_ptr<State> state) {
       state->expired = true;
       state->deadline = Clock::time_point::max();
       std::error_code ignored;
-      if (state->on_expiry == OnExpiry::cancel) {
-        state->socket->shutdown(tcp::socket::shutdown_receive, ignored);  // later reads end at once
+      if (state->on_expiry == OnExpiry::cancel)
         state->socket->cancel(ignored);
-      } else {
+      else
         state->socket->close(ignored);
-      }
     }
   }
 }
@@ -115,13 +113,32 @@ std::error_code finish(const Deadline& d, std::error_code ec) {
   if (ec && d.expired()) return asio::error::timed_out;
   return ec;
 }
+
+// The completion condition of every composed read and write here: the next step may move up to
+// 64 KiB (Asio's own step) until `at_least` bytes moved, and none once the deadline has passed.
+// Expiry cancels only an operation pending at that moment; between two steps (the last one done,
+// its handler not run yet) there is none, and without this check the next step would wait with no
+// deadline at all. Deadline and steps share the socket's strand, so no expiry falls between the
+// check and the step it allows.
+auto until_expired(const Deadline& d, std::size_t at_least) {
+  return [&d, at_least](const std::error_code& ec, std::size_t n) -> std::size_t {
+    return ec || d.expired() || n >= at_least ? 0 : 65536;
+  };
+}
+
+// What a composed operation that moved `n` of `at_least` bytes reports: a stop short of them with
+// no error was the deadline's.
+std::error_code finish(const Deadline& d, std::error_code ec, std::size_t n, std::size_t at_least) {
+  if (!ec && n < at_least) return asio::error::timed_out;
+  return finish(d, ec);
+}
 }  // namespace
 
 asio::awaitable<std::error_code> read_exact(tcp::socket& s, Deadline& d,
                                             asio::mutable_buffer buffer, Millis timeout) {
   d.expires_after(timeout);
-  auto [ec, n] = co_await asio::async_read(s, buffer, nothrow);
-  co_return finish(d, ec);
+  auto [ec, n] = co_await asio::async_read(s, buffer, until_expired(d, buffer.size()), nothrow);
+  co_return finish(d, ec, n, buffer.size());
 }
 
 bool low_water_works() {
@@ -153,6 +170,7 @@ asio::awaitable<std::error_code> read_exact_woken_once(tcp::socket& s, Deadline&
   if (!low_water_works()) co_return co_await read_exact(s, d, buffer, timeout);
   d.expires_after(timeout);
   while (buffer.size() > 0) {
+    if (d.expired()) co_return asio::error::timed_out;  // see until_expired
     // Each read first takes what is queued already (asio tries before it waits); only a wait
     // needs the mark, and it is then the bytes still missing, so it can always be reached. If the
     // kernel refuses a mark the read wakes more often, no later.
@@ -173,29 +191,31 @@ asio::awaitable<std::pair<std::error_code, std::size_t>> read_at_least(tcp::sock
                                                                        std::size_t at_least,
                                                                        Millis timeout) {
   d.expires_after(timeout);
-  auto [ec, n] = co_await asio::async_read(s, buffer, asio::transfer_at_least(at_least), nothrow);
-  co_return std::pair{finish(d, n >= at_least ? std::error_code{} : ec), n};
+  auto [ec, n] = co_await asio::async_read(s, buffer, until_expired(d, at_least), nothrow);
+  co_return std::pair{n >= at_least ? std::error_code{} : finish(d, ec, n, at_least), n};
 }
 
 asio::awaitable<std::error_code> write_all(tcp::socket& s, Deadline& d, asio::const_buffer buffer,
                                            Millis timeout) {
   d.expires_after(timeout);
-  auto [ec, n] = co_await asio::async_write(s, buffer, nothrow);
-  co_return finish(d, ec);
+  auto [ec, n] = co_await asio::async_write(s, buffer, until_expired(d, buffer.size()), nothrow);
+  co_return finish(d, ec, n, buffer.size());
 }
 
 asio::awaitable<std::error_code> write_all(tcp::socket& s, Deadline& d,
                                            const std::vector<asio::const_buffer>& buffers,
                                            Millis timeout) {
   d.expires_after(timeout);
-  auto [ec, n] = co_await asio::async_write(s, buffers, nothrow);
-  co_return finish(d, ec);
+  const std::size_t total = asio::buffer_size(buffers);
+  auto [ec, n] = co_await asio::async_write(s, buffers, until_expired(d, total), nothrow);
+  co_return finish(d, ec, n, total);
 }
 
 asio::awaitable<std::error_code> write_last(tcp::socket& s, Deadline& d, asio::const_buffer buffer,
                                             Millis timeout) {
   d.expires_after(timeout);
   while (buffer.size() > 0) {
+    if (d.expired()) co_return asio::error::timed_out;  // see until_expired
     auto [ec, n] = co_await s.async_send(buffer, MSG_MORE, nothrow);
     if (ec) co_return finish(d, ec);
     buffer += n;
@@ -224,7 +244,7 @@ asio::awaitable<void> graceful_close(tcp::socket& s, Deadline& d, Millis timeout
     d.expires_after(timeout);
     std::array<char, 4096> sink;
     std::size_t drained = 0;
-    while (drained < max_drain) {
+    while (drained < max_drain && !d.expired()) {
       auto [rec, n] = co_await s.async_read_some(asio::buffer(sink), nothrow);
       if (rec) break;
       drained += n;

@@ -114,10 +114,10 @@ void on_stop_signals(asio::signal_set& signals, std::function<void(int)> on_firs
 // Deadline goes away. Must be used from the socket's strand.
 class Deadline {
  public:
-  // On expiry, `close` the socket (the default), or only `cancel` its pending operations and end
-  // its receiving side, so that the caller may still write a last word (an error reply) under a
-  // new deadline. Ending the receiving side matters: a composed read (async_read) between two of
-  // its steps has nothing pending to cancel, and would go on reading with no deadline at all.
+  // On expiry, `close` the socket (the default), or only `cancel` its pending operations, so
+  // that the caller may still write a last word (an error reply) under a new deadline after
+  // reset(). Until then every read and write here ends at once with timed_out: a composed one
+  // between two of its steps had nothing pending to cancel, and checks before each step.
   enum class OnExpiry { close, cancel };
   explicit Deadline(tcp::socket& socket, OnExpiry on_expiry = OnExpiry::close);
   ~Deadline();

@@ -286,6 +286,9 @@ asio::awaitable<void> TrackerServer::Impl::serve(std::shared_ptr<Connection> c) 
                                    4096);
   }
   limits.release(c->counted_ip);
+  // Disarmed before it goes back to the spares: a deadline left over from this request must not
+  // fire on the next connection accepted into it before that one sets its own.
+  c->deadline.clear();
   std::error_code ignored;
   c->socket.close(ignored);
   {
