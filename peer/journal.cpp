@@ -1,6 +1,8 @@
 #include "peer/journal.hpp"
 
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,6 +39,7 @@ Bytes encode_header(const Journal::Identity& id, const std::vector<bool>& bits) 
   w.u64(id.target_size);
   w.u64(id.device);
   w.u64(id.inode);
+  w.u64(id.generation);
   w.u64(id.birth_ns);
   w.u64(id.block_count);
   Bytes bitmap((id.block_count + 7) / 8, 0);
@@ -67,6 +70,8 @@ Journal::Identity Journal::identify(const Hash256& cascade_hash, const CascadeFi
                                     int data_fd) {
   struct stat st {};
   ::fstat(data_fd, &st);
+  unsigned int generation = 0;  // the kernel writes an int, whatever the ioctl's number says
+  if (::ioctl(data_fd, FS_IOC_GETVERSION, &generation) != 0) generation = 0;
   std::uint64_t birth = 0;
   struct statx sx {};
   if (::statx(data_fd, "", AT_EMPTY_PATH, STATX_BTIME, &sx) == 0 && (sx.stx_mask & STATX_BTIME))
@@ -75,6 +80,7 @@ Journal::Identity Journal::identify(const Hash256& cascade_hash, const CascadeFi
                   meta.target_size,
                   static_cast<std::uint64_t>(st.st_dev),
                   static_cast<std::uint64_t>(st.st_ino),
+                  generation,
                   birth,
                   meta.block_count()};
 }
@@ -96,6 +102,7 @@ std::optional<std::vector<bool>> Journal::replay(const std::string& path, const 
   got.target_size = r.u64();
   got.device = r.u64();
   got.inode = r.u64();
+  got.generation = r.u64();
   got.birth_ns = r.u64();
   got.block_count = r.u64();
   auto fail = [&](const char* reason) -> std::optional<std::vector<bool>> {
@@ -107,7 +114,8 @@ std::optional<std::vector<bool>> Journal::replay(const std::string& path, const 
   if (got.cascade_hash != id.cascade_hash || got.target_size != id.target_size ||
       got.block_count != id.block_count)
     return fail("it belongs to another cascade file");
-  if (got.device != id.device || got.inode != id.inode || got.birth_ns != id.birth_ns)
+  if (got.device != id.device || got.inode != id.inode || got.generation != id.generation ||
+      got.birth_ns != id.birth_ns)
     return fail("the data file was replaced since it was written");
   const ByteSpan bitmap = r.bytes((id.block_count + 7) / 8);
   const std::size_t header_end = r.offset();

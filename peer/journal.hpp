@@ -5,8 +5,10 @@
 // made durable (fdatasync), then one record per block is appended and the journal is made durable.
 // Many blocks share each pair of syncs (group commit). Records are idempotent, so replaying one
 // twice is harmless. The journal opens with a header naming the cascade hash, the target size and
-// the data file's identity (device, inode and birth time: file systems hand a deleted file's
-// inode number to the next file created, so the number alone cannot tell a replaced data file),
+// the data file's identity (device, inode, and the inode's generation and birth time: file
+// systems hand a deleted file's inode number to the next file created, so the number alone
+// cannot tell a replaced data file, nor can the birth time, on a clock that ticks in
+// milliseconds, when the new file comes at once),
 // and a snapshot bitmap; replay takes the snapshot, then the records up to the first torn or
 // corrupt one. A journal for another file, or a data file replaced behind its back, is ignored.
 // The snapshot obeys the records' rule: a new journal syncs the data file before it names any
@@ -14,7 +16,8 @@
 // snapshot (temp file, fsync, rename) and starts an empty log.
 //
 //   header: "CJOURNL2" | cascade hash (32) | target size u64 | device u64 | inode u64 |
-//           birth time u64 (ns since the epoch; 0 where the file system keeps none) |
+//           generation u64 (FS_IOC_GETVERSION) | birth time u64 (ns since the epoch) |
+//           (each 0 where the file system keeps none)
 //           block count u64 | bitmap (ceil(count / 8) bytes) | CRC-32 of all the above (u32)
 //   record: block index u64 | CRC-32 of (cascade hash, block index) u32 | "VRFD"
 //
@@ -52,7 +55,8 @@ class Journal {
   // Identity of the data file the journal speaks for.
   struct Identity {
     Hash256 cascade_hash{};
-    std::uint64_t target_size = 0, device = 0, inode = 0, birth_ns = 0, block_count = 0;
+    std::uint64_t target_size = 0, device = 0, inode = 0, generation = 0, birth_ns = 0,
+                  block_count = 0;
   };
   static Identity identify(const Hash256& cascade_hash, const CascadeFile& meta, int data_fd);
   static std::string path_for(const std::string& data_path) {
