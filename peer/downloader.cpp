@@ -2,6 +2,7 @@
 
 #include <deque>
 #include <new>
+#include <optional>
 #include <random>
 
 #include "common/log.hpp"
@@ -188,20 +189,22 @@ asio::awaitable<void> Downloader::Impl::track(std::shared_ptr<Impl> self, std::s
 asio::awaitable<void> Downloader::Impl::fetch_one(std::shared_ptr<Impl> self, Endpoint from) {
   PeerMemory memory = peers.take_memory(from);
   PeerTable::Outcome outcome;
-  std::string failure;
+  std::optional<std::string> failure;
   try {
     outcome = co_await fetch_from(file, verifier, pool, fetch, stopping, slots, from, memory);
   } catch (const std::bad_alloc&) {
-    failure = "out of memory for a block buffer of " + std::to_string(file->meta.block_size) +
-              " bytes";
+    failure = "out of memory (this file's blocks are " + std::to_string(file->meta.block_size) +
+              " bytes, and each connection holds a few)";
   } catch (const std::exception& e) {
     failure = e.what();
+  } catch (...) {
+    failure = "an unknown error";
   }
   // Nothing else can be expected to go better (co_spawn with detached would drop the exception
   // without a word and leave the download waiting): exit 1 and say why.
-  if (!failure.empty()) {
+  if (failure) {
     outcome.failed = true;
-    on_fatal(Fatal(ExitCode::failure, "fetching from " + to_string(from) + ": " + failure));
+    on_fatal(Fatal(ExitCode::failure, "fetching from " + to_string(from) + ": " + *failure));
   }
   if (peers.release(from, outcome, std::move(memory), net::Clock::now()) ==
       PeerTable::Standing::banned_now) {

@@ -263,8 +263,7 @@ TEST(HostileSource, ABlockTooBigForMemoryEndsTheDownloadWithAClearErrorInsteadOf
   ASSERT_TRUE(code.has_value()) << "still running after 30 s: " << p.err();
   EXPECT_EQ(*code, 1) << p.err();
   EXPECT_NE(p.err().find("out of memory"), std::string::npos) << p.err();
-  EXPECT_NE(p.err().find("127.0.0.1:" + std::to_string(source.port)), std::string::npos)
-      << p.err();
+  EXPECT_NE(p.err().find("127.0.0.1:" + std::to_string(source.port)), std::string::npos) << p.err();
 }
 
 TEST(HostileTracker, BadRepliesAreRefusedAndRetriedWithoutBusyLooping) {
