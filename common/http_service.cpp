@@ -102,8 +102,10 @@ class GuardedStream : public httplib::Stream {
         timed_out_ = true;
         return -1;
       }
-      const ssize_t n = ::recv(fd_, buffer_.data(), std::min(buffer_.size(), max_bytes_ - received_),
-                               MSG_DONTWAIT);
+      const ssize_t n = ::recv(fd_, buffer_.data(),
+                               std::min(buffer_.size(), max_bytes_ - received_), MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return read(ptr, size);  // woken for nothing: wait again, within the same deadline
       if (n <= 0) return n;
       received_ += static_cast<std::size_t>(n);
       begin_ = 0;
@@ -146,8 +148,11 @@ class GuardedStream : public httplib::Stream {
            std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
   }
   ssize_t send(const char* ptr, size_t size) {
-    if (!wait(POLLOUT, static_cast<int>(write_timeout_.count()))) return -1;
-    return ::send(fd_, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+    for (;;) {
+      if (!wait(POLLOUT, static_cast<int>(write_timeout_.count()))) return -1;
+      const ssize_t n = ::send(fd_, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return n;
+    }
   }
   bool wait(short events, int timeout_ms) const {
     pollfd p{fd_, events, 0};
@@ -195,7 +200,8 @@ class GuardedServer : public httplib::Server {
 
  private:
   bool process_and_close_socket(socket_t sock) override {
-    {
+    // Once stopped, what is still queued is closed unanswered, as httplib itself does.
+    if (svr_sock_ != INVALID_SOCKET) {
       GuardedStream stream(sock, std::chrono::steady_clock::now() + request_time, max_request_bytes,
                            request_time);
       bool closed = false;
