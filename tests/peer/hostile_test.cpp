@@ -5,6 +5,7 @@
 
 #include <asio.hpp>
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 #include "common/sha256.hpp"
@@ -154,70 +155,26 @@ TEST_F(HostileServing, AChurnOfAThousandShortConnectionsLeaksNothing) {
 // ---- The peer as a client of hostile trackers ----
 
 namespace {
-// A tracker that answers every request with the same bytes (and, when `endless`, keeps sending).
-class FakeTracker {
+// A server on 127.0.0.1 for these tests: one thread accepts connections one at a time and hands
+// each to `serve`; with `keep_open`, each connection then stays open until the server goes.
+class FakeServer {
  public:
-  FakeTracker(Bytes reply, bool endless) : acceptor_(io_, {asio::ip::address_v4::loopback(), 0}) {
-    port = acceptor_.local_endpoint().port();
-    thread_ = std::thread([this, reply, endless] {
-      while (!stop_) {
-        asio::ip::tcp::socket s(io_);
-        std::error_code ec;
-        acceptor_.accept(s, ec);
-        if (ec || stop_) break;
-        ++requests;
-        std::array<std::uint8_t, tracker_request_size> req;
-        asio::read(s, asio::buffer(req), ec);
-        asio::write(s, asio::buffer(reply), ec);
-        // Endless: 4 KiB a millisecond for over 20 s (until stopped), longer than the tests wait
-        // for an answer, so a client that read to the end of the stream would never answer.
-        for (int i = 0; endless && !ec && i < 20000 && !stop_; ++i) {
-          asio::write(s, asio::buffer(Bytes(4096, 0)), ec);
-          std::this_thread::sleep_for(1ms);
-        }
-      }
-    });
-  }
-  ~FakeTracker() {
-    stop_ = true;
-    std::error_code ec;
-    asio::ip::tcp::socket poke(io_);
-    poke.connect(acceptor_.local_endpoint(), ec);
-    thread_.join();
-  }
-  std::uint16_t port = 0;
-  std::atomic<int> requests{0};
-
- private:
-  asio::io_context io_;
-  asio::ip::tcp::acceptor acceptor_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
-// A source that answers every request with a status-ok header for `length` bytes and then sends
-// nothing, keeping each connection open until it goes.
-class HeaderOnlySource {
- public:
-  explicit HeaderOnlySource(std::uint64_t length)
+  using Serve = std::function<void(asio::ip::tcp::socket&, const std::atomic<bool>& stopping)>;
+  explicit FakeServer(Serve serve, bool keep_open = false)
       : acceptor_(io_, {asio::ip::address_v4::loopback(), 0}) {
     port = acceptor_.local_endpoint().port();
-    thread_ = std::thread([this, length] {
+    thread_ = std::thread([this, serve = std::move(serve), keep_open] {
       while (!stop_) {
         asio::ip::tcp::socket s(io_);
         std::error_code ec;
         acceptor_.accept(s, ec);
         if (ec || stop_) break;
-        std::array<std::uint8_t, peer_request_size> req{};
-        asio::read(s, asio::buffer(req), ec);
-        std::array<std::uint8_t, peer_response_header_size> head{};
-        encode_peer_response_header(PeerStatus::ok, length, head);
-        asio::write(s, asio::buffer(head), ec);
-        open_.push_back(std::move(s));
+        serve(s, stop_);
+        if (keep_open) open_.push_back(std::move(s));
       }
     });
   }
-  ~HeaderOnlySource() {
+  ~FakeServer() {
     stop_ = true;
     std::error_code ec;
     asio::ip::tcp::socket poke(io_);
@@ -233,6 +190,50 @@ class HeaderOnlySource {
   std::vector<asio::ip::tcp::socket> open_;  // the accepting thread's
   std::thread thread_;
 };
+
+// A tracker that answers every request with the same bytes (and, when `endless`, keeps sending).
+class FakeTracker {
+ public:
+  FakeTracker(Bytes reply, bool endless)
+      : server_(
+            [this, reply, endless](asio::ip::tcp::socket& s, const std::atomic<bool>& stopping) {
+              ++requests;
+              std::error_code ec;
+              std::array<std::uint8_t, tracker_request_size> req;
+              asio::read(s, asio::buffer(req), ec);
+              asio::write(s, asio::buffer(reply), ec);
+              // Endless: 4 KiB a millisecond for over 20 s (until stopped), longer than the tests
+              // wait for an answer, so a client that read to the end of the stream would never
+              // answer.
+              for (int i = 0; endless && !ec && i < 20000 && !stopping; ++i) {
+                asio::write(s, asio::buffer(Bytes(4096, 0)), ec);
+                std::this_thread::sleep_for(1ms);
+              }
+            }),
+        port(server_.port) {}
+  std::atomic<int> requests{0};
+
+ private:
+  FakeServer server_;  // after `requests`, which its thread counts
+
+ public:
+  const std::uint16_t port;
+};
+
+// A source that answers every request with a status-ok header for `length` bytes and then sends
+// nothing, keeping each connection open until it goes.
+FakeServer header_only_source(std::uint64_t length) {
+  return FakeServer(
+      [length](asio::ip::tcp::socket& s, const std::atomic<bool>&) {
+        std::error_code ec;
+        std::array<std::uint8_t, peer_request_size> req{};
+        asio::read(s, asio::buffer(req), ec);
+        std::array<std::uint8_t, peer_response_header_size> head{};
+        encode_peer_response_header(PeerStatus::ok, length, head);
+        asio::write(s, asio::buffer(head), ec);
+      },
+      /*keep_open=*/true);
+}
 }  // namespace
 
 TEST(HostileSource, ABlockTooBigForMemoryEndsTheDownloadWithAClearErrorInsteadOfAHang) {
@@ -253,7 +254,7 @@ TEST(HostileSource, ABlockTooBigForMemoryEndsTheDownloadWithAClearErrorInsteadOf
   const std::string cascade = lab.dir.file("huge.cascade");
   const Bytes encoded = encode_cascade_file(meta);
   lab.dir.write("huge.cascade", std::string(encoded.begin(), encoded.end()));
-  HeaderOnlySource source(huge);
+  FakeServer source = header_only_source(huge);
   Bytes reply;
   encode_tracker_ok(std::vector<PeerEntry>{{0x7f000001, source.port, 1, true}}, reply);
   FakeTracker t(reply, false);  // outlives the peer: its writes never wait on it
