@@ -162,24 +162,16 @@ class GuardedStream : public httplib::Stream {
       return r > 0;
     }
   }
+  // The service listens on IPv4 only (Service::start).
   template <class Get>
   void address(Get get, std::string& ip, int& port) const {
-    sockaddr_storage a{};
+    sockaddr_in a{};
     socklen_t len = sizeof a;
     ip.clear();
     port = 0;
-    if (get(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) return;
-    char text[INET6_ADDRSTRLEN] = {};
-    if (a.ss_family == AF_INET) {
-      const auto* v4 = reinterpret_cast<const sockaddr_in*>(&a);
-      ::inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
-      port = ntohs(v4->sin_port);
-    } else if (a.ss_family == AF_INET6) {
-      const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&a);
-      ::inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
-      port = ntohs(v6->sin6_port);
-    }
-    ip = text;
+    if (get(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0 || a.sin_family != AF_INET) return;
+    ip = format_ipv4(ntohl(a.sin_addr.s_addr));
+    port = ntohs(a.sin_port);
   }
 
   const int fd_;
