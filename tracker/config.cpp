@@ -1,10 +1,9 @@
 #include "tracker/config.hpp"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "common/endpoint.hpp"
+#include "common/file.hpp"
 #include "common/hex.hpp"
 
 namespace cascade {
@@ -157,12 +156,16 @@ std::string describe_config_keys() {
 }
 
 TrackerConfig load_tracker_config(const std::string& path, std::vector<std::string>& warnings) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError(path + ": cannot open");
-  std::ostringstream text;
-  text << in.rdbuf();
+  std::string text;
   try {
-    return parse_tracker_config(text.str(), warnings);
+    text = read_small_file(path, max_config_bytes);
+  } catch (const FileError& e) {
+    // Its message names the path and the reason ("cannot open", "not a regular file", "file is
+    // too large"): a pipe or a device such as /dev/zero would otherwise be read without end.
+    throw ConfigError(e.what());
+  }
+  try {
+    return parse_tracker_config(text, warnings);
   } catch (const ConfigError& e) {
     throw ConfigError(path + ": " + e.what());
   }

@@ -15,6 +15,7 @@
 #include "tests/support/process.hpp"
 #include "tests/support/tracker.hpp"
 #include "tests/support/vectors.hpp"
+#include "tracker/config.hpp"
 
 using namespace cascade;
 using namespace cascade::test;
@@ -440,12 +441,19 @@ TEST(TrackerCli, InvalidConfigsExitWithCodeTwoAndOneLine) {
   d.write("noport.json", "{}");
   d.write("badhex.json", R"({"port": 1, "allowedhashes": ["xyz"]})");
   d.write("notjson.json", "{port");
+  d.write("huge.json", "{}");
+  std::filesystem::resize_file(d.file("huge.json"),
+                               max_config_bytes + 1);  // sparse: nothing is written
   for (const auto& [file, word] :
        std::vector<std::pair<std::string, std::string>>{{"noport.json", "port"},
                                                         {"badhex.json", "allowedhashes"},
                                                         {"notjson.json", "JSON"},
-                                                        {"missing.json", "cannot open"}}) {
-    auto r = run(bin_dir() + "/cascade-tracker", {"--config", d.file(file)});
+                                                        {"missing.json", "cannot open"},
+                                                        {"/dev/zero", "not a regular file"},
+                                                        {".", "not a regular file"},
+                                                        {"huge.json", "too large"}}) {
+    auto r = run(bin_dir() + "/cascade-tracker",
+                 {"--config", file.starts_with('/') ? file : d.file(file)}, 10s);
     EXPECT_EQ(r.code, 2) << file;
     EXPECT_NE(r.err.find(word), std::string::npos) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
