@@ -15,11 +15,7 @@
 // block (blocks the start-up scan found may be in the page cache only). Compaction writes a fresh
 // snapshot (temp file, fsync, rename) and starts an empty log.
 //
-//   header: "CJOURNL2" | cascade hash (32) | target size u64 | device u64 | inode u64 |
-//           generation u64 (FS_IOC_GETVERSION) | birth time u64 (ns since the epoch) |
-//           (each 0 where the file system keeps none)
-//           block count u64 | bitmap (ceil(count / 8) bytes) | CRC-32 of all the above (u32)
-//   record: block index u64 | CRC-32 of (cascade hash, block index) u32 | "VRFD"
+// The bytes: peer/journal_format.hpp.
 //
 // Group commit: commit_every() starts the journal's own timer, which queues one flush at a time on
 // the worker pool whenever blocks were added (the journal knows whether a flush is already
@@ -40,6 +36,7 @@
 #include "common/file.hpp"
 #include "common/metrics.hpp"
 #include "common/thread_pool.hpp"
+#include "peer/journal_format.hpp"
 #include "proto/cascade_file.hpp"
 
 namespace asio {
@@ -48,16 +45,9 @@ class io_context;
 
 namespace cascade {
 
-std::uint32_t crc32(ByteSpan data, std::uint32_t crc = 0);
-
 class Journal {
  public:
-  // Identity of the data file the journal speaks for.
-  struct Identity {
-    Hash256 cascade_hash{};
-    std::uint64_t target_size = 0, device = 0, inode = 0, generation = 0, birth_ns = 0,
-                  block_count = 0;
-  };
+  using Identity = JournalIdentity;
   static Identity identify(const Hash256& cascade_hash, const CascadeFile& meta, int data_fd);
   static std::string path_for(const std::string& data_path) {
     return data_path + ".cascade-journal";

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "peer/holdings_hint.hpp"
+#include "peer/journal_format.hpp"
+#include "proto/byte_io.hpp"
 #include "proto/cascade_file.hpp"
 #include "proto/wire.hpp"
 #include "tracker/config.hpp"
@@ -104,6 +106,39 @@ int fuzz_holdings_hint(ByteSpan in) {
   check(held.empty() || held.size() == count || !back.empty());
   return 0;
 }
+
+// A journal read back at start-up (peer/journal_format.hpp): the file may be torn or damaged. The
+// data file it must speak for is the one its own header names (so mutations reach the snapshot
+// and the records), with at most 2^20 blocks (a cascade file's count is bounded too). What it
+// accepts holds its snapshot, is the file's size, and written back as a snapshot reads the same.
+int fuzz_journal(ByteSpan in) {
+  JournalIdentity id;
+  if (in.size() >= 88) {  // magic, cascade hash, six u64
+    ByteReader r(in.subspan(8));
+    id.cascade_hash = r.array<32>();
+    id.target_size = r.u64();
+    id.device = r.u64();
+    id.inode = r.u64();
+    id.generation = r.u64();
+    id.birth_ns = r.u64();
+    id.block_count = std::min<std::uint64_t>(r.u64(), 1u << 20);
+  }
+  std::string why;
+  const auto bits = decode_journal(in, id, &why);
+  if (!bits) {
+    check(!why.empty());
+    return 0;
+  }
+  check(bits->size() == id.block_count);
+  const ByteSpan bitmap = in.subspan(88, (id.block_count + 7) / 8);
+  for (std::uint64_t b = 0; b < id.block_count; ++b)
+    check(!((bitmap[b / 8] >> (b % 8)) & 1) || (*bits)[b]);
+  const Bytes snapshot = encode_journal_header(id, *bits);
+  check(snapshot.size() <= in.size());
+  const auto again = decode_journal(snapshot, id, nullptr);
+  check(again && *again == *bits);
+  return 0;
+}
 }  // namespace
 
 // The harness table, for the replay main (all targets in one binary).
@@ -117,6 +152,7 @@ Harness find(const std::string& name) {
   if (name == "peer_response") return fuzz_peer_response;
   if (name == "tracker_config") return fuzz_tracker_config;
   if (name == "holdings_hint") return fuzz_holdings_hint;
+  if (name == "journal") return fuzz_journal;
   return nullptr;
 }
 }  // namespace cascade::fuzz
