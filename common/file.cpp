@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 
 namespace cascade {
 
@@ -84,7 +86,55 @@ std::string read_small_file(const std::string& path, std::uint64_t max_bytes) {
   return out;
 }
 
-void write_file_replace(const std::string& path, std::span<const std::uint8_t> data, bool durable) {
+namespace {
+// Writes into what `path` names as it stands (a device, a FIFO, a terminal), as `cp` or a shell's
+// `>` would; no sync, which such files do not take.
+void write_into(const std::string& path, std::span<const std::uint8_t> data) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    const int err = errno;
+    throw FileError(path + ": cannot open: " + std::strerror(err), err);
+  }
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      throw FileError(path + ": write failed: " + std::strerror(err), err);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0 && errno != EINTR) {
+    const int err = errno;
+    throw FileError(path + ": write failed: " + std::strerror(err), err);
+  }
+}
+}  // namespace
+
+void write_file_replace(const std::string& path_given, std::span<const std::uint8_t> data,
+                        bool durable) {
+  // Only a regular file is replaced: a rename over /dev/null (say, `make -o /dev/null` run as
+  // root) would put a regular file where the device was.
+  struct stat st {};
+  if (::stat(path_given.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (S_ISDIR(st.st_mode)) throw FileError(path_given + ": is a directory", EISDIR);
+    return write_into(path_given, data);
+  }
+  // Through a symbolic link, the file it names is replaced (created, if the link names nothing
+  // yet), and the link stays.
+  std::string path = path_given;
+  if (::lstat(path_given.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::path target = fs::read_symlink(path_given, ec);
+    if (!ec) {
+      if (target.is_relative()) target = fs::path(path_given).parent_path() / target;
+      const fs::path resolved = fs::weakly_canonical(target, ec);  // links further on, too
+      path = (ec ? target : resolved).string();
+    }
+  }
   const std::string tmp = path + ".tmp" + std::to_string(::getpid());
   {
     ::unlink(tmp.c_str());

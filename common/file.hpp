@@ -42,6 +42,8 @@ class File {
 std::string read_small_file(const std::string& path, std::uint64_t max_bytes);
 // Writes bytes to path through a temporary file and a rename, so readers never see half a file.
 // With durable, the temporary file is fdatasync'd before the rename (it survives a crash).
+// Through a symbolic link, its target is replaced. A device, FIFO or socket (/dev/null, a pipe
+// named by /dev/stdout) is written into instead, without a sync; a directory is an error.
 void write_file_replace(const std::string& path, std::span<const std::uint8_t> data,
                         bool durable = true);
 // Writes `port` and a newline to `path` (replacing it whole), for scripts and tests that start a

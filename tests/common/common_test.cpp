@@ -293,3 +293,77 @@ TEST(Metrics, AHistogramCountsEachObservationInOneBucketAndWritesThemCumulativel
   EXPECT_NE(t.find("d_seconds_bucket{le=\"+Inf\"} 4\n"), std::string::npos) << t;
   EXPECT_NE(t.find("d_seconds_count 4\n"), std::string::npos) << t;
 }
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/file.hpp"
+
+namespace {
+std::string text_of(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+cascade::ByteSpan bytes_of(const std::string& s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+}  // namespace
+
+TEST(WriteFileReplace, ReplacesARegularFileWholeAndLeavesNoTemporaryFile) {
+  cascade::test::TempDir d;
+  d.write("out", "old and longer");
+  cascade::write_file_replace(d.file("out"), bytes_of("new"));
+  EXPECT_EQ(text_of(d.file("out")), "new");
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(d.path()), {}), 1);
+}
+
+// What is not a regular file is written into, not replaced: a rename over a FIFO (or, as root,
+// over /dev/null) would leave a regular file in its place.
+TEST(WriteFileReplace, WritesIntoAFifoAndLeavesItAFifo) {
+  cascade::test::TempDir d;
+  const std::string fifo = d.file("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // The reading end, open first (not blocking), so the writer's open does not wait.
+  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(reader, 0);
+  cascade::write_file_replace(fifo, bytes_of("4242\n"));
+  char got[16] = {};
+  const ssize_t n = ::read(reader, got, sizeof got);
+  ::close(reader);
+  EXPECT_EQ(std::string(got, static_cast<std::size_t>(std::max<ssize_t>(n, 0))), "4242\n");
+  struct stat st {};
+  ASSERT_EQ(::lstat(fifo.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(d.path()), {}), 1);
+}
+
+TEST(WriteFileReplace, ReplacesWhatASymbolicLinkNamesAndKeepsTheLink) {
+  cascade::test::TempDir d;
+  std::filesystem::create_directory(d.file("real"));
+  d.write("real/stats.json", "{}");
+  std::filesystem::create_symlink(d.file("real/stats.json"), d.file("link"));
+  cascade::write_file_replace(d.file("link"), bytes_of("[1]"));
+  EXPECT_TRUE(std::filesystem::is_symlink(d.file("link")));
+  EXPECT_EQ(text_of(d.file("real/stats.json")), "[1]");
+  // A link to nothing yet: the file it names is created.
+  std::filesystem::create_symlink(d.file("real/later.json"), d.file("dangling"));
+  cascade::write_file_replace(d.file("dangling"), bytes_of("x"));
+  EXPECT_TRUE(std::filesystem::is_symlink(d.file("dangling")));
+  EXPECT_EQ(text_of(d.file("real/later.json")), "x");
+}
+
+TEST(WriteFileReplace, ADirectoryIsAnErrorNamingIt) {
+  cascade::test::TempDir d;
+  std::filesystem::create_directory(d.file("dir"));
+  try {
+    cascade::write_file_replace(d.file("dir"), bytes_of("x"));
+    ADD_FAILURE() << "no error";
+  } catch (const cascade::FileError& e) {
+    EXPECT_EQ(std::string(e.what()), d.file("dir") + ": is a directory");
+  }
+  EXPECT_TRUE(std::filesystem::is_directory(d.file("dir")));
+}
