@@ -4,6 +4,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <system_error>
 
 #include "common/log.hpp"
 
@@ -255,7 +258,14 @@ asio::awaitable<void> graceful_close(tcp::socket& s, Deadline& d, Millis timeout
 
 void run_threads(asio::io_context& io, std::size_t threads) {
   std::vector<std::thread> extra;
-  for (std::size_t i = 1; i < threads; ++i) extra.emplace_back([&io] { io.run(); });
+  try {
+    for (std::size_t i = 1; i < threads; ++i) extra.emplace_back([&io] { io.run(); });
+  } catch (const std::system_error& e) {
+    io.stop();  // as ThreadPool does: join the ones started, then say why
+    for (auto& t : extra) t.join();
+    throw std::runtime_error("cannot start " + std::to_string(threads) +
+                             " network threads: " + e.code().message());
+  }
   io.run();
   for (auto& t : extra) t.join();
 }

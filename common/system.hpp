@@ -20,6 +20,8 @@ double cpu_seconds(bool this_thread_only = false);
 // CPUs in its affinity mask (taskset, cpusets), fewer still if its cgroup (or a parent) has a CPU
 // quota (a container's --cpus), rounded up; at least 1.
 unsigned usable_cores();
+// The most --threads takes, in every program: more is a typing mistake, not a machine.
+inline constexpr std::size_t max_threads = 1024;
 // The thread count wherever a program takes --threads: `requested`, or usable_cores() for 0.
 std::size_t threads_or_cores(std::size_t requested);
 // The cores a CPU quota allows, quota / period rounded up; 0 when it sets no limit (a negative

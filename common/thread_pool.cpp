@@ -1,5 +1,9 @@
 #include "common/thread_pool.hpp"
 
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
 #include "common/system.hpp"
 
 namespace cascade {
@@ -7,7 +11,16 @@ namespace cascade {
 ThreadPool::ThreadPool(std::size_t threads) {
   if (threads == 0) threads = usable_cores();
   workers_.reserve(threads);
-  for (std::size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+  try {
+    for (std::size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+  } catch (const std::system_error& e) {
+    // The system would not give another thread (memory for its stack, a process limit): the ones
+    // started are joined (destroying them joinable would terminate the program), and the caller
+    // learns why.
+    stop();
+    throw std::runtime_error("cannot start " + std::to_string(threads) +
+                             " worker threads: " + e.code().message());
+  }
 }
 
 ThreadPool::~ThreadPool() {

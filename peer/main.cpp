@@ -130,6 +130,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   make->add_option("--threads", make_threads,
                    "hashing threads (0: one per core this process may use)")
+      ->check(CLI::Range(std::size_t{0}, max_threads))
       ->capture_default_str();
 
   auto* info = app.add_subcommand("info", "describe a cascade file");
@@ -221,6 +222,7 @@ int main(int argc, char** argv) {
   run->add_option("--max-download-rate", max_down, "the same for downloads")->capture_default_str();
   run->add_option("--threads", ro.threads,
                   "network threads and worker threads (0: one per core this process may use)")
+      ->check(CLI::Range(std::size_t{0}, max_threads))
       ->capture_default_str();
   run->add_option("--port-file", ro.port_file, "write the serving port here once listening");
   run->add_option("--stats-json", ro.stats_json,

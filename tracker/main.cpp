@@ -100,6 +100,7 @@ int main(int argc, char** argv) {
   app.add_option("--port", a.port, "port to listen on, 0 for any (overrides \"port\")");
   app.add_option("--threads", a.server.threads,
                  "network threads (0: one per core this process may use)")
+      ->check(CLI::Range(std::size_t{0}, max_threads))
       ->capture_default_str();
   app.add_option("--stats-interval", a.server.stats_interval_s,
                  "seconds between stats lines, 0 for none")

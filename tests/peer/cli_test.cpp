@@ -2,6 +2,7 @@
 // the README quotes the help verbatim. Errors are one line and the documented exit code.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -47,6 +48,8 @@ TEST(Cli, BadUsageIsOneLineAndExitCodeUsage) {
            {"run", "x.cascade", "nocolon", "127.0.0.1:0"},
            {"run", "x.cascade", "127.0.0.1:1", "not-an-address"},
            {"run", "x.cascade", "127.0.0.1:1", "127.0.0.1:0", "--window", "lots"},
+           {"run", "x.cascade", "127.0.0.1:1", "127.0.0.1:0", "--threads", "100000"},
+           {"make", "x", "--threads", "1025"},
            {"make", "/nonexistent/file"},
            {"info", "/nonexistent/file.cascade"},
            {"frobnicate"}}) {
@@ -55,7 +58,37 @@ TEST(Cli, BadUsageIsOneLineAndExitCodeUsage) {
     EXPECT_EQ(lines(r.err), 1u) << r.err;
     EXPECT_EQ(r.err.rfind("cascade-peer: ", 0), 0u) << r.err;
   }
-  auto t = run(bin_dir() + "/cascade-tracker", {"--config", "/nonexistent.json"});
-  EXPECT_EQ(t.code, to_int(ExitCode::usage));
-  EXPECT_EQ(t.err.rfind("cascade-tracker: ", 0), 0u) << t.err;
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--config", "/nonexistent.json"}, {"--config", "t.json", "--threads", "100000"}}) {
+    auto t = run(bin_dir() + "/cascade-tracker", args);
+    EXPECT_EQ(t.code, to_int(ExitCode::usage)) << t.err;
+    EXPECT_EQ(lines(t.err), 1u) << t.err;
+    EXPECT_EQ(t.err.rfind("cascade-tracker: ", 0), 0u) << t.err;
+  }
+}
+
+// Within --threads' range, the system may still refuse threads (here: too little address space
+// for their stacks). The threads started are joined and the program says why, instead of
+// std::terminate (a std::thread destroyed while joinable) aborting it.
+TEST(Cli, ThreadsTheSystemWillNotGiveAreOneLineAndExitOne) {
+  if (!std::filesystem::exists("/usr/bin/prlimit"))
+    GTEST_SKIP() << "prlimit (util-linux) is not installed";
+#ifdef CASCADE_SANITIZED
+  GTEST_SKIP() << "the sanitizers' shadow memory needs more address space than the limit leaves";
+#endif
+  TempDir d;
+  d.write("data.bin", std::string(100000, 'x'));
+  d.write("t.json", R"({"port": 0, "open": true})");
+  const std::string limit = "--as=" + std::to_string(1ull << 30);  // 1000 stacks take 8 GiB
+  for (const auto& [program, args] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"cascade-peer", {"make", d.file("data.bin"), "--threads", "1000"}},
+           {"cascade-tracker",
+            {"--config", d.file("t.json"), "--bind", "127.0.0.1", "--threads", "1000"}}}) {
+    std::vector<std::string> all = {limit, bin_dir() + "/" + program};
+    all.insert(all.end(), args.begin(), args.end());
+    auto r = run("/usr/bin/prlimit", all, std::chrono::seconds(20));
+    EXPECT_EQ(r.code, to_int(ExitCode::failure)) << program << ": " << r.err;
+    const std::string last = r.err.substr(r.err.rfind('\n', r.err.size() - 2) + 1);
+    EXPECT_EQ(last.rfind(program + ": cannot start 1000 ", 0), 0u) << r.err;
+  }
 }
