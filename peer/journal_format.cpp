@@ -13,6 +13,18 @@ constexpr std::array<std::uint8_t, 8> journal_magic = {'C', 'J', 'O', 'U', 'R', 
 constexpr std::array<std::uint8_t, 8> old_magic = {'C', 'J', 'O', 'U', 'R', 'N', 'L', '1'};
 constexpr std::array<std::uint8_t, 4> record_tag = {'V', 'R', 'F', 'D'};
 
+JournalIdentity read_identity(ByteReader& r) {
+  JournalIdentity id;
+  id.cascade_hash = r.array<32>();
+  id.target_size = r.u64();
+  id.device = r.u64();
+  id.inode = r.u64();
+  id.generation = r.u64();
+  id.birth_ns = r.u64();
+  id.block_count = r.u64();
+  return id;
+}
+
 std::uint32_t record_check(const Hash256& hash, std::uint64_t block) {
   std::array<std::uint8_t, 40> in{};
   std::memcpy(in.data(), hash.data(), hash.size());
@@ -62,18 +74,19 @@ void encode_journal_record(const Hash256& cascade_hash, std::uint64_t block, Byt
   w.bytes(record_tag);
 }
 
+std::optional<JournalIdentity> journal_identity(ByteSpan in) {
+  ByteReader r(in);
+  r.array<8>();
+  const JournalIdentity id = read_identity(r);
+  if (!r.ok()) return std::nullopt;
+  return id;
+}
+
 std::optional<std::vector<bool>> decode_journal(ByteSpan in, const JournalIdentity& id,
                                                 std::string* why) {
   ByteReader r(in);
   const auto magic = r.array<8>();
-  JournalIdentity got;
-  got.cascade_hash = r.array<32>();
-  got.target_size = r.u64();
-  got.device = r.u64();
-  got.inode = r.u64();
-  got.generation = r.u64();
-  got.birth_ns = r.u64();
-  got.block_count = r.u64();
+  const JournalIdentity got = read_identity(r);
   auto fail = [&](const char* reason) -> std::optional<std::vector<bool>> {
     if (why) *why = reason;
     return std::nullopt;

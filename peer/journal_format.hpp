@@ -33,6 +33,9 @@ Bytes encode_journal_header(const JournalIdentity& id, const std::vector<bool>& 
 // Appends the record saying `block` is verified and durable.
 void encode_journal_record(const Hash256& cascade_hash, std::uint64_t block, Bytes& out);
 
+// The identity a journal's header names (whatever its magic), or nullopt if it is too short.
+std::optional<JournalIdentity> journal_identity(ByteSpan in);
+
 // The blocks a journal proves verified for the data file `id`: its snapshot, then its records up
 // to the first torn or corrupt one (a damaged tail is where a crash struck). nullopt, with `why`
 // set, when it is not a journal, is damaged in its header, or speaks for another file.

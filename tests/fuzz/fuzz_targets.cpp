@@ -112,17 +112,9 @@ int fuzz_holdings_hint(ByteSpan in) {
 // and the records), with at most 2^20 blocks (a cascade file's count is bounded too). What it
 // accepts holds its snapshot, is the file's size, and written back as a snapshot reads the same.
 int fuzz_journal(ByteSpan in) {
-  JournalIdentity id;
-  if (in.size() >= 88) {  // magic, cascade hash, six u64
-    ByteReader r(in.subspan(8));
-    id.cascade_hash = r.array<32>();
-    id.target_size = r.u64();
-    id.device = r.u64();
-    id.inode = r.u64();
-    id.generation = r.u64();
-    id.birth_ns = r.u64();
-    id.block_count = std::min<std::uint64_t>(r.u64(), 1u << 20);
-  }
+  JournalIdentity id = journal_identity(in).value_or(JournalIdentity{});
+  id.block_count = std::min<std::uint64_t>(id.block_count, 1u << 20);
+  constexpr std::size_t bitmap_at = 8 + 32 + 6 * 8;  // magic, cascade hash, six u64
   std::string why;
   const auto bits = decode_journal(in, id, &why);
   if (!bits) {
@@ -130,7 +122,7 @@ int fuzz_journal(ByteSpan in) {
     return 0;
   }
   check(bits->size() == id.block_count);
-  const ByteSpan bitmap = in.subspan(88, (id.block_count + 7) / 8);
+  const ByteSpan bitmap = in.subspan(bitmap_at, (id.block_count + 7) / 8);
   for (std::uint64_t b = 0; b < id.block_count; ++b)
     check(!((bitmap[b / 8] >> (b % 8)) & 1) || (*bits)[b]);
   const Bytes snapshot = encode_journal_header(id, *bits);
