@@ -26,7 +26,10 @@ std::shared_ptr<SharedFile> open_shared_file(const std::string& cascade_path,
   try {
     f->storage = std::make_unique<Storage>(data_path, f->meta);
   } catch (const FileError& e) {
-    throw Fatal(e.error == EFBIG ? ExitCode::usage : ExitCode::failure, e.what());
+    // A data file that cannot be one (longer than described, a directory, a device) is bad
+    // input; anything else (a missing directory, permissions, the disk) a failure.
+    const bool bad_input = e.error == EFBIG || e.error == EISDIR || e.error == EINVAL;
+    throw Fatal(bad_input ? ExitCode::usage : ExitCode::failure, e.what());
   }
   return f;
 }

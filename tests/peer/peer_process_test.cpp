@@ -1,6 +1,7 @@
 // cascade-peer as real processes on 127.0.0.1: swarms, faults, partial seeding, resume, serving.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -523,6 +524,18 @@ TEST(PeerCli, RunRejectsBadInputWithExitTwo) {
       peer_bin(), {"run", d.file("s.cascade"), "127.0.0.1:1", "127.0.0.1:0", "--window", "lots"});
   EXPECT_EQ(r3.code, 2);
   EXPECT_NE(r3.err.find("--window"), std::string::npos) << r3.err;
+  // Data files that cannot be one: a directory, a FIFO (not opened for writing: it would wait).
+  std::filesystem::create_directory(d.file("dir"));
+  ASSERT_EQ(::mkfifo(d.file("fifo").c_str(), 0600), 0);
+  for (const auto& [data, reason] : std::vector<std::pair<std::string, std::string>>{
+           {"dir", "Is a directory"}, {"fifo", "not a regular file"}}) {
+    const auto r =
+        run(peer_bin(),
+            {"run", d.file("s.cascade"), "127.0.0.1:1", "127.0.0.1:0", "-c", "-o", d.file(data)},
+            std::chrono::seconds(10));
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find(reason), std::string::npos) << r.err;
+  }
 }
 
 TEST(PeerCli, RunRefusesAbsurdBlockSizesWithAClearMessage) {
