@@ -12,7 +12,8 @@
 namespace cascade {
 
 File::File(const std::string& path, Mode mode) : path_(path) {
-  const int flags = mode == Mode::read ? O_RDONLY : O_RDWR | O_CREAT;
+  // Not blocking in the open: a FIFO would wait for a writer (size() then refuses it).
+  const int flags = mode == Mode::read ? O_RDONLY | O_NONBLOCK : O_RDWR | O_CREAT;
   fd_ = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
   if (fd_ < 0) fail("cannot open");
 }
@@ -87,54 +88,77 @@ std::string read_small_file(const std::string& path, std::uint64_t max_bytes) {
 }
 
 namespace {
-// Writes into what `path` names as it stands (a device, a FIFO, a terminal), as `cp` or a shell's
-// `>` would; no sync, which such files do not take.
-void write_into(const std::string& path, std::span<const std::uint8_t> data) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
-    const int err = errno;
-    throw FileError(path + ": cannot open: " + std::strerror(err), err);
-  }
+[[noreturn]] void fail_on(const std::string& path, const char* what, int err) {
+  throw FileError(path + ": " + what + ": " + std::strerror(err), err);
+}
+
+void write_all(int fd, const std::string& path, std::span<const std::uint8_t> data) {
   std::size_t done = 0;
   while (done < data.size()) {
     const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      throw FileError(path + ": write failed: " + std::strerror(err), err);
-    }
+    if (n < 0) fail_on(path, "write failed", errno);
     done += static_cast<std::size_t>(n);
   }
-  if (::close(fd) != 0 && errno != EINTR) {
-    const int err = errno;
-    throw FileError(path + ": write failed: " + std::strerror(err), err);
+}
+
+// The standard output or error stream (1 or 2) that `st` describes, else -1: /dev/stdout, or the
+// very file or pipe the output goes to.
+int standard_stream(const struct stat& st) {
+  for (const int fd : {1, 2}) {
+    struct stat s {};
+    if (::fstat(fd, &s) == 0 && s.st_dev == st.st_dev && s.st_ino == st.st_ino) return fd;
   }
+  return -1;
+}
+
+// Writes into what `path` names as it stands (a device, a FIFO, a terminal), as `cp` or a shell's
+// `>` would; no sync, which such files do not take. A FIFO nobody reads is an error, not a wait.
+void write_into(const std::string& path, std::span<const std::uint8_t> data) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0 && errno == ENXIO) throw FileError(path + ": nothing is reading it", ENXIO);
+  if (fd < 0) fail_on(path, "cannot open", errno);
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);  // the open was the only wait
+  try {
+    write_all(fd, path, data);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  if (::close(fd) != 0 && errno != EINTR) fail_on(path, "write failed", errno);
+}
+
+// Where a chain of symbolic links ends: the file to replace (or create), so that the links stay.
+// Relative targets are taken from their link's directory; `..` is left to the kernel, which
+// knows which directories are links.
+std::string follow_links(const std::string& path) {
+  namespace fs = std::filesystem;
+  fs::path p(path);
+  for (int hops = 0; hops < 40; ++hops) {  // the kernel's own limit
+    std::error_code ec;
+    if (!fs::is_symlink(fs::symlink_status(p, ec)) || ec) return p.string();
+    fs::path target = fs::read_symlink(p, ec);
+    if (ec) return p.string();
+    p = target.is_relative() ? p.parent_path() / target : target;
+  }
+  throw FileError(path + ": too many levels of symbolic links", ELOOP);
 }
 }  // namespace
 
 void write_file_replace(const std::string& path_given, std::span<const std::uint8_t> data,
                         bool durable) {
-  // Only a regular file is replaced: a rename over /dev/null (say, `make -o /dev/null` run as
-  // root) would put a regular file where the device was.
   struct stat st {};
-  if (::stat(path_given.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+  if (::stat(path_given.c_str(), &st) == 0) {
+    // The program's own output (--port-file /dev/stdout, however it is redirected): written to,
+    // not replaced (renaming over a log the output goes to would lose what follows).
+    if (const int fd = standard_stream(st); fd >= 0) return write_all(fd, path_given, data);
     if (S_ISDIR(st.st_mode)) throw FileError(path_given + ": is a directory", EISDIR);
-    return write_into(path_given, data);
+    // Only a regular file is replaced: a rename over /dev/null (say, `make -o /dev/null` run as
+    // root) would put a regular file where the device was.
+    if (!S_ISREG(st.st_mode)) return write_into(path_given, data);
   }
-  // Through a symbolic link, the file it names is replaced (created, if the link names nothing
-  // yet), and the link stays.
-  std::string path = path_given;
-  if (::lstat(path_given.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    fs::path target = fs::read_symlink(path_given, ec);
-    if (!ec) {
-      if (target.is_relative()) target = fs::path(path_given).parent_path() / target;
-      const fs::path resolved = fs::weakly_canonical(target, ec);  // links further on, too
-      path = (ec ? target : resolved).string();
-    }
-  }
+  const std::string path = follow_links(path_given);
   const std::string tmp = path + ".tmp" + std::to_string(::getpid());
   {
     ::unlink(tmp.c_str());
@@ -146,6 +170,34 @@ void write_file_replace(const std::string& path_given, std::span<const std::uint
     const int err = errno;
     ::unlink(tmp.c_str());
     throw FileError(path + ": cannot replace: " + std::strerror(err), err);
+  }
+}
+
+std::string read_small_stream(const std::string& path, std::uint64_t max_bytes) {
+  // Not blocking in the open: a FIFO with no writer is read as empty instead of waited on.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) fail_on(path, "cannot open", errno);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) fail_on(path, "cannot stat", errno);
+  if (S_ISDIR(st.st_mode)) throw FileError(path + ": is a directory", EISDIR);
+  if (S_ISREG(st.st_mode)) return read_small_file(path, max_bytes);
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  std::string out;
+  char chunk[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail_on(path, "read failed", errno);
+    if (n == 0) return out;
+    out.append(chunk, static_cast<std::size_t>(n));
+    if (out.size() > max_bytes)
+      throw FileError(
+          path + ": file is too large (more than " + std::to_string(max_bytes) + " bytes)", EFBIG);
   }
 }
 

@@ -38,12 +38,18 @@ class File {
   std::string path_;
 };
 
-// Reads a whole (small) file, e.g. a .cascade file; refuses files over max_bytes.
+// Reads a whole (small) file, e.g. a .cascade file; refuses files over max_bytes and anything but
+// a regular file.
 std::string read_small_file(const std::string& path, std::uint64_t max_bytes);
+// The same, but a pipe, FIFO or device (`--config <(...)`, /dev/stdin) is read to its end, and
+// refused once more than max_bytes came (so /dev/zero ends); a FIFO with no writer reads as empty.
+std::string read_small_stream(const std::string& path, std::uint64_t max_bytes);
 // Writes bytes to path through a temporary file and a rename, so readers never see half a file.
 // With durable, the temporary file is fdatasync'd before the rename (it survives a crash).
-// Through a symbolic link, its target is replaced. A device, FIFO or socket (/dev/null, a pipe
-// named by /dev/stdout) is written into instead, without a sync; a directory is an error.
+// Through symbolic links, the file they end at is replaced. The program's own standard output or
+// error (/dev/stdout, or the file it is redirected to) is written to, and a device or FIFO
+// (/dev/null, a named pipe) written into, without a sync (a FIFO nobody reads is an error, not a
+// wait); a directory or a socket is an error.
 void write_file_replace(const std::string& path, std::span<const std::uint8_t> data,
                         bool durable = true);
 // Writes `port` and a newline to `path` (replacing it whole), for scripts and tests that start a

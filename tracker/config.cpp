@@ -158,10 +158,10 @@ std::string describe_config_keys() {
 TrackerConfig load_tracker_config(const std::string& path, std::vector<std::string>& warnings) {
   std::string text;
   try {
-    text = read_small_file(path, max_config_bytes);
+    text = read_small_stream(path, max_config_bytes);
   } catch (const FileError& e) {
-    // Its message names the path and the reason ("cannot open", "not a regular file", "file is
-    // too large"): a pipe or a device such as /dev/zero would otherwise be read without end.
+    // Its message names the path and the reason ("cannot open", "is a directory", "file is too
+    // large": /dev/zero would otherwise be read without end).
     throw ConfigError(e.what());
   }
   try {

@@ -41,8 +41,8 @@ TrackerConfig parse_tracker_config(const std::string& json_text,
 // Every key with its default (taken from TrackerConfig{}) and meaning, one per line: printed by
 // `cascade-tracker --help` and quoted by the README.
 std::string describe_config_keys();
-// The largest config file read (about 900,000 allowed hashes): anything larger, or anything not a
-// regular file, is refused before it is read.
+// The largest config read (about 900,000 allowed hashes): a larger file is refused before it is
+// read, a pipe (`--config <(...)`) once more came.
 inline constexpr std::uint64_t max_config_bytes = 64ull << 20;
 // Reads and parses a file; the error message starts with the path.
 TrackerConfig load_tracker_config(const std::string& path, std::vector<std::string>& warnings);

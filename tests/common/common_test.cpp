@@ -341,6 +341,31 @@ TEST(WriteFileReplace, WritesIntoAFifoAndLeavesItAFifo) {
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(d.path()), {}), 1);
 }
 
+TEST(WriteFileReplace, AFifoNobodyReadsIsAnErrorNotAWait) {
+  cascade::test::TempDir d;
+  ASSERT_EQ(::mkfifo(d.file("fifo").c_str(), 0600), 0);
+  try {
+    cascade::write_file_replace(d.file("fifo"), bytes_of("x"));
+    ADD_FAILURE() << "no error";
+  } catch (const cascade::FileError& e) {
+    EXPECT_EQ(e.error, ENXIO) << e.what();
+  }
+}
+
+TEST(WriteFileReplace, FollowsAChainOfRelativeLinksToTheFileItEndsAt) {
+  cascade::test::TempDir d;
+  std::filesystem::create_directory(d.file("a"));
+  std::filesystem::create_directory(d.file("b"));
+  std::filesystem::create_symlink("../b/second", d.file("a/first"));    // relative to a/
+  std::filesystem::create_symlink("missing.json", d.file("b/second"));  // to nothing yet
+  cascade::write_file_replace(d.file("a/first"), bytes_of("ok"));
+  EXPECT_TRUE(std::filesystem::is_symlink(d.file("a/first")));
+  EXPECT_TRUE(std::filesystem::is_symlink(d.file("b/second")));
+  EXPECT_EQ(text_of(d.file("b/missing.json")), "ok");
+  std::filesystem::create_symlink("loop", d.file("loop"));
+  EXPECT_THROW(cascade::write_file_replace(d.file("loop"), bytes_of("x")), cascade::FileError);
+}
+
 TEST(WriteFileReplace, ReplacesWhatASymbolicLinkNamesAndKeepsTheLink) {
   cascade::test::TempDir d;
   std::filesystem::create_directory(d.file("real"));

@@ -1,6 +1,7 @@
 // The real cascade-tracker binary, driven over real sockets on 127.0.0.1.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -441,6 +442,7 @@ TEST(TrackerCli, InvalidConfigsExitWithCodeTwoAndOneLine) {
   d.write("noport.json", "{}");
   d.write("badhex.json", R"({"port": 1, "allowedhashes": ["xyz"]})");
   d.write("notjson.json", "{port");
+  ASSERT_EQ(::mkfifo(d.file("fifo").c_str(), 0600), 0);  // no writer: read as empty, not waited on
   d.write("huge.json", "{}");
   std::filesystem::resize_file(d.file("huge.json"),
                                max_config_bytes + 1);  // sparse: nothing is written
@@ -449,9 +451,10 @@ TEST(TrackerCli, InvalidConfigsExitWithCodeTwoAndOneLine) {
                                                         {"badhex.json", "allowedhashes"},
                                                         {"notjson.json", "JSON"},
                                                         {"missing.json", "cannot open"},
-                                                        {"/dev/zero", "not a regular file"},
-                                                        {".", "not a regular file"},
-                                                        {"huge.json", "too large"}}) {
+                                                        {"/dev/zero", "too large"},
+                                                        {".", "is a directory"},
+                                                        {"huge.json", "too large"},
+                                                        {"fifo", "JSON"}}) {
     auto r = run(bin_dir() + "/cascade-tracker",
                  {"--config", file.starts_with('/') ? file : d.file(file)}, 10s);
     EXPECT_EQ(r.code, 2) << file;
@@ -459,6 +462,33 @@ TEST(TrackerCli, InvalidConfigsExitWithCodeTwoAndOneLine) {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   }
   EXPECT_EQ(run(bin_dir() + "/cascade-tracker", {}).code, 2);
+  // A config from a pipe is read to its end: the bad key is found in what the pipe said.
+  auto piped = run("/bin/bash",
+                   {"-c", "exec " + bin_dir() +
+                              "/cascade-tracker --config <(printf '%s' '{\"port\": "
+                              "1, \"allowedhashes\": [\"xyz\"]}')"},
+                   10s);
+  EXPECT_EQ(piped.code, 2) << piped.err;
+  EXPECT_NE(piped.err.find("allowedhashes"), std::string::npos) << piped.err;
+}
+
+// A port file naming the program's own output is written to, not renamed over: the log that
+// output goes to keeps everything written after the port.
+TEST(TrackerCli, APortFileOnTheProgramsOwnOutputAddsToItAndLosesNothing) {
+  TempDir d;
+  d.write("t.json", R"({"port": 0, "open": true})");
+  Process p(bin_dir() + "/cascade-tracker",
+            {"--config", d.file("t.json"), "--bind", "127.0.0.1", "--port-file", "/dev/stderr"},
+            d.path());
+  ASSERT_TRUE(eventually_says(p, "listening on")) << p.err();
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(5s), 0);
+  const std::string err = p.err();
+  const auto port_at = err.find("\n", err.find("listening on"));
+  ASSERT_NE(port_at, std::string::npos) << err;
+  EXPECT_NE(std::atoi(err.c_str() + port_at + 1), 0) << "the port follows the first line: " << err;
+  EXPECT_NE(err.find("signal 15"), std::string::npos)
+      << "what came after the port is lost: " << err;
 }
 
 TEST(TrackerProcess, LimitsConnectionsPerAddress) {
