@@ -258,13 +258,21 @@ asio::awaitable<void> graceful_close(tcp::socket& s, Deadline& d, Millis timeout
 
 void run_threads(asio::io_context& io, std::size_t threads) {
   std::vector<std::thread> extra;
+  extra.reserve(threads);
+  // As ThreadPool does: if the system will not give a thread, join the ones started, then say why.
+  auto join_started = [&] {
+    io.stop();
+    for (auto& t : extra) t.join();
+  };
   try {
     for (std::size_t i = 1; i < threads; ++i) extra.emplace_back([&io] { io.run(); });
   } catch (const std::system_error& e) {
-    io.stop();  // as ThreadPool does: join the ones started, then say why
-    for (auto& t : extra) t.join();
+    join_started();
     throw std::runtime_error("cannot start " + std::to_string(threads) +
                              " network threads: " + e.code().message());
+  } catch (...) {
+    join_started();
+    throw;
   }
   io.run();
   for (auto& t : extra) t.join();

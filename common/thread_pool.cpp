@@ -20,6 +20,9 @@ ThreadPool::ThreadPool(std::size_t threads) {
     stop();
     throw std::runtime_error("cannot start " + std::to_string(threads) +
                              " worker threads: " + e.code().message());
+  } catch (...) {
+    stop();
+    throw;
   }
 }
 
