@@ -110,11 +110,12 @@ int fuzz_holdings_hint(ByteSpan in) {
 // A journal read back at start-up (peer/journal_format.hpp): the file may be torn or damaged. The
 // data file it must speak for is the one its own header names (so mutations reach the snapshot
 // and the records), with at most 2^20 blocks (a cascade file's count is bounded too). What it
-// accepts holds its snapshot, is the file's size, and written back as a snapshot reads the same.
+// accepts must be what a second, plain reading here finds (the snapshot, then each well-formed
+// record up to the first that is not), its header must re-encode to the input's, and one byte
+// less must never prove more.
 int fuzz_journal(ByteSpan in) {
   JournalIdentity id = journal_identity(in).value_or(JournalIdentity{});
   id.block_count = std::min<std::uint64_t>(id.block_count, 1u << 20);
-  constexpr std::size_t bitmap_at = 8 + 32 + 6 * 8;  // magic, cascade hash, six u64
   std::string why;
   const auto bits = decode_journal(in, id, &why);
   if (!bits) {
@@ -122,13 +123,34 @@ int fuzz_journal(ByteSpan in) {
     return 0;
   }
   check(bits->size() == id.block_count);
-  const ByteSpan bitmap = in.subspan(bitmap_at, (id.block_count + 7) / 8);
+  constexpr std::size_t bitmap_at = 8 + 32 + 6 * 8;  // magic, cascade hash, six u64
+  const std::size_t bitmap_size = (id.block_count + 7) / 8;
+  std::vector<bool> expected(id.block_count, false);
   for (std::uint64_t b = 0; b < id.block_count; ++b)
-    check(!((bitmap[b / 8] >> (b % 8)) & 1) || (*bits)[b]);
-  const Bytes snapshot = encode_journal_header(id, *bits);
-  check(snapshot.size() <= in.size());
-  const auto again = decode_journal(snapshot, id, nullptr);
-  check(again && *again == *bits);
+    expected[b] = (in[bitmap_at + b / 8] >> (b % 8)) & 1;
+  const std::vector<bool> snapshot = expected;
+  for (std::size_t at = bitmap_at + bitmap_size + 4; in.size() - at >= 16; at += 16) {
+    const std::uint64_t block = load_be64(in.data() + at);
+    std::uint8_t named[40];
+    std::memcpy(named, id.cascade_hash.data(), 32);
+    store_be64(named + 32, block);
+    const std::uint32_t crc = std::uint32_t{in[at + 8]} << 24 | std::uint32_t{in[at + 9]} << 16 |
+                              std::uint32_t{in[at + 10]} << 8 | in[at + 11];
+    if (block >= id.block_count || crc != crc32(ByteSpan(named, sizeof named)) ||
+        std::memcmp(in.data() + at + 12, "VRFD", 4) != 0)
+      break;
+    expected[block] = true;
+  }
+  check(*bits == expected);
+  const Bytes header = encode_journal_header(id, snapshot);
+  check(header.size() <= in.size() && std::memcmp(header.data(), in.data(), bitmap_at) == 0);
+  const auto shorter = decode_journal(in.first(in.size() - 1), id, nullptr);
+  if (in.size() > header.size()) {
+    check(shorter.has_value());
+    for (std::uint64_t b = 0; b < id.block_count; ++b) check(!(*shorter)[b] || (*bits)[b]);
+  }
+  const auto again = decode_journal(header, id, nullptr);
+  check(again && *again == snapshot);
   return 0;
 }
 }  // namespace

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/sha256.hpp"
+#include "peer/journal_format.hpp"
 #include "tests/support/process.hpp"
 
 using namespace cascade;
@@ -30,6 +32,40 @@ std::size_t file_size(const std::string& p) {
   return std::filesystem::file_size(p);
 }
 }  // namespace
+
+// The bytes, against a journal written by another implementation (Python's struct and zlib:
+// tests/fuzz/journal_corpus.py): a snapshot of blocks 0-2 and 9, records for 3 and 19, then a
+// torn record.
+TEST(JournalFormat, ReadsAndWritesTheBytesAnotherImplementationWrote) {
+  std::ifstream in(
+      std::string(CASCADE_SOURCE_DIR) + "/tests/fuzz/corpus/journal/snapshot_records_torn",
+      std::ios::binary);
+  const Bytes file((std::istreambuf_iterator<char>(in)), {});
+  ASSERT_EQ(file.size(), 95u + 16 + 16 + 10);
+  JournalIdentity id;
+  const std::string name = "cascade";
+  id.cascade_hash = sha256({reinterpret_cast<const std::uint8_t*>(name.data()), name.size()});
+  id.target_size = 20ull << 20;
+  id.device = 2049;
+  id.inode = 131;
+  id.generation = 7;
+  id.birth_ns = 1764700000123456789ull;
+  id.block_count = 20;
+  ASSERT_EQ(journal_identity(file).value_or(JournalIdentity{}).birth_ns, id.birth_ns);
+  std::string why;
+  const auto got = decode_journal(file, id, &why);
+  ASSERT_TRUE(got) << why;
+  EXPECT_EQ(*got, bits(20, {0, 1, 2, 3, 9, 19}));
+  Bytes expected = encode_journal_header(id, bits(20, {0, 1, 2, 9}));
+  encode_journal_record(id.cascade_hash, 3, expected);
+  encode_journal_record(id.cascade_hash, 19, expected);
+  ASSERT_LE(expected.size(), file.size());
+  EXPECT_TRUE(std::equal(expected.begin(), expected.end(), file.begin()));
+  // Another file's journal, or a replaced data file's, is refused with its reason.
+  id.inode = 132;
+  EXPECT_FALSE(decode_journal(file, id, &why));
+  EXPECT_EQ(why, "the data file was replaced since it was written");
+}
 
 TEST(Crc32, MatchesTheStandardCheckValue) {
   const std::string s = "123456789";
