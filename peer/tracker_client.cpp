@@ -1,21 +1,42 @@
 #include "peer/tracker_client.hpp"
 
+#include <charconv>
+#include <optional>
+
+#include "common/endpoint.hpp"
+
 namespace cascade {
+
+namespace {
+// A dotted quad and a port number: no resolver needed (its first use starts a thread of its own,
+// and each asks getaddrinfo on it).
+std::optional<net::tcp::endpoint> literal(const std::string& host, const std::string& port) {
+  const auto ip = parse_ipv4(host);
+  unsigned number = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (!ip || ec != std::errc{} || end != port.data() + port.size() || number > 65535)
+    return std::nullopt;
+  return net::tcp::endpoint(asio::ip::address_v4(*ip), static_cast<std::uint16_t>(number));
+}
+}  // namespace
 
 asio::awaitable<TrackerReply> call_tracker(const std::string& host, const std::string& port,
                                            TrackerRequest req, net::Millis timeout) {
   TrackerReply reply;
   auto ex = co_await asio::this_coro::executor;
-  net::tcp::resolver resolver(ex);
-  auto [rec, results] = co_await resolver.async_resolve(net::tcp::v4(), host, port, net::nothrow);
-  if (rec || results.empty()) {
-    reply.error = "cannot resolve " + host + ": " + rec.message();
-    co_return reply;
+  std::optional<net::tcp::endpoint> to = literal(host, port);
+  if (!to) {
+    net::tcp::resolver resolver(ex);
+    auto [rec, results] = co_await resolver.async_resolve(net::tcp::v4(), host, port, net::nothrow);
+    if (rec || results.empty()) {
+      reply.error = "cannot resolve " + host + ": " + rec.message();
+      co_return reply;
+    }
+    to = results.begin()->endpoint();
   }
   net::tcp::socket socket(ex);
   net::Deadline deadline(socket);
-  std::error_code ec =
-      co_await net::connect(socket, deadline, results.begin()->endpoint(), timeout);
+  std::error_code ec = co_await net::connect(socket, deadline, *to, timeout);
   const Bytes request = encode_tracker_request(req);
   if (!ec) ec = co_await net::write_all(socket, deadline, asio::buffer(request), timeout);
   std::array<std::uint8_t, tracker_response_header_size> head{};
