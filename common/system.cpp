@@ -1,9 +1,12 @@
 #include "common/system.hpp"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <csignal>
 #include <fstream>
@@ -11,6 +14,17 @@
 #include <thread>
 
 namespace cascade {
+
+void keep_standard_descriptors_open() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    const int opened = ::open("/dev/null", O_RDWR | O_NOCTTY);  // the lowest free number: fd
+    if (opened >= 0 && opened != fd) {
+      ::dup2(opened, fd);
+      ::close(opened);
+    }
+  }
+}
 
 void ignore_sigpipe() {
   std::signal(SIGPIPE, SIG_IGN);

@@ -13,6 +13,10 @@ namespace cascade {
 void ignore_sigpipe();
 // Raises the soft open-file limit to the hard limit; returns the limit now in force.
 std::uint64_t raise_fd_limit();
+// Opens /dev/null on whichever of the standard descriptors 0, 1 and 2 is closed (`2>&-`), before
+// anything else is opened: else the next file opened (a data file) takes the number, and log lines
+// and events written to "stderr" or "stdout" land in it.
+void keep_standard_descriptors_open();
 // CPU seconds (user + system) used so far by this process, or by the calling thread alone.
 double cpu_seconds(bool this_thread_only = false);
 

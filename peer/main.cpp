@@ -114,6 +114,7 @@ int main(int argc, char** argv) {
   CLI::App app{"cascade-peer: share and fetch files described by cascade files", "cascade-peer"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("cascade-peer ") + version());
+  keep_standard_descriptors_open();
   log::set_program("peer");
   ignore_sigpipe();
   // Block buffers (one block each) are allocated and freed as connections come and go. A fixed

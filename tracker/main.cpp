@@ -90,6 +90,7 @@ int run(Args a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_standard_descriptors_open();
   CLI::App app{
       "cascade-tracker: keeps the registry of peers per swarm and answers LIST / SUBSCRIBE",
       "cascade-tracker"};

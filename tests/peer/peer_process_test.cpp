@@ -253,6 +253,22 @@ TEST(PeerSwarm, OneProcessSharesSeveralFilesIncludingAnEmptyOne) {
   EXPECT_EQ(std::filesystem::file_size(lab.dir.file("e2")), 0u);
 }
 
+// Started with its standard output and error closed (`>&- 2>&-`), the peer's log lines and events
+// still go nowhere: not into the data file, which would take descriptor 1 or 2.
+TEST(PeerSwarm, ClosedStandardStreamsDoNotEndUpInTheDataFile) {
+  Lab lab;
+  const std::string cascade = lab.make_file("data.bin", 300000, "16KiB");
+  lab.peer("seed", cascade, lab.dir.file("data.bin"));
+  ASSERT_NE(lab.port_of("seed"), 0);
+  auto r = run("/bin/bash",
+               {"-c", "exec " + peer_bin() + " run " + cascade + " " + lab.tracker() +
+                          " 127.0.0.1:0 -c --events - --log-level debug -o " +
+                          lab.dir.file("copy") + " >&- 2>&-"},
+               60s);
+  EXPECT_EQ(r.code, 0);
+  EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("copy")));
+}
+
 // ---- Serving, against a seed of the vector file ----
 
 class Serving : public ::testing::Test {
