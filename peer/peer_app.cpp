@@ -1,7 +1,11 @@
 #include "peer/peer_app.hpp"
 
+#include <sys/stat.h>
+
 #include <cmath>
 #include <csignal>
+#include <filesystem>
+#include <optional>
 
 #include "common/file.hpp"
 #include "common/hex.hpp"
@@ -63,6 +67,38 @@ void check_arguments(RunOptions& o) {
     throw Fatal(ExitCode::usage, "--http must be IPv4:port, got \"" + o.http + "\"");
 }
 
+// Whether two paths name one file: the same inode where both exist, else the same absolute path
+// (links and `..` resolved as far as the path exists).
+bool same_file(const std::string& a, const std::string& b) {
+  struct stat sa {
+  }, sb{};
+  const bool ea = ::stat(a.c_str(), &sa) == 0, eb = ::stat(b.c_str(), &sb) == 0;
+  if (ea && eb) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  if (ea != eb) return false;
+  std::error_code e1, e2;
+  return std::filesystem::weakly_canonical(a, e1) == std::filesystem::weakly_canonical(b, e2) &&
+         !e1 && !e2;
+}
+
+// Why `data` cannot be the data file of `cascade` beside the files shared already (and the cascade
+// files still to come), if it cannot: it would overwrite a cascade file, or mix two files' blocks.
+std::optional<std::string> data_file_clash(const std::string& cascade, const std::string& data,
+                                           const std::vector<std::shared_ptr<SharedFile>>& shared,
+                                           const std::vector<std::string>& cascades) {
+  auto is_cascade = [&](const std::string& c) {
+    return "its data file " + data + " is a cascade file" + (c == data ? "" : " (" + c + ")");
+  };
+  for (const auto& c : cascades)
+    if (same_file(data, c)) return is_cascade(c);
+  for (const auto& f : shared) {
+    if (same_file(data, f->cascade_path)) return is_cascade(f->cascade_path);
+    if (same_file(data, f->data_path))
+      return "its data file " + data + " is already the data file of " + f->cascade_path +
+             " (not of " + cascade + " too)";
+  }
+  return std::nullopt;
+}
+
 // Opens the cascade files SOURCE names; the directories it names go to `dirs`.
 std::vector<std::shared_ptr<SharedFile>> open_files(const RunOptions& o,
                                                     std::vector<std::string>& dirs) {
@@ -77,6 +113,8 @@ std::vector<std::shared_ptr<SharedFile>> open_files(const RunOptions& o,
     }
     const std::string data =
         o.data_paths.empty() ? default_data_path(o.cascade_paths[i]) : o.data_paths[i];
+    if (auto clash = data_file_clash(o.cascade_paths[i], data, files, o.cascade_paths))
+      throw Fatal(ExitCode::usage, o.cascade_paths[i] + ": " + *clash);
     files.push_back(open_shared_file(o.cascade_paths[i], data, o.max_block_size));
     for (std::size_t k = 0; k + 1 < files.size(); ++k)
       if (files[k]->cascade_hash == files.back()->cascade_hash)
@@ -293,7 +331,15 @@ int run(RunOptions& o, Events* events) {
       if (stopping) return false;
       std::shared_ptr<SharedFile> f;
       try {
-        f = open_shared_file(cascade_path, default_data_path(cascade_path), o.max_block_size);
+        const std::string data = default_data_path(cascade_path);
+        auto clash = data_file_clash(cascade_path, data, set.files(), {cascade_path});
+        if (!clash && data.ends_with(".cascade"))  // X.cascade.cascade: X.cascade may come later
+          clash = "its data file " + data + " would be a cascade file";
+        if (clash) {
+          log::warn(cascade_path, ": ", *clash, " (ignored until the file changes)");
+          return false;
+        }
+        f = open_shared_file(cascade_path, data, o.max_block_size);
         if (auto other = set.path_of(f->cascade_hash)) {
           log::warn(cascade_path, ": the same cascade file as ", *other, " is shared; ignored");
           return false;

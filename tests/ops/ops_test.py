@@ -850,6 +850,16 @@ class PeerLifeTest(Programs):
         self.assertNotIn("cannot watch with inotify", self.log_of("seed"))
         self.assertLess(time.monotonic() - added, 2.0)
         fetch("b.bin", b)
+        # A cascade file named after one (b.bin.cascade.cascade): its data file would be
+        # b.bin.cascade, which must never be written to. A warning, and nothing else changes.
+        with open(f"{shared}/b.bin.cascade", "rb") as f:
+            b_raw = f.read()
+        with open(f"{shared}/b.bin.cascade.cascade", "wb") as f:
+            f.write(b_raw)
+        wait_until("the warning", lambda: "b.bin.cascade is a cascade file" in self.log_of("seed"), 10)
+        with open(f"{shared}/b.bin.cascade", "rb") as f:
+            self.assertEqual(f.read(), b_raw)
+        os.unlink(f"{shared}/b.bin.cascade.cascade")
         # The junk file made valid: picked up too.
         c = put("c.bin", 3)
         os.replace(f"{shared}/c.bin.cascade", f"{shared}/junk.cascade")

@@ -540,6 +540,23 @@ TEST(PeerCli, RunRejectsBadInputWithExitTwo) {
       peer_bin(), {"run", d.file("s.cascade"), "127.0.0.1:1", "127.0.0.1:0", "--window", "lots"});
   EXPECT_EQ(r3.code, 2);
   EXPECT_NE(r3.err.find("--window"), std::string::npos) << r3.err;
+  // Two files' blocks in one data file, or a cascade file overwritten with data: refused before
+  // anything is opened.
+  std::filesystem::copy_file(vectors_dir() + "/sample.txt.cascade", d.file("t.cascade"));
+  const std::string before = read_text(d.file("t.cascade"));
+  for (const auto& [sources, outputs, reason] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {d.file("s.cascade") + ":" + d.file("bad.cascade"), d.file("o") + ":" + d.file("o"),
+            "already the data file"},
+           {d.file("t.cascade"), d.file("t.cascade"), "is a cascade file"},
+           {d.file("s.cascade") + ":" + d.file("t.cascade"),
+            d.file("t.cascade") + ":" + d.file("p"), "is a cascade file"}}) {
+    const auto r =
+        run(peer_bin(), {"run", sources, "127.0.0.1:1", "127.0.0.1:0", "-c", "-o", outputs});
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find(reason), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(read_text(d.file("t.cascade")), before) << "a cascade file was written to";
   // Data files that cannot be one: a directory, a FIFO (not opened for writing: it would wait).
   std::filesystem::create_directory(d.file("dir"));
   ASSERT_EQ(::mkfifo(d.file("fifo").c_str(), 0600), 0);
