@@ -76,7 +76,8 @@ std::optional<std::uint64_t> parse_rate(std::string_view text) {
   for (const auto& [name, scale] : units) {
     if (unit != name) continue;
     const double bytes = value * scale;
-    if (bytes >= 1.8e19) return std::nullopt;
+    // Too large, or so small it would round to 0, which means unlimited.
+    if (bytes >= 1.8e19 || (value > 0 && bytes < 0.5)) return std::nullopt;
     return static_cast<std::uint64_t>(bytes + 0.5);
   }
   return std::nullopt;

@@ -183,6 +183,7 @@ int main(int argc, char** argv) {
   run->add_option("--list-interval", list_interval,
                   "seconds between LISTs while too few peers are known (sooner while the swarm "
                   "forms: 0.25, 0.5, 1 ... s)")
+      ->check(CLI::Range(1, 86400))
       ->capture_default_str();
   run->add_option("--connect-timeout-ms", connect_ms, "connecting to a peer")
       ->check(CLI::Range(1, 600000))

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <charconv>
 #include <cmath>
 #include <csignal>
 #include <filesystem>
@@ -52,7 +53,13 @@ void check_arguments(RunOptions& o) {
       throw Fatal(
           ExitCode::usage,
           "TRACKER must be host:port (or several, comma-separated), got \"" + o.tracker + "\"");
-    o.download.trackers.push_back({one.substr(0, colon), one.substr(colon + 1)});
+    const std::string port = one.substr(colon + 1);
+    unsigned number = 0;
+    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+    if (ec != std::errc{} || end != port.data() + port.size() || number == 0 || number > 65535)
+      throw Fatal(ExitCode::usage,
+                  "TRACKER's port must be 1 to 65535, got \"" + port + "\" in \"" + one + "\"");
+    o.download.trackers.push_back({one.substr(0, colon), port});
     for (std::size_t k = 0; k + 1 < o.download.trackers.size(); ++k)
       if (o.download.trackers[k].host == o.download.trackers.back().host &&
           o.download.trackers[k].port == o.download.trackers.back().port)

@@ -105,6 +105,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--stats-interval", a.server.stats_interval_s,
                  "seconds between stats lines, 0 for none")
+      ->check(CLI::Range(0, 86400))
       ->capture_default_str();
   app.add_option("--port-file", a.port_file, "write the bound port to this file once listening");
   app.add_option("--http", a.http,

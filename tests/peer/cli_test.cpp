@@ -50,6 +50,10 @@ TEST(Cli, BadUsageIsOneLineAndExitCodeUsage) {
            {"run", "x.cascade", "127.0.0.1:1", "127.0.0.1:0", "--window", "lots"},
            {"run", "x.cascade", "127.0.0.1:1", "127.0.0.1:0", "--threads", "100000"},
            {"make", "x", "--threads", "1025"},
+           {"run", "x.cascade", "127.0.0.1:1", "127.0.0.1:0", "--list-interval", "0"},
+           {"run", "x.cascade", "127.0.0.1:1", "127.0.0.1:0", "--max-download-rate", "0.4B/s"},
+           {"run", "x.cascade", "127.0.0.1:99999", "127.0.0.1:0"},
+           {"run", "x.cascade", "127.0.0.1:0", "127.0.0.1:0"},
            {"make", "/nonexistent/file"},
            {"info", "/nonexistent/file.cascade"},
            {"frobnicate"}}) {
@@ -59,7 +63,9 @@ TEST(Cli, BadUsageIsOneLineAndExitCodeUsage) {
     EXPECT_EQ(r.err.rfind("cascade-peer: ", 0), 0u) << r.err;
   }
   for (const auto& args : std::vector<std::vector<std::string>>{
-           {"--config", "/nonexistent.json"}, {"--config", "t.json", "--threads", "100000"}}) {
+           {"--config", "/nonexistent.json"},
+           {"--config", "t.json", "--threads", "100000"},
+           {"--config", "t.json", "--stats-interval", "10000000000"}}) {
     auto t = run(bin_dir() + "/cascade-tracker", args);
     EXPECT_EQ(t.code, to_int(ExitCode::usage)) << t.err;
     EXPECT_EQ(lines(t.err), 1u) << t.err;
