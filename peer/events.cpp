@@ -1,10 +1,15 @@
 #include "peer/events.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "common/exit.hpp"
+#include "common/log.hpp"
 
 namespace cascade {
 
@@ -15,18 +20,20 @@ nlohmann::json event(const char* name) {
 }  // namespace
 
 Events::Events(const std::string& path) {
-  if (path == "-") {
-    out_ = stdout;
-    return;
-  }
-  out_ = std::fopen(path.c_str(), "a");
-  if (!out_)
-    throw Fatal(ExitCode::failure, "--events: cannot open " + path + ": " + std::strerror(errno));
+  if (path == "-") return;
+  // Not blocking: the open of a FIFO nobody reads fails (ENXIO) instead of waiting for good, and
+  // a reader that stops reading makes a write fail (EAGAIN) instead of stalling a network thread.
+  fd_ =
+      ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
+  if (fd_ < 0)
+    throw Fatal(ExitCode::failure,
+                "--events: cannot open " + path + ": " +
+                    (errno == ENXIO ? std::string("nothing is reading it") : std::strerror(errno)));
   owned_ = true;
 }
 
 Events::~Events() {
-  if (owned_) std::fclose(out_);
+  if (owned_) ::close(fd_);
 }
 
 void Events::write(nlohmann::json& j) {
@@ -34,10 +41,22 @@ void Events::write(nlohmann::json& j) {
   j["time"] =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   // A path that is not UTF-8 is written with U+FFFD in place of its bad bytes.
-  const std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  std::fwrite(line.data(), 1, line.size(), out_);
-  std::fputc('\n', out_);
-  std::fflush(out_);
+  const std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  // One write per line: whole into a pipe (up to its atomic size, which every line but one with
+  // a path near PATH_MAX is within), or not at all when its reader has fallen behind.
+  std::size_t done = 0;
+  while (done < line.size()) {
+    const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
+    if (n > 0) {
+      done += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (dropped_++ % 1000 == 0)
+      log::warn("--events: ", n < 0 ? std::strerror(errno) : "nothing written", "; ", dropped_,
+                " event(s) dropped so far");
+    return;
+  }
 }
 
 void Events::file_started(const std::string& file, const std::string& cascade_hash,

@@ -1,10 +1,11 @@
 // Events for scripts (--events PATH, "-" for stdout): one JSON object per line (NDJSON), each
 // with "event" (its name) and "time" (Unix seconds, fractional), written whole and flushed at
 // once, from any thread. The README lists every event and its fields.
+// A FIFO (or pipe) as PATH must have a reader when the peer starts; a reader that falls behind
+// loses events (counted in a warning) rather than stall the threads that write them.
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json_fwd.hpp>
@@ -40,8 +41,9 @@ class Events {
  private:
   void write(nlohmann::json& event);
   std::mutex mutex_;
-  std::FILE* out_ = nullptr;  // guarded by mutex_
+  int fd_ = 1;  // stdout unless owned_
   bool owned_ = false;
+  std::uint64_t dropped_ = 0;  // guarded by mutex_
 };
 
 }  // namespace cascade

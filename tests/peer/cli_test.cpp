@@ -1,6 +1,7 @@
 // The command lines: each default has one source (the option structs), the help prints it, and
 // the README quotes the help verbatim. Errors are one line and the documented exit code.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -8,6 +9,7 @@
 
 #include "common/exit.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/vectors.hpp"
 
 using namespace cascade;
 using namespace cascade::test;
@@ -99,4 +101,16 @@ TEST(Cli, ThreadsTheSystemWillNotGiveAreOneLineAndExitOne) {
     const std::string last = r.err.substr(r.err.rfind('\n', r.err.size() - 2) + 1);
     EXPECT_EQ(last.rfind(program + ": cannot start 1000 ", 0), 0u) << r.err;
   }
+}
+
+// --events on a FIFO with no reader: said at once, not a peer that waits in its open for good.
+TEST(Cli, EventsToAFifoNobodyReadsAreAnErrorNotAWait) {
+  TempDir d;
+  ASSERT_EQ(::mkfifo(d.file("events").c_str(), 0600), 0);
+  auto r = run(bin_dir() + "/cascade-peer",
+               {"run", vectors_dir() + "/sample.txt.cascade", "127.0.0.1:1", "127.0.0.1:0", "-c",
+                "-o", d.file("data"), "--events", d.file("events")},
+               std::chrono::seconds(10));
+  EXPECT_EQ(r.code, to_int(ExitCode::failure)) << r.err;
+  EXPECT_NE(r.err.find("nothing is reading it"), std::string::npos) << r.err;
 }
