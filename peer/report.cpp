@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "common/file.hpp"
@@ -102,12 +103,21 @@ void write_stats(const std::string& path, const std::vector<std::shared_ptr<Shar
          {"blocks_from", sources}});
   }
   const std::string text = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  // Written five times a second: a failure is said once, and again only when it changes (or
+  // once the file could be written in between).
+  static std::mutex mutex;
+  static std::string last_failure;
+  std::string failure;
   try {
     write_file_replace(path, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()},
                        /*durable=*/false);
   } catch (const std::exception& e) {
-    log::warn("cannot write statistics: ", e.what());
+    failure = e.what();
   }
+  std::lock_guard lock(mutex);
+  if (!failure.empty() && failure != last_failure)
+    log::warn("cannot write statistics: ", failure, " (said once until it changes)");
+  last_failure = failure;
 }
 
 }  // namespace cascade

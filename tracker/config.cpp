@@ -48,8 +48,16 @@ TrackerConfig parse_tracker_config(const std::string& json_text,
 namespace {
 TrackerConfig interpret(const std::string& json_text, std::vector<std::string>& warnings) {
   json j;
+  // No key of ours nests deeper than 2; a file of millions of '[' would take gigabytes and
+  // seconds to build (on SIGHUP, on the thread that accepts connections).
+  constexpr int max_depth = 16;
+  const json::parser_callback_t shallow = [](int depth, json::parse_event_t, json&) {
+    if (depth > max_depth)
+      throw ConfigError("nested deeper than " + std::to_string(max_depth) + " levels");
+    return true;
+  };
   try {
-    j = json::parse(json_text);
+    j = json::parse(json_text, shallow);
   } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 3e999
     throw ConfigError(std::string("not valid JSON: ") + e.what());
   }
@@ -69,7 +77,10 @@ TrackerConfig interpret(const std::string& json_text, std::vector<std::string>& 
                                                         "max-connections-per-ip",
                                                         "request-timeout-ms"};
   for (const auto& [key, value] : j.items())
-    if (!known.contains(key)) warnings.push_back("unknown key \"" + key + "\" ignored");
+    if (!known.contains(key))  // quoted as JSON: a newline or escape in it stays on one line
+      warnings.push_back("unknown key " +
+                         json(key).dump(-1, ' ', true, json::error_handler_t::replace) +
+                         " ignored");
 
   TrackerConfig c;
   if (j.contains("port")) c.port = static_cast<std::uint16_t>(get_uint(j, "port", 0, 65535));

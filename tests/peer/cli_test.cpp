@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "common/exit.hpp"
 #include "tests/support/process.hpp"
@@ -113,4 +115,22 @@ TEST(Cli, EventsToAFifoNobodyReadsAreAnErrorNotAWait) {
                std::chrono::seconds(10));
   EXPECT_EQ(r.code, to_int(ExitCode::failure)) << r.err;
   EXPECT_NE(r.err.find("nothing is reading it"), std::string::npos) << r.err;
+}
+
+// The statistics are written five times a second: a file that cannot be written is said once.
+TEST(Cli, AStatisticsFileThatCannotBeWrittenIsSaidOnce) {
+  TempDir d;
+  Process p(bin_dir() + "/cascade-peer",
+            {"run", vectors_dir() + "/sample.txt.cascade", "127.0.0.1:1", "127.0.0.1:0", "-o",
+             d.file("data"), "--stats-json", d.file("missing/stats.json")},
+            d.path());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  p.signal(SIGTERM);
+  p.wait(std::chrono::seconds(10));
+  const std::string err = p.err();
+  std::size_t said = 0;
+  for (auto at = err.find("cannot write statistics"); at != std::string::npos;
+       at = err.find("cannot write statistics", at + 1))
+    ++said;
+  EXPECT_EQ(said, 1u) << err;
 }

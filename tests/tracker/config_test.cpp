@@ -88,3 +88,18 @@ TEST(TrackerConfig, ANumberTooLargeForAnyTypeIsAConfigErrorNotACrash) {
   EXPECT_NE(error_of(R"({"port": 3e405796})").find("JSON"), std::string::npos);
   EXPECT_NE(error_of(R"({"port": 1, "x": [3e405796]})").find("JSON"), std::string::npos);
 }
+
+TEST(TrackerConfig, DeepNestingIsRefusedBeforeItIsBuilt) {
+  const std::string deep =
+      R"({"port": 1, "x": )" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  EXPECT_NE(error_of(deep).find("nested deeper than 16 levels"), std::string::npos);
+  // As deep as a config has any reason to be: fine (an unknown key, warned about).
+  EXPECT_EQ(error_of(R"({"port": 1, "x": [[[[1]]]]})"), "");
+}
+
+TEST(TrackerConfig, AnUnknownKeyIsQuotedSoItsWarningStaysOneLine) {
+  std::vector<std::string> warnings;
+  parse("{\"port\": 1, \"a\\nFAKE error\\u001b[31m\": 1}", &warnings);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0], R"(unknown key "a\nFAKE error\u001b[31m" ignored)");
+}
