@@ -265,8 +265,16 @@ int main(int argc, char** argv) {
                         Fatal(ExitCode::usage, std::string(e.what()) + " (see --help)"));
   }
   try {
-    if (*make) return cmd_make(make_data, make_out, make_block, make_threads);
-    if (*info) return cmd_info(info_path, info_json);
+    // What make and info print is their result: output that could not be written (a full disk,
+    // a closed pipe) is a failure, not exit 0.
+    auto printed = [](int code) {
+      if (!std::cout.flush() && code == 0)
+        return report_fatal("cascade-peer",
+                            Fatal(ExitCode::failure, "cannot write to the standard output"));
+      return code;
+    };
+    if (*make) return printed(cmd_make(make_data, make_out, make_block, make_threads));
+    if (*info) return printed(cmd_info(info_path, info_json));
     auto level = log::parse_level(log_level);
     if (!level) throw Fatal(ExitCode::usage, "--log-level must be debug, info, warn, error or off");
     log::set_level(ro.quiet && *level < log::Level::warn ? log::Level::warn : *level);

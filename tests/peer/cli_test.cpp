@@ -134,3 +134,15 @@ TEST(Cli, AStatisticsFileThatCannotBeWrittenIsSaidOnce) {
     ++said;
   EXPECT_EQ(said, 1u) << err;
 }
+
+// What make and info print is their result: a standard output that takes nothing (a full disk)
+// is exit 1 with its reason, not exit 0 with nothing written.
+TEST(Cli, OutputThatCannotBeWrittenIsAFailure) {
+  for (const std::string& args : {std::string("info ") + vectors_dir() + "/sample.txt.cascade",
+                                  "info --json " + vectors_dir() + "/sample.txt.cascade"}) {
+    auto r = run("/bin/bash", {"-c", "exec " + bin_dir() + "/cascade-peer " + args + " >/dev/full"},
+                 std::chrono::seconds(10));
+    EXPECT_EQ(r.code, to_int(ExitCode::failure)) << args << ": " << r.err;
+    EXPECT_NE(r.err.find("cannot write to the standard output"), std::string::npos) << r.err;
+  }
+}
