@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -159,12 +160,20 @@ void write_file_replace(const std::string& path_given, std::span<const std::uint
     if (!S_ISREG(st.st_mode)) return write_into(path_given, data);
   }
   const std::string path = follow_links(path_given);
-  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  {
+  // A short name beside it (a name near the 255-byte limit leaves no room for a suffix), unique
+  // within the process; errors name the file asked for, not the temporary one.
+  static std::atomic<std::uint64_t> serial{0};
+  const auto slash = path.rfind('/');
+  const std::string tmp = path.substr(0, slash == std::string::npos ? 0 : slash + 1) + ".tmp-" +
+                          std::to_string(::getpid()) + "-" + std::to_string(serial++);
+  try {
     ::unlink(tmp.c_str());
     File f(tmp, File::Mode::read_write_create);
     f.write_at(0, data);
     if (durable) f.sync_data();
+  } catch (const FileError& e) {
+    ::unlink(tmp.c_str());
+    throw FileError(path + ": cannot write: " + std::strerror(e.error), e.error);
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;

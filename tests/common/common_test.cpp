@@ -392,3 +392,12 @@ TEST(WriteFileReplace, ADirectoryIsAnErrorNamingIt) {
   }
   EXPECT_TRUE(std::filesystem::is_directory(d.file("dir")));
 }
+
+TEST(WriteFileReplace, ANameAtTheLengthLimitCanBeReplaced) {
+  cascade::test::TempDir d;
+  const std::string name(255, 'n');  // NAME_MAX: no room for a suffix
+  cascade::write_file_replace(d.file(name), bytes_of("a"));
+  cascade::write_file_replace(d.file(name), bytes_of("b"));
+  EXPECT_EQ(text_of(d.file(name)), "b");
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(d.path()), {}), 1);
+}
