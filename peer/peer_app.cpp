@@ -6,6 +6,7 @@
 #include <cmath>
 #include <csignal>
 #include <filesystem>
+#include <functional>
 #include <optional>
 
 #include "common/file.hpp"
@@ -281,7 +282,10 @@ int run(RunOptions& o, Events* events) {
       events->file_started(f.data_path, to_hex(f.cascade_hash), f.meta.block_count(),
                            f.blocks.verified_count(), f.blocks.complete());
   };
-  auto start_file = [&](std::shared_ptr<SharedFile> f) {
+  // A shared directory's files are added and removed one at a time (see below).
+  std::mutex sharing_mutex;
+  std::function<void(const std::string&)> stop_file;
+  auto start_file = [&](std::shared_ptr<SharedFile> f, bool in_directory) {
     auto on_complete = [&, file = f.get()] {
       file->stats.complete_seconds = since_start();
       log::info(file->data_path, ": complete and verified after ",
@@ -293,13 +297,23 @@ int run(RunOptions& o, Events* events) {
         on_fatal(Fatal(ExitCode::failure, message));
       });
     if (server) server->add_file(f);
-    auto d = std::make_shared<Downloader>(io, pool, f, o.download, on_fatal, on_complete);
+    // A file of a shared directory whose cascade file proves inconsistent (every block verified,
+    // the whole file not) stops being shared, as a file refused at the start is; the others go on.
+    auto file_fatal = [&, in_directory, cascade = f->cascade_path](const Fatal& fatal) {
+      if (!in_directory || fatal.code != ExitCode::usage) return on_fatal(fatal);
+      log::warn(fatal.what(), " (no longer shared; tried again once the file changes)");
+      asio::post(io, [&, cascade] {
+        std::lock_guard lock(sharing_mutex);
+        stop_file(cascade);
+      });
+    };
+    auto d = std::make_shared<Downloader>(io, pool, f, o.download, file_fatal, on_complete);
     set.add(FileSet::Entry{f, d});
     d->start();
   };
   // A file of a shared directory leaving the set: no longer served, announced or downloaded;
   // what was verified of it is made durable.
-  auto stop_file = [&](const std::string& cascade_path) {
+  stop_file = [&](const std::string& cascade_path) {
     auto e = set.remove(cascade_path);
     if (!e) return;
     if (server) server->remove_file(e->file->cascade_hash);
@@ -320,7 +334,7 @@ int run(RunOptions& o, Events* events) {
       throw Fatal(ExitCode::failure, e.what());
     }
   }
-  for (auto& f : given) start_file(f);
+  for (auto& f : given) start_file(f, false);
 
   // Shared directories: the files in them now, then a watch for those that come and go. A file
   // there that cannot be shared is a warning, not the end of the process.
@@ -329,7 +343,6 @@ int run(RunOptions& o, Events* events) {
   // never both get in. A new file is hashed on a pool of its own, so serving the others does
   // not queue behind it.
   std::vector<std::unique_ptr<DirectoryWatch>> watches;
-  std::mutex sharing_mutex;
   std::unique_ptr<ThreadPool> scan_pool;
   if (!dirs.empty()) scan_pool = std::make_unique<ThreadPool>(threads);
   for (const auto& dir : dirs) {
@@ -352,7 +365,7 @@ int run(RunOptions& o, Events* events) {
           return false;
         }
         prepare(*f, *scan_pool);
-        start_file(f);
+        start_file(f, true);
       } catch (const Fatal& e) {  // its message names the file
         log::warn(e.what(), " (ignored until the file changes)");
         return false;

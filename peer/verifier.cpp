@@ -54,11 +54,17 @@ std::optional<Fatal> Verifier::check_whole(bool evict_all) {
   SharedFile& f = *file_;
   try {
     f.storage->sync();
-    if (whole_.finish() != f.meta.target_hash)
+    if (whole_.finish() != f.meta.target_hash) {
+      // Either the cascade file's block hashes do not make its whole-file hash, or the data file
+      // was changed behind a journal that vouched for its blocks. The journal goes either way, so
+      // the next start hashes every block again (and fetches any that changed).
+      if (f.journal) f.journal->remove();
       return Fatal(ExitCode::usage,
-                   f.cascade_path +
-                       ": every block verified but the whole file's SHA-256 does not match: "
-                       "the cascade file is inconsistent");
+                   f.cascade_path + ": every block of " + f.data_path +
+                       " verified but the whole file's SHA-256 does not match: the cascade file "
+                       "is inconsistent, or the data file changed since its blocks were verified "
+                       "(the next start hashes every block again)");
+    }
     if (evict_all && hashed_at_last_block_.load() != not_yet) {
       f.storage->sync();  // the tail finish() hashed is durable too: all of it may go
       f.storage->drop_behind();

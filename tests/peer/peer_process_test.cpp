@@ -193,6 +193,56 @@ TEST(PeerSwarm, ResumeAfterKillFetchesOnlyWhatIsMissing) {
   EXPECT_EQ(s["files"][0]["bytes_downloaded"].get<std::uint64_t>(), (blocks - present) * block);
 }
 
+// A block the journal vouched for, changed on the disk behind it: the whole-file check fails once
+// (exit 2, saying so), the journal goes, and the next start hashes every block and fetches the
+// changed one again.
+TEST(PeerSwarm, ADataFileChangedBehindItsJournalIsHashedAgainOnTheNextStart) {
+  Lab lab;
+  const std::size_t blocks = 60, block = 16 * 1024;
+  const std::string cascade = lab.make_file("data.bin", blocks * block, "16KiB");
+  ASSERT_TRUE(lab.slow_seed("slowseed", cascade, 20));
+  Process& first = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c"});
+  eventually([&] { return lab.verified("leech") >= 10; }, 30s);
+  first.signal(SIGTERM);  // its verified blocks are made durable and journalled
+  ASSERT_EQ(first.wait(10s), 0) << first.err();
+  ASSERT_TRUE(std::filesystem::exists(lab.dir.file("copy.bin.cascade-journal")));
+  {
+    std::fstream f(lab.dir.file("copy.bin"), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(10);  // block 0: a client picks in order, so it was among the first
+    f.put('\x5a');
+  }
+  std::filesystem::remove(lab.dir.file("leech.json"));
+  Process& second = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c"});
+  EXPECT_EQ(second.wait(60s), 2) << second.err();
+  EXPECT_NE(second.err().find("changed since its blocks were verified"), std::string::npos)
+      << second.err();
+  EXPECT_FALSE(std::filesystem::exists(lab.dir.file("copy.bin.cascade-journal")));
+  Process& third = lab.peer("leech", cascade, lab.dir.file("copy.bin"), {"-c"});
+  ASSERT_EQ(third.wait(60s), 0) << third.err();
+  EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("copy.bin")));
+}
+
+// In a shared directory, a cascade file whose blocks all verify but whose whole-file hash does not
+// match stops being shared; the peer and its other files go on.
+TEST(PeerSwarm, AnInconsistentCascadeFileInASharedDirectoryStopsOnlyItself) {
+  Lab lab;
+  lab.make_file("a.bin", 100000, "16KiB");
+  std::filesystem::create_directory(lab.dir.file("shared"));
+  for (const char* name : {"a.bin", "a.bin.cascade"})
+    std::filesystem::copy_file(lab.dir.file(name), lab.dir.file(std::string("shared/") + name));
+  std::filesystem::copy_file(lab.dir.file("a.bin"), lab.dir.file("shared/y.bin"));
+  std::string bad = read_text(lab.dir.file("a.bin.cascade"));
+  bad[40] = static_cast<char>(bad[40] ^ 1);  // inside the whole-file SHA-256
+  { std::ofstream(lab.dir.file("shared/y.bin.cascade"), std::ios::binary) << bad; }
+  Process& p = lab.peer("seed", lab.dir.file("shared"), "", {});
+  ASSERT_TRUE(eventually_says(p, "no longer shared")) << p.err();
+  EXPECT_NE(p.err().find("y.bin.cascade: every block"), std::string::npos) << p.err();
+  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(p.running()) << p.err();
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait(10s), 0) << p.err();
+}
+
 TEST(PeerSwarm, TheWholeFileHashFollowsTheDownloadWithinThePickingWindow) {
   Lab lab;
   const std::string cascade = lab.make_file("data.bin", 1024 * 4096, "4KiB");
