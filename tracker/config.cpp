@@ -47,6 +47,8 @@ TrackerConfig parse_tracker_config(const std::string& json_text,
 
 namespace {
 TrackerConfig interpret(const std::string& json_text, std::vector<std::string>& warnings) {
+  if (json_text.find_first_not_of(" \t\r\n") == std::string::npos)
+    throw ConfigError("the configuration is empty");
   json j;
   // No key of ours nests deeper than 2; a file of millions of '[' would take gigabytes and
   // seconds to build (on SIGHUP, on the thread that accepts connections).

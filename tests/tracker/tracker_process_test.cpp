@@ -454,7 +454,7 @@ TEST(TrackerCli, InvalidConfigsExitWithCodeTwoAndOneLine) {
                                                         {"/dev/zero", "too large"},
                                                         {".", "is a directory"},
                                                         {"huge.json", "too large"},
-                                                        {"fifo", "JSON"}}) {
+                                                        {"fifo", "is empty"}}) {
     auto r = run(bin_dir() + "/cascade-tracker",
                  {"--config", file.starts_with('/') ? file : d.file(file)}, 10s);
     EXPECT_EQ(r.code, 2) << file;
