@@ -1,6 +1,7 @@
 #include "peer/events.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -28,7 +29,9 @@ Events::Events(const std::string& path) {
   if (fd_ < 0)
     throw Fatal(ExitCode::failure,
                 "--events: cannot open " + path + ": " +
-                    (errno == ENXIO ? std::string("nothing is reading it") : std::strerror(errno)));
+                    (errno == ENXIO ? std::string("nothing is reading it (a named pipe with no "
+                                                  "reader, or a socket)")
+                                    : std::strerror(errno)));
   owned_ = true;
 }
 
@@ -52,6 +55,10 @@ void Events::write(nlohmann::json& j) {
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
+    // A line begun (longer than the pipe writes whole) is finished, waiting up to a second for
+    // room, so the lines after it stay lines.
+    pollfd room{fd_, POLLOUT, 0};
+    if (n < 0 && errno == EAGAIN && done > 0 && ::poll(&room, 1, 1000) > 0) continue;
     if (dropped_++ % 1000 == 0)
       log::warn("--events: ", n < 0 ? std::strerror(errno) : "nothing written", "; ", dropped_,
                 " event(s) dropped so far");

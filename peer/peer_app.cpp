@@ -89,13 +89,17 @@ bool same_file(const std::string& a, const std::string& b) {
 }
 
 // Why `data` cannot be the data file of `cascade` beside the files shared already (and the cascade
-// files still to come), if it cannot: it would overwrite a cascade file, or mix two files' blocks.
+// files still to come), if it cannot: it would overwrite a cascade file or a journal, or mix two
+// files' blocks. `derived`: the data path is the cascade path without its extension, so one still
+// ending in .cascade or .cascade-journal names a file of ours (X.cascade.cascade).
 std::optional<std::string> data_file_clash(const std::string& cascade, const std::string& data,
                                            const std::vector<std::shared_ptr<SharedFile>>& shared,
-                                           const std::vector<std::string>& cascades) {
+                                           const std::vector<std::string>& cascades, bool derived) {
   auto is_cascade = [&](const std::string& c) {
     return "its data file " + data + " is a cascade file" + (c == data ? "" : " (" + c + ")");
   };
+  if (derived && (data.ends_with(".cascade") || data.ends_with(".cascade-journal")))
+    return "its data file " + data + " would be a cascade file or a journal";
   for (const auto& c : cascades)
     if (same_file(data, c)) return is_cascade(c);
   for (const auto& f : shared) {
@@ -103,6 +107,9 @@ std::optional<std::string> data_file_clash(const std::string& cascade, const std
     if (same_file(data, f->data_path))
       return "its data file " + data + " is already the data file of " + f->cascade_path +
              " (not of " + cascade + " too)";
+    if (same_file(data, Journal::path_for(f->data_path)) ||
+        same_file(Journal::path_for(data), f->data_path))
+      return "its data file " + data + " and " + f->data_path + " would be each other's journal";
   }
   return std::nullopt;
 }
@@ -121,7 +128,8 @@ std::vector<std::shared_ptr<SharedFile>> open_files(const RunOptions& o,
     }
     const std::string data =
         o.data_paths.empty() ? default_data_path(o.cascade_paths[i]) : o.data_paths[i];
-    if (auto clash = data_file_clash(o.cascade_paths[i], data, files, o.cascade_paths))
+    if (auto clash =
+            data_file_clash(o.cascade_paths[i], data, files, o.cascade_paths, o.data_paths.empty()))
       throw Fatal(ExitCode::usage, o.cascade_paths[i] + ": " + *clash);
     files.push_back(open_shared_file(o.cascade_paths[i], data, o.max_block_size));
     for (std::size_t k = 0; k + 1 < files.size(); ++k)
@@ -284,7 +292,7 @@ int run(RunOptions& o, Events* events) {
   };
   // A shared directory's files are added and removed one at a time (see below).
   std::mutex sharing_mutex;
-  std::function<void(const std::string&)> stop_file;
+  std::function<void(const std::string&, const SharedFile*, const char*)> stop_file;
   auto start_file = [&](std::shared_ptr<SharedFile> f, bool in_directory) {
     auto on_complete = [&, file = f.get()] {
       file->stats.complete_seconds = since_start();
@@ -299,13 +307,29 @@ int run(RunOptions& o, Events* events) {
     if (server) server->add_file(f);
     // A file of a shared directory whose cascade file proves inconsistent (every block verified,
     // the whole file not) stops being shared, as a file refused at the start is; the others go on.
-    auto file_fatal = [&, in_directory, cascade = f->cascade_path](const Fatal& fatal) {
+    // The watches hold sharing_mutex while they hash a new file: a network thread does not wait
+    // for it, but tries again every 50 ms. Only this entry goes (the path may have been removed
+    // and added again meanwhile).
+    auto file_fatal = [&, in_directory, cascade = f->cascade_path,
+                       which = f.get()](const Fatal& fatal) {
       if (!in_directory || fatal.code != ExitCode::usage) return on_fatal(fatal);
-      log::warn(fatal.what(), " (no longer shared; tried again once the file changes)");
-      asio::post(io, [&, cascade] {
-        std::lock_guard lock(sharing_mutex);
-        stop_file(cascade);
-      });
+      log::warn(fatal.what(), " (no longer shared; tried again once its cascade file changes)");
+      auto timer = std::make_shared<asio::steady_timer>(io);
+      auto attempt = std::make_shared<std::function<void()>>();
+      *attempt = [&, cascade, which, timer, weak = std::weak_ptr(attempt)] {
+        std::unique_lock lock(sharing_mutex, std::try_to_lock);
+        if (!lock.owns_lock()) {
+          timer->expires_after(50ms);
+          timer->async_wait([again = weak.lock()](std::error_code ec) {
+            if (again && !ec) (*again)();
+          });
+          return;
+        }
+        stop_file(cascade, which, "its whole file does not match; no longer shared");
+      };
+      // The pending handler (the post, then each wait) owns the attempt; the attempt itself
+      // holds only a weak reference, so nothing is left once one succeeds or the io stops.
+      asio::post(io, [attempt] { (*attempt)(); });
     };
     auto d = std::make_shared<Downloader>(io, pool, f, o.download, file_fatal, on_complete);
     set.add(FileSet::Entry{f, d});
@@ -313,12 +337,17 @@ int run(RunOptions& o, Events* events) {
   };
   // A file of a shared directory leaving the set: no longer served, announced or downloaded;
   // what was verified of it is made durable.
-  stop_file = [&](const std::string& cascade_path) {
+  stop_file = [&](const std::string& cascade_path, const SharedFile* only, const char* why) {
+    if (only) {
+      const auto files = set.files();
+      if (std::none_of(files.begin(), files.end(), [&](const auto& f) { return f.get() == only; }))
+        return;  // gone already, or replaced by a new entry for the same path
+    }
     auto e = set.remove(cascade_path);
     if (!e) return;
     if (server) server->remove_file(e->file->cascade_hash);
     e->downloader->stop();
-    log::info(cascade_path, ": removed from the directory; no longer shared");
+    log::info(cascade_path, ": ", why);
     if (events) events->file_removed(e->file->data_path);
     make_durable(*e->file);
   };
@@ -352,10 +381,7 @@ int run(RunOptions& o, Events* events) {
       std::shared_ptr<SharedFile> f;
       try {
         const std::string data = default_data_path(cascade_path);
-        auto clash = data_file_clash(cascade_path, data, set.files(), {cascade_path});
-        if (!clash && data.ends_with(".cascade"))  // X.cascade.cascade: X.cascade may come later
-          clash = "its data file " + data + " would be a cascade file";
-        if (clash) {
+        if (auto clash = data_file_clash(cascade_path, data, set.files(), {cascade_path}, true)) {
           log::warn(cascade_path, ": ", *clash, " (ignored until the file changes)");
           return false;
         }
@@ -377,7 +403,7 @@ int run(RunOptions& o, Events* events) {
     };
     auto remove = [&](const std::string& cascade_path) {
       std::lock_guard lock(sharing_mutex);
-      stop_file(cascade_path);
+      stop_file(cascade_path, nullptr, "removed from the directory; no longer shared");
     };
     watches.push_back(std::make_unique<DirectoryWatch>(dir, add, remove));
     try {

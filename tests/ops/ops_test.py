@@ -856,7 +856,7 @@ class PeerLifeTest(Programs):
             b_raw = f.read()
         with open(f"{shared}/b.bin.cascade.cascade", "wb") as f:
             f.write(b_raw)
-        wait_until("the warning", lambda: "b.bin.cascade is a cascade file" in self.log_of("seed"), 10)
+        wait_until("the warning", lambda: "b.bin.cascade would be a cascade file" in self.log_of("seed"), 10)
         with open(f"{shared}/b.bin.cascade", "rb") as f:
             self.assertEqual(f.read(), b_raw)
         os.unlink(f"{shared}/b.bin.cascade.cascade")

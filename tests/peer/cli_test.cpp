@@ -54,10 +54,6 @@ TEST(Cli, BadUsageIsOneLineAndExitCodeUsage) {
            {"run", "x.cascade", "127.0.0.1:1", "127.0.0.1:0", "--window", "lots"},
            {"run", "x.cascade", "127.0.0.1:1", "127.0.0.1:0", "--threads", "100000"},
            {"make", "x", "--threads", "1025"},
-           {"run", "x.cascade", "127.0.0.1:1", "127.0.0.1:0", "--list-interval", "0"},
-           {"run", "x.cascade", "127.0.0.1:1", "127.0.0.1:0", "--max-download-rate", "0.4B/s"},
-           {"run", "x.cascade", "127.0.0.1:99999", "127.0.0.1:0"},
-           {"run", "x.cascade", "127.0.0.1:0", "127.0.0.1:0"},
            {"make", "/nonexistent/file"},
            {"info", "/nonexistent/file.cascade"},
            {"frobnicate"}}) {
@@ -66,10 +62,25 @@ TEST(Cli, BadUsageIsOneLineAndExitCodeUsage) {
     EXPECT_EQ(lines(r.err), 1u) << r.err;
     EXPECT_EQ(r.err.rfind("cascade-peer: ", 0), 0u) << r.err;
   }
+  // With a cascade file that exists, so only the option can be what is refused.
+  const std::string sample = vectors_dir() + "/sample.txt.cascade";
+  for (const auto& [args, reason] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"run", sample, "127.0.0.1:1", "127.0.0.1:0", "--list-interval", "0"},
+            "--list-interval"},
+           {{"run", sample, "127.0.0.1:1", "127.0.0.1:0", "--max-download-rate", "0.4B/s"},
+            "--max-download-rate"},
+           {{"run", sample, "127.0.0.1:99999", "127.0.0.1:0"}, "port must be 1 to 65535"},
+           {{"run", sample, "127.0.0.1:0", "127.0.0.1:0"}, "port must be 1 to 65535"}}) {
+    auto r = run(bin_dir() + "/cascade-peer", args, std::chrono::seconds(10));
+    EXPECT_EQ(r.code, to_int(ExitCode::usage)) << r.err;
+    EXPECT_NE(r.err.find(reason), std::string::npos) << r.err;
+  }
+  TempDir d;
+  d.write("t.json", R"({"port": 0, "open": true})");
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"--config", "/nonexistent.json"},
-           {"--config", "t.json", "--threads", "100000"},
-           {"--config", "t.json", "--stats-interval", "10000000000"}}) {
+           {"--config", d.file("t.json"), "--threads", "100000"},
+           {"--config", d.file("t.json"), "--stats-interval", "10000000000"}}) {
     auto t = run(bin_dir() + "/cascade-tracker", args);
     EXPECT_EQ(t.code, to_int(ExitCode::usage)) << t.err;
     EXPECT_EQ(lines(t.err), 1u) << t.err;

@@ -600,7 +600,9 @@ TEST(PeerCli, RunRejectsBadInputWithExitTwo) {
             "already the data file"},
            {d.file("t.cascade"), d.file("t.cascade"), "is a cascade file"},
            {d.file("s.cascade") + ":" + d.file("t.cascade"),
-            d.file("t.cascade") + ":" + d.file("p"), "is a cascade file"}}) {
+            d.file("t.cascade") + ":" + d.file("p"), "is a cascade file"},
+           {d.file("s.cascade") + ":" + d.file("t.cascade"),
+            d.file("x") + ":" + d.file("x.cascade-journal"), "each other's journal"}}) {
     const auto r =
         run(peer_bin(), {"run", sources, "127.0.0.1:1", "127.0.0.1:0", "-c", "-o", outputs});
     EXPECT_EQ(r.code, 2) << r.err;
