@@ -34,13 +34,19 @@ std::string format_ipv4(std::uint32_t ip) {
          std::to_string(ip >> 8 & 255) + '.' + std::to_string(ip & 255);
 }
 
+std::optional<std::uint16_t> parse_port(std::string_view text, bool allow_zero) {
+  auto port = parse_decimal(text, 5, 65535);
+  if (!port || (*port == 0 && !allow_zero)) return std::nullopt;
+  return static_cast<std::uint16_t>(*port);
+}
+
 std::optional<Endpoint> parse_endpoint(std::string_view text, bool allow_zero_port) {
   const std::size_t colon = text.rfind(':');
   if (colon == std::string_view::npos) return std::nullopt;
   auto ip = parse_ipv4(text.substr(0, colon));
-  auto port = parse_decimal(text.substr(colon + 1), 5, 65535);
-  if (!ip || !port || (*port == 0 && !allow_zero_port)) return std::nullopt;
-  return Endpoint{*ip, static_cast<std::uint16_t>(*port)};
+  auto port = parse_port(text.substr(colon + 1), allow_zero_port);
+  if (!ip || !port) return std::nullopt;
+  return Endpoint{*ip, *port};
 }
 
 std::string to_string(const Endpoint& e) {

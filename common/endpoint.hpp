@@ -20,6 +20,8 @@ struct Endpoint {
 // Dotted-quad IPv4 ("10.0.0.5"); strict: four decimal parts 0-255, no leading '+' or spaces.
 std::optional<std::uint32_t> parse_ipv4(std::string_view text);
 std::string format_ipv4(std::uint32_t ip);
+// A port number, 1-65535 (0 only when allow_zero).
+std::optional<std::uint16_t> parse_port(std::string_view text, bool allow_zero = false);
 // "a.b.c.d:port" with port 1-65535 (port 0 is accepted only when allow_zero_port).
 std::optional<Endpoint> parse_endpoint(std::string_view text, bool allow_zero_port = false);
 std::string to_string(const Endpoint& e);

@@ -2,13 +2,13 @@
 
 #include <sys/stat.h>
 
-#include <charconv>
 #include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <functional>
 #include <optional>
 
+#include "common/endpoint.hpp"
 #include "common/file.hpp"
 #include "common/hex.hpp"
 #include "common/log.hpp"
@@ -55,9 +55,7 @@ void check_arguments(RunOptions& o) {
           ExitCode::usage,
           "TRACKER must be host:port (or several, comma-separated), got \"" + o.tracker + "\"");
     const std::string port = one.substr(colon + 1);
-    unsigned number = 0;
-    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
-    if (ec != std::errc{} || end != port.data() + port.size() || number == 0 || number > 65535)
+    if (!parse_port(port))
       throw Fatal(ExitCode::usage,
                   "TRACKER's port must be 1 to 65535, got \"" + port + "\" in \"" + one + "\"");
     o.download.trackers.push_back({one.substr(0, colon), port});

@@ -1,6 +1,5 @@
 #include "peer/tracker_client.hpp"
 
-#include <charconv>
 #include <optional>
 
 #include "common/endpoint.hpp"
@@ -11,12 +10,9 @@ namespace {
 // A dotted quad and a port number: no resolver needed (its first use starts a thread of its own,
 // and each asks getaddrinfo on it).
 std::optional<net::tcp::endpoint> literal(const std::string& host, const std::string& port) {
-  const auto ip = parse_ipv4(host);
-  unsigned number = 0;
-  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
-  if (!ip || ec != std::errc{} || end != port.data() + port.size() || number > 65535)
-    return std::nullopt;
-  return net::tcp::endpoint(asio::ip::address_v4(*ip), static_cast<std::uint16_t>(number));
+  const auto e = parse_endpoint(host + ":" + port);
+  if (!e) return std::nullopt;
+  return net::tcp::endpoint(asio::ip::address_v4(e->ip), e->port);
 }
 }  // namespace
 

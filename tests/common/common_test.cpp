@@ -57,6 +57,10 @@ TEST(Endpoint, ParsesStrictDottedQuadsAndPorts) {
   EXPECT_FALSE(parse_endpoint("10.0.0.5:65536"));
   EXPECT_FALSE(parse_endpoint("10.0.0.5"));
   EXPECT_FALSE(parse_endpoint("10.0.0.5:-1"));
+  EXPECT_EQ(parse_port("65535"), 65535);
+  for (const char* bad : {"0", "65536", "99999", "", "+1", "1x", "123456"})
+    EXPECT_FALSE(parse_port(bad)) << bad;
+  EXPECT_EQ(parse_port("0", true), 0);
 }
 
 TEST(Endpoint, PrivateRangesAreRfc1918) {
