@@ -312,22 +312,19 @@ int run(RunOptions& o, Events* events) {
                        which = f.get()](const Fatal& fatal) {
       if (!in_directory || fatal.code != ExitCode::usage) return on_fatal(fatal);
       log::warn(fatal.what(), " (no longer shared; tried again once its cascade file changes)");
-      auto timer = std::make_shared<asio::steady_timer>(io);
-      auto attempt = std::make_shared<std::function<void()>>();
-      *attempt = [&, cascade, which, timer, weak = std::weak_ptr(attempt)] {
-        std::unique_lock lock(sharing_mutex, std::try_to_lock);
-        if (!lock.owns_lock()) {
-          timer->expires_after(50ms);
-          timer->async_wait([again = weak.lock()](std::error_code ec) {
-            if (again && !ec) (*again)();
-          });
-          return;
-        }
-        stop_file(cascade, which, "its whole file does not match; no longer shared");
-      };
-      // The pending handler (the post, then each wait) owns the attempt; the attempt itself
-      // holds only a weak reference, so nothing is left once one succeeds or the io stops.
-      asio::post(io, [attempt] { (*attempt)(); });
+      asio::co_spawn(
+          io,
+          [&, cascade, which]() -> asio::awaitable<void> {
+            asio::steady_timer wait(io);
+            for (;;) {
+              if (std::unique_lock lock(sharing_mutex, std::try_to_lock); lock.owns_lock())
+                co_return stop_file(cascade, which,
+                                    "its whole file does not match; no longer shared");
+              wait.expires_after(50ms);
+              if (auto [ec] = co_await wait.async_wait(net::nothrow); ec) co_return;
+            }
+          },
+          asio::detached);
     };
     auto d = std::make_shared<Downloader>(io, pool, f, o.download, file_fatal, on_complete);
     set.add(FileSet::Entry{f, d});
