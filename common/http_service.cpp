@@ -329,7 +329,7 @@ Service::~Service() {
   stop();
 }
 
-std::uint16_t Service::start(const std::string& address_port) {
+std::uint16_t Service::bind(const std::string& address_port) {
   const auto ep = parse_endpoint(address_port, /*allow_zero_port=*/true);
   if (!ep) throw std::runtime_error("--http must be IPv4:port, got \"" + address_port + "\"");
   const std::string host = format_ipv4(ep->ip);
@@ -341,6 +341,11 @@ std::uint16_t Service::start(const std::string& address_port) {
   } else if (!s.bind_to_port(host, port)) {
     throw std::runtime_error("--http: cannot bind " + address_port + " (in use, or not ours)");
   }
+  return static_cast<std::uint16_t>(port);
+}
+
+void Service::serve() {
+  auto& s = impl_->server;
   impl_->listener = std::thread([impl = impl_] {
     impl->server.listen_after_bind();
     std::lock_guard lock(impl->done_mutex);
@@ -350,7 +355,6 @@ std::uint16_t Service::start(const std::string& address_port) {
   // stop() only stops a server that runs: wait (bounded) until it does.
   for (int i = 0; i < 5000 && !s.is_running(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  return static_cast<std::uint16_t>(port);
 }
 
 void Service::stop() {

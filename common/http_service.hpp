@@ -63,7 +63,15 @@ class Service {
 
   // Binds "IPv4:port" (port 0: any free one) and serves on the service's own threads; returns
   // the bound port. Throws std::runtime_error with a one-line reason.
-  std::uint16_t start(const std::string& address_port);
+  std::uint16_t start(const std::string& address_port) {
+    const std::uint16_t port = bind(address_port);
+    serve();
+    return port;
+  }
+  // start() in two steps, so a process can take its port before long work (clients wait in the
+  // listen queue meanwhile) and fail at once when it cannot.
+  std::uint16_t bind(const std::string& address_port);
+  void serve();
   void stop();
 
  private:

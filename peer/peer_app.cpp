@@ -347,7 +347,8 @@ int run(RunOptions& o, Events* events) {
     make_durable(*e->file);
   };
 
-  for (auto& f : given) prepare(*f, pool);
+  // The ports first: one in use ends the run now, not after a long check of the files. Clients
+  // wait in the listen queues until the io threads and the pages' threads run.
   if (!o.client_only) {
     server = std::make_unique<BlockServer>(io, pool, std::vector<std::shared_ptr<SharedFile>>{},
                                            o.serve);
@@ -358,6 +359,23 @@ int run(RunOptions& o, Events* events) {
       throw Fatal(ExitCode::failure, e.what());
     }
   }
+  // Status pages, on the HTTP service's own threads; they only read (PeerSnapshot).
+  std::unique_ptr<PeerPages> pages;
+  std::unique_ptr<http::Service> pages_service;
+  std::uint16_t pages_port = 0;
+  if (!o.http.empty()) {
+    pages = std::make_unique<PeerPages>([&] {
+      return take_peer_snapshot(set.entries(), server.get(), since_start(), started_unix);
+    });
+    pages_service = std::make_unique<http::Service>(pages->routes());
+    try {
+      pages_port = pages_service->bind(o.http);
+    } catch (const std::exception& e) {
+      throw Fatal(ExitCode::failure, e.what());
+    }
+  }
+
+  for (auto& f : given) prepare(*f, pool);
   for (auto& f : given) start_file(f, false);
 
   // Shared directories: the files in them now, then a watch for those that come and go. A file
@@ -422,22 +440,11 @@ int run(RunOptions& o, Events* events) {
     shutdown(0);
   });
 
-  // Status pages, on the HTTP service's own threads; they only read (PeerSnapshot).
-  std::unique_ptr<PeerPages> pages;
-  std::unique_ptr<http::Service> pages_service;
-  if (!o.http.empty()) {
-    pages = std::make_unique<PeerPages>([&] {
-      return take_peer_snapshot(set.entries(), server.get(), since_start(), started_unix);
-    });
-    pages_service = std::make_unique<http::Service>(pages->routes());
-    try {
-      const std::uint16_t port = pages_service->start(o.http);
-      log::info("status pages on http://", o.http.substr(0, o.http.rfind(':')), ":", port,
-                "/ (metrics at /metrics)");
-      if (!o.http_port_file.empty()) write_port_file(o.http_port_file, port);
-    } catch (const std::exception& e) {
-      on_fatal(Fatal(ExitCode::failure, e.what()));
-    }
+  if (pages_service) {
+    pages_service->serve();
+    log::info("status pages on http://", o.http.substr(0, o.http.rfind(':')), ":", pages_port,
+              "/ (metrics at /metrics)");
+    if (!o.http_port_file.empty()) write_port_file(o.http_port_file, pages_port);
   }
 
   // Reports only: progress on the terminal or in the log, and the statistics file.

@@ -1,7 +1,10 @@
 // The command lines: each default has one source (the option structs), the help prints it, and
 // the README quotes the help verbatim. Errors are one line and the documented exit code.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <filesystem>
@@ -156,4 +159,33 @@ TEST(Cli, OutputThatCannotBeWrittenIsAFailure) {
     EXPECT_EQ(r.code, to_int(ExitCode::failure)) << args << ": " << r.err;
     EXPECT_NE(r.err.find("cannot write to the standard output"), std::string::npos) << r.err;
   }
+}
+
+// A port in use (the peers' or the status pages') ends the run before the files are checked,
+// which for a large seed takes minutes: the error is the first thing said, not the last.
+TEST(Cli, APortInUseIsSaidBeforeTheFilesAreChecked) {
+  const int taken = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(taken, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::bind(taken, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(taken, 1), 0);
+  ASSERT_EQ(::getsockname(taken, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const std::string port = std::to_string(ntohs(a.sin_port));
+  const std::string cascade = vectors_dir() + "/sample.txt.cascade",
+                    data = vectors_dir() + "/sample.txt";
+  for (const auto& [args, reason] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"run", cascade, "127.0.0.1:1", "127.0.0.1:" + port, "-o", data}, "cannot listen"},
+           {{"run", cascade, "127.0.0.1:1", "127.0.0.1:0", "-o", data, "--http",
+             "127.0.0.1:" + port},
+            "--http: cannot bind"}}) {
+    auto r = run(bin_dir() + "/cascade-peer", args, std::chrono::seconds(20));
+    EXPECT_EQ(r.code, to_int(ExitCode::failure)) << r.err;
+    EXPECT_NE(r.err.find(reason), std::string::npos) << r.err;
+    // The check of the data file says how many blocks it found: it never ran.
+    EXPECT_EQ(r.err.find("blocks present"), std::string::npos) << r.err;
+  }
+  ::close(taken);
 }
