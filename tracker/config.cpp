@@ -49,13 +49,28 @@ namespace {
 TrackerConfig interpret(const std::string& json_text, std::vector<std::string>& warnings) {
   if (json_text.find_first_not_of(" \t\r\n") == std::string::npos)
     throw ConfigError("the configuration is empty");
+  // The parser stops at a NUL byte as if the text ended there: what follows it would be unread.
+  if (const auto nul = json_text.find('\0'); nul != std::string::npos)
+    throw ConfigError("not valid JSON: a NUL byte at offset " + std::to_string(nul));
   json j;
   // No key of ours nests deeper than 2; a file of millions of '[' would take gigabytes and
   // seconds to build (on SIGHUP, on the thread that accepts connections).
   constexpr int max_depth = 16;
-  const json::parser_callback_t shallow = [](int depth, json::parse_event_t, json&) {
+  // A key given twice in one object is a mistake the parser would hide (the last one wins).
+  std::vector<std::unordered_set<std::string>> keys;  // one set per object being read
+  const json::parser_callback_t shallow = [&keys](int depth, json::parse_event_t event,
+                                                  json& parsed) {
     if (depth > max_depth)
       throw ConfigError("nested deeper than " + std::to_string(max_depth) + " levels");
+    if (event == json::parse_event_t::object_start) {
+      keys.emplace_back();
+    } else if (event == json::parse_event_t::object_end) {
+      keys.pop_back();
+    } else if (event == json::parse_event_t::key && !keys.empty() &&
+               !keys.back().insert(parsed.get<std::string>()).second) {
+      throw ConfigError("key " + parsed.dump(-1, ' ', true, json::error_handler_t::replace) +
+                        " is given twice");
+    }
     return true;
   };
   try {

@@ -103,3 +103,21 @@ TEST(TrackerConfig, AnUnknownKeyIsQuotedSoItsWarningStaysOneLine) {
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_EQ(warnings[0], R"(unknown key "a\nFAKE error\u001b[31m" ignored)");
 }
+
+// JSON lets the last of two equal keys win without a word; in a configuration that is a mistake
+// (two ports, two lists of hashes), said with the key, at any depth, and only within one object.
+TEST(TrackerConfig, AKeyGivenTwiceInOneObjectIsAnError) {
+  EXPECT_EQ(error_of(R"({"port": 1, "open": true, "port": 2})"), "key \"port\" is given twice");
+  EXPECT_EQ(error_of(R"({"port": 1, "x": [{"a": 1, "a": 2}]})"), "key \"a\" is given twice");
+  EXPECT_EQ(error_of("{\"port\": 1, \"a\\n\": 1, \"a\\n\": 1}"), R"(key "a\n" is given twice)");
+  // The same key in two objects, or nested under itself, is no duplicate.
+  EXPECT_EQ(error_of(R"({"port": 1, "x": [{"a": 1}, {"a": 2}], "a": {"a": {"a": 3}}})"), "");
+}
+
+// What follows the object is not configuration: a NUL byte or a second object is refused.
+TEST(TrackerConfig, AnythingAfterTheObjectIsRefused) {
+  EXPECT_NE(error_of(std::string(R"({"port": 1})") + '\0').find("not valid JSON"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"port": 1} {"port": 2})").find("not valid JSON"), std::string::npos);
+  EXPECT_EQ(error_of("{\"port\": 1}\n\n"), "");
+}
