@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/sendfile.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -324,6 +325,21 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
   if (!f.blocks.verified(req.block))
     co_return co_await refuse(c, BlockServer::not_held, PeerStatus::not_held,
                               not_held_message(req.block) + holdings());
+  // A data file cut short by another program no longer holds the verified bytes past its end:
+  // said once, and such a block is "not held" (the asker goes to other peers) rather than a
+  // header with a promised length followed by a dropped connection, again at every ask.
+  struct stat now {};
+  if (::fstat(f.storage->fd(), &now) == 0 &&
+      static_cast<std::uint64_t>(now.st_size) <
+          f.meta.block_offset(req.block) + f.meta.block_length(req.block)) {
+    if (!f.shrank_said.exchange(true))
+      log::error(f.data_path, ": the data file is now ", now.st_size, " bytes, shorter than the ",
+                 f.meta.target_size,
+                 " verified; changed by another program? Its blocks past the end are no longer "
+                 "served; restart the peer to check the file again");
+    co_return co_await refuse(c, BlockServer::not_held, PeerStatus::not_held,
+                              not_held_message(req.block));
+  }
   // The front (first copies about in file order) only where an uplink is shared: not loopback.
   const FirstCopies::Answer copies =
       f.first_copies

@@ -125,6 +125,8 @@ struct SharedFile {
   // whole-file check (also for a file found complete at start-up: its whole hash is checked
   // before it counts as complete).
   std::atomic<bool> complete{false};
+  // The block server found the data file shorter than the cascade file says (and logged it).
+  std::atomic<bool> shrank_said{false};
 };
 
 }  // namespace cascade

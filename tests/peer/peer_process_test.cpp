@@ -327,7 +327,7 @@ class Serving : public ::testing::Test {
     std::filesystem::copy_file(vectors_dir() + "/sample.txt", lab.dir.file("sample.txt"));
     std::filesystem::copy_file(vectors_dir() + "/sample.txt.cascade",
                                lab.dir.file("sample.txt.cascade"));
-    lab.peer("seed", lab.dir.file("sample.txt.cascade"), lab.dir.file("sample.txt"));
+    seed = &lab.peer("seed", lab.dir.file("sample.txt.cascade"), lab.dir.file("sample.txt"));
     port = lab.port_of("seed");
     ASSERT_NE(port, 0);
   }
@@ -337,6 +337,7 @@ class Serving : public ::testing::Test {
     return r;
   }
   Lab lab;
+  Process* seed = nullptr;
   std::uint16_t port = 0;
 };
 
@@ -441,6 +442,32 @@ TEST_F(Serving, NotHeldIsStatusTwoWithTheVectorBytesAndKeepsTheConnection) {
   EXPECT_EQ(c.read_exact(expect.size()), expect);
   c.send(vector_hex("peer_request_block_2"));  // still open
   EXPECT_EQ(c.read_exact(expect.size()), expect);
+}
+
+// Another program cuts the seed's data file short: the blocks past its new end are "not held"
+// (the connection stays, the asker goes elsewhere), the others are still served, and the log
+// says why, once.
+TEST_F(Serving, ADataFileCutShortUnderTheSeedIsNotHeldPastItsEndAndSaidOnce) {
+  std::filesystem::resize_file(lab.dir.file("sample.txt"), 8192);  // block 2 is [8192, 10000)
+  Conn c(port);
+  const Bytes not_held = vector_hex("peer_error_response_not_held");
+  c.send(vector_hex("peer_request_block_2"));
+  EXPECT_EQ(c.read_exact(not_held.size()), not_held);
+  c.send(request(1));
+  const Bytes header = c.read_exact(peer_response_header_size);
+  EXPECT_EQ(header[0], 0);
+  EXPECT_EQ(load_be64(header.data() + 1), 4096u);
+  const Bytes data = vector_file("sample.txt");
+  EXPECT_EQ(c.read_exact(4096), Bytes(data.begin() + 4096, data.begin() + 8192));
+  c.send(vector_hex("peer_request_block_2"));
+  EXPECT_EQ(c.read_exact(not_held.size()), not_held);
+  seed->signal(SIGTERM);
+  seed->wait(std::chrono::seconds(10));
+  const std::string err = seed->err();
+  const std::string said = "the data file is now 8192 bytes, shorter than the 10000 verified";
+  const auto first = err.find(said);
+  EXPECT_NE(first, std::string::npos) << err;
+  EXPECT_EQ(err.find(said, first + 1), std::string::npos) << err;
 }
 
 TEST_F(Serving, APartialHolderSaysWhichBlocksItHoldsAndServesThem) {
