@@ -210,6 +210,36 @@ std::string read_small_stream(const std::string& path, std::uint64_t max_bytes) 
   }
 }
 
+bool same_file(const std::string& a, const std::string& b) {
+  struct stat sa {
+  }, sb{};
+  const bool ea = ::stat(a.c_str(), &sa) == 0, eb = ::stat(b.c_str(), &sb) == 0;
+  if (ea && eb) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  if (ea != eb) return false;
+  std::error_code e1, e2;
+  return std::filesystem::weakly_canonical(a, e1) == std::filesystem::weakly_canonical(b, e2) &&
+         !e1 && !e2;
+}
+
+std::optional<std::string> output_clash(
+    const std::vector<std::pair<std::string, std::string>>& outputs,
+    const std::vector<std::pair<std::string, std::string>>& inputs) {
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const auto& [option, path] = outputs[i];
+    if (path.empty()) continue;
+    for (const auto& [what, input] : inputs)
+      if (!input.empty() && same_file(path, input))
+        return option + " " + path + " is " + what + " " + input + ": it would be overwritten";
+    // Two outputs may both be a device (/dev/null, the terminal), not one regular file.
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) continue;
+    for (std::size_t k = 0; k < i; ++k)
+      if (!outputs[k].second.empty() && same_file(path, outputs[k].second))
+        return option + " " + path + " is also " + outputs[k].first + "'s file";
+  }
+  return std::nullopt;
+}
+
 void write_port_file(const std::string& path, std::uint16_t port) {
   const std::string text = std::to_string(port) + "\n";
   write_file_replace(path, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});

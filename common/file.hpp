@@ -3,9 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace cascade {
 
@@ -52,6 +55,15 @@ std::string read_small_stream(const std::string& path, std::uint64_t max_bytes);
 // wait); a directory or a socket is an error.
 void write_file_replace(const std::string& path, std::span<const std::uint8_t> data,
                         bool durable = true);
+// Whether two paths name one file: the same inode where both exist, else the same absolute path
+// (links and `..` resolved as far as the path exists).
+bool same_file(const std::string& a, const std::string& b);
+// The first of `outputs` (option name, path; empty paths skipped) that is the same file as one of
+// `inputs` (what it is, path) or as another output: "--stats-json d is the data file d" etc. An
+// output written over a file the program reads or shares would destroy it.
+std::optional<std::string> output_clash(
+    const std::vector<std::pair<std::string, std::string>>& outputs,
+    const std::vector<std::pair<std::string, std::string>>& inputs);
 // Writes `port` and a newline to `path` (replacing it whole), for scripts and tests that start a
 // program on port 0 and need to know where it listens.
 void write_port_file(const std::string& path, std::uint16_t port);

@@ -59,7 +59,7 @@ int cmd_make(const std::string& data, std::string out, const std::string& block_
              std::size_t threads) {
   const std::uint64_t block_size = size_option("--block-size", block_size_text, false);
   if (out.empty()) out = data + ".cascade";
-  if (out == data)
+  if (same_file(out, data))  // any spelling: ./data, an absolute path, a link to it
     throw Fatal(ExitCode::usage, "the cascade file would overwrite the data file: " + out);
   ThreadPool pool(threads_or_cores(threads));
   CascadeFile file;

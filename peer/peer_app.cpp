@@ -73,19 +73,6 @@ void check_arguments(RunOptions& o) {
     throw Fatal(ExitCode::usage, "--http must be IPv4:port, got \"" + o.http + "\"");
 }
 
-// Whether two paths name one file: the same inode where both exist, else the same absolute path
-// (links and `..` resolved as far as the path exists).
-bool same_file(const std::string& a, const std::string& b) {
-  struct stat sa {
-  }, sb{};
-  const bool ea = ::stat(a.c_str(), &sa) == 0, eb = ::stat(b.c_str(), &sb) == 0;
-  if (ea && eb) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-  if (ea != eb) return false;
-  std::error_code e1, e2;
-  return std::filesystem::weakly_canonical(a, e1) == std::filesystem::weakly_canonical(b, e2) &&
-         !e1 && !e2;
-}
-
 // Why `data` cannot be the data file of `cascade` beside the files shared already (and the cascade
 // files still to come), if it cannot: it would overwrite a cascade file or a journal, or mix two
 // files' blocks. `derived`: the data path is the cascade path without its extension, so one still
@@ -110,6 +97,48 @@ std::optional<std::string> data_file_clash(const std::string& cascade, const std
       return "its data file " + data + " and " + f->data_path + " would be each other's journal";
   }
   return std::nullopt;
+}
+
+// The files a run writes besides the data files and journals.
+std::vector<std::pair<std::string, std::string>> outputs_of(const RunOptions& o) {
+  return {{"--stats-json", o.stats_json},
+          {"--events", o.events == "-" ? std::string() : o.events},
+          {"--port-file", o.port_file},
+          {"--http-port-file", o.http_port_file}};
+}
+
+// What a shared file reads and writes, which no output may be.
+std::vector<std::pair<std::string, std::string>> files_of(const std::string& cascade,
+                                                          const std::string& data) {
+  return {{"the cascade file", cascade},
+          {"the data file", data},
+          {"the journal", Journal::path_for(data)}};
+}
+
+// Before anything is written: no output is a file the run shares (a statistics file written over
+// the data file would destroy it), and no port file without its port.
+void check_outputs(const RunOptions& o) {
+  if (o.http.empty() && !o.http_port_file.empty())
+    throw Fatal(ExitCode::usage, "--http-port-file needs --http");
+  std::vector<std::pair<std::string, std::string>> inputs;
+  for (std::size_t i = 0; i < o.cascade_paths.size(); ++i) {
+    if (is_directory(o.cascade_paths[i])) {
+      // Any file there may be shared, now or later: no output goes there.
+      for (const auto& [option, path] : outputs_of(o))
+        if (!path.empty() && same_file(std::filesystem::path(path).parent_path().empty()
+                                           ? "."
+                                           : std::filesystem::path(path).parent_path().string(),
+                                       o.cascade_paths[i]))
+          throw Fatal(ExitCode::usage, option + " " + path + " is in the shared directory " +
+                                           o.cascade_paths[i] + ", whose files may be shared");
+      continue;
+    }
+    const auto mine =
+        files_of(o.cascade_paths[i],
+                 o.data_paths.empty() ? default_data_path(o.cascade_paths[i]) : o.data_paths[i]);
+    inputs.insert(inputs.end(), mine.begin(), mine.end());
+  }
+  if (auto clash = output_clash(outputs_of(o), inputs)) throw Fatal(ExitCode::usage, *clash);
 }
 
 // Opens the cascade files SOURCE names; the directories it names go to `dirs`.
@@ -216,6 +245,7 @@ class SeedLimit {
 
 int run_peer(RunOptions o) {
   check_arguments(o);
+  check_outputs(o);
   std::unique_ptr<Events> events;
   if (!o.events.empty()) events = std::make_unique<Events>(o.events);
   int code = 0;

@@ -55,6 +55,12 @@ TrackerConfig load_config(const Args& a) {
 int run(Args a) {
   auto level = log::parse_level(a.log_level);
   if (!level) throw Fatal(ExitCode::usage, "--log-level must be debug, info, warn, error or off");
+  if (a.http.empty() && !a.http_port_file.empty())
+    throw Fatal(ExitCode::usage, "--http-port-file needs --http");
+  if (auto clash =
+          output_clash({{"--port-file", a.port_file}, {"--http-port-file", a.http_port_file}},
+                       {{"the configuration", a.config_path}}))
+    throw Fatal(ExitCode::usage, *clash);
   log::set_level(*level);
   TrackerConfig config = load_config(a);
   const std::uint64_t fds = raise_fd_limit();

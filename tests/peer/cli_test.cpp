@@ -189,3 +189,111 @@ TEST(Cli, APortInUseIsSaidBeforeTheFilesAreChecked) {
   }
   ::close(taken);
 }
+
+namespace {
+std::string contents_of(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+}  // namespace
+
+// make -o given the data file under another spelling (./data, its absolute path, a link to it)
+// would replace the data with its cascade file: refused, the data untouched.
+TEST(Cli, MakeNeverWritesItsCascadeFileOverItsData) {
+  TempDir d;
+  const std::string data(100000, 'd');
+  d.write("movie", data);
+  std::filesystem::create_symlink("movie", d.file("link"));
+  for (const std::string& out : {std::string("./movie"), d.file("movie"), std::string("link")}) {
+    auto r = run(
+        "/bin/sh",
+        {"-c", "cd " + d.path() + " && exec " + bin_dir() + "/cascade-peer make movie -o " + out},
+        std::chrono::seconds(10));
+    EXPECT_EQ(r.code, to_int(ExitCode::usage)) << out << ": " << r.err;
+    EXPECT_NE(r.err.find("would overwrite the data file"), std::string::npos) << r.err;
+    EXPECT_TRUE(contents_of(d.file("movie")) == data) << out;
+  }
+}
+
+// The files a run writes (statistics, events, port files) are never the files it shares: such a
+// command line is a usage error before anything is written, and the shared files stay whole.
+TEST(Cli, RunRefusesOutputsThatAreItsOwnFiles) {
+  TempDir d;
+  const std::string data(300000, 'x');
+  d.write("d", data);
+  ASSERT_EQ(run(bin_dir() + "/cascade-peer", {"make", d.file("d")}, std::chrono::seconds(10)).code,
+            0);
+  const std::string cascade = contents_of(d.file("d.cascade"));
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--stats-json", d.file("d")}, "--stats-json " + d.file("d") + " is the data file"},
+      {{"--events", d.file("d.cascade")}, "is the cascade file"},
+      {{"--port-file", d.file("d.cascade-journal")}, "is the journal"},
+      {{"--stats-json", d.file("s"), "--events", d.file("s")},
+       "--events " + d.file("s") + " is also --stats-json's file"},
+      {{"--http-port-file", d.file("h")}, "--http-port-file needs --http"}};
+  for (const auto& [extra, reason] : cases) {
+    std::vector<std::string> args = {"run", d.file("d.cascade"), "127.0.0.1:1", "127.0.0.1:0"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = run(bin_dir() + "/cascade-peer", args, std::chrono::seconds(10));
+    EXPECT_EQ(r.code, to_int(ExitCode::usage)) << reason << ": " << r.err;
+    EXPECT_NE(r.err.find(reason), std::string::npos) << r.err;
+    EXPECT_TRUE(contents_of(d.file("d")) == data) << reason;
+    EXPECT_EQ(contents_of(d.file("d.cascade")), cascade) << reason;
+    EXPECT_FALSE(std::filesystem::exists(d.file("d.cascade-journal"))) << reason;
+  }
+  // Two outputs to one device are fine.
+  auto r = run(bin_dir() + "/cascade-peer",
+               {"run", d.file("d.cascade"), "127.0.0.1:1", "127.0.0.1:0", "--seed-time", "0.1",
+                "--stats-json", "/dev/null", "--events", "/dev/null"},
+               std::chrono::seconds(10));
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
+// No output goes into a shared directory, where any file may be a data file now or later.
+TEST(Cli, NoOutputGoesIntoASharedDirectory) {
+  TempDir d;
+  std::filesystem::create_directory(d.file("dir"));
+  const std::string data(200000, 'y');
+  d.write("dir/a", data);
+  ASSERT_EQ(
+      run(bin_dir() + "/cascade-peer", {"make", d.file("dir/a")}, std::chrono::seconds(10)).code,
+      0);
+  for (const std::string& stats : {d.file("dir/a"), d.file("dir/stats.json")}) {
+    auto r = run(bin_dir() + "/cascade-peer",
+                 {"run", d.file("dir"), "127.0.0.1:1", "127.0.0.1:0", "--seed-time", "0.5",
+                  "--stats-json", stats},
+                 std::chrono::seconds(20));
+    EXPECT_EQ(r.code, to_int(ExitCode::usage)) << r.err;
+    EXPECT_NE(r.err.find("--stats-json " + stats + " is in the shared directory"),
+              std::string::npos)
+        << r.err;
+    EXPECT_TRUE(contents_of(d.file("dir/a")) == data);
+  }
+  // Run from inside it, a bare file name is there too.
+  auto r = run("/bin/sh",
+               {"-c", "cd " + d.file("dir") + " && exec " + bin_dir() +
+                          "/cascade-peer run . 127.0.0.1:1 127.0.0.1:0 --events a"},
+               std::chrono::seconds(20));
+  EXPECT_EQ(r.code, to_int(ExitCode::usage)) << r.err;
+  EXPECT_TRUE(contents_of(d.file("dir/a")) == data);
+}
+
+// The tracker's port files are not its configuration.
+TEST(Cli, TheTrackerDoesNotWriteItsPortOverItsConfiguration) {
+  TempDir d;
+  const std::string config = R"({"port": 0, "open": true})";
+  d.write("t.json", config);
+  for (const std::string option : {"--port-file", "--http-port-file"}) {
+    auto r = run(bin_dir() + "/cascade-tracker",
+                 {"--config", d.file("t.json"), "--bind", "127.0.0.1", "--http", "127.0.0.1:0",
+                  option, d.file("t.json")},
+                 std::chrono::seconds(10));
+    EXPECT_EQ(r.code, to_int(ExitCode::usage)) << r.err;
+    EXPECT_NE(r.err.find(option + " " + d.file("t.json") + " is the configuration"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(contents_of(d.file("t.json")), config);
+  }
+}
