@@ -282,6 +282,8 @@ int main(int argc, char** argv) {
     if (!outputs.empty()) ro.data_paths = split_colons(outputs);
     for (const auto& p : ro.cascade_paths)
       if (p.empty()) throw Fatal(ExitCode::usage, "SOURCE has an empty cascade path");
+    for (const auto& p : ro.data_paths)
+      if (p.empty()) throw Fatal(ExitCode::usage, "-o has an empty data path");
     ro.max_block_size = size_option("--max-block-size", max_block, false);
     d.window_bytes = size_option("--window", window, true);
     ro.max_upload_rate = rate_option("--max-upload-rate", max_up);

@@ -43,6 +43,13 @@ void check_arguments(RunOptions& o) {
   auto self = parse_endpoint(o.self, /*allow_zero_port=*/true);
   if (!self) throw Fatal(ExitCode::usage, "SELF must be IPv4:port, got \"" + o.self + "\"");
   o.download.self = *self;
+  if (self->ip == 0 && !o.client_only)
+    throw Fatal(ExitCode::usage,
+                "SELF is the address other peers reach this one at, not 0.0.0.0 (to listen on "
+                "every address, add --listen 0.0.0.0)");
+  if (!o.listen.empty() && !parse_ipv4(o.listen))
+    throw Fatal(ExitCode::usage,
+                "--listen must be an IPv4 address (the port is SELF's), got \"" + o.listen + "\"");
   o.download.trackers.clear();
   std::size_t start = 0;
   for (;;) {

@@ -73,7 +73,14 @@ TEST(Cli, BadUsageIsOneLineAndExitCodeUsage) {
            {{"run", sample, "127.0.0.1:1", "127.0.0.1:0", "--max-download-rate", "0.4B/s"},
             "--max-download-rate"},
            {{"run", sample, "127.0.0.1:99999", "127.0.0.1:0"}, "port must be 1 to 65535"},
-           {{"run", sample, "127.0.0.1:0", "127.0.0.1:0"}, "port must be 1 to 65535"}}) {
+           {{"run", sample, "127.0.0.1:0", "127.0.0.1:0"}, "port must be 1 to 65535"},
+           {{"run", sample, "127.0.0.1:1", "0.0.0.0:0"}, "not 0.0.0.0"},
+           {{"run", sample, "127.0.0.1:1", "127.0.0.1:0", "--listen", "localhost"},
+            "--listen must be an IPv4 address"},
+           {{"run", sample, "127.0.0.1:1", "127.0.0.1:0", "--listen", "127.0.0.1:5"},
+            "--listen must be an IPv4 address"},
+           {{"run", sample + ":" + sample, "127.0.0.1:1", "127.0.0.1:0", "-o", "x:"},
+            "-o has an empty data path"}}) {
     auto r = run(bin_dir() + "/cascade-peer", args, std::chrono::seconds(10));
     EXPECT_EQ(r.code, to_int(ExitCode::usage)) << r.err;
     EXPECT_NE(r.err.find(reason), std::string::npos) << r.err;
