@@ -165,11 +165,13 @@ std::vector<std::shared_ptr<SharedFile>> open_files(const RunOptions& o,
     if (auto clash =
             data_file_clash(o.cascade_paths[i], data, files, o.cascade_paths, o.data_paths.empty()))
       throw Fatal(ExitCode::usage, o.cascade_paths[i] + ": " + *clash);
-    files.push_back(open_shared_file(o.cascade_paths[i], data, o.max_block_size));
+    files.push_back(load_shared_file(o.cascade_paths[i], data, o.max_block_size));
     for (std::size_t k = 0; k + 1 < files.size(); ++k)
       if (files[k]->cascade_hash == files.back()->cascade_hash)
         throw Fatal(ExitCode::usage, o.cascade_paths[i] + ": the same cascade file is given twice");
   }
+  // Only once every cascade file proved good: a bad one leaves no new empty data files behind.
+  for (auto& f : files) open_data_file(*f);
   return files;
 }
 

@@ -12,7 +12,7 @@
 
 namespace cascade {
 
-std::shared_ptr<SharedFile> open_shared_file(const std::string& cascade_path,
+std::shared_ptr<SharedFile> load_shared_file(const std::string& cascade_path,
                                              const std::string& data_path,
                                              std::uint64_t max_block_size) {
   LoadedCascade loaded;
@@ -21,16 +21,26 @@ std::shared_ptr<SharedFile> open_shared_file(const std::string& cascade_path,
   } catch (const CascadeLoadError& e) {
     throw Fatal(ExitCode::usage, e.what());
   }
-  auto f = std::make_shared<SharedFile>(cascade_path, data_path, std::move(loaded.file),
-                                        loaded.cascade_hash);
+  return std::make_shared<SharedFile>(cascade_path, data_path, std::move(loaded.file),
+                                      loaded.cascade_hash);
+}
+
+void open_data_file(SharedFile& f) {
   try {
-    f->storage = std::make_unique<Storage>(data_path, f->meta);
+    f.storage = std::make_unique<Storage>(f.data_path, f.meta);
   } catch (const FileError& e) {
     // A data file that cannot be one (longer than described, a directory, a device) is bad
     // input; anything else (a missing directory, permissions, the disk) a failure.
     const bool bad_input = e.error == EFBIG || e.error == EISDIR || e.error == EINVAL;
     throw Fatal(bad_input ? ExitCode::usage : ExitCode::failure, e.what());
   }
+}
+
+std::shared_ptr<SharedFile> open_shared_file(const std::string& cascade_path,
+                                             const std::string& data_path,
+                                             std::uint64_t max_block_size) {
+  auto f = load_shared_file(cascade_path, data_path, max_block_size);
+  open_data_file(*f);
   return f;
 }
 

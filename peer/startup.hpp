@@ -12,8 +12,14 @@
 
 namespace cascade {
 
-// Opens the cascade file and its data file. Throws Fatal: exit 2 for a bad cascade file or a data
-// file longer than it says, 1 for other disk errors.
+// Reads the cascade file; the data file is not touched yet. Throws Fatal (exit 2) for a bad one.
+std::shared_ptr<SharedFile> load_shared_file(const std::string& cascade_path,
+                                             const std::string& data_path,
+                                             std::uint64_t max_block_size);
+// Opens (or creates) the data file of a loaded file. Throws Fatal: exit 2 for a data file longer
+// than the cascade file says, a directory or a device; 1 for other disk errors.
+void open_data_file(SharedFile& f);
+// Both.
 std::shared_ptr<SharedFile> open_shared_file(const std::string& cascade_path,
                                              const std::string& data_path,
                                              std::uint64_t max_block_size);

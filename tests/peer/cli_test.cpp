@@ -304,3 +304,17 @@ TEST(Cli, TheTrackerDoesNotWriteItsPortOverItsConfiguration) {
     EXPECT_EQ(contents_of(d.file("t.json")), config);
   }
 }
+
+// A bad cascade file later on the command line is found before any data file is created.
+TEST(Cli, ABadCascadeFileLeavesNoNewDataFilesBehind) {
+  TempDir d;
+  std::filesystem::copy_file(vectors_dir() + "/sample.txt.cascade", d.file("a.cascade"));
+  d.write("bad.cascade", "junk");
+  auto r = run(bin_dir() + "/cascade-peer",
+               {"run", d.file("a.cascade") + ":" + d.file("bad.cascade"), "127.0.0.1:1",
+                "127.0.0.1:0", "-c"},
+               std::chrono::seconds(10));
+  EXPECT_EQ(r.code, to_int(ExitCode::usage)) << r.err;
+  EXPECT_NE(r.err.find("bad.cascade"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(d.file("a")));
+}
