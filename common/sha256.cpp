@@ -2,6 +2,9 @@
 
 #include <openssl/evp.h>
 
+#include <cstdint>
+#include <cstring>
+#include <random>
 #include <stdexcept>
 
 namespace cascade {
@@ -48,6 +51,29 @@ Hash256 sha256(ByteSpan data) {
   if (EVP_Digest(data.data(), data.size(), out.data(), &len, sha256_md(), nullptr) != 1)
     throw std::runtime_error("OpenSSL: SHA-256 failed");
   return out;
+}
+
+namespace {
+// splitmix64's finaliser: every input bit moves about half the output bits.
+std::uint64_t mix(std::uint64_t x) {
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+const std::uint64_t hash_key_seed = [] {
+  std::random_device device;
+  return std::uint64_t{device()} << 32 | device();
+}();
+}  // namespace
+
+std::size_t HashKey::operator()(const Hash256& h) const noexcept {
+  std::uint64_t v = hash_key_seed;
+  for (std::size_t i = 0; i < h.size(); i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, h.data() + i, 8);
+    v = mix(v ^ word);
+  }
+  return static_cast<std::size_t>(v);
 }
 
 }  // namespace cascade

@@ -28,4 +28,12 @@ class Sha256 {
 // One-shot SHA-256 of a byte range.
 Hash256 sha256(ByteSpan data);
 
+// Hashes a Hash256 for unordered containers. Clients choose the hashes (a tracker keeps a swarm
+// per cascade hash any client names), so every byte counts, mixed under a key drawn at random per
+// process: hashes crafted to share some of their bytes do not pile into one bucket (hash flooding,
+// which would make each request take time in proportion to the swarms).
+struct HashKey {
+  std::size_t operator()(const Hash256& h) const noexcept;
+};
+
 }  // namespace cascade

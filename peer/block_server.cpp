@@ -14,6 +14,7 @@
 #include "common/connection_limits.hpp"
 #include "common/hex.hpp"
 #include "common/log.hpp"
+#include "common/sha256.hpp"
 #include "peer/holdings_hint.hpp"
 #include "proto/wire.hpp"
 

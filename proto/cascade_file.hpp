@@ -16,16 +16,6 @@ namespace cascade {
 
 using Hash256 = std::array<std::uint8_t, 32>;
 
-// Hashes a Hash256 for unordered containers: its first 8 bytes (a SHA-256 is already uniformly
-// spread, so nothing is gained by mixing more of it).
-struct HashKey {
-  std::size_t operator()(const Hash256& h) const noexcept {
-    std::size_t v = 0;
-    for (int i = 0; i < 8; ++i) v = v << 8 | h[i];
-    return v;
-  }
-};
-
 inline constexpr std::size_t cascade_header_size = 64;
 inline constexpr std::size_t cascade_hash_entry_size = 32;
 inline constexpr std::array<std::uint8_t, 8> cascade_magic = {'C', 'A', 'S', 'C',

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/endpoint.hpp"
+#include "common/sha256.hpp"
 #include "proto/wire.hpp"
 
 namespace cascade {

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <unordered_set>
 
 #include "common/endpoint.hpp"
 #include "common/hex.hpp"
@@ -29,6 +31,27 @@ TEST(Sha256, IncrementalEqualsOneShotForEverySplit) {
     h.update(ByteSpan(data).first(split));
     h.update(ByteSpan(data).subspan(split));
     EXPECT_EQ(h.finish(), whole) << split;  // finish() also resets for the next round
+  }
+}
+
+// Cascade hashes are chosen by clients: hashes that differ in any one byte only, wherever it is,
+// still spread over the buckets (keyed by every byte, not the first few).
+TEST(HashKey, HashesThatDifferInOneByteOnlySpreadOverTheBuckets) {
+  for (std::size_t at : {0u, 7u, 8u, 20u, 31u}) {
+    std::unordered_set<std::size_t> values;
+    std::unordered_set<Hash256, HashKey> set;
+    for (unsigned v = 0; v < 256; ++v) {
+      Hash256 h{};
+      h[at] = static_cast<std::uint8_t>(v);
+      values.insert(HashKey{}(h));
+      set.insert(h);
+    }
+    EXPECT_EQ(values.size(), 256u) << "byte " << at;
+    // No bucket holds more than a few of them.
+    std::size_t fullest = 0;
+    for (std::size_t b = 0; b < set.bucket_count(); ++b)
+      fullest = std::max(fullest, set.bucket_size(b));
+    EXPECT_LE(fullest, 8u) << "byte " << at;
   }
 }
 
