@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <csignal>
@@ -24,6 +25,37 @@ void keep_standard_descriptors_open() {
       ::close(opened);
     }
   }
+}
+
+namespace {
+std::atomic<int> early_stop{0};
+std::atomic<bool> early_hup{false};
+static_assert(std::atomic<int>::is_always_lock_free && std::atomic<bool>::is_always_lock_free);
+
+extern "C" void on_early_signal(int sig) {
+  if (sig == SIGHUP) {
+    early_hup = true;
+    return;
+  }
+  if (early_stop.exchange(sig) != 0) ::_exit(1);
+}
+}  // namespace
+
+void catch_early_signals(bool hangup) {
+  struct sigaction sa {};
+  sa.sa_handler = on_early_signal;
+  ::sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  if (hangup) ::sigaction(SIGHUP, &sa, nullptr);
+}
+
+int early_stop_signal() {
+  return early_stop.load();
+}
+
+bool early_hangup() {
+  return early_hup.load();
 }
 
 void ignore_sigpipe() {

@@ -17,6 +17,20 @@ std::uint64_t raise_fd_limit();
 // anything else is opened: else the next file opened (a data file) takes the number, and log lines
 // and events written to "stderr" or "stdout" land in it.
 void keep_standard_descriptors_open();
+// Until a program's own signal handling is set up (asio::signal_set takes the signals over),
+// SIGINT and SIGTERM only record that a stop was asked (a second one exits at once, status 1),
+// and with `hangup` SIGHUP is recorded too (for a program that reloads on it): a signal during a
+// long start-up (checking files, loading a configuration) ends it in order instead of killing the
+// process. Call first thing in main().
+void catch_early_signals(bool hangup);
+// The SIGINT or SIGTERM recorded, or 0; whether a SIGHUP was.
+int early_stop_signal();
+bool early_hangup();
+// Thrown by start-up work that stops early because of early_stop_signal(). Not a std::exception:
+// handlers of errors do not take it for one.
+struct StopRequested {
+  int signal;
+};
 // CPU seconds (user + system) used so far by this process, or by the calling thread alone.
 double cpu_seconds(bool this_thread_only = false);
 

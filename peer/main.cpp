@@ -115,6 +115,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("cascade-peer ") + version());
   keep_standard_descriptors_open();
+  catch_early_signals(/*hangup=*/false);
   log::set_program("peer");
   ignore_sigpipe();
   // Block buffers (one block each) are allocated and freed as connections come and go. A fixed

@@ -414,7 +414,16 @@ int run(RunOptions& o, Events* events) {
     }
   }
 
-  for (auto& f : given) prepare(*f, pool);
+  // A SIGINT or SIGTERM while the files are checked ends the run at once, with nothing written.
+  auto stopped_while_starting = [&](const StopRequested& stop) {
+    log::info("signal ", stop.signal, " while starting: stopping");
+    return 0;
+  };
+  try {
+    for (auto& f : given) prepare(*f, pool);
+  } catch (const StopRequested& stop) {
+    return stopped_while_starting(stop);
+  }
   for (auto& f : given) start_file(f, false);
 
   // Shared directories: the files in them now, then a watch for those that come and go. A file
@@ -460,6 +469,8 @@ int run(RunOptions& o, Events* events) {
     watches.push_back(std::make_unique<DirectoryWatch>(dir, add, remove));
     try {
       watches.back()->scan();
+    } catch (const StopRequested& stop) {
+      return stopped_while_starting(stop);
     } catch (const std::exception& e) {
       throw Fatal(ExitCode::failure, e.what());
     }
@@ -471,13 +482,19 @@ int run(RunOptions& o, Events* events) {
               ", reporting ", to_string(o.download.self));
     if (!o.port_file.empty()) write_port_file(o.port_file, o.download.self.port);
   }
-  for (auto& w : watches) w->start();
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   net::on_stop_signals(signals, [&](int sig) {
     log::info("signal ", sig, ": stopping (a second signal exits at once)");
     shutdown(0);
   });
+  // The signal set has the signals now; one that came since the files were checked:
+  if (const int sig = early_stop_signal()) {
+    log::info("signal ", sig, " while starting: stopping");
+    shutdown(0);
+  } else {
+    for (auto& w : watches) w->start();
+  }
 
   if (pages_service) {
     pages_service->serve();

@@ -9,6 +9,7 @@
 #include <future>
 
 #include "common/sha256.hpp"
+#include "common/system.hpp"
 
 namespace cascade {
 
@@ -42,7 +43,7 @@ std::vector<bool> Storage::scan(ThreadPool& pool, std::vector<bool> known) const
   // One job per worker; each takes the next block number until none is left.
   auto job = [&] {
     Sha256 h;
-    for (std::uint64_t b = next++; b < count; b = next++) {
+    for (std::uint64_t b = next++; b < count && !early_stop_signal(); b = next++) {
       const std::uint64_t off = meta_.block_offset(b), len = meta_.block_length(b);
       if (ok[b] || off + len > size) continue;
       hash_range(h, off, len);
@@ -53,6 +54,8 @@ std::vector<bool> Storage::scan(ThreadPool& pool, std::vector<bool> known) const
   for (std::size_t i = 0; i < pool.size(); ++i) jobs.push_back(pool.submit(job));
   for (auto& j : jobs) j.wait();
   for (auto& j : jobs) j.get();  // rethrow a read error
+  // A stop asked for while the process starts: what was not hashed is unknown, not missing.
+  if (const int sig = early_stop_signal()) throw StopRequested{sig};
   return std::vector<bool>(ok.begin(), ok.end());
 }
 

@@ -1,5 +1,6 @@
 // cascade-tracker: command line and start-up only; the work is in server.cpp and registry.cpp.
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <iostream>
 
 #include "common/endpoint.hpp"
@@ -71,6 +72,12 @@ int run(Args a) {
   a.server.reload = [&a] { return read_config(a); };
   try {
     TrackerServer server(std::move(config), a.server);
+    // Its signal sets have the signals now; one that came while the configuration was read:
+    if (const int sig = early_stop_signal()) {
+      log::info("signal ", sig, " while starting: stopping");
+      return to_int(ExitCode::ok);
+    }
+    if (early_hangup()) ::raise(SIGHUP);  // the file may have changed since it was read: again
     const std::uint16_t bound = server.bind();
     std::unique_ptr<http::Service> pages;
     if (!a.http.empty()) {
@@ -97,6 +104,7 @@ int run(Args a) {
 
 int main(int argc, char** argv) {
   keep_standard_descriptors_open();
+  catch_early_signals(/*hangup=*/true);
   CLI::App app{
       "cascade-tracker: keeps the registry of peers per swarm and answers LIST / SUBSCRIBE",
       "cascade-tracker"};

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/exit.hpp"
+#include "proto/cascade_file.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/vectors.hpp"
 
@@ -317,4 +318,58 @@ TEST(Cli, ABadCascadeFileLeavesNoNewDataFilesBehind) {
   EXPECT_EQ(r.code, to_int(ExitCode::usage)) << r.err;
   EXPECT_NE(r.err.find("bad.cascade"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(d.file("a")));
+}
+
+// SIGTERM while the files are checked (here 4 GiB hashed on one thread, about 2.5 s) stops the
+// check and exits 0 with the exit event, instead of the default action killing the process; the
+// tracker does the same while it reads a large configuration, where a SIGHUP is kept for after.
+TEST(Cli, ASignalDuringStartUpStopsInOrder) {
+  TempDir d;
+  CascadeFile c;
+  c.target_size = 4ull << 30;
+  c.block_size = 1 << 20;
+  c.block_hashes.resize(4096);  // the sparse file's blocks all mismatch: every one is hashed
+  const Bytes encoded = encode_cascade_file(c);
+  d.write("z.cascade", std::string(encoded.begin(), encoded.end()));
+  { std::ofstream(d.file("z")).flush(); }
+  std::filesystem::resize_file(d.file("z"), c.target_size);
+  Process peer(bin_dir() + "/cascade-peer",
+               {"run", d.file("z.cascade"), "127.0.0.1:1", "127.0.0.1:0", "--threads", "1",
+                "--events", d.file("events")},
+               d.path());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  peer.signal(SIGTERM);
+  EXPECT_EQ(peer.wait(std::chrono::seconds(20)), 0) << peer.err();
+  EXPECT_NE(peer.err().find("signal 15 while starting: stopping"), std::string::npos) << peer.err();
+  EXPECT_NE(read_text(d.file("events")).find(R"("code":0,"event":"exit")"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(d.file("z.cascade-journal")));
+
+  // 400,000 allowed hashes: about a second to read.
+  std::string config = R"({"port": 0, "allowedhashes": [)";
+  for (int i = 0; i < 400000; ++i) {
+    char hash[80];
+    std::snprintf(hash, sizeof hash, "%s\"%064x\"", i ? "," : "", i);
+    config += hash;
+  }
+  config += "]}";
+  d.write("t.json", config);
+  for (const int sig : {SIGHUP, SIGTERM}) {
+    const std::string port_file = d.file("t" + std::to_string(sig) + ".port");
+    Process tracker(bin_dir() + "/cascade-tracker",
+                    {"--config", d.file("t.json"), "--bind", "127.0.0.1", "--port-file", port_file},
+                    d.path());
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    tracker.signal(sig);
+    if (sig == SIGHUP) {  // read again once running, then a stop as usual
+      EXPECT_TRUE(eventually_says(tracker, "configuration reloaded", std::chrono::seconds(60)))
+          << tracker.err();
+      tracker.signal(SIGTERM);
+    }
+    EXPECT_EQ(tracker.wait(std::chrono::seconds(60)), 0) << tracker.err();
+    if (sig == SIGTERM) {
+      EXPECT_NE(tracker.err().find("signal 15 while starting: stopping"), std::string::npos)
+          << tracker.err();
+      EXPECT_FALSE(std::filesystem::exists(port_file));
+    }
+  }
 }
