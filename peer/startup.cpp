@@ -77,6 +77,12 @@ void find_present_blocks(SharedFile& f, ThreadPool& pool, bool verify_all) {
       ::unlink(journal_path.c_str());
       return;
     }
+    if (const auto& why = f.storage->read_only())
+      throw Fatal(ExitCode::failure,
+                  f.data_path + ": cannot open it for writing (" + *why + "), and " +
+                      std::to_string(f.meta.block_count() - f.blocks.verified_count()) + " of " +
+                      std::to_string(f.meta.block_count()) +
+                      " blocks are missing: only a complete file is shared read-only");
     try {
       Storage* storage = f.storage.get();
       f.journal = std::make_unique<Journal>(

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <future>
 
 #include "common/sha256.hpp"
@@ -19,8 +20,25 @@ namespace {
 constexpr std::size_t read_chunk_size = 128 * 1024;
 }  // namespace
 
+namespace {
+File open_data_file(const std::string& path, std::optional<std::string>& read_only) {
+  try {
+    return File(path, File::Mode::read_write_create);
+  } catch (const FileError& e) {
+    if (e.error != EACCES && e.error != EROFS && e.error != EPERM) throw;
+    try {
+      File f(path, File::Mode::read);
+      read_only = std::strerror(e.error);
+      return f;
+    } catch (const FileError&) {
+      throw e;  // not even readable (or not there): the first reason is the one to give
+    }
+  }
+}
+}  // namespace
+
 Storage::Storage(const std::string& path, const CascadeFile& meta)
-    : file_(path, File::Mode::read_write_create), meta_(meta) {
+    : file_(open_data_file(path, read_only_)), meta_(meta) {
   const std::uint64_t size = file_.size();
   if (size > meta.target_size)
     throw FileError(path + ": data file is " + std::to_string(size) + " bytes, longer than the " +

@@ -23,8 +23,11 @@ namespace cascade {
 
 class Storage {
  public:
-  // Opens or creates `path`. Throws FileError (errno EFBIG) if it is longer than the target.
+  // Opens or creates `path`. Throws FileError (errno EFBIG) if it is longer than the target. A
+  // file this process may read but not write (another user's, read-only media) is opened for
+  // reading: enough to seed it once it proves complete (read_only() says why it is).
   Storage(const std::string& path, const CascadeFile& meta);
+  const std::optional<std::string>& read_only() const { return read_only_; }
 
   // Hashes every block that lies within the file's current size and is not marked in `known`,
   // spread over `pool`; returns `known` plus the blocks whose SHA-256 matches.
@@ -77,6 +80,7 @@ class Storage {
   int fd() const { return file_.fd(); }
 
  private:
+  std::optional<std::string> read_only_;  // why it cannot be written, if it cannot
   File file_;
   const CascadeFile& meta_;
   // Writers take turns: concurrent pwrite()s to one file only spin on the kernel's inode lock.

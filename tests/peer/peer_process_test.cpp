@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -47,6 +48,52 @@ TEST(PeerSwarm, SeedAndThreeLeechersAtOnceGiveIdenticalCopiesAndLeechersTrade) {
       },
       5s);
   EXPECT_GT(traded, 0u) << "no leecher received a block from another leecher";
+}
+
+// A complete file this user may read but not write (another user's, read-only media) is seeded
+// through a read-only descriptor; an incomplete one is a clear error, since it could not be
+// finished. The seed runs as nobody (setpriv), the leecher as root.
+TEST(PeerSwarm, AFileThePeerMayOnlyReadIsSeededIfComplete) {
+  if (::geteuid() != 0 || !std::filesystem::exists("/usr/bin/setpriv"))
+    GTEST_SKIP() << "needs root and setpriv (util-linux) to run the seed as another user";
+  Lab lab;
+  const std::string cascade = lab.make_file("data.bin", 3 * 1024 * 1024 + 5, "256KiB");
+  lab.make_file("part.bin", 1024 * 1024, "256KiB", 9);
+  std::filesystem::resize_file(lab.dir.file("part.bin"), 300000);
+  namespace fs = std::filesystem;
+  fs::permissions(lab.dir.path(), fs::perms::owner_all | fs::perms::group_read |
+                                      fs::perms::group_exec | fs::perms::others_read |
+                                      fs::perms::others_exec);
+  fs::create_directory(lab.dir.file("out"));  // the seed's port and statistics files
+  fs::permissions(lab.dir.file("out"), fs::perms::all);
+  auto as_nobody = [&](const std::string& cascade_path, const std::string& data) {
+    return std::vector<std::string>{"--reuid=65534",
+                                    "--regid=65534",
+                                    "--clear-groups",
+                                    peer_bin(),
+                                    "run",
+                                    cascade_path,
+                                    lab.tracker(),
+                                    "127.0.0.1:0",
+                                    "-o",
+                                    data,
+                                    "--port-file",
+                                    lab.dir.file("out/seed.port")};
+  };
+  auto refused =
+      run("/usr/bin/setpriv", as_nobody(lab.dir.file("part.bin.cascade"), lab.dir.file("part.bin")),
+          std::chrono::seconds(20));
+  EXPECT_EQ(refused.code, 1) << refused.err;
+  EXPECT_NE(refused.err.find("part.bin: cannot open it for writing (Permission denied), and 3 of 4 "
+                             "blocks are missing"),
+            std::string::npos)
+      << refused.err;
+  Process seed("/usr/bin/setpriv", as_nobody(cascade, lab.dir.file("data.bin")),
+               lab.dir.file("out"));
+  ASSERT_NE(wait_for_port_file(lab.dir.file("out/seed.port")), 0) << seed.err();
+  lab.peer("leech", cascade, lab.dir.file("copy"), {"-c"});
+  ASSERT_TRUE(lab.wait_complete("leech")) << seed.err();
+  EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("copy")));
 }
 
 // At --log-level debug (the lab's peers run so) a peer logs one line per block it sends and per
