@@ -278,6 +278,10 @@ struct Service::Impl {
           reply = bad_request("unknown query parameter \"" + k + "\" for " + route->path);
           break;
         }
+        if (in.params.count(k) > 1) {  // which one would be meant?
+          reply = bad_request("query parameter \"" + k + "\" given more than once");
+          break;
+        }
         req.query.emplace_back(k, v);
       }
       if (reply.status == 200) reply = route->handler(req);
@@ -311,6 +315,19 @@ Service::Service(std::vector<Route> routes, Options options) : impl_(std::make_s
   s.Get(".*", [impl = impl_.get()](const httplib::Request& in, httplib::Response& out) {
     impl->answer(in, out);
   });
+  // httplib's own refusals (a malformed request line, a URI over its limit) come with an empty
+  // body: each gets a line that says what was wrong.
+  s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&,
+                                                              httplib::Response& out) {
+    if (!out.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    const char* why = out.status == 400   ? "malformed request"
+                      : out.status == 414 ? "the request URI is too long"
+                      : out.status == 413 ? "requests here have no body"
+                                          : "the request cannot be served";
+    out.set_header("Cache-Control", "no-store");
+    out.set_content(std::to_string(out.status) + ": " + why + "\n", "text/plain; charset=utf-8");
+    return httplib::Server::HandlerResponse::Handled;
+  }));
   s.set_exception_handler(
       [](const httplib::Request&, httplib::Response& out, std::exception_ptr e) {
         std::string what = "internal error";

@@ -313,17 +313,27 @@ class TrackerHttpTest(Programs):
         self.assertIn("/metrics", body)
         self.assertEqual(http_get(port, "/metrics", method="POST")[0], 405)
         self.assertEqual(http_get(port, "/metrics", method="DELETE")[0], 405)
-        for query in ("/?refresh=-1", "/?refresh=abc", "/?refresh=99999", "/metrics?x=1", "/?refresh=1&bogus=2"):
+        for query in ("/?refresh=-1", "/?refresh=abc", "/?refresh=99999", "/metrics?x=1", "/?refresh=1&bogus=2",
+                      "/?refresh=5&refresh=abc"):
             status, _, body = http_get(port, query)
             self.assertEqual(status, 400, query)
             self.assertTrue(body.strip(), query)
-        self.assertEqual(http_get(port, "/?" + "a" * 20000)[0], 414)
-        for junk in (b"\x00\x01\x02 garbage\r\n\r\n", b"GET\r\n\r\n", b"GET / HTTP/9.9\r\nHost: x\r\n" + b"X: y\r\n" * 200):
+        status, _, body = http_get(port, "/?" + "a" * 20000)
+        self.assertEqual(status, 414)
+        self.assertIn("too long", body)
+        # Malformed request lines: a 400 that says so (not an empty body).
+        for junk in (b"\x00\x01\x02 garbage\r\n\r\n", b"GET\r\n\r\n", b"GET /\r\n\r\n", b"get / HTTP/1.1\r\n\r\n"):
             with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
                 s.sendall(junk)
                 s.shutdown(socket.SHUT_WR)
                 answer = reference.recv_to_eof(s, 1 << 20)
-                self.assertTrue(answer == b"" or answer.startswith(b"HTTP/1.1 4"), answer[:100])
+                self.assertTrue(answer.startswith(b"HTTP/1.1 400"), answer[:100])
+                self.assertIn(b"\r\n\r\n400: malformed request\n", answer, junk)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET / HTTP/9.9\r\nHost: x\r\n" + b"X: y\r\n" * 200)
+            s.shutdown(socket.SHUT_WR)
+            answer = reference.recv_to_eof(s, 1 << 20)
+            self.assertTrue(answer == b"" or answer.startswith(b"HTTP/1.1 4"), answer[:100])
         # Everything still works.
         self.assertEqual(http_get(port, "/")[0], 200)
         self.assertEqual(reference.ask_tracker(self.tracker, reference.LIST, H["a"], "0.0.0.0", 0)[0], 0)
