@@ -210,7 +210,19 @@ std::string read_small_stream(const std::string& path, std::uint64_t max_bytes) 
   }
 }
 
-bool same_file(const std::string& a, const std::string& b) {
+namespace {
+// follow_links, or the path itself where the chain is too long (stat() then fails on it too).
+std::string link_target(const std::string& path) {
+  try {
+    return follow_links(path);
+  } catch (const FileError&) {
+    return path;
+  }
+}
+}  // namespace
+
+bool same_file(const std::string& a_path, const std::string& b_path) {
+  const std::string a = link_target(a_path), b = link_target(b_path);
   struct stat sa {
   }, sb{};
   const bool ea = ::stat(a.c_str(), &sa) == 0, eb = ::stat(b.c_str(), &sb) == 0;
@@ -219,6 +231,11 @@ bool same_file(const std::string& a, const std::string& b) {
   std::error_code e1, e2;
   return std::filesystem::weakly_canonical(a, e1) == std::filesystem::weakly_canonical(b, e2) &&
          !e1 && !e2;
+}
+
+bool lies_in(const std::string& path, const std::string& dir) {
+  const std::filesystem::path parent = std::filesystem::path(link_target(path)).parent_path();
+  return same_file(parent.empty() ? "." : parent.string(), dir);
 }
 
 std::optional<std::string> output_clash(

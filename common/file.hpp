@@ -56,8 +56,10 @@ std::string read_small_stream(const std::string& path, std::uint64_t max_bytes);
 void write_file_replace(const std::string& path, std::span<const std::uint8_t> data,
                         bool durable = true);
 // Whether two paths name one file: the same inode where both exist, else the same absolute path
-// (links and `..` resolved as far as the path exists).
+// (symbolic links followed, also to where a file is still to be created; `..` resolved).
 bool same_file(const std::string& a, const std::string& b);
+// Whether `path` (symbolic links followed, as a write through it would) is an entry of `dir`.
+bool lies_in(const std::string& path, const std::string& dir);
 // The first of `outputs` (option name, path; empty paths skipped) that is the same file as one of
 // `inputs` (what it is, path) or as another output: "--stats-json d is the data file d" etc. An
 // output written over a file the program reads or shares would destroy it.

@@ -115,7 +115,6 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("cascade-peer ") + version());
   keep_standard_descriptors_open();
-  catch_early_signals(/*hangup=*/false);
   log::set_program("peer");
   ignore_sigpipe();
   // Block buffers (one block each) are allocated and freed as connections come and go. A fixed
@@ -276,6 +275,8 @@ int main(int argc, char** argv) {
     };
     if (*make) return printed(cmd_make(make_data, make_out, make_block, make_threads));
     if (*info) return printed(cmd_info(info_path, info_json));
+    // run: a signal while it starts stops it in order (make and info keep the default: exit).
+    catch_early_signals(/*hangup=*/false);
     auto level = log::parse_level(log_level);
     if (!level) throw Fatal(ExitCode::usage, "--log-level must be debug, info, warn, error or off");
     log::set_level(ro.quiet && *level < log::Level::warn ? log::Level::warn : *level);

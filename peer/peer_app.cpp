@@ -132,10 +132,7 @@ void check_outputs(const RunOptions& o) {
     if (is_directory(o.cascade_paths[i])) {
       // Any file there may be shared, now or later: no output goes there.
       for (const auto& [option, path] : outputs_of(o))
-        if (!path.empty() && same_file(std::filesystem::path(path).parent_path().empty()
-                                           ? "."
-                                           : std::filesystem::path(path).parent_path().string(),
-                                       o.cascade_paths[i]))
+        if (!path.empty() && lies_in(path, o.cascade_paths[i]))
           throw Fatal(ExitCode::usage, option + " " + path + " is in the shared directory " +
                                            o.cascade_paths[i] + ", whose files may be shared");
       continue;
@@ -148,8 +145,9 @@ void check_outputs(const RunOptions& o) {
   if (auto clash = output_clash(outputs_of(o), inputs)) throw Fatal(ExitCode::usage, *clash);
 }
 
-// Opens the cascade files SOURCE names; the directories it names go to `dirs`.
-std::vector<std::shared_ptr<SharedFile>> open_files(const RunOptions& o,
+// Reads the cascade files SOURCE names (their data files are opened later: a bad cascade file or
+// a port in use leaves no new empty data files behind); the directories it names go to `dirs`.
+std::vector<std::shared_ptr<SharedFile>> load_files(const RunOptions& o,
                                                     std::vector<std::string>& dirs) {
   std::vector<std::shared_ptr<SharedFile>> files;
   for (std::size_t i = 0; i < o.cascade_paths.size(); ++i) {
@@ -170,8 +168,6 @@ std::vector<std::shared_ptr<SharedFile>> open_files(const RunOptions& o,
       if (files[k]->cascade_hash == files.back()->cascade_hash)
         throw Fatal(ExitCode::usage, o.cascade_paths[i] + ": the same cascade file is given twice");
   }
-  // Only once every cascade file proved good: a bad one leaves no new empty data files behind.
-  for (auto& f : files) open_data_file(*f);
   return files;
 }
 
@@ -280,12 +276,12 @@ int run(RunOptions& o, Events* events) {
   o.download.events = events;
   const std::size_t threads = threads_or_cores(o.threads);
   raise_fd_limit();
-  std::vector<std::string> dirs;
-  std::vector<std::shared_ptr<SharedFile>> given = open_files(o, dirs);
-
-  // The io_context outlives everything that uses it; the pool drains (its destructor) before the
-  // io_context goes, since pool jobs may reference coroutine frames.
+  // The io_context outlives everything that uses it (the files' journals hold timers of it); the
+  // pool drains (its destructor) before the io_context goes, since pool jobs may reference
+  // coroutine frames.
   asio::io_context io;
+  std::vector<std::string> dirs;
+  std::vector<std::shared_ptr<SharedFile>> given = load_files(o, dirs);
   ThreadPool pool(threads);
   // Group commits (fdatasync of the data, then of the journal) wait on the disk: they get a
   // thread of their own, so no hashing or serving worker ever waits for a sync.
@@ -417,9 +413,12 @@ int run(RunOptions& o, Events* events) {
   // A SIGINT or SIGTERM while the files are checked ends the run at once, with nothing written.
   auto stopped_while_starting = [&](const StopRequested& stop) {
     log::info("signal ", stop.signal, " while starting: stopping");
+    pool.stop();  // the jobs of files started already end before their files go
+    sync_pool.stop();
     return 0;
   };
   try {
+    for (auto& f : given) open_data_file(*f);
     for (auto& f : given) prepare(*f, pool);
   } catch (const StopRequested& stop) {
     return stopped_while_starting(stop);
@@ -432,8 +431,8 @@ int run(RunOptions& o, Events* events) {
   // file rewritten in place is removed before it is added again, and two files with one hash
   // never both get in. A new file is hashed on a pool of its own, so serving the others does
   // not queue behind it.
+  std::unique_ptr<ThreadPool> scan_pool;  // outlives the watches, whose threads use it
   std::vector<std::unique_ptr<DirectoryWatch>> watches;
-  std::unique_ptr<ThreadPool> scan_pool;
   if (!dirs.empty()) scan_pool = std::make_unique<ThreadPool>(threads);
   for (const auto& dir : dirs) {
     auto add = [&](const std::string& cascade_path) {
@@ -443,7 +442,7 @@ int run(RunOptions& o, Events* events) {
       try {
         const std::string data = default_data_path(cascade_path);
         if (auto clash = data_file_clash(cascade_path, data, set.files(), {cascade_path}, true)) {
-          log::warn(cascade_path, ": ", *clash, " (ignored until the file changes)");
+          log::warn(cascade_path, ": ", *clash, " (ignored until its cascade file changes)");
           return false;
         }
         f = open_shared_file(cascade_path, data, o.max_block_size);
@@ -454,10 +453,10 @@ int run(RunOptions& o, Events* events) {
         prepare(*f, *scan_pool);
         start_file(f, true);
       } catch (const Fatal& e) {  // its message names the file
-        log::warn(e.what(), " (ignored until the file changes)");
+        log::warn(e.what(), " (ignored until its cascade file changes)");
         return false;
       } catch (const std::exception& e) {
-        log::warn(cascade_path, ": ", e.what(), " (ignored until the file changes)");
+        log::warn(cascade_path, ": ", e.what(), " (ignored until its cascade file changes)");
         return false;
       }
       return true;
@@ -480,7 +479,13 @@ int run(RunOptions& o, Events* events) {
     const std::string address = o.listen.empty() ? format_ipv4(o.download.self.ip) : o.listen;
     log::info("serving ", set.entries().size(), " file(s) on ", address, ":", o.download.self.port,
               ", reporting ", to_string(o.download.self));
-    if (!o.port_file.empty()) write_port_file(o.port_file, o.download.self.port);
+    if (!o.port_file.empty()) {
+      try {
+        write_port_file(o.port_file, o.download.self.port);
+      } catch (const std::exception& e) {
+        on_fatal(Fatal(ExitCode::failure, e.what()));
+      }
+    }
   }
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -500,7 +505,13 @@ int run(RunOptions& o, Events* events) {
     pages_service->serve();
     log::info("status pages on http://", o.http.substr(0, o.http.rfind(':')), ":", pages_port,
               "/ (metrics at /metrics)");
-    if (!o.http_port_file.empty()) write_port_file(o.http_port_file, pages_port);
+    if (!o.http_port_file.empty()) {
+      try {
+        write_port_file(o.http_port_file, pages_port);
+      } catch (const std::exception& e) {
+        on_fatal(Fatal(ExitCode::failure, e.what()));
+      }
+    }
   }
 
   // Reports only: progress on the terminal or in the log, and the statistics file.

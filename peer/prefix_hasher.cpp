@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "common/log.hpp"
+#include "common/system.hpp"
 
 namespace cascade {
 
@@ -15,6 +16,9 @@ void PrefixHasher::hash_prefix(std::uint64_t block, ByteSpan data, bool hand_off
   for (std::uint64_t limit = blocks_.verified_prefix(); next_ < limit; ++next_) {
     if (hand_off && next_ != block && next_ >= handoff_.load())
       break;  // a waiting verifier hashes it from memory (advance)
+    // advance() is best effort, finish() does the rest: a process stopping while it starts does
+    // not first catch up over a resumed file's verified blocks.
+    if (hand_off && early_stop_signal()) break;
     if (next_ == block && data.size() == meta.block_length(block)) {
       sha_.update(data);
       ++from_memory_;

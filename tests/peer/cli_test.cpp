@@ -184,9 +184,15 @@ TEST(Cli, APortInUseIsSaidBeforeTheFilesAreChecked) {
   const std::string port = std::to_string(ntohs(a.sin_port));
   const std::string cascade = vectors_dir() + "/sample.txt.cascade",
                     data = vectors_dir() + "/sample.txt";
+  TempDir d;
   for (const auto& [args, reason] : std::vector<std::pair<std::vector<std::string>, std::string>>{
            {{"run", cascade, "127.0.0.1:1", "127.0.0.1:" + port, "-o", data}, "cannot listen"},
            {{"run", cascade, "127.0.0.1:1", "127.0.0.1:0", "-o", data, "--http",
+             "127.0.0.1:" + port},
+            "--http: cannot bind"},
+           {{"run", cascade, "127.0.0.1:1", "127.0.0.1:" + port, "-o", d.file("new")},
+            "cannot listen"},
+           {{"run", cascade, "127.0.0.1:1", "127.0.0.1:0", "-o", d.file("new"), "--http",
              "127.0.0.1:" + port},
             "--http: cannot bind"}}) {
     auto r = run(bin_dir() + "/cascade-peer", args, std::chrono::seconds(20));
@@ -194,6 +200,8 @@ TEST(Cli, APortInUseIsSaidBeforeTheFilesAreChecked) {
     EXPECT_NE(r.err.find(reason), std::string::npos) << r.err;
     // The check of the data file says how many blocks it found: it never ran.
     EXPECT_EQ(r.err.find("blocks present"), std::string::npos) << r.err;
+    // Nor was a data file created for a download that never starts.
+    EXPECT_FALSE(std::filesystem::exists(d.file("new")));
   }
   ::close(taken);
 }
@@ -251,6 +259,21 @@ TEST(Cli, RunRefusesOutputsThatAreItsOwnFiles) {
     EXPECT_EQ(contents_of(d.file("d.cascade")), cascade) << reason;
     EXPECT_FALSE(std::filesystem::exists(d.file("d.cascade-journal"))) << reason;
   }
+  // Through a symbolic link to a data file still to be created (the write would follow it), and
+  // two data files that are one through such a link.
+  std::filesystem::create_symlink("new", d.file("link-to-new"));
+  for (const auto& [extra, reason] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"-o", d.file("new"), "--stats-json", d.file("link-to-new")}, "is the data file"},
+           {{"-o", d.file("new") + ":" + d.file("link-to-new")}, "is already the data file of"}}) {
+    std::vector<std::string> args = {"run", d.file("d.cascade"), "127.0.0.1:1", "127.0.0.1:0"};
+    if (extra.size() == 2)
+      args[1] = d.file("d.cascade") + ":" + vectors_dir() + "/sample.txt.cascade";
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = run(bin_dir() + "/cascade-peer", args, std::chrono::seconds(10));
+    EXPECT_EQ(r.code, to_int(ExitCode::usage)) << reason << ": " << r.err;
+    EXPECT_NE(r.err.find(reason), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(d.file("new"))) << reason;
+  }
   // Two outputs to one device are fine.
   auto r = run(bin_dir() + "/cascade-peer",
                {"run", d.file("d.cascade"), "127.0.0.1:1", "127.0.0.1:0", "--seed-time", "0.1",
@@ -279,6 +302,14 @@ TEST(Cli, NoOutputGoesIntoASharedDirectory) {
         << r.err;
     EXPECT_TRUE(contents_of(d.file("dir/a")) == data);
   }
+  // Nor through a symbolic link that leads there.
+  std::filesystem::create_symlink(d.file("dir/new.json"), d.file("outside.json"));
+  auto linked = run(
+      bin_dir() + "/cascade-peer",
+      {"run", d.file("dir"), "127.0.0.1:1", "127.0.0.1:0", "--stats-json", d.file("outside.json")},
+      std::chrono::seconds(20));
+  EXPECT_EQ(linked.code, to_int(ExitCode::usage)) << linked.err;
+  EXPECT_FALSE(std::filesystem::exists(d.file("dir/new.json")));
   // Run from inside it, a bare file name is there too.
   auto r = run("/bin/sh",
                {"-c", "cd " + d.file("dir") + " && exec " + bin_dir() +
@@ -344,6 +375,14 @@ TEST(Cli, ASignalDuringStartUpStopsInOrder) {
   EXPECT_NE(read_text(d.file("events")).find(R"("code":0,"event":"exit")"), std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(d.file("z.cascade-journal")));
 
+  // make keeps the default action: a SIGTERM ends it at once.
+  Process make(bin_dir() + "/cascade-peer",
+               {"make", d.file("z"), "--threads", "1", "-o", d.file("made.cascade")}, d.path());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  make.signal(SIGTERM);
+  EXPECT_EQ(make.wait(std::chrono::seconds(20)), 128 + SIGTERM) << make.err();
+  EXPECT_FALSE(std::filesystem::exists(d.file("made.cascade")));
+
   // 400,000 allowed hashes: about a second to read.
   std::string config = R"({"port": 0, "allowedhashes": [)";
   for (int i = 0; i < 400000; ++i) {
@@ -371,5 +410,26 @@ TEST(Cli, ASignalDuringStartUpStopsInOrder) {
           << tracker.err();
       EXPECT_FALSE(std::filesystem::exists(port_file));
     }
+  }
+}
+
+// A port file that cannot be written ends the run as a failure, in order: exit 1 and its event.
+TEST(Cli, APortFileThatCannotBeWrittenIsAFailureInOrder) {
+  TempDir d;
+  for (const std::vector<std::string>& extra :
+       {std::vector<std::string>{"--port-file", d.file("missing/p")},
+        std::vector<std::string>{"--http", "127.0.0.1:0", "--http-port-file",
+                                 d.file("missing/h")}}) {
+    std::vector<std::string> args = {"run",         vectors_dir() + "/sample.txt.cascade",
+                                     "127.0.0.1:1", "127.0.0.1:0",
+                                     "-o",          d.file("data"),
+                                     "--events",    d.file("events")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = run(bin_dir() + "/cascade-peer", args, std::chrono::seconds(20));
+    EXPECT_EQ(r.code, to_int(ExitCode::failure)) << r.err;
+    EXPECT_NE(r.err.find("missing/"), std::string::npos) << r.err;
+    EXPECT_NE(read_text(d.file("events")).find(R"("code":1,"event":"exit")"), std::string::npos)
+        << extra[0];
+    std::filesystem::remove(d.file("events"));
   }
 }
