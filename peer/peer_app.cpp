@@ -410,6 +410,15 @@ int run(RunOptions& o, Events* events) {
     }
   }
 
+  // A port file that cannot be written ends the run in order (exit 1, the exit event).
+  auto write_port = [&](const std::string& path, std::uint16_t port) {
+    if (path.empty()) return;
+    try {
+      write_port_file(path, port);
+    } catch (const std::exception& e) {
+      on_fatal(Fatal(ExitCode::failure, e.what()));
+    }
+  };
   // A SIGINT or SIGTERM while the files are checked ends the run at once, with nothing written.
   auto stopped_while_starting = [&](const StopRequested& stop) {
     log::info("signal ", stop.signal, " while starting: stopping");
@@ -479,13 +488,7 @@ int run(RunOptions& o, Events* events) {
     const std::string address = o.listen.empty() ? format_ipv4(o.download.self.ip) : o.listen;
     log::info("serving ", set.entries().size(), " file(s) on ", address, ":", o.download.self.port,
               ", reporting ", to_string(o.download.self));
-    if (!o.port_file.empty()) {
-      try {
-        write_port_file(o.port_file, o.download.self.port);
-      } catch (const std::exception& e) {
-        on_fatal(Fatal(ExitCode::failure, e.what()));
-      }
-    }
+    write_port(o.port_file, o.download.self.port);
   }
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -505,13 +508,7 @@ int run(RunOptions& o, Events* events) {
     pages_service->serve();
     log::info("status pages on http://", o.http.substr(0, o.http.rfind(':')), ":", pages_port,
               "/ (metrics at /metrics)");
-    if (!o.http_port_file.empty()) {
-      try {
-        write_port_file(o.http_port_file, pages_port);
-      } catch (const std::exception& e) {
-        on_fatal(Fatal(ExitCode::failure, e.what()));
-      }
-    }
+    write_port(o.http_port_file, pages_port);
   }
 
   // Reports only: progress on the terminal or in the log, and the statistics file.
