@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <string>
 #include <system_error>
 
 namespace cascade {
@@ -55,10 +56,11 @@ void File::read_at(std::uint64_t offset, std::span<std::uint8_t> out) const {
         ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) fail("read failed");
-    if (n == 0) {
-      errno = EIO;
-      fail("unexpected end of file");
-    }
+    if (n == 0)  // cut short meanwhile (by another program), or never that long
+      throw FileError(path_ + ": the file ends at byte " + std::to_string(offset + done) +
+                          ", short of the " + std::to_string(offset + out.size()) +
+                          " bytes needed; was it shortened by another program?",
+                      EIO);
     done += static_cast<std::size_t>(n);
   }
 }

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <unordered_set>
@@ -339,6 +340,26 @@ cascade::ByteSpan bytes_of(const std::string& s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
 }  // namespace
+
+// A read past a file's end (cut short by another program) says where it ends, not "I/O error".
+TEST(File, AReadPastTheEndSaysWhereTheFileEnds) {
+  cascade::test::TempDir d;
+  d.write("short", "0123456789");
+  const cascade::File f(d.file("short"), cascade::File::Mode::read);
+  std::array<std::uint8_t, 4> got{};
+  f.read_at(6, got);
+  EXPECT_EQ(std::string(got.begin(), got.end()), "6789");
+  try {
+    f.read_at(8, got);
+    ADD_FAILURE() << "a read past the end succeeded";
+  } catch (const cascade::FileError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              d.file("short") +
+                  ": the file ends at byte 10, short of the 12 bytes needed; was it shortened "
+                  "by another program?");
+    EXPECT_EQ(e.error, EIO);
+  }
+}
 
 TEST(WriteFileReplace, ReplacesARegularFileWholeAndLeavesNoTemporaryFile) {
   cascade::test::TempDir d;

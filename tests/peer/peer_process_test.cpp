@@ -495,6 +495,11 @@ TEST_F(Serving, NotHeldIsStatusTwoWithTheVectorBytesAndKeepsTheConnection) {
 // (the connection stays, the asker goes elsewhere), the others are still served, and the log
 // says why, once.
 TEST_F(Serving, ADataFileCutShortUnderTheSeedIsNotHeldPastItsEndAndSaidOnce) {
+  // After the seed's start-up whole-file check, which reads the whole file (a file cut short
+  // before it ends the run with exit 1).
+  ASSERT_TRUE(eventually(
+      [&] { return seed->err().find("whole-file SHA-256 verified") != std::string::npos; }, 10s))
+      << seed->err();
   std::filesystem::resize_file(lab.dir.file("sample.txt"), 8192);  // block 2 is [8192, 10000)
   Conn c(port);
   const Bytes not_held = vector_hex("peer_error_response_not_held");
