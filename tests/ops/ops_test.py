@@ -900,6 +900,10 @@ class PeerLifeTest(Programs):
         self.assertEqual(r.returncode, 0, r.stderr)
         os.rename(odd + b".cascade.tmp", odd + b".cascade")
         wait_until("the odd name shared", lambda: len(shared_files()) == 3, 5)
+        # Listed once its blocks are found; complete once its whole-file check is done, soon after.
+        wait_until("the odd name checked whole",
+                   lambda: all(f["complete"] for f in json.loads(http_get(seed_http, "/status.json")[2])["files"]
+                               if f["name"].endswith("odd.bin")), 10)
         self.assertIn("\ufffd\ufffdodd.bin", shared_files())
         m = metrics(seed_http)  # parses: labels are UTF-8
         self.assertEqual(m.value("cascade_peer_file_complete", file="\ufffd\ufffdodd.bin",

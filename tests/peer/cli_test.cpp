@@ -146,7 +146,8 @@ TEST(Cli, AStatisticsFileThatCannotBeWrittenIsSaidOnce) {
             {"run", vectors_dir() + "/sample.txt.cascade", "127.0.0.1:1", "127.0.0.1:0", "-o",
              d.file("data"), "--stats-json", d.file("missing/stats.json")},
             d.path());
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_TRUE(eventually_says(p, "cannot write statistics")) << p.err();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // several more tries at writing
   p.signal(SIGTERM);
   p.wait(std::chrono::seconds(10));
   const std::string err = p.err();
@@ -351,6 +352,18 @@ TEST(Cli, ABadCascadeFileLeavesNoNewDataFilesBehind) {
   EXPECT_FALSE(std::filesystem::exists(d.file("a")));
 }
 
+// Waits (bounded) until process `pid` has a handler for `sig` (the SigCgt mask of its status):
+// a signal sent before that would meet the default action.
+static bool catches(pid_t pid, int sig) {
+  return eventually([&] {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("SigCgt:", 0) == 0)
+        return ((std::stoull(line.substr(7), nullptr, 16) >> (sig - 1)) & 1) != 0;
+    return false;
+  });
+}
+
 // SIGTERM while the files are checked (here 4 GiB hashed on one thread, about 2.5 s) stops the
 // check and exits 0 with the exit event, instead of the default action killing the process; the
 // tracker does the same while it reads a large configuration, where a SIGHUP is kept for after.
@@ -368,7 +381,7 @@ TEST(Cli, ASignalDuringStartUpStopsInOrder) {
                {"run", d.file("z.cascade"), "127.0.0.1:1", "127.0.0.1:0", "--threads", "1",
                 "--events", d.file("events")},
                d.path());
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(catches(peer.pid(), SIGTERM));
   peer.signal(SIGTERM);
   EXPECT_EQ(peer.wait(std::chrono::seconds(20)), 0) << peer.err();
   EXPECT_NE(peer.err().find("signal 15 while starting: stopping"), std::string::npos) << peer.err();
@@ -397,7 +410,7 @@ TEST(Cli, ASignalDuringStartUpStopsInOrder) {
     Process tracker(bin_dir() + "/cascade-tracker",
                     {"--config", d.file("t.json"), "--bind", "127.0.0.1", "--port-file", port_file},
                     d.path());
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    ASSERT_TRUE(catches(tracker.pid(), sig));
     tracker.signal(sig);
     if (sig == SIGHUP) {  // read again once running, then a stop as usual
       EXPECT_TRUE(eventually_says(tracker, "configuration reloaded", std::chrono::seconds(60)))
