@@ -1,6 +1,8 @@
 #include "peer/storage.hpp"
 
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -44,6 +46,26 @@ Storage::Storage(const std::string& path, const CascadeFile& meta)
     throw FileError(path + ": data file is " + std::to_string(size) + " bytes, longer than the " +
                         std::to_string(meta.target_size) + " its cascade file describes",
                     EFBIG);
+  if (size == 0 && meta.target_size > 0 && !read_only_) reserve();
+}
+
+void Storage::reserve() {
+  // tmpfs would fill the memory with zeroed pages up front, serially, instead of as blocks come.
+  struct statfs fs {};
+  if (::fstatfs(file_.fd(), &fs) == 0 && fs.f_type == TMPFS_MAGIC) return;
+  const auto length = static_cast<off_t>(meta_.target_size);
+  if (::fallocate(file_.fd(), FALLOC_FL_KEEP_SIZE, 0, length) == 0) return;
+  const int err = errno;
+  if (err != ENOSPC && err != EDQUOT)
+    return;  // a file system that cannot: blocks allocate as written
+  // What it did reserve is given back (a truncation to its size frees the blocks past it), so a
+  // failed start leaves an empty file and the disk as it was.
+  if (::ftruncate(file_.fd(), 0) != 0) {
+    // nothing more to do: the lack of room is the error to report
+  }
+  throw FileError(path() + ": no room on its disk for the " + std::to_string(meta_.target_size) +
+                      " bytes its cascade file describes: " + std::strerror(err),
+                  err);
 }
 
 bool Storage::block_matches(std::uint64_t index, std::span<const std::uint8_t> data,

@@ -3,7 +3,10 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -78,6 +81,33 @@ TEST(Storage, OpensANewFileEmptyAndAnExistingOneWithoutTruncating) {
   write_bytes(d.file("part"), s.block(0));
   Storage part(d.file("part"), s.meta);
   EXPECT_EQ(part.current_size(), 4096u);
+}
+
+// A new file's whole length is reserved on the disk at once, past its size (nothing reads as
+// present); a file with bytes already is left as it is. Not on tmpfs, which is skipped on purpose.
+TEST(Storage, ANewFileHasItsWholeLengthReservedAndStaysEmpty) {
+  test::TempDir d;
+  struct statfs fs {};
+  ASSERT_EQ(::statfs(d.path().c_str(), &fs), 0);
+  if (fs.f_type == TMPFS_MAGIC)
+    GTEST_SKIP() << d.path() << " is on tmpfs, where nothing is reserved";
+  CascadeFile meta;
+  meta.target_size = 8 << 20;
+  meta.block_size = 1 << 20;
+  meta.block_hashes.resize(8);
+  auto allocated = [](const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_blocks) * 512 : 0;
+  };
+  {
+    Storage fresh(d.file("new"), meta);
+    EXPECT_EQ(fresh.current_size(), 0u);
+  }
+  EXPECT_EQ(std::filesystem::file_size(d.file("new")), 0u);
+  EXPECT_GE(allocated(d.file("new")), meta.target_size);
+  write_bytes(d.file("part"), Bytes(4096, 1));
+  { Storage part(d.file("part"), meta); }
+  EXPECT_LT(allocated(d.file("part")), meta.target_size);
 }
 
 TEST(Storage, RefusesADataFileLongerThanItsCascadeFileSays) {
