@@ -304,8 +304,14 @@ int run(RunOptions& o, Events* events) {
       io.stop();
     });
   };
+  // The first fatal error is the run's: said, and its exit code. Others that follow from it (a
+  // full disk fails every writer at once) go to the debug log.
+  std::atomic<bool> fatal_said{false};
   auto on_fatal = [&](const Fatal& f) {
-    log::error(f.what());
+    if (!fatal_said.exchange(true))
+      log::error(f.what());
+    else
+      log::debug("also: ", f.what());
     shutdown(to_int(f.code));
   };
   const bool exit_when_complete =

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <sys/statvfs.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -50,22 +51,30 @@ Storage::Storage(const std::string& path, const CascadeFile& meta)
 }
 
 void Storage::reserve() {
-  // tmpfs would fill the memory with zeroed pages up front, serially, instead of as blocks come.
+  // Only where it is measured to help and is done in the file system's metadata alone: not on
+  // tmpfs (zeroed pages up front), file systems that emulate it by writing zeros, or compressing
+  // ones (btrfs leaves preallocated extents uncompressed).
   struct statfs fs {};
-  if (::fstatfs(file_.fd(), &fs) == 0 && fs.f_type == TMPFS_MAGIC) return;
-  const auto length = static_cast<off_t>(meta_.target_size);
-  if (::fallocate(file_.fd(), FALLOC_FL_KEEP_SIZE, 0, length) == 0) return;
-  const int err = errno;
-  if (err != ENOSPC && err != EDQUOT)
-    return;  // a file system that cannot: blocks allocate as written
-  // What it did reserve is given back (a truncation to its size frees the blocks past it), so a
-  // failed start leaves an empty file and the disk as it was.
-  if (::ftruncate(file_.fd(), 0) != 0) {
-    // nothing more to do: the lack of room is the error to report
+  if (::fstatfs(file_.fd(), &fs) != 0 ||
+      (fs.f_type != EXT4_SUPER_MAGIC && fs.f_type != XFS_SUPER_MAGIC))
+    return;
+  // Never the disk's last free blocks: a reservation that fails part way keeps what it got until
+  // it is given back, and meanwhile the other writers to the disk would find it full. A file
+  // that does not fit is downloaded as before, and a full disk is the write's error then.
+  struct statvfs room {};
+  if (::fstatvfs(file_.fd(), &room) != 0 ||
+      static_cast<unsigned __int128>(room.f_bavail) * room.f_frsize <
+          static_cast<unsigned __int128>(meta_.target_size) * 2)
+    return;
+  if (::fallocate(file_.fd(), FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(meta_.target_size)) == 0)
+    return;
+  // Failed (the disk filled meanwhile, a quota): what it did reserve is given back, by a
+  // truncation to the file's size now (another program may have written to it), which frees the
+  // blocks past it. Best effort: the download goes on either way.
+  struct stat st {};
+  if (::fstat(file_.fd(), &st) == 0 && ::ftruncate(file_.fd(), st.st_size) != 0) {
+    // nothing more to do: the blocks come back when the file is written or removed
   }
-  throw FileError(path() + ": no room on its disk for the " + std::to_string(meta_.target_size) +
-                      " bytes its cascade file describes: " + std::strerror(err),
-                  err);
 }
 
 bool Storage::block_matches(std::uint64_t index, std::span<const std::uint8_t> data,

@@ -382,6 +382,16 @@ TEST(Cli, ASignalDuringStartUpStopsInOrder) {
                 "--events", d.file("events")},
                d.path());
   ASSERT_TRUE(catches(peer.pid(), SIGTERM));
+  // ... and once the check is under way (64 MiB of the file read): the signal stops it midway.
+  ASSERT_TRUE(eventually([&] {
+    std::ifstream in("/proc/" + std::to_string(peer.pid()) + "/io");
+    for (std::string key; in >> key;) {
+      std::uint64_t value = 0;
+      in >> value;
+      if (key == "rchar:") return value > (64u << 20);
+    }
+    return false;
+  }));
   peer.signal(SIGTERM);
   EXPECT_EQ(peer.wait(std::chrono::seconds(20)), 0) << peer.err();
   EXPECT_NE(peer.err().find("signal 15 while starting: stopping"), std::string::npos) << peer.err();

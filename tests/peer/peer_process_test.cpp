@@ -228,6 +228,7 @@ TEST(PeerSwarm, ResumeAfterKillFetchesOnlyWhatIsMissing) {
         return !ec && size >= header + journal_record_size;
       },
       30s));
+  ASSERT_TRUE(first.running()) << "finished before the kill: the test shows nothing";
   first.signal(SIGKILL);
   first.wait(5s);
   ASSERT_LT(seen, 100);
