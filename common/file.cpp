@@ -39,6 +39,16 @@ void File::fail(const std::string& op) const {
   throw FileError(path_ + ": " + op + ": " + std::strerror(err), err);
 }
 
+std::int64_t modified_ns(const struct stat& st) {
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+std::int64_t File::modified_ns() const {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) fail("cannot stat");
+  return cascade::modified_ns(st);
+}
+
 std::uint64_t File::size() const {
   struct stat st {};
   if (::fstat(fd_, &st) != 0) fail("cannot stat");

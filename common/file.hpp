@@ -10,7 +10,12 @@
 #include <utility>
 #include <vector>
 
+struct stat;
+
 namespace cascade {
+
+// A file's last modification time (st_mtim) in nanoseconds since the epoch.
+std::int64_t modified_ns(const struct stat& st);
 
 struct FileError : std::runtime_error {
   FileError(const std::string& what, int err) : std::runtime_error(what), error(err) {}
@@ -27,6 +32,7 @@ class File {
   File& operator=(File&& o) noexcept;
 
   std::uint64_t size() const;
+  std::int64_t modified_ns() const;  // see cascade::modified_ns
   // Reads exactly out.size() bytes at offset; throws on error or end of file.
   void read_at(std::uint64_t offset, std::span<std::uint8_t> out) const;
   void write_at(std::uint64_t offset, std::span<const std::uint8_t> data);

@@ -330,14 +330,26 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
   // said once, and such a block is "not held" (the asker goes to other peers) rather than a
   // header with a promised length followed by a dropped connection, again at every ask.
   struct stat now {};
-  if (::fstat(f.storage->fd(), &now) == 0 &&
-      static_cast<std::uint64_t>(now.st_size) <
-          f.meta.block_offset(req.block) + f.meta.block_length(req.block)) {
+  const bool stat_ok = ::fstat(f.storage->fd(), &now) == 0;
+  if (stat_ok && static_cast<std::uint64_t>(now.st_size) <
+                     f.meta.block_offset(req.block) + f.meta.block_length(req.block)) {
     if (!f.shrank_said.exchange(true))
       log::error(f.data_path, ": the data file is now ", now.st_size, " bytes, shorter than the ",
                  f.meta.target_size,
                  " verified; changed by another program? Its blocks past the end are no longer "
                  "served; restart the peer to check the file again");
+    co_return co_await refuse(c, BlockServer::not_held, PeerStatus::not_held,
+                              not_held_message(req.block));
+  }
+  // The same for a complete file another program changed in place (its modification time is not
+  // the one its whole-file check saw): no block of it is vouched for any more.
+  if (const std::int64_t verified = f.verified_mtime_ns.load();
+      stat_ok && verified != 0 && modified_ns(now) != verified) {
+    if (!f.changed_said.exchange(true))
+      log::error(f.data_path,
+                 ": the data file was modified after its whole-file SHA-256 was verified; changed "
+                 "by another program? None of its blocks is served any more; restart the peer to "
+                 "check the file again");
     co_return co_await refuse(c, BlockServer::not_held, PeerStatus::not_held,
                               not_held_message(req.block));
   }

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "common/file.hpp"
 #include "common/log.hpp"
 
 namespace cascade {
@@ -39,9 +40,7 @@ void DirectoryWatch::scan() {
     struct stat st {};
     const std::string path = dir_ + (dir_.ends_with('/') ? "" : "/") + name;
     if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    now[path] =
-        Seen{static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
-             static_cast<std::uint64_t>(st.st_size), false};
+    now[path] = Seen{modified_ns(st), static_cast<std::uint64_t>(st.st_size), false};
   }
   if (ec) log::warn(dir_, ": reading the directory: ", ec.message());
   for (auto it2 = seen_.begin(); it2 != seen_.end();) {

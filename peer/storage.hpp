@@ -38,6 +38,7 @@ class Storage {
   // spread over `pool`; returns `known` plus the blocks whose SHA-256 matches.
   std::vector<bool> scan(ThreadPool& pool, std::vector<bool> known = {}) const;
   std::uint64_t current_size() const { return file_.size(); }
+  std::int64_t modified_ns() const { return file_.modified_ns(); }
   // True when block `index` of `data` hashes to the cascade file's hash for it (and has its
   // length). `digest`: the SHA-256 of `data`, when the caller computed it already.
   bool block_matches(std::uint64_t index, std::span<const std::uint8_t> data,

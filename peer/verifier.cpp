@@ -52,8 +52,10 @@ Verifier::Verdict Verifier::check(std::uint64_t b, ByteSpan data, const std::str
 
 std::optional<Fatal> Verifier::check_whole(bool evict_all) {
   SharedFile& f = *file_;
+  std::int64_t mtime = 0;
   try {
     f.storage->sync();
+    mtime = f.storage->modified_ns();  // after our last write, before the whole file is read
     if (whole_.finish() != f.meta.target_hash) {
       // Either the cascade file's block hashes do not make its whole-file hash, or the data file
       // was changed behind a journal that vouched for its blocks. The journal goes either way, so
@@ -72,6 +74,7 @@ std::optional<Fatal> Verifier::check_whole(bool evict_all) {
   } catch (const std::exception& e) {
     return Fatal(ExitCode::failure, e.what());
   }
+  f.verified_mtime_ns = mtime;
   f.complete = true;
   if (f.journal) f.journal->remove();  // a complete file needs no redo log
   const std::uint64_t early = hashed_at_last_block_.load();

@@ -10,6 +10,7 @@
 #include <optional>
 #include <random>
 #include <thread>
+#include <tuple>
 
 #include "common/endpoint.hpp"
 #include "common/hex.hpp"
@@ -505,25 +506,27 @@ TEST_F(Serving, NotHeldIsStatusTwoWithTheVectorBytesAndKeepsTheConnection) {
 }
 
 // Another program cuts the seed's data file short: the blocks past its new end are "not held"
-// (the connection stays, the asker goes elsewhere), the others are still served, and the log
-// says why, once.
-TEST_F(Serving, ADataFileCutShortUnderTheSeedIsNotHeldPastItsEndAndSaidOnce) {
+// (the connection stays, the asker goes elsewhere), and so are the others (the file was modified
+// after it was verified); the log says why, once.
+TEST_F(Serving, ADataFileCutShortUnderTheSeedIsNotServedAndSaidOnce) {
   // After the seed's start-up whole-file check, which reads the whole file (a file cut short
   // before it ends the run with exit 1).
   ASSERT_TRUE(eventually_says(*seed, "whole-file SHA-256 verified")) << seed->err();
-  std::filesystem::resize_file(lab.dir.file("sample.txt"), 8192);  // block 2 is [8192, 10000)
   Conn c(port);
-  const Bytes not_held = vector_hex("peer_error_response_not_held");
-  c.send(vector_hex("peer_request_block_2"));
-  EXPECT_EQ(c.read_exact(not_held.size()), not_held);
   c.send(request(1));
-  const Bytes header = c.read_exact(peer_response_header_size);
-  EXPECT_EQ(header[0], 0);
-  EXPECT_EQ(load_be64(header.data() + 1), 4096u);
+  EXPECT_EQ(c.read_exact(peer_response_header_size)[0], 0);  // served before the cut
   const Bytes data = vector_file("sample.txt");
   EXPECT_EQ(c.read_exact(4096), Bytes(data.begin() + 4096, data.begin() + 8192));
-  c.send(vector_hex("peer_request_block_2"));
-  EXPECT_EQ(c.read_exact(not_held.size()), not_held);
+  std::filesystem::resize_file(lab.dir.file("sample.txt"), 8192);  // block 2 is [8192, 10000)
+  const Bytes not_held = vector_hex("peer_error_response_not_held");
+  for (int ask = 0; ask < 2; ++ask) {
+    c.send(vector_hex("peer_request_block_2"));
+    EXPECT_EQ(c.read_exact(not_held.size()), not_held);
+  }
+  c.send(request(1));
+  const Bytes header = c.read_exact(peer_response_header_size);
+  EXPECT_EQ(header[0], 2);
+  EXPECT_EQ(c.read_exact(load_be64(header.data() + 1)).size(), load_be64(header.data() + 1));
   seed->signal(SIGTERM);
   seed->wait(std::chrono::seconds(10));
   const std::string err = seed->err();
@@ -531,6 +534,50 @@ TEST_F(Serving, ADataFileCutShortUnderTheSeedIsNotHeldPastItsEndAndSaidOnce) {
   const auto first = err.find(said);
   EXPECT_NE(first, std::string::npos) << err;
   EXPECT_EQ(err.find(said, first + 1), std::string::npos) << err;
+}
+
+// Another program changes a complete data file in place, its size unchanged: none of its blocks
+// is served any more (each is "not held", the connection stays), and the log says why, once. For
+// a seed checked at its start and for a peer whose download completed in this run.
+TEST_F(Serving, ADataFileChangedInPlaceAfterItWasVerifiedIsNoLongerServedAndSaidOnce) {
+  ASSERT_TRUE(eventually_says(*seed, "whole-file SHA-256 verified")) << seed->err();
+  Process& copy = lab.peer("copy", lab.dir.file("sample.txt.cascade"), lab.dir.file("copy.txt"));
+  const std::uint16_t copy_port = lab.port_of("copy");
+  ASSERT_NE(copy_port, 0);
+  ASSERT_TRUE(eventually_says(copy, "complete and verified")) << copy.err();
+  const Bytes ok = vector_hex("peer_ok_response_header_block_2");
+  const Bytes not_held = vector_hex("peer_error_response_not_held");
+  const Bytes data = vector_file("sample.txt");
+  const std::string said = "the data file was modified after its whole-file SHA-256 was verified";
+  for (auto [process, at, file] : {std::tuple{seed, port, std::string("sample.txt")},
+                                   std::tuple{&copy, copy_port, std::string("copy.txt")}}) {
+    Conn c(at);
+    c.send(vector_hex("peer_request_block_2"));
+    EXPECT_EQ(c.read_exact(ok.size()), ok) << file;
+    EXPECT_EQ(c.read_exact(1808), Bytes(data.begin() + 8192, data.end())) << file;
+    // One byte of block 0 changed, the size not. A change comes after the check in time: the
+    // file system's clock may not have ticked since (a coarse one), so the time is set later.
+    const std::string path = lab.dir.file(file);
+    const auto before = std::filesystem::last_write_time(path);
+    {
+      std::fstream out(path, std::ios::in | std::ios::out | std::ios::binary);
+      out.seekp(100);
+      out.put(static_cast<char>(data[100] ^ 0xff));
+    }
+    ASSERT_EQ(std::filesystem::file_size(path), data.size());
+    if (std::filesystem::last_write_time(path) == before)
+      std::filesystem::last_write_time(path, before + std::chrono::seconds(1));
+    for (int ask = 0; ask < 2; ++ask) {  // block 2 is as it was, but no longer vouched for
+      c.send(vector_hex("peer_request_block_2"));
+      EXPECT_EQ(c.read_exact(not_held.size()), not_held) << file;
+    }
+    process->signal(SIGTERM);
+    EXPECT_EQ(process->wait(std::chrono::seconds(10)), 0) << file;
+    const std::string err = process->err();
+    const auto first = err.find(said);
+    EXPECT_NE(first, std::string::npos) << err;
+    EXPECT_EQ(err.find(said, first + 1), std::string::npos) << err;
+  }
 }
 
 TEST_F(Serving, APartialHolderSaysWhichBlocksItHoldsAndServesThem) {
