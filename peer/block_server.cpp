@@ -326,32 +326,32 @@ asio::awaitable<bool> BlockServer::Impl::answer(Connection& c, std::uint32_t ip,
   if (!f.blocks.verified(req.block))
     co_return co_await refuse(c, BlockServer::not_held, PeerStatus::not_held,
                               not_held_message(req.block) + holdings());
-  // A data file cut short by another program no longer holds the verified bytes past its end:
-  // said once, and such a block is "not held" (the asker goes to other peers) rather than a
-  // header with a promised length followed by a dropped connection, again at every ask.
-  struct stat now {};
-  const bool stat_ok = ::fstat(f.storage->fd(), &now) == 0;
-  if (stat_ok && static_cast<std::uint64_t>(now.st_size) <
-                     f.meta.block_offset(req.block) + f.meta.block_length(req.block)) {
-    if (!f.shrank_said.exchange(true))
-      log::error(f.data_path, ": the data file is now ", now.st_size, " bytes, shorter than the ",
-                 f.meta.target_size,
-                 " verified; changed by another program? Its blocks past the end are no longer "
-                 "served; restart the peer to check the file again");
-    co_return co_await refuse(c, BlockServer::not_held, PeerStatus::not_held,
-                              not_held_message(req.block));
-  }
-  // The same for a complete file another program changed in place (its modification time is not
-  // the one its whole-file check saw): no block of it is vouched for any more.
-  if (const std::int64_t verified = f.verified_mtime_ns.load();
-      stat_ok && verified != 0 && modified_ns(now) != verified) {
-    if (!f.changed_said.exchange(true))
-      log::error(f.data_path,
-                 ": the data file was modified after its whole-file SHA-256 was verified; changed "
-                 "by another program? None of its blocks is served any more; restart the peer to "
-                 "check the file again");
-    co_return co_await refuse(c, BlockServer::not_held, PeerStatus::not_held,
-                              not_held_message(req.block));
+  // A data file another program changed no longer holds what was verified: a complete file whose
+  // modification time is not the one its whole-file check saw (nothing of ours writes to it any
+  // more), or any file cut short before this block's end. Said once, and the file is checked
+  // again (Options::changed); until then its blocks are "not held" (the asker goes to other
+  // peers) rather than bytes that fail the asker's hash check, or a header with a promised
+  // length followed by a dropped connection.
+  if (struct stat now{}; ::fstat(f.storage->fd(), &now) == 0) {
+    const std::int64_t verified = f.verified_mtime_ns.load();
+    const bool modified = verified != 0 && modified_ns(now) != verified;
+    const bool cut = static_cast<std::uint64_t>(now.st_size) <
+                     f.meta.block_offset(req.block) + f.meta.block_length(req.block);
+    if (modified || cut) {
+      if (!f.changed_said.exchange(true)) {
+        if (cut)
+          log::error(f.data_path, ": the data file is now ", now.st_size,
+                     " bytes, shorter than the ", f.meta.target_size,
+                     " verified; changed by another program? Checking it again");
+        else
+          log::error(f.data_path,
+                     ": the data file was modified after its whole-file SHA-256 was verified; "
+                     "changed by another program? Checking it again");
+        if (options.changed) options.changed(held);
+      }
+      co_return co_await refuse(c, BlockServer::not_held, PeerStatus::not_held,
+                                not_held_message(req.block));
+    }
   }
   // The front (first copies about in file order) only where an uplink is shared: not loopback.
   const FirstCopies::Answer copies =

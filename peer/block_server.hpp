@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,9 @@ class BlockServer {
     TokenBucket* upload = nullptr;           // the process's upload limit (null: none)
     std::size_t upload_slots = UploadSlots::default_slots;  // blocks sent at once (0: any number)
     Events* events = nullptr;                               // --events (null: none)
+    // Told once of a complete file found changed by another program since its whole-file check
+    // (none of it is served any more); on a network thread, so it must not wait.
+    std::function<void(std::shared_ptr<SharedFile>)> changed;
   };
   BlockServer(asio::io_context& io, ThreadPool& pool,
               std::vector<std::shared_ptr<SharedFile>> files, Options options);

@@ -320,9 +320,9 @@ int run(RunOptions& o, Events* events) {
 
   // A file's blocks found, its place in the set, its server entry, its journal's group commit
   // and its downloader: on the io threads (or before they run).
-  auto prepare = [&](SharedFile& f, ThreadPool& hashing) {
+  auto prepare = [&](SharedFile& f, ThreadPool& hashing, const std::atomic<bool>* stop) {
     f.storage->keep_cache(o.keep_cache);
-    find_present_blocks(f, hashing, o.verify_all);
+    find_present_blocks(f, hashing, o.verify_all, stop);
     if (o.spread && f.blocks.complete())
       f.first_copies = std::make_unique<FirstCopies>(f.meta.block_count());
     if (events)
@@ -331,7 +331,7 @@ int run(RunOptions& o, Events* events) {
   };
   // A shared directory's files are added and removed one at a time (see below).
   std::mutex sharing_mutex;
-  std::function<void(const std::string&, const SharedFile*, const char*)> stop_file;
+  std::function<void(const std::string&, const SharedFile*, const char*, bool)> stop_file;
   auto start_file = [&](std::shared_ptr<SharedFile> f, bool in_directory) {
     auto on_complete = [&, file = f.get()] {
       file->stats.complete_seconds = since_start();
@@ -360,7 +360,7 @@ int run(RunOptions& o, Events* events) {
             for (;;) {
               if (std::unique_lock lock(sharing_mutex, std::try_to_lock); lock.owns_lock())
                 co_return stop_file(cascade, which,
-                                    "its whole file does not match; no longer shared");
+                                    "its whole file does not match; no longer shared", false);
               wait.expires_after(50ms);
               if (auto [ec] = co_await wait.async_wait(net::nothrow); ec) co_return;
             }
@@ -371,9 +371,11 @@ int run(RunOptions& o, Events* events) {
     set.add(FileSet::Entry{f, d});
     d->start();
   };
-  // A file of a shared directory leaving the set: no longer served, announced or downloaded;
-  // what was verified of it is made durable.
-  stop_file = [&](const std::string& cascade_path, const SharedFile* only, const char* why) {
+  // A file of a shared directory leaving the set: no longer served (unless `still_served`, by
+  // the server's entry until a new one replaces it), announced or downloaded; what was verified
+  // of it is made durable.
+  stop_file = [&](const std::string& cascade_path, const SharedFile* only, const char* why,
+                  bool still_served) {
     if (only) {
       const auto files = set.files();
       if (std::none_of(files.begin(), files.end(), [&](const auto& f) { return f.get() == only; }))
@@ -381,11 +383,49 @@ int run(RunOptions& o, Events* events) {
     }
     auto e = set.remove(cascade_path);
     if (!e) return;
-    if (server) server->remove_file(e->file->cascade_hash);
+    if (server && !still_served) server->remove_file(e->file->cascade_hash);
     e->downloader->stop();
     log::info(cascade_path, ": ", why);
     if (events) events->file_removed(e->file->data_path);
     make_durable(*e->file);
+  };
+
+  // A file's hashing after the start (a shared directory's new files, files checked again) has a
+  // pool of its own, so serving and downloading the others do not queue behind it.
+  ThreadPool scan_pool(threads);
+  // A file the block server found changed by another program is checked again as a restart
+  // would: it leaves the set, and a new entry comes with the blocks that still match (and
+  // downloads the others). One file at a time, on a thread of its own; a stop ends the check.
+  ThreadPool recheck_pool(1);
+  auto recheck = [&](const std::shared_ptr<SharedFile>& old) {
+    std::lock_guard lock(sharing_mutex);
+    const auto files = set.files();
+    if (stopping || std::find(files.begin(), files.end(), old) == files.end()) return;
+    const bool in_directory = std::none_of(given.begin(), given.end(), [&](const auto& g) {
+      return g->cascade_path == old->cascade_path;
+    });
+    // Meanwhile the server's entry answers its blocks "not held" (askers try other peers), not
+    // "not served here", which they would take as a refusal of the whole file.
+    stop_file(old->cascade_path, old.get(), "changed by another program; checking it again", true);
+    bool replaced = false;
+    try {
+      auto f = open_shared_file(old->cascade_path, old->data_path, o.max_block_size);
+      prepare(*f, scan_pool, &stopping);
+      if (!stopping) {
+        start_file(f, in_directory);
+        replaced = f->cascade_hash == old->cascade_hash;
+      }
+    } catch (const StopRequested&) {
+    } catch (const Fatal& e) {  // its message names the file
+      if (!in_directory) return on_fatal(e);
+      log::warn(e.what(), " (no longer shared; tried again once its cascade file changes)");
+    } catch (const std::exception& e) {
+      on_fatal(Fatal(ExitCode::failure, old->data_path + ": " + e.what()));
+    }
+    if (!replaced && server) server->remove_file(old->cascade_hash);
+  };
+  o.serve.changed = [&](std::shared_ptr<SharedFile> f) {
+    recheck_pool.post([&recheck, f = std::move(f)] { recheck(f); });
   };
 
   // The ports first: one in use ends the run now, not after a long check of the files. Clients
@@ -434,7 +474,7 @@ int run(RunOptions& o, Events* events) {
   };
   try {
     for (auto& f : given) open_data_file(*f);
-    for (auto& f : given) prepare(*f, pool);
+    for (auto& f : given) prepare(*f, pool, nullptr);
   } catch (const StopRequested& stop) {
     return stopped_while_starting(stop);
   }
@@ -446,9 +486,7 @@ int run(RunOptions& o, Events* events) {
   // file rewritten in place is removed before it is added again, and two files with one hash
   // never both get in. A new file is hashed on a pool of its own, so serving the others does
   // not queue behind it.
-  std::unique_ptr<ThreadPool> scan_pool;  // outlives the watches, whose threads use it
   std::vector<std::unique_ptr<DirectoryWatch>> watches;
-  if (!dirs.empty()) scan_pool = std::make_unique<ThreadPool>(threads);
   for (const auto& dir : dirs) {
     auto add = [&](const std::string& cascade_path) {
       std::lock_guard lock(sharing_mutex);
@@ -465,8 +503,11 @@ int run(RunOptions& o, Events* events) {
           log::warn(cascade_path, ": the same cascade file as ", *other, " is shared; ignored");
           return false;
         }
-        prepare(*f, *scan_pool);
+        prepare(*f, scan_pool, &stopping);
         start_file(f, true);
+      } catch (const StopRequested&) {
+        if (!stopping) throw;     // a signal at start-up: the run stops (below)
+        return false;             // the run stops: no need to finish hashing it
       } catch (const Fatal& e) {  // its message names the file
         log::warn(e.what(), " (ignored until its cascade file changes)");
         return false;
@@ -478,7 +519,7 @@ int run(RunOptions& o, Events* events) {
     };
     auto remove = [&](const std::string& cascade_path) {
       std::lock_guard lock(sharing_mutex);
-      stop_file(cascade_path, nullptr, "removed from the directory; no longer shared");
+      stop_file(cascade_path, nullptr, "removed from the directory; no longer shared", false);
     };
     watches.push_back(std::make_unique<DirectoryWatch>(dir, add, remove));
     try {
@@ -546,6 +587,7 @@ int run(RunOptions& o, Events* events) {
   tick();
   net::run_threads(io, threads);
   for (auto& w : watches) w->stop();
+  recheck_pool.stop();  // a check under way ends at its next block (stopping)
   if (pages_service) pages_service->stop();
   pool.stop();
   sync_pool.stop();

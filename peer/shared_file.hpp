@@ -125,13 +125,12 @@ struct SharedFile {
   // whole-file check (also for a file found complete at start-up: its whole hash is checked
   // before it counts as complete).
   std::atomic<bool> complete{false};
-  // The block server found the data file shorter than the cascade file says (and logged it).
-  std::atomic<bool> shrank_said{false};
   // The data file's modification time (modified_ns) as its whole-file check began, set once the
   // check passed (0 until then): nothing of ours writes a complete file, so when the block server
   // finds another time, another program changed the file in place since it was verified.
   std::atomic<std::int64_t> verified_mtime_ns{0};
-  std::atomic<bool> changed_said{false};  // the block server found that (and logged it)
+  // The block server found the file changed, or cut short (and logged it, and asked for a check).
+  std::atomic<bool> changed_said{false};
 };
 
 }  // namespace cascade

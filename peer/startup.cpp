@@ -44,7 +44,8 @@ std::shared_ptr<SharedFile> open_shared_file(const std::string& cascade_path,
   return f;
 }
 
-void find_present_blocks(SharedFile& f, ThreadPool& pool, bool verify_all) {
+void find_present_blocks(SharedFile& f, ThreadPool& pool, bool verify_all,
+                         const std::atomic<bool>* stop) {
   try {
     const auto t0 = net::Clock::now();
     const std::string journal_path = Journal::path_for(f.data_path);
@@ -66,7 +67,7 @@ void find_present_blocks(SharedFile& f, ThreadPool& pool, bool verify_all) {
         log::warn(journal_path, ": ignored: ", why);
       }
     }
-    const std::vector<bool> present = f.storage->scan(pool, known);
+    const std::vector<bool> present = f.storage->scan(pool, known, stop);
     for (std::uint64_t b = 0; b < present.size(); ++b)
       if (present[b]) f.blocks.set_verified(b);
     log::info(f.data_path, ": ", f.blocks.verified_count(), " of ", f.meta.block_count(),

@@ -26,7 +26,9 @@ std::shared_ptr<SharedFile> open_shared_file(const std::string& cascade_path,
 
 // Marks the blocks already present as verified (those the journal proves durable without
 // hashing, unless `verify_all`; the rest by hashing them on `pool`), logs what it found, and
-// starts the file's journal unless it is complete. Throws Fatal (exit 1) on a disk error.
-void find_present_blocks(SharedFile& file, ThreadPool& pool, bool verify_all);
+// starts the file's journal unless it is complete. Throws Fatal (exit 1) on a disk error, and
+// StopRequested (Storage::scan) on a signal at start-up or once `*stop` is set.
+void find_present_blocks(SharedFile& file, ThreadPool& pool, bool verify_all,
+                         const std::atomic<bool>* stop = nullptr);
 
 }  // namespace cascade

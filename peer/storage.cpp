@@ -83,16 +83,18 @@ bool Storage::block_matches(std::uint64_t index, std::span<const std::uint8_t> d
          (digest ? *digest : sha256(data)) == meta_.block_hashes[index];
 }
 
-std::vector<bool> Storage::scan(ThreadPool& pool, std::vector<bool> known) const {
+std::vector<bool> Storage::scan(ThreadPool& pool, std::vector<bool> known,
+                                const std::atomic<bool>* stop) const {
   const std::uint64_t size = file_.size();
   const std::uint64_t count = meta_.block_count();
   known.resize(count, false);
   std::vector<char> ok(known.begin(), known.end());
   std::atomic<std::uint64_t> next{0};
   // One job per worker; each takes the next block number until none is left.
+  auto stopped = [stop] { return early_stop_signal() != 0 || (stop && stop->load()); };
   auto job = [&] {
     Sha256 h;
-    for (std::uint64_t b = next++; b < count && !early_stop_signal(); b = next++) {
+    for (std::uint64_t b = next++; b < count && !stopped(); b = next++) {
       const std::uint64_t off = meta_.block_offset(b), len = meta_.block_length(b);
       if (ok[b] || off + len > size) continue;
       hash_range(h, off, len);
@@ -103,8 +105,9 @@ std::vector<bool> Storage::scan(ThreadPool& pool, std::vector<bool> known) const
   for (std::size_t i = 0; i < pool.size(); ++i) jobs.push_back(pool.submit(job));
   for (auto& j : jobs) j.wait();
   for (auto& j : jobs) j.get();  // rethrow a read error
-  // A stop asked for while the process starts: what was not hashed is unknown, not missing.
-  if (const int sig = early_stop_signal()) throw StopRequested{sig};
+  // A stop asked for while the process starts (or the file is checked again): what was not
+  // hashed is unknown, not missing.
+  if (stopped()) throw StopRequested{early_stop_signal()};
   return std::vector<bool>(ok.begin(), ok.end());
 }
 

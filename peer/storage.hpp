@@ -35,8 +35,10 @@ class Storage {
   const std::optional<std::string>& read_only() const { return read_only_; }
 
   // Hashes every block that lies within the file's current size and is not marked in `known`,
-  // spread over `pool`; returns `known` plus the blocks whose SHA-256 matches.
-  std::vector<bool> scan(ThreadPool& pool, std::vector<bool> known = {}) const;
+  // spread over `pool`; returns `known` plus the blocks whose SHA-256 matches. Throws
+  // StopRequested once early_stop_signal() or `*stop` is set (0 for the signal of the latter).
+  std::vector<bool> scan(ThreadPool& pool, std::vector<bool> known = {},
+                         const std::atomic<bool>* stop = nullptr) const;
   std::uint64_t current_size() const { return file_.size(); }
   std::int64_t modified_ns() const { return file_.modified_ns(); }
   // True when block `index` of `data` hashes to the cascade file's hash for it (and has its
