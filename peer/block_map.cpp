@@ -25,6 +25,7 @@ void BlockMap::IndexedSet::erase(std::uint64_t b) {
 BlockMap::BlockMap(std::uint64_t count)
     : count_(count),
       verified_(count, false),
+      writing_(count, false),
       in_flight_(count, 0),
       available_(count),
       missing_(count) {
@@ -147,6 +148,18 @@ bool BlockMap::finish(std::uint64_t block, bool verified) {
   return false;
 }
 
+bool BlockMap::claim_write(std::uint64_t block) {
+  std::lock_guard lock(mutex_);
+  if (verified_[block] || writing_[block]) return false;
+  writing_[block] = true;
+  return true;
+}
+
+void BlockMap::drop_write(std::uint64_t block) {
+  std::lock_guard lock(mutex_);
+  writing_[block] = false;
+}
+
 void BlockMap::set_verified(std::uint64_t block) {
   std::lock_guard lock(mutex_);
   mark_verified(block);
@@ -154,6 +167,7 @@ void BlockMap::set_verified(std::uint64_t block) {
 
 void BlockMap::mark_verified(std::uint64_t block) {
   verified_[block] = true;
+  writing_[block] = false;
   available_.erase(block);
   missing_.erase(block);
   while (prefix_ < count_ && verified_[prefix_]) ++prefix_;

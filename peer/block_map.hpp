@@ -73,6 +73,14 @@ class BlockMap {
   // the block becomes verified; returns true only the first time. Otherwise it returns to the
   // available set once no request for it remains.
   bool finish(std::uint64_t block, bool verified);
+  // Claims the one write of `block` for a request whose bytes matched: false once it is verified
+  // or while another request writes it (endgame: one block asked of two sources). Those end
+  // their requests with finish(block, false) and write nothing: no block is written twice, and
+  // nothing of ours writes a complete file (a write would move the time the block server checks:
+  // SharedFile::verified_mtime_ns). The claim ends with the claimer's finish(block, true), or
+  // with drop_write(block) when its write failed.
+  bool claim_write(std::uint64_t block);
+  void drop_write(std::uint64_t block);
   // Marks a block verified without a request (start-up scan, journal replay).
   void set_verified(std::uint64_t block);
 
@@ -112,6 +120,7 @@ class BlockMap {
   std::uint64_t prefix_ = 0;              // guarded by mutex_; blocks [0, prefix_) are verified
   std::uint64_t end_ = 0;                 // guarded by mutex_; none verified at or after it
   std::vector<bool> verified_;            // guarded by mutex_
+  std::vector<bool> writing_;             // guarded by mutex_; claimed by a request (claim_write)
   std::vector<std::uint16_t> in_flight_;  // guarded by mutex_; outstanding requests per block
   IndexedSet available_;                  // guarded by mutex_; missing and not in flight
   IndexedSet missing_;                    // guarded by mutex_; not verified

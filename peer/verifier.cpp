@@ -16,19 +16,22 @@ Verifier::Verdict Verifier::check(std::uint64_t b, ByteSpan data, const std::str
   SharedFile& f = *file_;
   Verdict v = Verdict::ok;
   std::string io_error;
+  bool written = false;
   if (!f.storage->block_matches(b, data, digest)) {
     v = Verdict::bad;
-  } else {
+  } else if (f.blocks.claim_write(b)) {  // else verified already, or being written: not twice
     try {
       f.storage->write_block(b, data);
+      written = true;
     } catch (const std::exception& e) {
+      f.blocks.drop_write(b);
       io_error = e.what();
       v = Verdict::io_error;
     }
   }
   // Only now, hash matched and bytes written, does the block count as held.
   bool last = false;
-  if (f.blocks.finish(b, v == Verdict::ok)) {
+  if (f.blocks.finish(b, written)) {
     f.stats.bytes_downloaded += data.size();
     ++f.stats.blocks_verified;
     f.stats.count_source(source, data.size());

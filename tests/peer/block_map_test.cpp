@@ -199,6 +199,22 @@ TEST(BlockMap, EndgameRequestsAnInFlightBlockFromASecondSourceAtMostTwice) {
   EXPECT_FALSE(m->pick(rng, none, 1)) << "no duplicates allowed";
 }
 
+// A block asked of two sources (endgame) is written by one request only, and by none once it is
+// verified; a failed write gives the claim back.
+TEST(BlockMap, OneRequestClaimsABlocksWriteAndNoneOnceItIsVerified) {
+  auto m = BlockMap::from_string("V?.");
+  EXPECT_FALSE(m->claim_write(0)) << "verified already";
+  EXPECT_TRUE(m->claim_write(1));
+  EXPECT_FALSE(m->claim_write(1)) << "being written by another request";
+  m->drop_write(1);  // that write failed
+  EXPECT_TRUE(m->claim_write(1));
+  EXPECT_FALSE(m->finish(1, false)) << "the other request, which wrote nothing";
+  EXPECT_FALSE(m->verified(1));
+  EXPECT_TRUE(m->finish(1, true));
+  EXPECT_FALSE(m->claim_write(1)) << "verified now";
+  EXPECT_TRUE(m->claim_write(2));
+}
+
 // The connection's own record: in endgame it is never given a block it has asked for or is
 // still verifying, whichever of the two states the block is in.
 TEST(BlockMap, EndgameNeverGivesAConnectionABlockItHolds) {

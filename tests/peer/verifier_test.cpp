@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -72,6 +74,23 @@ TEST(Verifier, ComputesTheDigestUnlessGivenAndAlwaysCompares) {
   // What was written is the file: the whole-file check passes.
   EXPECT_FALSE(d.verifier->check_whole(false).has_value());
   EXPECT_TRUE(d.file->complete.load());
+  EXPECT_EQ(d.fatal, 0);
+}
+
+// A block that arrives again once verified (endgame: asked of two sources) is not written again:
+// nothing of ours writes a complete file, whose modification time the block server watches.
+TEST(Verifier, ABlockArrivingAgainOnceVerifiedIsNotWrittenAgain) {
+  Download d;
+  for (std::uint64_t b = 0; b < 3; ++b)
+    ASSERT_EQ(d.verifier->check(b, d.bytes(b), "a"), Verifier::Verdict::ok);
+  ASSERT_FALSE(d.verifier->check_whole(false));
+  EXPECT_NE(d.file->verified_mtime_ns.load(), 0);
+  // Long ago, so any write now would move it.
+  const auto old = std::filesystem::file_time_type::clock::now() - std::chrono::hours(24);
+  std::filesystem::last_write_time(d.file->data_path, old);
+  EXPECT_EQ(d.verifier->check(1, d.bytes(1), "b"), Verifier::Verdict::ok);
+  EXPECT_EQ(std::filesystem::last_write_time(d.file->data_path), old);
+  EXPECT_EQ(d.file->stats.blocks_verified.load(), 3u);
   EXPECT_EQ(d.fatal, 0);
 }
 
