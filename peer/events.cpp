@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,7 +22,20 @@ nlohmann::json event(const char* name) {
 }  // namespace
 
 Events::Events(const std::string& path) {
-  if (path == "-") return;
+  if (path == "-") {
+    // A pipe as the standard output (`--events - | a-script`) is opened again, not blocking: a
+    // new open file description of the same pipe, so the flag touches no other process's
+    // descriptor (as it would on a terminal shared with the shell, which is left as it is).
+    struct stat st {};
+    if (::fstat(STDOUT_FILENO, &st) == 0 && S_ISFIFO(st.st_mode)) {
+      const int fd = ::open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+      if (fd >= 0) {
+        fd_ = fd;
+        owned_ = true;
+      }
+    }
+    return;
+  }
   // Not blocking: the open of a FIFO nobody reads fails (ENXIO) instead of waiting for good, and
   // a reader that stops reading makes a write fail (EAGAIN) instead of stalling a network thread.
   fd_ =

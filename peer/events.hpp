@@ -2,7 +2,8 @@
 // with "event" (its name) and "time" (Unix seconds, fractional), written whole and flushed at
 // once, from any thread. The README lists every event and its fields.
 // A FIFO (or pipe) as PATH must have a reader when the peer starts; a reader that falls behind
-// loses events (counted in a warning) rather than stall the threads that write them.
+// loses events (counted in a warning) rather than stall the threads that write them, also when
+// the pipe is the standard output ("-").
 #pragma once
 
 #include <cstdint>

@@ -1,11 +1,13 @@
 // The command lines: each default has one source (the option structs), the help prints it, and
 // the README quotes the help verbatim. Errors are one line and the documented exit code.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -137,6 +139,34 @@ TEST(Cli, EventsToAFifoNobodyReadsAreAnErrorNotAWait) {
                std::chrono::seconds(10));
   EXPECT_EQ(r.code, to_int(ExitCode::failure)) << r.err;
   EXPECT_NE(r.err.find("nothing is reading it"), std::string::npos) << r.err;
+}
+
+// --events - into a pipe whose reader has stopped reading (it is full): the events are dropped,
+// said in a warning, and the run goes on to its end, rather than every thread that has an event
+// to tell waiting for the reader for good.
+TEST(Cli, EventsToAFullPipeOnTheStandardOutputAreDroppedNotAWait) {
+  TempDir d;
+  const std::string fifo = d.file("events");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(reader, 0);
+  const int filler = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(filler, 0);
+  ::fcntl(filler, F_SETPIPE_SZ, 4096);
+  const std::string chunk(512, 'x');
+  for (int i = 0; i < 100000 && ::write(filler, chunk.data(), chunk.size()) > 0; ++i) {
+  }
+  ASSERT_EQ(errno, EAGAIN);
+  ::close(filler);  // what it wrote stays in the pipe, unread
+  std::filesystem::copy_file(vectors_dir() + "/sample.txt", d.file("data"));
+  auto r = run("/bin/bash",
+               {"-c", "exec " + bin_dir() + "/cascade-peer run " + vectors_dir() +
+                          "/sample.txt.cascade 127.0.0.1:1 127.0.0.1:0 -c -o " + d.file("data") +
+                          " --events - >" + fifo},
+               std::chrono::seconds(20));
+  ::close(reader);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("event(s) dropped so far"), std::string::npos) << r.err;
 }
 
 // The statistics are written five times a second: a file that cannot be written is said once.
