@@ -1,5 +1,7 @@
 #include "peer/fetch.hpp"
 
+#include <atomic>
+#include <cerrno>
 #include <exception>
 #include <random>
 
@@ -24,6 +26,15 @@ constexpr auto idle_poll = 50ms;
 bool closed_by_peer(const std::error_code& ec) {
   return ec == asio::error::eof || ec == asio::error::connection_reset ||
          ec == asio::error::broken_pipe;
+}
+
+// A connect that failed for want of something here (descriptors, memory), not because of the
+// peer: the peer is not held responsible for it.
+// (Asio's system category is its own: compared by value, not with std::errc.)
+bool our_shortage(const std::error_code& ec) {
+  if (ec.category() != asio::error::get_system_category()) return false;
+  const int e = ec.value();
+  return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
 }
 
 // Counts itself in `n` while it lives.
@@ -60,6 +71,20 @@ class Fetch {
   asio::awaitable<void> run(CheckQueue& checks, const Endpoint& from) {
     log::debug("connecting to ", source_);
     ec_ = co_await net::connect(socket_, deadline_, net::to_asio(from), settings_.connect_timeout);
+    if (ec_ && our_shortage(ec_)) {
+      // Tried again later like a connection that found every slot taken; said once a minute.
+      static std::atomic<std::int64_t> said_at{0};
+      const std::int64_t now =
+          std::chrono::duration_cast<std::chrono::seconds>(net::Clock::now().time_since_epoch())
+              .count();
+      if (std::int64_t last = said_at.load();
+          now - last >= 60 && said_at.compare_exchange_strong(last, now))
+        log::warn("cannot connect to ", source_, ": ", ec_.message(),
+                  " (not held against the peer; raise the open-files limit, ulimit -n, or "
+                  "share fewer files at once)");
+      outcome_.not_started = true;
+      co_return;
+    }
     if (ec_) {
       log::debug(source_, ": connect failed: ", ec_.message());
       outcome_.failed = true;

@@ -364,6 +364,36 @@ TEST(PeerSwarm, OneProcessSharesSeveralFilesIncludingAnEmptyOne) {
   EXPECT_EQ(std::filesystem::file_size(lab.dir.file("e2")), 0u);
 }
 
+// Out of descriptors (a low open-files limit, eight seeds to connect to): a connect that fails
+// for that is said, once, as ours, not held against the seed, and the download completes over
+// the connections it has.
+TEST(PeerSwarm, ConnectsThatFailForWantOfDescriptorsAreOursNotThePeers) {
+  Lab lab;
+  const std::string cascade = lab.make_file("data.bin", 2000000, "64KiB");
+  std::vector<std::uint16_t> ports;
+  for (int i = 0; i < 8; ++i) {
+    lab.peer("seed" + std::to_string(i), cascade, lab.dir.file("data.bin"));
+    ports.push_back(lab.port_of("seed" + std::to_string(i)));
+    ASSERT_NE(ports.back(), 0);
+  }
+  ASSERT_TRUE(lab.wait_listed(cascade, ports));
+  auto r = run("/bin/bash",
+               // Only the standard streams left open, then room for about four connections.
+               {"-c",
+                "for fd in $(ls /proc/$$/fd); do [ $fd -gt 2 ] && eval \"exec $fd>&-\"; "
+                "done; ulimit -n 14 && exec " +
+                    peer_bin() + " run " + cascade + " " + lab.tracker() +
+                    " 127.0.0.1:0 -c --log-level debug -o " + lab.dir.file("copy")},
+               60s);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(lab.same_file(lab.dir.file("data.bin"), lab.dir.file("copy")));
+  const std::string said = "Too many open files (not held against the peer";
+  const auto first = r.err.find(said);
+  EXPECT_NE(first, std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(said, first + 1), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("connect failed: Too many open files"), std::string::npos) << r.err;
+}
+
 // Started with its standard output and error closed (`>&- 2>&-`), the peer's log lines and events
 // still go nowhere: not into the data file, which would take descriptor 1 or 2.
 TEST(PeerSwarm, ClosedStandardStreamsDoNotEndUpInTheDataFile) {
