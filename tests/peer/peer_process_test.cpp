@@ -368,6 +368,12 @@ TEST(PeerSwarm, OneProcessSharesSeveralFilesIncludingAnEmptyOne) {
 // for that is said, once, as ours, not held against the seed, and the download completes over
 // the connections it has.
 TEST(PeerSwarm, ConnectsThatFailForWantOfDescriptorsAreOursNotThePeers) {
+#ifdef __SANITIZE_ADDRESS__
+  // UBSan's check of a virtual call's object opens a pipe to probe memory: out of descriptors it
+  // reports a false "invalid vptr" (and its suppressions file is read only then). The Release
+  // build of the suite runs this test.
+  GTEST_SKIP() << "the sanitizers need descriptors of their own";
+#endif
   Lab lab;
   const std::string cascade = lab.make_file("data.bin", 2000000, "64KiB");
   std::vector<std::uint16_t> ports;
